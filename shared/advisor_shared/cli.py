@@ -1,0 +1,57 @@
+"""The one command-line entry, `advisor`. Subcommands come from the `advisor.commands`
+entry-point group, so each installed service adds its own (`advisor train`, `advisor serve`...)
+and an image that installs only the gateway shows only the gateway's commands."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import entry_points
+
+import typer
+from rich.console import Console
+
+from . import __version__
+
+ENTRY_POINT_GROUP = "advisor.commands"
+console = Console(stderr=True)
+
+
+def registered_commands() -> dict[str, object]:
+    """Installed subcommands by name; a broken plug-in is reported, not fatal to the others."""
+    commands: dict[str, object] = {}
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            commands[ep.name] = ep.load()
+        except Exception as exc:  # noqa: BLE001 - one broken service must not hide the rest
+            logging.getLogger(__name__).warning("cannot load `advisor %s`: %s", ep.name, exc)
+    return commands
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="advisor",
+        help="advisor-stack: fine-tune, serve, evaluate and audit a domain advisor.",
+        no_args_is_help=True,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+    )
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+    ) -> None:
+        if version:
+            console.print(f"advisor-stack {__version__}")
+            raise typer.Exit()
+
+    for name, command in registered_commands().items():
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=name)
+        elif callable(command):
+            app.command(name=name)(command)
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    build_app()()

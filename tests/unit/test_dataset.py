@@ -1,0 +1,89 @@
+"""The dataset contract: valid lines load, bad lines are reported with file:line and reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from advisor_shared.dataset import load_dataset, write_dataset
+from advisor_shared.errors import DatasetError
+
+pytestmark = pytest.mark.unit
+
+GOOD = {
+    "id": "a",
+    "messages": [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}],
+}
+
+
+def _write(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_valid_dataset_loads_and_round_trips(tmp_path: Path) -> None:
+    record = dict(
+        GOOD, topic="visa", messages=[{"role": "system", "content": "S"}, *GOOD["messages"]]
+    )
+    conversations = load_dataset(_write(tmp_path / "d.jsonl", [json.dumps(record)]))
+    assert conversations[0].first_user_turn == "Q?"
+    assert conversations[0].assistant_turns() == [(2, "A.")]
+    write_dataset(conversations, tmp_path / "copy.jsonl")
+    assert load_dataset(tmp_path / "copy.jsonl") == conversations
+
+
+def test_bad_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
+    lines = [
+        json.dumps(GOOD),
+        "{not json",
+        json.dumps({"id": "b", "messages": [{"role": "user", "content": "only a question"},
+                                             {"role": "user", "content": "again"}]}),
+        "",
+        json.dumps({"id": "c", "messages": [{"role": "robot", "content": "x"},
+                                             {"role": "assistant", "content": "y"}]}),
+        json.dumps(GOOD),
+        json.dumps({"id": "d", "messages": [{"role": "user", "content": "Q"}]}),
+    ]  # fmt: skip
+    path = _write(tmp_path / "bad.jsonl", lines)
+    with pytest.raises(DatasetError) as caught:
+        load_dataset(path)
+    problems = caught.value.problems
+    assert [p.split(":")[1] for p in problems] == ["2", "3", "5", "6", "7"]
+    assert "not valid JSON" in problems[0]
+    assert "two user messages in a row" in problems[1]
+    assert "messages.0.role" in problems[2]
+    assert "duplicate id 'a' (first on line 1)" in problems[3]
+    assert "at least 2 items" in problems[4]
+    assert all(p.startswith(str(path)) for p in problems)
+
+
+def test_conversation_without_assistant_turn_is_refused(tmp_path: Path) -> None:
+    record = {
+        "id": "x",
+        "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}],
+    }
+    with pytest.raises(DatasetError, match="no assistant turn"):
+        load_dataset(_write(tmp_path / "d.jsonl", [json.dumps(record)]))
+
+
+def test_sharegpt_shape_is_imported(tmp_path: Path) -> None:
+    record = {"conversations": [{"from": "human", "value": "Visa?"}, {"from": "gpt", "value": "Yes."},
+                                {"from": "human", "value": "Fee?"}, {"from": "assistant", "value": "EUR 80."}]}  # fmt: skip
+    (conversation,) = load_dataset(_write(tmp_path / "share.jsonl", [json.dumps(record)]))
+    assert conversation.id == "share-1"
+    assert [m.role for m in conversation.messages] == ["user", "assistant", "user", "assistant"]
+    bad = {"conversations": [{"from": "narrator", "value": "x"}]}
+    with pytest.raises(DatasetError, match=r"share2.jsonl:1: unknown ShareGPT speaker"):
+        load_dataset(_write(tmp_path / "share2.jsonl", [json.dumps(bad)]))
+
+
+def test_empty_missing_and_binary_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="holds no conversations"):
+        load_dataset(_write(tmp_path / "empty.jsonl", [""]))
+    with pytest.raises(DatasetError, match="no such file"):
+        load_dataset(tmp_path / "absent.jsonl")
+    (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(DatasetError, match="not UTF-8"):
+        load_dataset(tmp_path / "bin.jsonl")
