@@ -1,0 +1,58 @@
+"""The evaluator's settings (`ADVISOR_*` environment variables); nothing else reads the environment."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+
+from advisor_shared.models import EMBEDDED_ENCODER, PRODUCTION_ENCODER
+from advisor_shared.settings import AdvisorSettings
+
+
+class Settings(AdvisorSettings):
+    """Evaluator settings. Defaults that differ from `AdvisorSettings`: none; added fields below."""
+
+    # The inference gateway that serves the candidates (and, by default, the judge).
+    inference_url: str = "http://127.0.0.1:8000/v1"
+    inference_api_key: SecretStr | None = None
+    # A judge on another OpenAI-compatible endpoint authenticates with this key. Keys never
+    # travel in job requests, so they are never written into job records.
+    judge_api_key: SecretStr | None = None
+    # The auditor API (issue 5). Empty: the factuality stage is skipped with that reason.
+    auditor_url: str | None = None
+    auditor_api_key: SecretStr | None = None
+    auditor_poll_interval_s: float = 2.0
+    auditor_timeout_s: float = 3600.0
+    # BERTScore encoder: the packaged MiniLM (embedded default) or `roberta-large` (paper parity).
+    bertscore_encoder: str = EMBEDDED_ENCODER
+    # None: 6 layers for the MiniLM, bert-score's own default layer for any other encoder.
+    bertscore_num_layers: int | None = None
+    # None: rescale with bert-score's baseline for roberta-large only (there is no baseline file
+    # for the MiniLM), as in the paper.
+    bertscore_rescale: bool | None = None
+    # The Celery queue of this service; tests give each run its own so stale messages never mix.
+    queue_name: str = "evaluator"
+    # Endpoint failures (connection errors, 429, 5xx) are retried with exponential backoff
+    # this many times per work unit before the job fails with the reason.
+    endpoint_max_retries: int = 6
+    endpoint_timeout_s: float = 600.0
+    # Per-work-unit lease: a unit whose worker died is taken over after at most this long.
+    unit_lease_ttl_s: float = 30.0
+    # A running job with no activity for this long is driven again by the reconciler (F2).
+    stale_job_after_s: float = 300.0
+    reconcile_interval_s: float = 60.0
+    max_request_bytes: int = 8 * 1024 * 1024
+
+    def _requires_api_keys(self) -> bool:
+        return True
+
+    @property
+    def bertscore_layers(self) -> int | None:
+        if self.bertscore_num_layers is not None:
+            return self.bertscore_num_layers
+        return 6 if self.bertscore_encoder == EMBEDDED_ENCODER else None
+
+    @property
+    def bertscore_rescale_with_baseline(self) -> bool:
+        if self.bertscore_rescale is not None:
+            return self.bertscore_rescale
+        return self.bertscore_encoder == PRODUCTION_ENCODER

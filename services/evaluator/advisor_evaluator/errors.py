@@ -1,0 +1,23 @@
+"""Errors of the evaluator's domain; routes map `EvaluationInputError` onto a 4xx."""
+
+from __future__ import annotations
+
+from advisor_shared.errors import AdvisorError
+
+
+class EvaluationInputError(AdvisorError):
+    """The request cannot be evaluated as given (unknown model, no prompts, no references...)."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str = "invalid_value",
+                 status: int = 400):  # fmt: skip
+        super().__init__(message)
+        self.message, self.param, self.code, self.status = message, param, code, status
+
+
+class EndpointUnavailable(AdvisorError):
+    """An OpenAI-compatible endpoint did not answer (connection error, timeout, 429, 5xx): worth
+    retrying with backoff."""
+
+
+class EndpointRejected(AdvisorError):
+    """An endpoint refused the request (4xx other than 429): retrying cannot help."""

@@ -1,0 +1,160 @@
+"""Wire models of the evaluation API; `advisor eval --config FILE` reads the same shape."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from advisor_shared.jobs import JobStatus, StageProgress
+
+Metric = Literal["bertscore", "rouge_l", "judge", "factuality"]
+ALL_METRICS: tuple[Metric, ...] = ("bertscore", "rouge_l", "judge", "factuality")
+REFERENCE_METRICS: frozenset[str] = frozenset({"bertscore", "rouge_l"})
+MAX_ITEMS = 5000
+MAX_TEXT = 32_000
+
+
+class InlineItem(BaseModel):
+    """One prompt, with the reference answer the reference metrics compare against."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, min_length=1, max_length=200)
+    prompt: str = Field(min_length=1, max_length=MAX_TEXT)
+    reference: str | None = Field(None, min_length=1, max_length=MAX_TEXT)
+    topic: str | None = Field(None, max_length=100)
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt is blank")
+        return value
+
+
+class DatasetSource(BaseModel):
+    """Prompts from a dataset in the object store (`key`) or given inline (`items`).
+
+    From a dataset, the prompt is each conversation's first user turn and the reference its first
+    assistant turn (the paper's single-turn protocol)."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: str | None = Field(None, min_length=1, max_length=1024, description="object-store key")
+    items: list[InlineItem] | None = Field(None, max_length=MAX_ITEMS)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DatasetSource:
+        if (self.key is None) == (self.items is None):
+            raise ValueError("give exactly one of `key` (a dataset in the store) or `items`")
+        if self.items is not None and not self.items:
+            raise ValueError("the prompt set is empty")
+        return self
+
+
+class SampleSettings(BaseModel):
+    """Evaluate a seeded random sample (the paper: `random.Random(42)`, first 50)."""
+
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(ge=1, le=MAX_ITEMS)
+    seed: int = 42
+
+
+class GenerationSettings(BaseModel):
+    """Pinned decoding, identical for every candidate. Default: greedy, 512 new tokens (paper)."""
+
+    model_config = ConfigDict(extra="forbid")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(512, ge=1, le=8192)
+    seed: int | None = Field(None, ge=0)
+    system_prompt: str | None = Field(None, max_length=MAX_TEXT)
+
+
+class JudgeSettings(BaseModel):
+    """The blind pairwise judge: any OpenAI-compatible endpoint; the gateway when `base_url` is
+    empty. Its key comes from the evaluator's settings, never from the request."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = Field(min_length=1, max_length=200)
+    base_url: str | None = Field(None, max_length=500, pattern=r"^https?://")
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(512, ge=16, le=4096)
+
+
+class HygieneSettings(BaseModel):
+    """Prompt de-duplication and train/test overlap (DESIGN.md lesson 8)."""
+
+    model_config = ConfigDict(extra="forbid")
+    near_duplicate_threshold: float = Field(0.9, gt=0.0, le=1.0)
+    exclude_training_overlap: bool = False
+
+
+class EvaluationCreate(BaseModel):
+    """`POST /v1/evaluations`."""
+
+    model_config = ConfigDict(extra="forbid")
+    dataset: DatasetSource
+    training_dataset: str | None = Field(
+        None, min_length=1, max_length=1024, description="store key of the training set"
+    )
+    candidates: list[str] = Field(min_length=1, max_length=8)
+    baseline: str | None = Field(None, description="the candidate the others are compared with")
+    metrics: list[Metric] = Field(default_factory=lambda: list(ALL_METRICS), min_length=1)
+    judge: JudgeSettings | None = None
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
+    hygiene: HygieneSettings = Field(default_factory=HygieneSettings)
+    sample: SampleSettings | None = None
+    bootstrap_resamples: int = Field(1000, ge=100, le=100_000)
+    bootstrap_seed: int = 42
+
+    @field_validator("candidates")
+    @classmethod
+    def _distinct(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name or len(name) > 200 or not name.isprintable():
+                raise ValueError(f"invalid model name {name[:60]!r}")
+        if len(set(names)) != len(names):
+            raise ValueError("candidates must be distinct")
+        return names
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EvaluationCreate:
+        if self.baseline is not None and self.baseline not in self.candidates:
+            raise ValueError(f"baseline {self.baseline[:60]!r} is not one of the candidates")
+        if "judge" in self.metrics:
+            if self.judge is None:
+                raise ValueError("metric `judge` needs `judge` settings (at least its model)")
+            if len(self.candidates) < 2:
+                raise ValueError("metric `judge` compares candidates: give at least two")
+        self.metrics = list(dict.fromkeys(self.metrics))
+        return self
+
+    @property
+    def baseline_name(self) -> str:
+        return self.baseline or self.candidates[0]
+
+    def public_request(self) -> dict[str, Any]:
+        """The request as stored in the job record (inline items summarised, not copied)."""
+        data = self.model_dump(mode="json")
+        if self.dataset.items is not None:
+            data["dataset"] = {"items": f"{len(self.dataset.items)} inline item(s)"}
+        return data
+
+
+class ResultLinks(BaseModel):
+    report: str | None = None
+    report_markdown: str | None = None
+    plots: list[str] = []
+
+
+class EvaluationPublic(BaseModel):
+    """`GET /v1/evaluations/{id}`: status, per-stage progress, result links."""
+
+    id: str
+    status: JobStatus
+    created_at: str
+    updated_at: str
+    stages: dict[str, StageProgress]
+    error: str | None = None
+    links: ResultLinks = Field(default_factory=ResultLinks)
+    summary: dict[str, Any] = {}

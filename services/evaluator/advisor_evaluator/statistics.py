@@ -1,0 +1,77 @@
+"""The statistics of the report: paired bootstrap CIs, Wilson intervals, correlations.
+
+The bootstrap follows the paper's analysis (1,000 resamples of per-item deltas, percentile
+interval 2.5/97.5, numpy seed 42) so its numbers are comparable; Wilson intervals are used for
+proportions because they stay inside [0, 1] and behave at small n (the paper's n is 50).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its 95% interval and the number of observations behind it."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float], *, resamples: int = 1000, seed: int = 42, level: float = 0.95
+) -> Estimate:
+    """Mean of `values` with a percentile bootstrap interval (resampling items with replacement).
+
+    For paired data pass the per-item deltas: resampling items keeps each pair together."""
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, data.size, size=(resamples, data.size))
+    means = data[draws].mean(axis=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    return Estimate(float(data.mean()), float(low), float(high), int(data.size))
+
+
+def paired_deltas(challenger: Sequence[float], baseline: Sequence[float]) -> list[float]:
+    """Per-item challenger − baseline; both sequences are aligned item by item."""
+    if len(challenger) != len(baseline):
+        raise ValueError("paired values must be aligned item by item")
+    return [c - b for c, b in zip(challenger, baseline, strict=True)]
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> Estimate:
+    """Proportion successes/n with the Wilson score interval."""
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0)
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Pearson correlation, or None when either side is constant or there are < 3 points."""
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if a.size != b.size:
+        raise ValueError("x and y must have the same length")
+    if a.size < 3 or np.std(a) == 0 or np.std(b) == 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
