@@ -1,0 +1,111 @@
+"""Training backends and the rule that picks one (DESIGN.md, "trainer backend").
+
+- `unsloth`: CUDA, compute capability >= 7.0 (its Triton kernels) and the package importable;
+- `hf-bnb`: transformers + peft + bitsandbytes 4-bit on CUDA (the path a P100 takes);
+- `cpu-lora`: plain LoRA in fp32 on the CPU, no quantisation (the embedded default).
+
+Only `cpu-lora` runs on the machines the project is built on; the GPU paths are exercised on
+the GPU benchmark machine (GPU.md). Their argument builders are pure functions, unit-tested.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+from ..device import DeviceInfo
+from ..errors import BackendUnavailableError
+
+UNSLOTH_MIN_CAPABILITY = (7, 0)
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    name: str
+    reason: str
+
+
+def importable(package: str) -> bool:
+    """Whether `package` can be imported, without importing it (Unsloth's import is slow and
+    patches transformers)."""
+    return importlib.util.find_spec(package) is not None
+
+
+def choose_backend(
+    requested: str,
+    device: DeviceInfo,
+    *,
+    unsloth_importable: bool,
+    bitsandbytes_importable: bool,
+) -> BackendChoice:
+    """The backend for `requested` ('auto' or a name) on `device`; refuse an impossible one."""
+    on_cuda = device.kind == "cuda"
+    cc = device.compute_capability or (0, 0)
+    unsloth_ok = on_cuda and cc >= UNSLOTH_MIN_CAPABILITY and unsloth_importable
+    if requested == "cpu-lora":
+        return BackendChoice("cpu-lora", "requested")
+    if requested == "unsloth":
+        if not unsloth_ok:
+            raise BackendUnavailableError(
+                f"backend 'unsloth' needs CUDA with compute capability >= 7.0 and the unsloth "
+                f"package; here: {device.name} (cc {device.capability_text or 'none'}), "
+                f"unsloth {'importable' if unsloth_importable else 'not installed'}"
+            )
+        return BackendChoice("unsloth", "requested")
+    if requested == "hf-bnb":
+        if not on_cuda or not bitsandbytes_importable:
+            raise BackendUnavailableError(
+                f"backend 'hf-bnb' needs CUDA and bitsandbytes (pip install "
+                f"'advisor-trainer[cuda]'); here: {device.name}, bitsandbytes "
+                f"{'importable' if bitsandbytes_importable else 'not installed'}"
+            )
+        return BackendChoice("hf-bnb", "requested")
+    if unsloth_ok:
+        return BackendChoice("unsloth", f"CUDA cc {device.capability_text} and unsloth installed")
+    if on_cuda:
+        if not bitsandbytes_importable:
+            raise BackendUnavailableError(
+                "CUDA is available but neither unsloth nor bitsandbytes is installed; "
+                "pip install 'advisor-trainer[cuda]' (or [unsloth]), or set backend: cpu-lora"
+            )
+        why = "unsloth not installed" if cc >= UNSLOTH_MIN_CAPABILITY else "cc below 7.0"
+        return BackendChoice("hf-bnb", f"CUDA, {why}")
+    return BackendChoice("cpu-lora", "no CUDA device")
+
+
+def policy_backend(device: DeviceInfo) -> str:
+    """What 'auto' would pick on `device` with every optional package installed (used to
+    describe a simulated card)."""
+    return choose_backend(
+        "auto", device, unsloth_importable=True, bitsandbytes_importable=True
+    ).name
+
+
+@dataclass
+class LoadedModel:
+    """A base model with LoRA attached, ready to train."""
+
+    model: Any
+    backend: str
+    device: str  # torch device string
+    dtype: str
+    quantised: bool
+
+    def trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+
+
+def load_model(backend: str, config: Any, location: str, dtype: str) -> LoadedModel:
+    """Load the base through `backend` and attach fresh LoRA weights (seeded)."""
+    if backend == "unsloth":
+        from . import unsloth
+
+        return unsloth.load(config, location, dtype)
+    if backend == "hf-bnb":
+        from . import hf_bnb
+
+        return hf_bnb.load(config, location, dtype)
+    from . import cpu_lora
+
+    return cpu_lora.load(config, location)

@@ -1,0 +1,370 @@
+"""One training session: load, (resume,) train step by step, stop in time, hand over.
+
+The loop is ours rather than a `Trainer` subclass because the handoff needs three things a
+stock trainer restarts on reload (LLaMA-Factory #3042, Axolotl #1134): the LR comes from a
+pure function of the global step, the batches from a pure function of (seed, epoch), and the
+stop decision is made between steps from measured step and bundle-write times.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from advisor_shared.bundle import BundleRef
+from advisor_shared.store import ObjectStore
+
+from . import resume
+from .backends import LoadedModel, load_model
+from .batches import autocast_for, collate, evaluation_loss
+from .checkpoint import BundleIdentity, BundleWriter, take_snapshot
+from .config import TrainingJobConfig
+from .data_order import batch_digest
+from .errors import TrainerError
+from .export import export_merged
+from .ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
+from .optimizers import build_optimizer
+from .preparation import RunPlan, prepare_run
+from .progress import ProgressSink, SilentProgress, StepReport
+from .stop_signals import StopRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingOutcome:
+    """What a session did: the bundle it left, its ledger and its own record."""
+
+    bundle: BundleRef | None
+    ledger: HandoffLedger
+    session: SessionRecord
+    stop_reason: str
+    merged_export: Path | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.ledger.finished
+
+
+def run_training(
+    config: TrainingJobConfig,
+    store: ObjectStore,
+    cache_dir: Path,
+    *,
+    stop: StopRequest | None = None,
+    progress: ProgressSink | None = None,
+) -> TrainingOutcome:
+    """Run one session of `config`: the checks of `prepare_run`, then `train_session`."""
+    started = time.monotonic()
+    plan = prepare_run(config, store, cache_dir)
+    return train_session(plan, store, stop=stop, progress=progress, started=started)
+
+
+def train_session(
+    plan: RunPlan,
+    store: ObjectStore,
+    *,
+    stop: StopRequest | None = None,
+    progress: ProgressSink | None = None,
+    started: float | None = None,
+) -> TrainingOutcome:
+    """Train from the plan's starting point until finished, stopped, or out of budget."""
+    import torch
+
+    config = plan.config
+    stop = stop or StopRequest()
+    progress = progress or SilentProgress()
+    started = started if started is not None else time.monotonic()
+    ledger = _starting_ledger(plan)
+    if plan.resume_point is not None and config.resume_mode == "restore" and ledger.finished:
+        session = _session_record(plan, ledger)
+        session.stop_reason = "already finished"
+        return TrainingOutcome(plan.resume_point.ref, ledger, session, "already finished")
+
+    torch.manual_seed(config.seed)
+    loaded = load_model(plan.backend.name, config, plan.base.location, plan.dtype)
+    model = loaded.model
+    if plan.resume_point is not None:
+        resume.load_adapter_weights(model, plan.resume_point.bundle.path)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    adapter_bytes = sum(p.numel() * p.element_size() for p in trainable)
+    optimizer, optimizer_used = build_optimizer(
+        config.optim,
+        trainable,
+        lr=plan.schedule.lr_at(ledger.global_step),
+        weight_decay=config.weight_decay,
+        device_kind=plan.device.kind,
+    )
+    _restore_optimizer_and_rng(plan, optimizer, ledger)
+    scaler = torch.amp.GradScaler("cuda", enabled=loaded.dtype == "float16")
+    if loaded.device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+
+    session = _session_record(plan, ledger, optimizer_used)
+    ledger.sessions.append(session)
+    identity = BundleIdentity(
+        config.run_name, config.base_model, plan.base.fingerprint, plan.template_sha256
+    )
+    writer = BundleWriter(
+        store,
+        identity,
+        Path(config.output_dir) / "staging" / config.run_name,
+        parent=str(plan.resume_point.ref) if plan.resume_point else None,
+    )
+    progress.on_start(_start_info(plan, loaded, ledger))
+    model.train()
+    stop_reason = "finished"
+    total = plan.schedule.total_steps
+    while ledger.global_step < total:
+        if stop.requested:
+            stop_reason = f"stopped by {stop.reason}"
+            break
+        if writer.last_write_s is not None:
+            plan.budget.record_bundle_write(writer.last_write_s)
+        if not plan.budget.room_for_another_step(adapter_bytes):
+            stop_reason = "session budget"
+            break
+        step_started = time.monotonic()
+        record = _train_one_step(plan, loaded, optimizer, scaler, trainable, ledger.global_step)
+        ledger.global_step += 1
+        ledger.samples_consumed += record.pop("samples")
+        ledger.tokens_consumed += record["tokens"]
+        ledger.loss_history.append(record)
+        elapsed = time.monotonic() - step_started
+        plan.budget.record_step(elapsed)
+        session.steps += 1
+        progress.on_step(_report(plan, ledger, record, elapsed))
+        step = ledger.global_step
+        if config.eval_every_steps and step % config.eval_every_steps == 0 and step < total:
+            _evaluate(plan, loaded, ledger)
+        if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
+            if step < total:
+                session.wall_time_s = round(time.monotonic() - started, 3)
+                session.peak_memory = measured_peak_memory(loaded.device)
+                ledger.rng_state = capture_rng_state()
+                snapshot = _snapshot(plan, model, ledger, optimizer)
+                if config.checkpoint_async:
+                    writer.submit(snapshot)
+                else:
+                    writer.write(snapshot)
+                    progress.on_event(f"bundle {writer.last_ref} at step {step}")
+
+    writer.wait()
+    if session.steps == 0 and plan.resume_point is None:
+        session.stop_reason = stop_reason
+        raise TrainerError(
+            f"no step completed before the session ended ({stop_reason}); nothing to hand over"
+        )
+    if plan.validation:
+        eval_started = time.monotonic()
+        _evaluate(plan, loaded, ledger)
+        plan.budget.record_eval(time.monotonic() - eval_started)
+    session.stop_reason = stop_reason
+    session.wall_time_s = round(time.monotonic() - started, 3)
+    session.peak_memory = measured_peak_memory(loaded.device)
+    ledger.rng_state = capture_rng_state()
+    bundle = plan.resume_point.ref if plan.resume_point else None
+    if session.steps:
+        bundle = writer.write(_snapshot(plan, model, ledger, optimizer))
+        progress.on_event(f"bundle {bundle} at step {ledger.global_step} ({stop_reason})")
+    merged = None
+    if config.export_merged and ledger.finished and bundle is not None:
+        merged = export_merged(plan, store, bundle)
+        progress.on_event(f"merged fp16 export in {merged}")
+    return TrainingOutcome(bundle, ledger, session, stop_reason, merged)
+
+
+def _starting_ledger(plan: RunPlan) -> HandoffLedger:
+    point = plan.resume_point
+    if point is not None and plan.config.resume_mode == "restore":
+        return point.ledger
+    config = plan.config
+    return HandoffLedger(
+        run_name=config.run_name,
+        base_model=config.base_model,
+        global_step=0,
+        total_steps=plan.schedule.total_steps,
+        steps_per_epoch=plan.order.steps_per_epoch,
+        samples_consumed=0,
+        tokens_consumed=0,
+        data_order={
+            "seed": plan.order.seed,
+            "kind": "length-grouped" if plan.order.length_grouping else "shuffled",
+            "micro_batch_size": plan.order.micro_batch_size,
+            "gradient_accumulation_steps": plan.order.gradient_accumulation_steps,
+            "length_group_size": plan.order.length_group_size,
+            "train_examples": len(plan.train),
+            "validation_examples": len(plan.validation),
+            "skipped_without_targets": plan.skipped_without_targets,
+        },
+        schedule=plan.schedule.to_dict(),
+        seeds={
+            "seed": config.seed,
+            "data_seed": config.data_seed,
+            "lora_init_seed": config.lora_init_seed,
+        },  # fmt: skip
+        training_shape=plan.training_shape,
+        optimizer_saved=config.save_optimizer,
+    )
+
+
+def _session_record(
+    plan: RunPlan, ledger: HandoffLedger, optimizer_used: str = "-"
+) -> SessionRecord:
+    point = plan.resume_point
+    return SessionRecord(
+        index=len(ledger.sessions),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        device_name=plan.device.name,
+        device_kind=plan.device.kind,
+        compute_capability=plan.device.capability_text,
+        dtype=plan.dtype,
+        backend=plan.backend.name,
+        optimizer=optimizer_used,
+        first_step=ledger.global_step,
+        simulated_device=plan.simulated_device,
+        memory_estimate=plan.memory.to_dict(),
+        resumed_from=str(point.ref) if point else None,
+        resume_mode=plan.config.resume_mode if point else None,
+    )
+
+
+def _restore_optimizer_and_rng(plan: RunPlan, optimizer: Any, ledger: HandoffLedger) -> None:
+    import torch
+
+    point = plan.resume_point
+    if point is None or plan.config.resume_mode != "restore":
+        return
+    if point.optimizer_path is not None and plan.config.save_optimizer:
+        state = torch.load(point.optimizer_path, map_location="cpu", weights_only=True)
+        optimizer.load_state_dict(state)
+    if ledger.rng_state:
+        restore_rng_state(ledger.rng_state)
+
+
+def _train_one_step(
+    plan: RunPlan,
+    loaded: LoadedModel,
+    optimizer: Any,
+    scaler: Any,
+    trainable: list[Any],
+    step: int,
+) -> dict[str, Any]:
+    """One optimizer step over its micro-batches; returns the step's ledger record."""
+    import torch
+
+    micro_batches = plan.order.step_batches(step)
+    examples = [[plan.train[i] for i in batch] for batch in micro_batches]
+    # The loss is normalised by the target tokens of the whole step, not per micro-batch, so
+    # accumulation gives the gradient of the mean over the step's tokens.
+    targets = sum(e.target_count for batch in examples for e in batch)
+    lr = plan.schedule.lr_at(step)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    step_loss = 0.0
+    for batch in examples:
+        tensors = {k: v.to(loaded.device) for k, v in collate(batch, plan.pad_token_id).items()}
+        with autocast_for(loaded.device, loaded.dtype):
+            loss = loaded.model(**tensors, num_items_in_batch=targets).loss
+        scaler.scale(loss).backward()
+        step_loss += float(loss.detach())
+    scaler.unscale_(optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, plan.config.max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return {
+        "step": step + 1,
+        "loss": round(step_loss, 6),
+        "lr": lr,
+        "grad_norm": round(float(grad_norm), 6),
+        "tokens": sum(e.length for batch in examples for e in batch),
+        "samples": sum(len(batch) for batch in examples),
+        "batch": batch_digest([[e.conversation_id for e in batch] for batch in examples]),
+    }
+
+
+def _evaluate(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> None:
+    value = evaluation_loss(
+        loaded.model,
+        plan.validation,
+        micro_batch_size=plan.config.micro_batch_size,
+        pad_token_id=plan.pad_token_id,
+        device=loaded.device,
+        dtype=loaded.dtype,
+    )
+    if value is not None:
+        entry = {"step": ledger.global_step, "eval_loss": round(value, 6)}
+        if not ledger.eval_history or ledger.eval_history[-1] != entry:
+            ledger.eval_history.append(entry)
+
+
+def _snapshot(plan: RunPlan, model: Any, ledger: HandoffLedger, optimizer: Any) -> Any:
+    return take_snapshot(
+        model,
+        global_step=ledger.global_step,
+        chat_template=plan.chat_template,
+        ledger=ledger.to_dict(),
+        base_model_id=plan.config.base_model,
+        optimizer=optimizer if plan.config.save_optimizer else None,
+    )
+
+
+def measured_peak_memory(device: str) -> dict[str, Any]:
+    """Measured peaks (never the card's capacity, DESIGN.md lesson 4)."""
+    if device.startswith("cuda"):
+        import torch
+
+        return {
+            "kind": "cuda",
+            "max_memory_allocated_bytes": int(torch.cuda.max_memory_allocated()),
+            "max_memory_reserved_bytes": int(torch.cuda.max_memory_reserved()),
+        }
+    # ru_maxrss is in KiB on Linux: the peak resident set of this process so far.
+    return {
+        "kind": "cpu",
+        "rss_peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def _start_info(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> dict[str, Any]:
+    return {
+        "run_name": plan.config.run_name,
+        "device": plan.device.name,
+        "backend": plan.backend.name,
+        "dtype": loaded.dtype,
+        "trainable_parameters": loaded.trainable_parameters(),
+        "start_step": ledger.global_step,
+        "total_steps": plan.schedule.total_steps,
+        "train_examples": len(plan.train),
+        "validation_examples": len(plan.validation),
+        "simulated_device": plan.simulated_device,
+        "resumed_from": str(plan.resume_point.ref) if plan.resume_point else None,
+        "memory_estimate": plan.memory.to_dict(),
+        "session_left_s": plan.budget.seconds_left(),
+    }
+
+
+def _report(
+    plan: RunPlan, ledger: HandoffLedger, record: dict[str, Any], elapsed: float
+) -> StepReport:
+    recent = list(plan.budget.step_times)
+    mean = sum(recent) / len(recent) if recent else elapsed
+    return StepReport(
+        step=ledger.global_step,
+        total_steps=ledger.total_steps,
+        epoch=ledger.epoch,
+        loss=record["loss"],
+        lr=record["lr"],
+        grad_norm=record["grad_norm"],
+        tokens=record["tokens"],
+        step_time_s=elapsed,
+        tokens_per_s=record["tokens"] / elapsed if elapsed > 0 else 0.0,
+        eta_s=mean * (ledger.total_steps - ledger.global_step),
+        session_left_s=plan.budget.seconds_left(),
+    )
