@@ -1,0 +1,1 @@
+"""Adapter bundles from the store to the engine: checks, canary, the loaded-adapter registry."""

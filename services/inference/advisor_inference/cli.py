@@ -1,0 +1,53 @@
+"""`advisor serve`: the gateway and the HF engine in one local process."""
+
+from __future__ import annotations
+
+import secrets
+
+import typer
+from pydantic import SecretStr
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    base: str | None = typer.Option(
+        None, help="Base model: 'smollm2-135m-instruct', a local folder or a hub id "
+        "(default: ADVISOR_BASE_MODEL, else the embedded model).",
+    ),  # fmt: skip
+    adapter: list[str] = typer.Option(
+        [], "--adapter", help="Adapter NAME@VERSION (or NAME for the latest) to load from the "
+        "store at start; repeatable.",
+    ),  # fmt: skip
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="Bearer key clients must send (default: ADVISOR_API_KEYS, else a "
+        "random key printed at start).",
+    ),  # fmt: skip
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve the base model and adapters over the OpenAI API with the in-process HF engine."""
+    import uvicorn
+
+    from .core.config import Settings
+    from .main import create_app
+
+    overrides: dict[str, object] = {"engine": "hf"}
+    if base:
+        overrides["base_model"] = base
+    if adapter:
+        overrides["adapters"] = adapter
+    if api_key:
+        overrides["api_keys"] = [api_key]
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    if not settings.api_keys:
+        generated = secrets.token_urlsafe(24)
+        settings.api_keys = [SecretStr(generated)]
+        console.print(f"API key for this run: [bold]{generated}[/bold]")
+    console.print(
+        f"serving {settings.base_model} as '{settings.base_alias}' on http://{host}:{port}/v1 "
+        "(ready when /readyz answers 200)"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)

@@ -1,0 +1,112 @@
+"""Chat completions as OpenAI shapes: request → engine request, results → response bodies,
+stream deltas → `chat.completion.chunk` server-sent events."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from advisor_shared.api import error_body
+
+from .engines.base import GenerationRequest, GenerationResult, SamplingParams, StreamDelta
+from .errors import InferenceError
+from .schemas import ChatCompletionCreate
+
+SSE_DONE = b"data: [DONE]\n\n"
+
+
+def to_generation_request(body: ChatCompletionCreate) -> GenerationRequest:
+    return GenerationRequest(
+        model=body.model,
+        messages=[m.as_template_message() for m in body.messages],
+        params=SamplingParams(
+            max_tokens=body.requested_max_tokens,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            seed=body.seed,
+            stop=body.stop_strings,
+        ),
+    )
+
+
+def new_completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+
+
+def completion_body(result: GenerationResult, model: str, completion_id: str) -> dict[str, Any]:
+    """A `chat.completion` object."""
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.text},
+                "finish_reason": result.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": usage(result.prompt_tokens, result.completion_tokens),
+        "system_fingerprint": None,
+    }
+
+
+class ChunkWriter:
+    """Formats `chat.completion.chunk` events for one streamed completion."""
+
+    def __init__(self, model: str, completion_id: str, include_usage: bool):
+        self.model, self.id, self.include_usage = model, completion_id, include_usage
+        self.created = int(time.time())
+
+    def event(self, delta: dict[str, str], finish_reason: str | None = None) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+        return self._encode({"choices": [choice]})
+
+    def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
+        return self._encode({"choices": [], "usage": usage(prompt_tokens, completion_tokens)})
+
+    def _encode(self, fields: dict[str, Any]) -> bytes:
+        chunk: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk",
+                                 "created": self.created, "model": self.model,
+                                 "system_fingerprint": None, **fields}  # fmt: skip
+        if self.include_usage:
+            chunk.setdefault("usage", None)  # OpenAI: null on every chunk but the last
+        return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
+
+
+async def sse_events(
+    deltas: AsyncIterator[StreamDelta], writer: ChunkWriter, on_finish: Any = None
+) -> AsyncIterator[bytes]:
+    """Role chunk, content chunks, a finish chunk, the usage chunk if asked for, `[DONE]`.
+    An engine failure mid-stream becomes an error event (the status line is already sent)."""
+    yield writer.event({"role": "assistant", "content": ""})
+    try:
+        async for delta in deltas:
+            if delta.text:
+                yield writer.event({"content": delta.text})
+            if delta.finish_reason is not None:
+                yield writer.event({}, delta.finish_reason)
+                prompt, completion = delta.prompt_tokens or 0, delta.completion_tokens or 0
+                if on_finish is not None:
+                    on_finish(prompt, completion)
+                if writer.include_usage:
+                    yield writer.usage_event(prompt, completion)
+    except InferenceError as exc:
+        yield _error_event(exc.status, exc.message, exc.code)
+    except Exception:  # noqa: BLE001 - the client gets an error event, not a cut stream
+        yield _error_event(500, "the engine failed while generating", "engine_error")
+    yield SSE_DONE
+
+
+def _error_event(status: int, message: str, code: str | None) -> bytes:
+    return b"data: " + json.dumps(error_body(status, message, code=code)).encode() + b"\n\n"

@@ -1,0 +1,86 @@
+"""The gateway's settings: `ADVISOR_*` environment variables (the only place they are read)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from advisor_shared.api.app import DEFAULT_MAX_BODY_BYTES
+from advisor_shared.models import EMBEDDED_BASE
+from advisor_shared.settings import AdvisorSettings
+
+# The projection names of Mistral/Llama blocks; LoRA on anything else (embeddings, lm_head,
+# norms) is refused: vLLM cannot serve it and it is not what the trainer produces.
+DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                          "down_proj")  # fmt: skip
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(AdvisorSettings):
+    """Inference gateway settings. Defaults serve the embedded model with the HF engine."""
+
+    engine: Literal["hf", "vllm"] = "hf"
+    # Base model: the embedded alias, a local folder or a hub id; served under `base_alias`.
+    base_model: str = EMBEDDED_BASE
+    base_alias: str = "base"
+    # Fingerprint of the base weights; computed from a local folder when unset.
+    base_fingerprint: str | None = None
+    # sha256 of the engine's chat template; read from the tokenizer (hf) or a local folder.
+    chat_template_sha256: str | None = None
+    # Adapters loaded at start-up, `name@version` or `name` (= latest), comma-separated.
+    adapters: Annotated[list[str], NoDecode] = []
+    # A merged export (adapter folded into the base) served as its own model name.
+    merged_model_path: Path | None = None
+    merged_model_name: str | None = None
+
+    # Admission control (RELIABILITY.md F10/F11).
+    max_in_flight: int = Field(default=32, ge=1)
+    retry_after_s: int = Field(default=2, ge=1)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+
+    # Adapter checks (RELIABILITY.md F6; DESIGN.md lesson 1).
+    max_lora_rank: int = Field(default=16, ge=1)
+    allowed_target_modules: Annotated[list[str], NoDecode] = list(DEFAULT_TARGET_MODULES)
+    template_mismatch: Literal["refuse", "flag"] = "refuse"
+    canary_policy: Literal["report", "refuse"] = "report"
+    canary_max_tokens: int = Field(default=8, ge=1, le=64)
+    # Where verified bundles are unpacked; with vLLM, a volume both containers mount.
+    adapter_dir: Path | None = None
+
+    # HF engine.
+    device: str = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    max_batch_size: int = Field(default=8, ge=1)
+    batch_window_ms: float = Field(default=5.0, ge=0)
+    max_model_len: int | None = Field(default=None, ge=16)
+    # Cap on completion length when a request sets none (a CPU engine must not run for minutes).
+    default_max_tokens: int | None = Field(default=512, ge=1)
+
+    # vLLM engine (private network only, RELIABILITY.md F9).
+    vllm_url: str = "http://127.0.0.1:8100"
+    # The model name vLLM serves the base under (`--served-model-name`); default: base_model.
+    vllm_served_model: str | None = None
+    # The adapter folder as vLLM sees it (its mount point of `adapter_dir`).
+    vllm_adapter_dir: str | None = None
+    vllm_timeout_s: float = Field(default=600.0, gt=0)
+    # A second vLLM server holding the merged export, if one is served.
+    vllm_merged_url: str | None = None
+
+    @field_validator("adapters", "allowed_target_modules", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        return _split_csv(value)
+
+    def _requires_api_keys(self) -> bool:
+        return True
+
+    def resolved_adapter_dir(self) -> Path:
+        return self.adapter_dir or self.cache_dir / "served-adapters"

@@ -1,0 +1,108 @@
+"""The engine interface the gateway talks to, and the plain data that crosses it.
+
+Engines know models by name: the base alias, each loaded adapter's name, and an optional merged
+model's name. They tokenize and check lengths themselves (only they know the tokenizer), so a
+prompt that does not fit is refused by `generate`/`stream` before any token is produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Per-request decoding settings; `max_tokens=None` means "as many as the context allows"."""
+
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One chat completion for one model name: `messages` are `{"role", "content"}` dicts."""
+
+    model: str
+    messages: list[dict[str, str]]
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class StreamDelta:
+    """A piece of streamed text; the last one carries `finish_reason` and the token counts."""
+
+    text: str
+    finish_reason: FinishReason | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What adapter checks compare a bundle against.
+
+    `linear_shapes` maps module paths of the base model (e.g. `model.layers.0.self_attn.q_proj`)
+    to `(out_features, in_features)`; None where the engine cannot know them.
+    `chat_template_sha256` is None where the engine's template is unknown.
+    """
+
+    base_model: str
+    base_fingerprint: str
+    chat_template_sha256: str | None
+    max_model_len: int
+    linear_shapes: dict[str, tuple[int, int]] | None = None
+
+
+@dataclass(frozen=True)
+class EngineHealth:
+    alive: bool
+    ready: bool
+    detail: str = ""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What every engine provides. `start` may take long (model load); `health` says when done."""
+
+    @property
+    def info(self) -> EngineInfo: ...
+
+    def models(self) -> list[str]:
+        """Model names the engine can serve right now."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult: ...
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        """Validate the request, then return an iterator of deltas (errors raise before)."""
+        ...
+
+    async def load_adapter(self, name: str, path: Path) -> None: ...
+
+    async def unload_adapter(self, name: str) -> None: ...
+
+    async def health(self) -> EngineHealth: ...

@@ -1,0 +1,55 @@
+"""Build the engine the settings name. The HF engine is imported only when chosen: the gateway
+image in front of vLLM has no torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advisor_shared.chat_template import template_fingerprint
+from advisor_shared.models import resolve_base_model
+
+from ..core.config import Settings
+from .base import Engine
+from .model_files import read_chat_template, read_linear_shapes
+
+
+def build_engine(settings: Settings) -> Engine:
+    """`ADVISOR_ENGINE=hf` (in-process transformers) or `vllm` (forward to vLLM)."""
+    resolved = resolve_base_model(settings.base_model, settings.cache_dir)
+    fingerprint = settings.base_fingerprint or resolved.fingerprint
+    if settings.engine == "hf":
+        from .hf import HFEngine
+
+        merged = settings.merged_model_path
+        return HFEngine(
+            resolved.location,
+            base_alias=settings.base_alias,
+            base_fingerprint=fingerprint,
+            merged_path=str(merged) if merged and settings.merged_model_name else None,
+            merged_name=settings.merged_model_name,
+            device=settings.device,
+            dtype=settings.dtype,
+            max_batch_size=settings.max_batch_size,
+            batch_window_ms=settings.batch_window_ms,
+            max_model_len=settings.max_model_len,
+            default_max_tokens=settings.default_max_tokens,
+        )
+    from .vllm import VllmEngine
+
+    folder = Path(resolved.location) if resolved.is_local else None
+    template = read_chat_template(folder) if folder else None
+    return VllmEngine(
+        url=settings.vllm_url,
+        served_model=settings.vllm_served_model or settings.base_model,
+        base_alias=settings.base_alias,
+        base_model=settings.base_model,
+        base_fingerprint=fingerprint,
+        chat_template_sha256=settings.chat_template_sha256
+        or (template_fingerprint(template) if template else None),
+        linear_shapes=read_linear_shapes(folder) if folder else None,
+        adapter_dir=settings.resolved_adapter_dir(),
+        remote_adapter_dir=settings.vllm_adapter_dir,
+        merged_name=settings.merged_model_name,
+        merged_url=settings.vllm_merged_url,
+        timeout_s=settings.vllm_timeout_s,
+    )

@@ -1,0 +1,148 @@
+"""A batch of sequences decoding together, step by step, over one shared KV cache.
+
+Rows are left-padded so every row's newest token sits in the last column. New requests join a
+running batch (their prefill is merged in by left-padding the shorter cache), finished rows are
+dropped at once, and columns that became padding for every row are cropped, so a long request
+does not make the short ones behind it pay for its length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from transformers import DynamicCache
+
+from .sampling import choose_next_tokens
+from .sequence import Sequence
+
+Forward = Callable[..., torch.Tensor]
+Detokenize = Callable[[list[int]], str]
+
+
+def _left_pad(tensor: torch.Tensor, amount: int, dim: int) -> torch.Tensor:
+    if amount == 0:
+        return tensor
+    shape = list(tensor.shape)
+    shape[dim] = amount
+    return torch.cat([tensor.new_zeros(shape), tensor], dim=dim)
+
+
+class ActiveBatch:
+    """Decoding state of rows that share one model instance."""
+
+    def __init__(
+        self,
+        rows: list[Sequence],
+        cache: DynamicCache,
+        mask: torch.Tensor,
+        positions: torch.Tensor,
+        last_logits: torch.Tensor,
+    ):
+        self.rows, self.cache, self.mask = rows, cache, mask
+        self.positions, self.last_logits = positions, last_logits
+
+    @property
+    def instance(self) -> str:
+        return self.rows[0].instance
+
+    @classmethod
+    def prefill(
+        cls, rows: list[Sequence], forward: Forward, pad_id: int, cache: DynamicCache
+    ) -> ActiveBatch:
+        """Run the prompts of `rows` (left-padded) through the model once."""
+        width = max(len(r.prompt_ids) for r in rows)
+        ids = torch.tensor([[pad_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in rows])
+        mask = torch.tensor(
+            [[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in rows]
+        )
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = forward(ids, mask, positions, cache, [r.adapter for r in rows])
+        return cls(rows, cache, mask, positions[:, -1], logits)
+
+    def absorb(self, other: ActiveBatch) -> None:
+        """Append `other`'s rows: pad both caches on the left to one length, then concatenate."""
+        mine, theirs = self.mask.shape[1], other.mask.shape[1]
+        width = max(mine, theirs)
+        for layer, incoming in zip(self.cache.layers, other.cache.layers, strict=True):
+            layer.keys = torch.cat(
+                [
+                    _left_pad(layer.keys, width - mine, -2),
+                    _left_pad(incoming.keys, width - theirs, -2),
+                ]
+            )
+            layer.values = torch.cat(
+                [
+                    _left_pad(layer.values, width - mine, -2),
+                    _left_pad(incoming.values, width - theirs, -2),
+                ]
+            )
+        self.mask = torch.cat(
+            [_left_pad(self.mask, width - mine, 1), _left_pad(other.mask, width - theirs, 1)]
+        )
+        self.positions = torch.cat([self.positions, other.positions])
+        self.last_logits = torch.cat([self.last_logits, other.last_logits])
+        self.rows = self.rows + other.rows
+
+    def step(self, forward: Forward, detokenize: Detokenize, eos_ids: set[int]) -> None:
+        """Pick every row's next token, emit text, drop finished rows, run the next forward."""
+        tokens = choose_next_tokens(
+            self.last_logits, [r.params for r in self.rows], [r.generator for r in self.rows]
+        )
+        for row, token in zip(self.rows, tokens, strict=True):
+            if not row.cancelled:
+                _advance(row, token, detokenize, eos_ids)
+        keep = [i for i, row in enumerate(self.rows) if not row.done]
+        if len(keep) < len(self.rows):
+            self._select(keep)
+        if not self.rows:
+            return
+        next_ids = torch.tensor([[tokens[i]] for i in keep])
+        self.mask = torch.cat([self.mask, self.mask.new_ones((len(keep), 1))], dim=1)
+        self.positions = self.positions + 1
+        self.last_logits = forward(
+            next_ids, self.mask, self.positions[:, None], self.cache, [r.adapter for r in self.rows]
+        )
+
+    def _select(self, keep: list[int]) -> None:
+        self.rows = [self.rows[i] for i in keep]
+        if not keep:
+            return
+        index = torch.tensor(keep)
+        for layer in self.cache.layers:
+            layer.batch_select_indices(index.to(layer.keys.device))
+        self.mask, self.positions = self.mask[index], self.positions[index]
+        self.last_logits = self.last_logits[index.to(self.last_logits.device)]
+        # Columns that are padding for every remaining row carry no information: crop them.
+        used = self.mask.any(dim=0).nonzero()
+        lead = int(used[0].item()) if len(used) else 0
+        if lead:
+            self.mask = self.mask[:, lead:]
+            for layer in self.cache.layers:
+                layer.keys = layer.keys[:, :, lead:, :]
+                layer.values = layer.values[:, :, lead:, :]
+
+
+def _advance(row: Sequence, token: int, detokenize: Detokenize, eos_ids: set[int]) -> None:
+    from ..base import StreamDelta
+
+    hit_eos = token in eos_ids
+    if not hit_eos:
+        row.generated.append(token)
+    out_of_room = len(row.generated) >= row.max_new_tokens
+    text = detokenize(row.generated)
+    ending = hit_eos or out_of_room
+    delta = row.stop_filter.update(text, final=ending)
+    if row.stop_filter.stopped or ending:
+        row.finished = True
+        reason = "length" if out_of_room and not (hit_eos or row.stop_filter.stopped) else "stop"
+        row.emit(
+            StreamDelta(
+                delta,
+                finish_reason=reason,
+                prompt_tokens=len(row.prompt_ids),
+                completion_tokens=len(row.generated) + (1 if hit_eos else 0),
+            )
+        )
+    elif delta:
+        row.emit(StreamDelta(delta))

@@ -1,0 +1,129 @@
+"""Owns the weights: the base model (wrapped by peft once an adapter is loaded), an optional
+merged model, and the forward pass that applies each row's adapter.
+
+Only the scheduler thread calls into a runner, so loading or deleting an adapter never races
+a forward pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .sequence import BASE_INSTANCE, MERGED_INSTANCE
+
+log = logging.getLogger(__name__)
+# peft's name for "no adapter" rows in a mixed batch (LoraLayer._mixed_batch_forward).
+PEFT_BASE_ROW = "__base__"
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    device: torch.device
+    dtype: torch.dtype
+
+
+def choose_device(device: str = "auto", dtype: str = "auto") -> DeviceChoice:
+    """CUDA when present; bf16 only from compute capability 8.0 (DESIGN.md lesson 5)."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    chosen = torch.device(device)
+    if dtype != "auto":
+        return DeviceChoice(chosen, getattr(torch, dtype))
+    if chosen.type == "cuda":
+        major, _ = torch.cuda.get_device_capability(chosen)
+        return DeviceChoice(chosen, torch.bfloat16 if major >= 8 else torch.float16)
+    return DeviceChoice(chosen, torch.float32)
+
+
+def load_causal_lm(path: str, choice: DeviceChoice) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=choice.dtype)
+    return model.to(choice.device).eval()
+
+
+def linear_shapes(model: torch.nn.Module) -> dict[str, tuple[int, int]]:
+    """`(out_features, in_features)` of every Linear module, by module path."""
+    return {
+        name: (module.out_features, module.in_features)
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear)
+    }
+
+
+class ModelRunner:
+    """Forward passes for a batch, with per-row LoRA adapters on the base instance."""
+
+    def __init__(self, base: Any, merged: Any | None, device: torch.device):
+        self._models = {BASE_INSTANCE: base}
+        if merged is not None:
+            self._models[MERGED_INSTANCE] = merged
+        self._peft: Any | None = None
+        self.device = device
+        self.adapters: set[str] = set()
+
+    def forward(
+        self,
+        instance: str,
+        ids: torch.Tensor,
+        mask: torch.Tensor,
+        positions: torch.Tensor,
+        cache: Any,
+        adapters: list[str | None],
+    ) -> torch.Tensor:
+        """Logits of the last position of every row, `[rows, vocab]`."""
+        kwargs = {
+            "input_ids": ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+            "position_ids": positions.to(self.device),
+            "cache": cache,
+            "use_cache": True,
+            "logits_to_keep": 1,
+        }
+        with torch.inference_mode():
+            if instance != BASE_INSTANCE or self._peft is None:
+                return self._models[instance](**kwargs).logits[:, -1, :]
+            names = set(adapters)
+            if names == {None}:
+                with self._peft.disable_adapter():
+                    return self._peft(**kwargs).logits[:, -1, :]
+            if len(names) == 1:
+                # One adapter for the whole batch: the plain LoRA path is cheaper than mixed.
+                (name,) = names
+                if self._peft.active_adapter != name:
+                    self._peft.set_adapter(name)
+                return self._peft(**kwargs).logits[:, -1, :]
+            adapter_names = [a or PEFT_BASE_ROW for a in adapters]
+            return self._peft(**kwargs, adapter_names=adapter_names).logits[:, -1, :]
+
+    def load_adapter(self, name: str, path: Path) -> None:
+        """Attach a verified PEFT adapter under `name` (the first one wraps the base model)."""
+        from peft import PeftModel
+
+        if self._peft is None:
+            self._peft = PeftModel.from_pretrained(
+                self._models[BASE_INSTANCE], str(path), adapter_name=name, is_trainable=False
+            )
+        else:
+            self._peft.load_adapter(str(path), adapter_name=name, is_trainable=False)
+        self._peft.to(self.device)
+        self._peft.eval()
+        self.adapters.add(name)
+        log.info("adapter %s attached", name)
+
+    def unload_adapter(self, name: str) -> None:
+        if self._peft is None or name not in self.adapters:
+            return
+        self._peft.delete_adapter(name)
+        self.adapters.discard(name)
+        if not self.adapters:
+            # peft keeps pointing at the deleted adapter as "active"; with none left, take the
+            # LoRA layers out entirely so base requests run the plain model again.
+            self._models[BASE_INSTANCE] = self._peft.unload()
+            self._peft = None
+        log.info("adapter %s detached", name)

@@ -1,0 +1,274 @@
+"""`VllmEngine`: drives vLLM's own OpenAI server on a private URL (production).
+
+Chat completions are forwarded to `POST /v1/chat/completions`; adapters are registered with
+`POST /v1/load_lora_adapter {"lora_name", "lora_path"}` and removed with
+`POST /v1/unload_lora_adapter {"lora_name"}` (vLLM needs VLLM_ALLOW_RUNTIME_LORA_UPDATING=True).
+vLLM answers those two with 200 and a plain-text "Success: ..." body, and errors as JSON: newer
+releases `{"error": {"message", "type", "code"}}`, older ones `{"object": "error", "message",
+...}`; both are read. `lora_path` must be the bundle folder as the vLLM container sees it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import httpx
+
+from ..errors import (
+    AdapterRefusedError,
+    EngineUnavailableError,
+    InferenceError,
+    InvalidParameterError,
+    ModelNotFoundError,
+    UpstreamError,
+)
+from .base import (
+    EngineHealth,
+    EngineInfo,
+    FinishReason,
+    GenerationRequest,
+    GenerationResult,
+    StreamDelta,
+)
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_MODEL_LEN = 4096
+
+
+class VllmEngine:
+    """Forwards to vLLM; the base is served as `base_alias`, adapters under their own names."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        served_model: str,
+        base_alias: str,
+        base_model: str,
+        base_fingerprint: str,
+        chat_template_sha256: str | None,
+        linear_shapes: dict[str, tuple[int, int]] | None,
+        adapter_dir: Path,
+        remote_adapter_dir: str | None = None,
+        merged_name: str | None = None,
+        merged_url: str | None = None,
+        timeout_s: float = 600.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        self._served, self._alias = served_model, base_alias
+        self._adapter_dir = adapter_dir
+        self._remote_dir = PurePosixPath(remote_adapter_dir or str(adapter_dir))
+        self._merged_name = merged_name if merged_url else None
+        timeout = httpx.Timeout(timeout_s, connect=5.0)
+        self._client = httpx.AsyncClient(base_url=url, timeout=timeout, transport=transport)
+        self._merged_client = (
+            httpx.AsyncClient(base_url=merged_url, timeout=timeout, transport=transport)
+            if merged_url
+            else None
+        )
+        self._adapters: set[str] = set()
+        self._info = EngineInfo(
+            base_model=base_model,
+            base_fingerprint=base_fingerprint,
+            chat_template_sha256=chat_template_sha256,
+            max_model_len=DEFAULT_MAX_MODEL_LEN,
+            linear_shapes=linear_shapes,
+        )
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._info
+
+    def models(self) -> list[str]:
+        merged = [self._merged_name] if self._merged_name else []
+        return [self._alias, *sorted(self._adapters), *merged]
+
+    async def start(self) -> None:
+        """Learn vLLM's context length from its model card (`max_model_len`), if it is up."""
+        try:
+            response = await self._client.get("/v1/models")
+            response.raise_for_status()
+            for card in response.json().get("data", []):
+                if card.get("id") == self._served and isinstance(card.get("max_model_len"), int):
+                    self._info = _with_max_len(self._info, card["max_model_len"])
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("vLLM at %s not reachable yet: %s", self._client.base_url, exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+        if self._merged_client is not None:
+            await self._merged_client.aclose()
+
+    def _upstream(self, model: str) -> tuple[httpx.AsyncClient, str]:
+        if model == self._alias:
+            return self._client, self._served
+        if model in self._adapters:
+            return self._client, model  # registered with vLLM under the same name
+        if self._merged_client is not None and model == self._merged_name:
+            return self._merged_client, model
+        raise ModelNotFoundError(f"the model `{model[:100]}` does not exist", param="model")
+
+    def _body(
+        self, request: GenerationRequest, upstream_model: str, stream: bool
+    ) -> dict[str, Any]:
+        p = request.params
+        if p.max_tokens is not None and p.max_tokens >= self._info.max_model_len:
+            raise InvalidParameterError(
+                f"max_tokens must be below the context length {self._info.max_model_len}; "
+                f"got {p.max_tokens}", param="max_tokens",
+            )  # fmt: skip
+        body: dict[str, Any] = {
+            "model": upstream_model,
+            "messages": request.messages,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "stream": stream,
+        }
+        if p.max_tokens is not None:
+            body["max_tokens"] = p.max_tokens
+        if p.seed is not None:
+            body["seed"] = p.seed
+        if p.stop:
+            body["stop"] = list(p.stop)
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    async def generate(self, request: GenerationRequest) -> GenerationResult:
+        client, upstream = self._upstream(request.model)
+        body = self._body(request, upstream, stream=False)
+        try:
+            response = await client.post("/v1/chat/completions", json=body)
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from None
+        if response.status_code != 200:
+            raise _upstream_error(response.status_code, response.content)
+        data = response.json()
+        choice, usage = data["choices"][0], data.get("usage") or {}
+        return GenerationResult(
+            text=choice["message"].get("content") or "",
+            finish_reason=_finish(choice.get("finish_reason")),
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+        )
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+        client, upstream = self._upstream(request.model)
+        body = self._body(request, upstream, stream=True)
+        try:
+            response = await client.send(
+                client.build_request("POST", "/v1/chat/completions", json=body), stream=True
+            )
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from None
+        if response.status_code != 200:
+            content = await response.aread()
+            await response.aclose()
+            raise _upstream_error(response.status_code, content)
+        return _read_sse(response)
+
+    async def load_adapter(self, name: str, path: Path) -> None:
+        remote = self._remote_dir / Path(path).relative_to(self._adapter_dir).as_posix()
+        payload = {"lora_name": name, "lora_path": str(remote)}
+        response = await self._admin("/v1/load_lora_adapter", payload)
+        if response.status_code != 200:
+            error = _upstream_error(response.status_code, response.content)
+            raise AdapterRefusedError(f"vLLM refused the adapter: {error.message}", param="adapter")
+        self._adapters.add(name)
+
+    async def unload_adapter(self, name: str) -> None:
+        self._adapters.discard(name)
+        response = await self._admin("/v1/unload_lora_adapter", {"lora_name": name})
+        if response.status_code == 404:
+            log.warning("vLLM did not know adapter %s when unloading it", name)
+        elif response.status_code != 200:
+            raise _upstream_error(response.status_code, response.content)
+
+    async def _admin(self, path: str, payload: dict[str, str]) -> httpx.Response:
+        try:
+            return await self._client.post(path, json=payload)
+        except httpx.TransportError as exc:
+            raise _unreachable(exc) from None
+
+    async def health(self) -> EngineHealth:
+        try:
+            response = await self._client.get("/health", timeout=5.0)
+        except httpx.HTTPError as exc:
+            return EngineHealth(alive=True, ready=False, detail=f"vLLM unreachable: {exc!s:.100}")
+        ready = response.status_code == 200
+        return EngineHealth(alive=True, ready=ready, detail="" if ready else "vLLM not healthy")
+
+
+async def _read_sse(response: httpx.Response) -> AsyncIterator[StreamDelta]:
+    """vLLM's chunks → deltas; the finish reason and usage come last, in one final delta."""
+    finish: FinishReason | None = None
+    usage: dict[str, Any] = {}
+    try:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            payload = line[len("data:") :].strip()
+            if payload == "[DONE]":
+                break
+            chunk = json.loads(payload)
+            if "error" in chunk:
+                raise _upstream_error(502, payload.encode())
+            usage = chunk.get("usage") or usage
+            for choice in chunk.get("choices", []):
+                text = (choice.get("delta") or {}).get("content") or ""
+                if choice.get("finish_reason"):
+                    finish = _finish(choice["finish_reason"])
+                if text:
+                    yield StreamDelta(text)
+        yield StreamDelta(
+            "",
+            finish_reason=finish or "stop",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+        )
+    finally:
+        await response.aclose()
+
+
+def _finish(reason: object) -> FinishReason:
+    return "length" if reason == "length" else "stop"
+
+
+def _with_max_len(info: EngineInfo, max_model_len: int) -> EngineInfo:
+    return EngineInfo(info.base_model, info.base_fingerprint, info.chat_template_sha256,
+                      max_model_len, info.linear_shapes)  # fmt: skip
+
+
+def _unreachable(exc: Exception) -> EngineUnavailableError:
+    return EngineUnavailableError(f"the engine is unreachable: {type(exc).__name__}",
+                                  headers={"Retry-After": "5"})  # fmt: skip
+
+
+def upstream_message(content: bytes) -> str:
+    """The message of a vLLM error body in either of its shapes, else the text itself."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", "replace")[:300]
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and "message" in error:
+            return str(error["message"])[:300]
+        if "message" in body:
+            return str(body["message"])[:300]
+    return str(body)[:300]
+
+
+def _upstream_error(status: int, content: bytes) -> InferenceError:
+    message = upstream_message(content)
+    if status == 404:
+        return ModelNotFoundError(message, param="model")
+    if status in (400, 422):
+        return InferenceError(message, status=400, code="invalid_request")
+    if status == 429 or status == 503:
+        return EngineUnavailableError(message, status=503, headers={"Retry-After": "5"})
+    return UpstreamError(f"engine error {status}: {message}")

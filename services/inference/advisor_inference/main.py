@@ -1,0 +1,92 @@
+"""Build the gateway app: `uvicorn --factory advisor_inference.main:create_app`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from advisor_shared.api import ApiKeyChecker, install_common
+from advisor_shared.api.errors import error_response
+from advisor_shared.store import ObjectStore, open_store
+
+from .adapters.service import AdapterService
+from .admission import AdmissionGate
+from .api.routes import adapters, chat, health, models
+from .core.config import Settings
+from .engines.base import Engine
+from .errors import InferenceError
+from .metrics import GatewayMetrics
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    store: ObjectStore | None = None,
+) -> FastAPI:
+    """The gateway over `engine` (built from settings when not given). The model loads in the
+    background: /healthz answers at once, /readyz once the model and start-up adapters are in."""
+    settings = settings or Settings()
+    if engine is None:
+        from .engines.factory import build_engine
+
+        engine = build_engine(settings)
+    store = store or open_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_start(app))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await engine.close()
+
+    app = FastAPI(title="advisor-stack inference gateway", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.adapters = AdapterService(store, engine, settings)
+    app.state.gate = AdmissionGate(settings.max_in_flight)
+    app.state.metrics = GatewayMetrics()
+    app.state.started = False
+    app.state.startup_errors = []
+    install_common(app, max_body_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(InferenceError)
+    async def _inference_error(request: Request, exc: InferenceError) -> JSONResponse:
+        return error_response(exc.status, exc.message, exc.param, exc.code, exc.headers)
+
+    if not settings.api_keys:
+        log.warning("no API keys configured (ADVISOR_API_KEYS): every /v1 route answers 401")
+    keys = [Depends(ApiKeyChecker(settings.api_keys))]
+    app.include_router(health.router)
+    for router in (models.router, chat.router, adapters.router):
+        app.include_router(router, dependencies=keys)
+    return app
+
+
+async def _start(app: FastAPI) -> None:
+    engine: Engine = app.state.engine
+    settings: Settings = app.state.settings
+    try:
+        await engine.start()
+    except Exception:
+        log.exception("the engine failed to start")
+        return
+    for ref in settings.adapters:
+        try:
+            await app.state.adapters.load(ref)
+        except InferenceError as exc:
+            app.state.startup_errors.append(f"{ref}: {exc.message}")
+            log.error("start-up adapter %s refused: %s", ref, exc.message)
+        except Exception as exc:  # noqa: BLE001 - the base model keeps serving
+            app.state.startup_errors.append(f"{ref}: {type(exc).__name__}")
+            log.exception("start-up adapter %s failed", ref)
+    app.state.started = True
