@@ -15,15 +15,20 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
     base: str | None = typer.Option(
-        None, help="Base model: 'smollm2-135m-instruct', a local folder or a hub id "
+        None,
+        help="Base model: 'smollm2-135m-instruct', a local folder or a hub id "
         "(default: ADVISOR_BASE_MODEL, else the embedded model).",
     ),  # fmt: skip
     adapter: list[str] = typer.Option(
-        [], "--adapter", help="Adapter NAME@VERSION (or NAME for the latest) to load from the "
+        [],
+        "--adapter",
+        help="Adapter NAME@VERSION (or NAME for the latest) to load from the "
         "store at start; repeatable.",
     ),  # fmt: skip
     api_key: str | None = typer.Option(
-        None, "--api-key", help="Bearer key clients must send (default: ADVISOR_API_KEYS, else a "
+        None,
+        "--api-key",
+        help="Bearer key clients must send (default: ADVISOR_API_KEYS, else a "
         "random key printed at start).",
     ),  # fmt: skip
     log_level: str = typer.Option("info", help="uvicorn log level."),

@@ -1,0 +1,189 @@
+"""The gateway over a scripted engine: OpenAI shapes, keys on every route, 4xx bodies,
+413 and 429 + Retry-After, SSE chunks, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from scripted_engine import ScriptedEngine
+
+from advisor_inference.core.config import Settings
+from advisor_inference.main import create_app
+from advisor_shared.store import LocalStore
+
+pytestmark = pytest.mark.unit
+KEY = {"Authorization": "Bearer k-123"}
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
+HELLO = {"model": "base", "messages": [{"role": "user", "content": "hello there"}]}
+
+
+def gateway(tmp_path: Path, engine: ScriptedEngine | None = None, **settings: object):
+    config = Settings(api_keys=["k-123"], max_body_bytes=4096, **settings)  # type: ignore[arg-type]
+    return create_app(config, engine=engine or ScriptedEngine(), store=LocalStore(tmp_path))
+
+
+def run(app, scenario):  # type: ignore[no-untyped-def]
+    async def main():  # type: ignore[no-untyped-def]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            return await scenario(client)
+
+    return asyncio.run(main())
+
+
+def test_every_non_public_route_answers_401_without_a_key(tmp_path: Path) -> None:
+    app = gateway(tmp_path, environment="production")
+    # Every route the app serves, from its own table (the schema is built from it).
+    routes = [(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops]
+    assert {p for _, p in routes} >= PUBLIC
+    private = [(m, p.replace("{name}", "x").replace("{model}", "base")) for m, p in routes
+               if p not in PUBLIC]  # fmt: skip
+    assert {p for _, p in private} >= {"/v1/models", "/v1/chat/completions", "/v1/adapters"}
+
+    async def walk(client: httpx.AsyncClient) -> list[tuple[str, str, int, str]]:
+        out = []
+        for method, path in private:
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                r = await client.request(method, path, headers=headers)
+                out.append((method, path, r.status_code, r.json()["error"]["type"]))
+        return out
+
+    results = run(app, walk)
+    docs = run(app, lambda client: client.get("/openapi.json"))
+    assert docs.status_code == 404  # no unauthenticated schema outside development
+    assert all(status == 401 and kind == "authentication_error" for _, _, status, kind in results)
+    assert len(results) == 2 * len(private)
+
+
+def test_chat_completion_in_openai_shape(tmp_path: Path) -> None:
+    async def scenario(client: httpx.AsyncClient) -> dict:
+        r = await client.post("/v1/chat/completions", json=HELLO, headers=KEY)
+        assert r.status_code == 200
+        return r.json()
+
+    body = run(gateway(tmp_path), scenario)
+    assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
+    assert body["choices"] == [{"index": 0, "message": {"role": "assistant",
+                                "content": "base says hello there"}, "finish_reason": "stop",
+                                "logprobs": None}]  # fmt: skip
+    assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
+
+
+def test_stream_chunks_usage_and_done(tmp_path: Path) -> None:
+    request = {**HELLO, "stream": True, "stream_options": {"include_usage": True}}
+
+    async def scenario(client: httpx.AsyncClient) -> str:
+        r = await client.post("/v1/chat/completions", json=request, headers=KEY)
+        assert r.headers["content-type"].startswith("text/event-stream")
+        return r.text
+
+    text = run(gateway(tmp_path), scenario)
+    events = [e.removeprefix("data: ") for e in text.split("\n\n") if e]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert content == "base says hello there"
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 4
+    assert all(c["usage"] is None for c in chunks[:-1])
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "param"),
+    [
+        ({**HELLO, "model": "nope"}, 404, "model_not_found", "model"),
+        ({**HELLO, "max_tokens": 0}, 400, "invalid_value", "max_tokens"),
+        ({**HELLO, "max_tokens": 10_000}, 400, "invalid_value", "max_tokens"),
+        ({**HELLO, "n": 2}, 400, "invalid_value", "n"),
+        ({**HELLO, "temperature": 3}, 400, "invalid_value", "temperature"),
+        ({"model": "base", "messages": []}, 400, "invalid_value", "messages"),
+        (
+            {"model": "base", "messages": [{"role": "tool", "content": "x"}]},
+            400,
+            "invalid_value",
+            None,
+        ),
+        ({**HELLO, "logprobs": True}, 400, "invalid_value", None),
+    ],
+)
+def test_client_faults_get_openai_error_bodies(
+    tmp_path: Path, body: dict, status: int, code: str, param: str | None
+) -> None:
+    async def scenario(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post("/v1/chat/completions", json=body, headers=KEY)
+
+    r = run(gateway(tmp_path), scenario)
+    error = r.json()["error"]
+    assert r.status_code == status and error["code"] == code
+    assert set(error) == {"message", "type", "param", "code"}
+    if param is not None:
+        assert error["param"] == param
+    if "n" in body and body["n"] == 2:
+        assert "only n=1 is supported" in error["message"]
+
+
+def test_malformed_json_and_oversized_bodies(tmp_path: Path) -> None:
+    async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
+        headers = {**KEY, "content-type": "application/json"}
+        bad = await client.post("/v1/chat/completions", content=b'{"model": ', headers=headers)
+        big = await client.post("/v1/chat/completions", headers=headers,
+                                content=json.dumps({**HELLO, "pad": "x" * 5000}).encode())  # fmt: skip
+        return bad, big
+
+    bad, big = run(gateway(tmp_path), scenario)
+    assert (
+        bad.status_code == 400
+        and bad.json()["error"]["message"] == "request body is not valid JSON"
+    )
+    assert big.status_code == 413 and big.json()["error"]["code"] == "body_too_large"
+
+
+def test_beyond_max_in_flight_answers_429_with_retry_after(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    app = gateway(tmp_path, engine, max_in_flight=2, retry_after_s=3)
+
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        engine.release.clear()
+        held = [asyncio.create_task(client.post("/v1/chat/completions", json=HELLO, headers=KEY))
+                for _ in range(2)]  # fmt: skip
+        while engine.running < 2:
+            await asyncio.sleep(0.01)
+        extra = await asyncio.gather(*(client.post("/v1/chat/completions", json=HELLO, headers=KEY)
+                                       for _ in range(3)))  # fmt: skip
+        engine.release.set()
+        done = await asyncio.gather(*held)
+        after = await client.post("/v1/chat/completions", json=HELLO, headers=KEY)
+        metrics = await client.get("/metrics")
+        return [*extra, *done, after, metrics]
+
+    *extra, first, second, after, metrics = run(app, scenario)
+    assert [r.status_code for r in extra] == [429, 429, 429]
+    assert extra[0].headers["retry-after"] == "3"
+    assert extra[0].json()["error"] == {"message": "the server is at capacity (2 requests in "
+                                        "flight); retry later", "type": "rate_limit_error",
+                                        "param": None, "code": "overloaded"}  # fmt: skip
+    assert first.status_code == second.status_code == after.status_code == 200
+    assert 'advisor_inference_rejections_total{reason="overloaded"} 3.0' in metrics.text
+    assert 'advisor_inference_requests_total{model="base",status="200"} 3.0' in metrics.text
+    assert "advisor_inference_in_flight 0.0" in metrics.text
+
+
+def test_models_and_probes(tmp_path: Path) -> None:
+    engine = ScriptedEngine()
+    engine.adapters.add("not-checked")  # attached in the engine but never through the service
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, ...]:
+        return (await client.get("/v1/models", headers=KEY), await client.get("/healthz"),
+                await client.get("/v1/models/base", headers=KEY),
+                await client.get("/v1/models/not-checked", headers=KEY))  # fmt: skip
+
+    models, healthz, one, unchecked = run(gateway(tmp_path, engine), scenario)
+    assert [m["id"] for m in models.json()["data"]] == ["base"]
+    assert one.json()["id"] == "base" and unchecked.status_code == 404
+    assert healthz.json()["status"] == "ok"
