@@ -1,0 +1,298 @@
+"""The Dockerfiles, read as data (no Docker engine runs here): each image installs its own
+service and the extras its pyproject asks for, nothing else; the gateway never gets torch."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+from deploy_files import (
+    REPO,
+    SERVICES,
+    Dockerfile,
+    LocalProject,
+    app_references,
+    compose,
+    local_project,
+    missing_app_reference,
+    parse_dockerfile,
+    pip_installs,
+)
+from packaging.requirements import Requirement
+
+pytestmark = pytest.mark.unit
+
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def dockerfile(service: str) -> Dockerfile:
+    path = REPO / "services" / service / "Dockerfile"
+    return parse_dockerfile(path.read_text(), path)
+
+
+def pyproject(path: str) -> dict:
+    with (REPO / path / "pyproject.toml").open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def shared_extras_required_by(service: str) -> frozenset[str]:
+    """The extras of advisor-shared that services/<service>/pyproject.toml depends on."""
+    for line in pyproject(f"services/{service}")["project"]["dependencies"]:
+        requirement = Requirement(line)
+        if requirement.name == "advisor-shared":
+            return frozenset(requirement.extras)
+    raise AssertionError(f"services/{service} does not depend on advisor-shared")
+
+
+def requirement_names(lines: list[str]) -> set[str]:
+    return {Requirement(line).name for line in lines}
+
+
+def needs_torch(service: str, service_extras: frozenset[str]) -> bool:
+    """Whether what the image installs (the service, its extras, shared's extras) pulls torch."""
+    project = pyproject(f"services/{service}")["project"]
+    lines = list(project["dependencies"])
+    for extra in service_extras:
+        lines += project["optional-dependencies"][extra]
+    shared_optional = pyproject("shared")["project"]["optional-dependencies"]
+    for extra in shared_extras_required_by(service):
+        lines += shared_optional[extra]
+    return "torch" in requirement_names(lines)
+
+
+def makefile_torch_pin() -> str:
+    match = re.search(r"\$\(PIP\) torch==(\S+)", (REPO / "Makefile").read_text())
+    assert match, "the Makefile no longer pins torch"
+    return match[1]
+
+
+def installed_projects(image: Dockerfile) -> list[LocalProject]:
+    return [
+        project
+        for install in pip_installs(image)
+        for project in map(local_project, install.targets)
+        if project is not None
+    ]
+
+
+# Expected extras of the service's own distribution, per image.
+SERVICE_EXTRAS = {
+    "inference": frozenset(),
+    "evaluator": frozenset(),
+    "auditor": frozenset(),
+    "trainer": frozenset({"cuda", "unsloth"}),
+}
+
+
+def test_parser_joins_continuations_and_numbers_stages() -> None:
+    parsed = parse_dockerfile(
+        textwrap.dedent(
+            """\
+            ARG BASE=python:3.11-slim
+            FROM ${BASE} AS builder
+            # a comment
+            RUN pip install \\
+                # an inline comment inside a continuation
+                -c constraints.txt ./shared[models] "./services/x[a,b]"
+            FROM ${BASE}
+            USER 10001
+            """
+        )
+    )
+    assert [(i.keyword, i.stage) for i in parsed.instructions] == [
+        ("ARG", -1), ("FROM", 0), ("RUN", 0), ("FROM", 1), ("USER", 1),
+    ]  # fmt: skip
+    (install,) = pip_installs(parsed)
+    assert install.constraints == ("constraints.txt",)
+    assert [local_project(t) for t in install.targets] == [
+        LocalProject("shared", frozenset({"models"})),
+        LocalProject("services/x", frozenset({"a", "b"})),
+    ]
+    assert parsed.args == {"BASE": "python:3.11-slim"}
+
+
+def test_every_service_has_a_dockerfile() -> None:
+    assert sorted(p.parent.name for p in (REPO / "services").glob("*/Dockerfile")) == sorted(
+        SERVICES
+    )
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_image_installs_shared_and_its_own_service_only(service: str) -> None:
+    projects = installed_projects(dockerfile(service))
+    assert {p.path for p in projects} == {"shared", f"services/{service}"}
+    by_path = {p.path: p.extras for p in projects}
+    assert by_path["shared"] == shared_extras_required_by(service)
+    assert by_path[f"services/{service}"] == SERVICE_EXTRAS[service]
+    declared = set(pyproject(f"services/{service}")["project"].get("optional-dependencies", {}))
+    assert by_path[f"services/{service}"] <= declared
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_image_copies_only_what_it_installs(service: str) -> None:
+    sources = [
+        word
+        for copy in dockerfile(service).all("COPY")
+        if not copy.arguments.startswith("--from=")
+        for word in copy.arguments.split()[:-1]
+    ]
+    assert sources == ["constraints.txt", "shared/", f"services/{service}/"]
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_project_installs_use_the_tested_constraints(service: str) -> None:
+    for install in pip_installs(dockerfile(service)):
+        if any(local_project(t) for t in install.targets):
+            assert install.constraints == ("constraints.txt",)
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_torch_is_installed_exactly_when_the_pyproject_needs_it(service: str) -> None:
+    image = dockerfile(service)
+    torch_installs = [
+        install
+        for install in pip_installs(image)
+        if any(Requirement(t).name == "torch" for t in install.targets if not local_project(t))
+    ]
+    if not needs_torch(service, SERVICE_EXTRAS[service]):
+        assert torch_installs == []
+        return
+    (install,) = torch_installs
+    assert install.targets == (f"torch=={makefile_torch_pin()}",)
+    # Installed before the projects, from an explicit index, so pip never picks a default build.
+    assert pip_installs(image).index(install) == 0
+    if service == "trainer":
+        assert re.fullmatch(r"https://download\.pytorch\.org/whl/cu\d+", install.index_url or "")
+    else:
+        assert install.index_url == CPU_TORCH_INDEX
+
+
+def test_gateway_image_never_installs_torch_or_the_hf_extra() -> None:
+    image = dockerfile("inference")
+    text = (REPO / "services/inference/Dockerfile").read_text()
+    assert not needs_torch("inference", frozenset())
+    assert [p.extras for p in installed_projects(image)] == [frozenset(), frozenset()]
+    assert "[hf]" not in text and "[models]" not in text
+    assert all("torch" not in " ".join(i.targets) for i in pip_installs(image))
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_image_is_multi_stage_and_runs_as_a_non_root_user(service: str) -> None:
+    image = dockerfile(service)
+    assert len(image.all("FROM")) == 2
+    final_stage = image.final_stage
+    (user,) = [i.arguments for i in final_stage if i.keyword == "USER"]
+    assert user == "10001:10001"
+    # Nothing from the builder but the virtual environment reaches the runtime image.
+    copies = [i.arguments for i in final_stage if i.keyword == "COPY"]
+    assert copies == ["--from=builder /opt/venv /opt/venv"]
+
+
+@pytest.mark.parametrize(
+    ("service", "base"),
+    [
+        ("inference", "python:3.11-slim-bookworm"),
+        ("evaluator", "python:3.11-slim-bookworm"),
+        ("auditor", "python:3.11-slim-bookworm"),
+        ("trainer", "nvidia/cuda:12.6.3-runtime-ubuntu24.04"),
+    ],
+)
+def test_runtime_base_image(service: str, base: str) -> None:
+    image = dockerfile(service)
+    (arg_name,) = re.findall(r"\$\{(\w+)\}", image.final_stage[0].arguments)
+    assert image.args[arg_name] == base
+
+
+@pytest.mark.parametrize(
+    ("service", "compose_service", "port"),
+    [("inference", "gateway", 8000), ("evaluator", "evaluator", 8001),
+     ("auditor", "auditor", 8002), ("trainer", "trainer", 8003)],
+)  # fmt: skip
+def test_default_command_healthcheck_and_port_agree(
+    service: str, compose_service: str, port: int
+) -> None:
+    image = dockerfile(service)
+    (cmd,) = image.all("CMD")
+    command = json.loads(cmd.arguments)
+    # The image's own command is the one compose runs for the API service.
+    assert command == compose()["services"][compose_service]["command"]
+    assert [missing_app_reference(r) for r in app_references(command)] == [None]
+    (expose,) = image.all("EXPOSE")
+    assert expose.arguments == str(port)
+    (healthcheck,) = image.all("HEALTHCHECK")
+    assert f"http://127.0.0.1:{port}/healthz" in healthcheck.arguments
+
+
+# The check below runs the gateway's engine factory in a fresh interpreter that can import only
+# the distributions the gateway image installs: advisor-inference and advisor-shared without
+# extras, and what they depend on.
+_ONLY_IMAGE_PACKAGES = """
+import importlib.abc, importlib.metadata as md, json, re, sys
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+
+def closure(name, extras=()):
+    seen, todo = set(), [(name, tuple(extras))]
+    while todo:
+        dist, wanted = todo.pop()
+        key = re.sub(r"[-_.]+", "-", dist).lower()
+        if (key, wanted) in seen:
+            continue
+        seen.add((key, wanted))
+        for line in md.distribution(dist).requires or []:
+            req = Requirement(line)
+            envs = [{"extra": e} for e in wanted] or [{"extra": ""}]
+            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+                todo.append((req.name, tuple(req.extras)))
+    return {key for key, _ in seen}
+
+allowed = closure("advisor-inference")
+owners = md.packages_distributions()
+
+class OnlyImagePackages(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        dists = {re.sub(r"[-_.]+", "-", d).lower() for d in owners.get(top, [])}
+        if dists and not dists & allowed and top not in sys.stdlib_module_names:
+            raise ModuleNotFoundError(f"{top} is not in the gateway image", name=top)
+        return None
+
+sys.meta_path.insert(0, OnlyImagePackages())
+from advisor_inference.core.config import Settings
+from advisor_inference.engines.factory import build_engine
+import advisor_inference.main
+
+engine = build_engine(Settings(**json.loads(sys.argv[1])))
+print(type(engine).__name__)
+print(sorted(m for m in ("torch", "transformers", "peft", "numpy") if m in sys.modules))
+"""
+
+
+def test_gateway_builds_its_vllm_engine_with_only_the_image_packages(tmp_path: Path) -> None:
+    environment = compose()["services"]["gateway"]["environment"]
+    fields = {
+        key.removeprefix("ADVISOR_").lower(): str(value)
+        for key, value in environment.items()
+        if key.startswith("ADVISOR_") and "${" not in str(value)
+    }
+    fields.update(
+        environment="development",
+        cache_dir=str(tmp_path / "cache"),
+        adapter_dir=str(tmp_path / "adapters"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _ONLY_IMAGE_PACKAGES, json.dumps(fields)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["VllmEngine", "[]"]
