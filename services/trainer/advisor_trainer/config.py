@@ -315,6 +315,11 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"{name}: expected an integer, got {str(value)[:80]!r}")
         return value
     if hint is float:
+        if isinstance(value, str):  # PyYAML reads '1e-4' (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{name}: expected a number, got {str(value)[:80]!r}")
         return float(value)

@@ -45,6 +45,7 @@ class TrainingOutcome:
     session: SessionRecord
     stop_reason: str
     merged_export: Path | None = None
+    model: Any = None  # the trained PeftModel, for callers that evaluate in-process
 
     @property
     def finished(self) -> bool:
@@ -176,7 +177,7 @@ def train_session(
     if config.export_merged and ledger.finished and bundle is not None:
         merged = export_merged(plan, store, bundle)
         progress.on_event(f"merged fp16 export in {merged}")
-    return TrainingOutcome(bundle, ledger, session, stop_reason, merged)
+    return TrainingOutcome(bundle, ledger, session, stop_reason, merged, model)
 
 
 def _starting_ledger(plan: RunPlan) -> HandoffLedger:

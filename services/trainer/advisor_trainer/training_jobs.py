@@ -1,0 +1,143 @@
+"""Training jobs over HTTP and the queue: validate a request, record it, run it once.
+
+The request is checked completely at `POST` time (400 with the field at fault), stored
+durably in the job record, and the queued message carries only the job id. The worker holds a
+lease per job id for the whole run, so a redelivered message (Redis visibility timeout, F1)
+finds the lease held and returns at once; a retry after a lost worker resumes from the last
+committed bundle of the run instead of starting over.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from advisor_shared.jobs import JobRecord, JobStatus, JobStore
+from advisor_shared.lease import Lease
+from advisor_shared.store import ObjectStore
+
+from .config import TrainingJobConfig
+from .core.config import Settings
+from .errors import ConfigError
+from .progress import StepReport
+from .stop_signals import StopRequest
+
+JOB_KIND = "training"
+# Fields a job may not set over HTTP: the service decides where files and bundles go.
+SERVICE_OWNED_FIELDS = ("output_dir", "store_url", "session_budget", "deadline", "resume")
+log = logging.getLogger(__name__)
+
+
+def job_config(request: dict[str, Any], settings: Settings, job_id: str) -> TrainingJobConfig:
+    """The validated config of a job request; raise ConfigError naming the bad field."""
+    fields = dict(request.get("config") or {})
+    for name in SERVICE_OWNED_FIELDS:
+        if name in fields:
+            raise ConfigError(f"config.{name} is set by the service; use the request's fields")
+    dataset = fields.get("dataset")
+    if dataset is not None:
+        fields["dataset"] = str(_under_data_dir(dataset, settings.trainer_data_dir))
+    fields["output_dir"] = str(Path(settings.trainer_output_dir) / job_id)
+    fields["session_budget"] = request.get("session_budget")
+    fields["deadline"] = request.get("deadline")
+    fields["resume"] = request.get("resume")
+    config = TrainingJobConfig.from_mapping(fields)
+    if config.session_budget is not None or config.deadline is not None:
+        from .budget import SessionBudget
+
+        SessionBudget.from_config(config.session_budget, config.deadline, config.budget_margin_s)
+    return config
+
+
+def _under_data_dir(value: Any, data_dir: Path) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("config.dataset must be a relative path under the data folder")
+    relative = PurePosixPath(value)
+    if relative.is_absolute() or ".." in relative.parts or "\\" in value:
+        raise ConfigError(
+            f"config.dataset {value[:100]!r} must be a relative path under the data folder"
+        )
+    return Path(data_dir) / relative
+
+
+def create_training_job(
+    jobs: JobStore,
+    settings: Settings,
+    request: dict[str, Any],
+    idempotency_key: str | None,
+    enqueue: Callable[[str], None],
+) -> tuple[JobRecord, bool]:
+    """Validate, record and enqueue; the same Idempotency-Key returns the first job."""
+    job_config(request, settings, "validation")  # refuse bad input before recording anything
+    record, created = jobs.create(JOB_KIND, request, idempotency_key)
+    if created:
+        enqueue(record.id)
+    return record, created
+
+
+class JobProgress:
+    """Stores step progress in the durable job record, at most every `interval_s` seconds."""
+
+    def __init__(self, jobs: JobStore, job_id: str, interval_s: float = 5.0):
+        self.jobs, self.job_id, self.interval_s = jobs, job_id, interval_s
+        self._last = 0.0
+
+    def on_start(self, info: dict[str, Any]) -> None:
+        self.jobs.set_stage(JOB_KIND, self.job_id, "train", info["start_step"], info["total_steps"])
+
+    def on_step(self, report: StepReport) -> None:
+        now = time.monotonic()
+        if now - self._last >= self.interval_s or report.step == report.total_steps:
+            self._last = now
+            self.jobs.set_stage(JOB_KIND, self.job_id, "train", report.step, report.total_steps)
+
+    def on_event(self, message: str) -> None:
+        log.info("job %s: %s", self.job_id, message)
+
+
+def run_training_job(
+    job_id: str,
+    settings: Settings,
+    jobs: JobStore,
+    store: ObjectStore,
+    redis_client: Any | None,
+    *,
+    stop: StopRequest | None = None,
+) -> dict[str, Any]:
+    """Run job `job_id` once under its lease; a second holder returns at once."""
+    with Lease(redis_client, f"train:{job_id}", ttl_s=settings.trainer_lease_ttl_s) as lease:
+        if not lease.held:
+            return {"job_id": job_id, "status": "skipped", "reason": "another worker holds it"}
+        record = jobs.get(JOB_KIND, job_id)
+        if record.status.finished:
+            return {"job_id": job_id, "status": record.status.value, "reason": "already done"}
+        attempts = record.attempts + 1
+        jobs.update(JOB_KIND, job_id, status=JobStatus.RUNNING, attempts=attempts, error=None)
+        try:
+            config = job_config(record.request, settings, job_id)
+            if attempts > 1 and config.resume is None:
+                # A retry continues what the lost attempt committed instead of starting over.
+                config = config.with_overrides(resume="auto")
+            from .trainer import run_training
+
+            outcome = run_training(
+                config, store, settings.cache_dir, stop=stop, progress=JobProgress(jobs, job_id)
+            )
+        except Exception as exc:
+            jobs.update(JOB_KIND, job_id, status=JobStatus.FAILED, error=str(exc)[:2000])
+            raise
+        result = {
+            "bundle": str(outcome.bundle) if outcome.bundle else None,
+            "global_step": outcome.ledger.global_step,
+            "total_steps": outcome.ledger.total_steps,
+            "finished": outcome.finished,
+            "stop_reason": outcome.stop_reason,
+            "eval_loss": outcome.ledger.eval_history[-1]["eval_loss"]
+            if outcome.ledger.eval_history
+            else None,
+        }
+        jobs.update(JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result)
+        return {"job_id": job_id, "status": "succeeded", **result}

@@ -1,0 +1,85 @@
+"""The job config: the paper's defaults, and clear errors for bad values."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor_trainer.config import TrainingJobConfig, field_help, parse_override
+from advisor_trainer.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_are_the_papers_recipe() -> None:
+    c = TrainingJobConfig()
+    assert (c.lora_r, c.lora_alpha, c.lora_dropout) == (16, 32, 0.0)
+    assert c.lora_target_modules == (
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+    )  # fmt: skip
+    assert (c.bnb_4bit_quant_type, c.bnb_4bit_use_double_quant, c.load_in_4bit) == (
+        "nf4",
+        True,
+        True,
+    )
+    assert (c.max_seq_len, c.micro_batch_size, c.gradient_accumulation_steps) == (2048, 2, 4)
+    assert (c.num_train_epochs, c.learning_rate, c.lr_scheduler_type) == (3, 2e-4, "linear")
+    assert (c.warmup_ratio, c.max_grad_norm, c.optim) == (0.03, 0.3, "adamw_8bit")
+    assert (c.seed, c.lora_init_seed, c.loss_on) == (42, 3407, "assistant")
+
+
+def test_every_field_has_help_text() -> None:
+    rows = field_help()
+    assert len(rows) > 30
+    assert all(text for _, _, text in rows)
+
+
+def test_unknown_field_is_refused_with_the_closest_name() -> None:
+    with pytest.raises(
+        ConfigError, match=r"unknown config field 'lora_rank' \(did you mean 'lora_r'\?\)"
+    ):
+        TrainingJobConfig.from_mapping({"lora_rank": 8})
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lora_r": 0}, "lora_r must be >= 1, got 0"),
+        ({"lora_r": "8"}, "lora_r: expected an integer, got '8'"),
+        ({"learning_rate": 0}, r"learning_rate must be in \(0, 1\], got 0.0"),
+        ({"warmup_ratio": 1.0}, r"warmup_ratio must be in \[0.0, 1.0\), got 1.0"),
+        ({"optim": "sgd"}, "optim: 'sgd' is not one of 'adamw_8bit'"),
+        ({"run_name": "Bad/Name"}, "run_name: invalid adapter name"),
+        ({"device_profile": "v100"}, "device_profile 'v100' is not one of a100, h200, p100, t4"),
+        ({"resume": "../x"}, "resume: expected 'auto' or NAME@VERSION"),
+        ({"session_budget": "1h", "deadline": "2030-01-01T00:00:00Z"}, "not both"),
+        ({"gradient_checkpointing": "yes"}, "expected true or false"),
+    ],
+)
+def test_bad_values_name_the_field(changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainingJobConfig.from_mapping(changes)
+
+
+def test_yaml_file_and_overrides(tmp_path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text("run_name: study\nlora_r: 8\nlora_target_modules: [q_proj, v_proj]\n")
+    config = TrainingJobConfig.from_yaml(path)
+    assert (config.run_name, config.lora_r, config.lora_target_modules) == (
+        "study",
+        8,
+        ("q_proj", "v_proj"),
+    )
+    changed = config.with_overrides(**dict([parse_override("learning_rate=1e-4")]))
+    assert changed.learning_rate == 1e-4 and changed.lora_r == 8
+    assert parse_override("max_steps=12") == ("max_steps", 12)
+    with pytest.raises(ConfigError, match="must look like field=value"):
+        parse_override("lora_r")
+
+
+def test_broken_yaml_is_a_config_error(tmp_path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text("lora_r: [1,\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        TrainingJobConfig.from_yaml(path)
+    with pytest.raises(ConfigError, match="does not exist"):
+        TrainingJobConfig.from_yaml(tmp_path / "missing.yaml")
