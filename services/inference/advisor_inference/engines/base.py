@@ -24,6 +24,8 @@ class SamplingParams:
     top_p: float = 1.0
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # Keep generating past end-of-sequence (vLLM's `ignore_eos`): fixed-length benchmarks.
+    ignore_eos: bool = False
 
     @property
     def greedy(self) -> bool:

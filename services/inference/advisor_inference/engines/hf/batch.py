@@ -126,7 +126,7 @@ class ActiveBatch:
 def _advance(row: Sequence, token: int, detokenize: Detokenize, eos_ids: set[int]) -> None:
     from ..base import StreamDelta
 
-    hit_eos = token in eos_ids
+    hit_eos = token in eos_ids and not row.params.ignore_eos
     if not hit_eos:
         row.generated.append(token)
     out_of_room = len(row.generated) >= row.max_new_tokens

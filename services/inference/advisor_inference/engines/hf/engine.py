@@ -78,7 +78,10 @@ class HFEngine:
         return names + ([self._merged_name] if self._merged_name and self._merged_path else [])
 
     async def start(self) -> None:
-        """Load tokenizer and weights (in a thread: it takes seconds), then start batching."""
+        """Load tokenizer and weights (in a thread: it takes seconds), then start batching.
+        Idempotent: an engine shared by several apps loads once."""
+        if self._scheduler is not None:
+            return
         try:
             await asyncio.to_thread(self._load)
         except Exception as exc:

@@ -1,0 +1,151 @@
+"""The HF engine on the tiny model: batching gives the same answers as one-by-one, seeds,
+stop strings, length limits, merged exports, and adapter loading with its checks."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from advisor_inference.adapters.service import AdapterService
+from advisor_inference.core.config import Settings
+from advisor_inference.engines.base import GenerationRequest, SamplingParams
+from advisor_inference.engines.hf import HFEngine
+from advisor_inference.errors import AdapterRefusedError
+from advisor_shared.models import resolve_base_model
+from tests.unit.inference.lora_factory import publish
+
+pytestmark = pytest.mark.integration
+ASK = [{"role": "user", "content": "What is the application deadline?"}]
+
+
+def req(model: str, **params: object) -> GenerationRequest:
+    params.setdefault("temperature", 0.0)
+    params.setdefault("max_tokens", 10)
+    return GenerationRequest(model, ASK, SamplingParams(**params))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def engine(
+    tiny_model_dir: Path, lora_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+):
+    merged_dir = tmp_path_factory.mktemp("merged")
+    _merge(tiny_model_dir, lora_dirs["alpha"], merged_dir)
+    fingerprint = resolve_base_model(str(tiny_model_dir), tmp_path_factory.mktemp("c")).fingerprint
+    hf = HFEngine(str(tiny_model_dir), base_fingerprint=fingerprint, merged_path=str(merged_dir),
+                  merged_name="alpha-merged", batch_window_ms=20)  # fmt: skip
+    asyncio.run(hf.start())
+    yield hf
+    asyncio.run(hf.close())
+
+
+def _merge(base: Path, adapter: Path, out: Path) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter))
+    model.merge_and_unload().save_pretrained(out)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out)
+
+
+def test_concurrent_mixed_batch_equals_one_by_one(
+    engine: HFEngine, lora_dirs: dict[str, Path]
+) -> None:
+    async def scenario() -> None:
+        await engine.load_adapter("alpha", lora_dirs["alpha"])
+        await engine.load_adapter("beta", lora_dirs["beta"])
+        alone = {m: (await engine.generate(req(m))).text for m in ("base", "alpha", "beta")}
+        assert len(set(alone.values())) == 3  # each adapter changes the answer
+        before = engine.scheduler.largest_batch  # type: ignore[union-attr]
+        together = await asyncio.gather(
+            *(engine.generate(req(m)) for m in ["base", "alpha", "beta"] * 2)
+        )
+        assert [r.text for r in together] == [alone[m] for m in ["base", "alpha", "beta"] * 2]
+        assert engine.scheduler.largest_batch >= max(before, 2)  # type: ignore[union-attr]
+        merged = await engine.generate(req("alpha-merged"))
+        assert merged.text == alone["alpha"]  # the merged export answers like base + adapter
+        await engine.unload_adapter("beta")
+        assert "beta" not in engine.models()
+
+    asyncio.run(scenario())
+
+
+def test_seed_stop_and_length(engine: HFEngine) -> None:
+    async def scenario() -> None:
+        sampled = [await engine.generate(req("base", temperature=1.0, seed=s, max_tokens=12))
+                   for s in (7, 7, 8)]  # fmt: skip
+        assert sampled[0].text == sampled[1].text != sampled[2].text
+        long = await engine.generate(req("base", max_tokens=6))
+        assert long.finish_reason == "length" and long.completion_tokens == 6
+        stop = long.text[2:4]
+        cut = await engine.generate(req("base", max_tokens=6, stop=(stop,)))
+        assert cut.finish_reason == "stop" and cut.text == long.text[: long.text.index(stop)]
+
+    asyncio.run(scenario())
+
+
+def _service(engine: HFEngine, store, tmp_path: Path, **settings: object) -> AdapterService:  # type: ignore[no-untyped-def]
+    config = Settings(adapter_dir=tmp_path / "unpacked", **settings)  # type: ignore[arg-type]
+    return AdapterService(store, engine, config)
+
+
+def test_load_through_either_store_and_refuse_a_flipped_byte(
+    engine: HFEngine, any_store, lora_dirs: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from tests.integration.inference import hostile_bundles
+
+    service = _service(engine, any_store, tmp_path)
+    publish(any_store, "gamma", lora_dirs["beta"], tiny_model_dir, tmp_path)
+    ref = publish(any_store, "gamma", lora_dirs["beta"], tiny_model_dir, tmp_path)
+    hostile_bundles.flip_byte(any_store, ref)
+
+    async def scenario() -> None:
+        with pytest.raises(AdapterRefusedError, match="does not match its sha256"):
+            await service.load("gamma@v0002")
+        assert not (tmp_path / "unpacked" / "gamma" / "v0002").exists()
+        loaded = await service.load("gamma@v0001")
+        assert loaded.canary.effective and loaded.canary.differing >= 1
+        await service.unload("gamma")
+
+    asyncio.run(scenario())
+
+
+def test_template_mismatch_refused_or_flagged(
+    engine: HFEngine, local_store, lora_dirs: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    other = tmp_path / "other-template"
+    shutil.copytree(lora_dirs["alpha"], other)
+    (other / "chat_template.jinja").write_text("Human: {{ messages[0]['content'] }}\nAssistant:")
+    publish(local_store, "human", other, tiny_model_dir, tmp_path)
+
+    async def scenario() -> None:
+        with pytest.raises(AdapterRefusedError, match="chat template mismatch") as err:
+            await _service(engine, local_store, tmp_path).load("human")
+        assert err.value.code == "chat_template_mismatch"
+        flagged = await _service(engine, local_store, tmp_path, template_mismatch="flag").load(
+            "human"
+        )
+        assert flagged.template_mismatch and "mismatch" in flagged.warnings[0]
+        await engine.unload_adapter("human")
+
+    asyncio.run(scenario())
+
+
+def test_an_adapter_that_changes_nothing_is_reported_ineffective(
+    engine: HFEngine, local_store, lora_dirs: dict[str, Path], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    publish(local_store, "inert", lora_dirs["inert"], tiny_model_dir, tmp_path)
+
+    async def scenario() -> None:
+        reported = await _service(engine, local_store, tmp_path).load("inert")
+        assert reported.canary.differing == 0 and not reported.canary.effective
+        assert "no visible effect" in reported.warnings[0]
+        await engine.unload_adapter("inert")
+        with pytest.raises(AdapterRefusedError) as err:
+            await _service(engine, local_store, tmp_path, canary_policy="refuse").load("inert")
+        assert err.value.code == "adapter_ineffective" and "inert" not in engine.models()
+
+    asyncio.run(scenario())
