@@ -3,6 +3,7 @@ reservations, ordering by health, and every command and variable traced to the r
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import re
@@ -366,3 +367,19 @@ def test_the_shared_adapter_volume_belongs_to_the_gateway_user() -> None:
     options = compose()["volumes"]["adapters"]["driver_opts"]
     assert options["type"] == "tmpfs"
     assert "uid=10001" in options["o"] and "gid=10001" in options["o"]
+
+
+def test_worker_queues_are_the_ones_the_services_send_to() -> None:
+    from advisor_evaluator.core.config import Settings as EvaluatorSettings
+
+    evaluator_words = command_words(SERVICES["evaluator-worker"]["command"])
+    assert queues(evaluator_words) == [EvaluatorSettings.model_fields["queue_name"].default]
+    trainer_worker = REPO / "services/trainer/advisor_trainer/worker.py"
+    constants = {
+        node.targets[0].id: node.value.value
+        for node in ast.parse(trainer_worker.read_text()).body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+    }
+    assert queues(command_words(SERVICES["trainer-worker"]["command"])) == [constants["QUEUE"]]
