@@ -122,8 +122,11 @@ def resolve_base_model(spec: str, cache_dir: Path) -> ResolvedModel:
             raise ModelResolutionError(f"base model folder {spec!r} has no config.json")
         return ResolvedModel(spec, str(local), model_fingerprint(local), True)
     if _looks_like_hub_id(spec):
-        from huggingface_hub import constants, try_to_load_from_cache
-
+        try:
+            from huggingface_hub import constants, try_to_load_from_cache
+        except ImportError:
+            # The gateway image has no hub client: the engine (vLLM) resolves the id itself.
+            return ResolvedModel(spec, spec, f"hub:{spec}", False)
         cached = try_to_load_from_cache(spec, "config.json")
         if constants.HF_HUB_OFFLINE and not isinstance(cached, str):
             raise ModelResolutionError(
