@@ -28,8 +28,12 @@ class Estimate:
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
 
-    def to_dict(self) -> dict[str, float | int]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+    def to_dict(self) -> dict[str, float | int | None]:
+        """JSON-ready; an undefined estimate (n = 0) has null bounds, never NaN."""
+        return {
+            k: (None if math.isnan(v) else round(v, 6)) if isinstance(v, float) else v
+            for k, v in asdict(self).items()
+        }
 
 
 def bootstrap_mean_ci(

@@ -1,0 +1,34 @@
+"""Typed dependency aliases for the routes; everything lives on `app.state`, built once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ..core.config import Settings
+from ..metrics import EvaluatorMetrics
+from ..runtime import Runtime
+from ..tasks import EvaluatorTasks
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def get_tasks(request: Request) -> EvaluatorTasks:
+    return request.app.state.tasks  # type: ignore[no-any-return]
+
+
+def get_metrics(request: Request) -> EvaluatorMetrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+TasksDep = Annotated[EvaluatorTasks, Depends(get_tasks)]
+MetricsDep = Annotated[EvaluatorMetrics, Depends(get_metrics)]

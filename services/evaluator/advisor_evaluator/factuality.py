@@ -1,0 +1,104 @@
+"""Factuality through the auditor service (issue 5): every answer of a candidate goes to
+`POST /v1/audits` as a JSONL of single-turn conversations; the finished audit's confident-error
+count goes into the report. Without a configured auditor the stage is skipped with that reason
+(decided when the plan is made)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from .errors import EndpointRejected, EndpointUnavailable
+from .generation import plan_candidate
+from .pipeline import WorkUnit
+from .results import JobResults, generation_key
+from .runtime import Runtime
+
+
+def answers_jsonl(plan: dict[str, Any], results: JobResults, candidate: str) -> str:
+    """The candidate's answers in the dataset contract, one conversation per line."""
+    lines = []
+    for item in plan["items"]:
+        answer = results.get(generation_key(candidate, item["key"]))["text"]
+        record: dict[str, Any] = {
+            "id": item["id"],
+            "messages": [{"role": "user", "content": item["prompt"]},
+                         {"role": "assistant", "content": answer or "(empty answer)"}],
+        }  # fmt: skip
+        if item.get("topic"):
+            record["topic"] = item["topic"]
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return "\n".join(lines) + "\n"
+
+
+def _confident_errors(payload: Any) -> int | None:
+    """The confident-error count wherever the auditor's summary puts it."""
+    if isinstance(payload, dict):
+        for key in ("confident_errors", "confident_error_count"):
+            value = payload.get(key)
+            if isinstance(value, int):
+                return value
+            if isinstance(value, list):
+                return len(value)
+        for value in payload.values():
+            found = _confident_errors(value)
+            if found is not None:
+                return found
+    return None
+
+
+class AuditorClient:
+    """Submit an answers audit, wait for it, return its summary."""
+
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float):
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60.0)
+        self.timeout_s = timeout_s
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise EndpointUnavailable(f"auditor {method} {url}: {type(exc).__name__}") from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise EndpointUnavailable(f"auditor {method} {url}: HTTP {response.status_code}")
+        if response.status_code >= 400:
+            raise EndpointRejected(f"auditor {method} {url}: HTTP {response.status_code} "
+                                   f"({response.text[:300]})")  # fmt: skip
+        return dict(response.json())
+
+    def audit(self, answers: str, idempotency_key: str, poll_interval_s: float) -> dict[str, Any]:
+        job = self._call("POST", "/v1/audits", json={"answers": answers},
+                         headers={"Idempotency-Key": idempotency_key})  # fmt: skip
+        deadline = time.monotonic() + self.timeout_s
+        while job.get("status") not in ("succeeded", "failed"):
+            if time.monotonic() > deadline:
+                raise EndpointUnavailable(f"auditor job {job.get('id')} did not finish in time")
+            time.sleep(poll_interval_s)
+            job = self._call("GET", f"/v1/audits/{job['id']}")
+        if job["status"] == "failed":
+            raise EndpointRejected(f"auditor job {job.get('id')} failed: {job.get('error')}")
+        return job
+
+
+def audit_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
+    """Audit one candidate's answers and store the outcome."""
+    settings = runtime.settings
+    assert settings.auditor_url is not None
+    key = settings.auditor_api_key.get_secret_value() if settings.auditor_api_key else None
+    client = AuditorClient(settings.auditor_url, key, settings.auditor_timeout_s)
+    job = client.audit(
+        answers_jsonl(plan, results, unit.candidate),
+        idempotency_key=f"{results.prefix.rstrip('/').split('/')[-1]}-{unit.candidate}",
+        poll_interval_s=settings.auditor_poll_interval_s,
+    )
+    candidate = plan_candidate(plan, unit.candidate)
+    results.put_once(unit.result_key, {
+        "candidate": candidate["name"],
+        "audit_id": job.get("id"),
+        "confident_errors": _confident_errors(job.get("result") or job.get("summary") or job),
+        "links": job.get("links") or job.get("result"),
+    })  # fmt: skip

@@ -1,0 +1,118 @@
+"""What an evaluation still has to do, computed from what is stored — never from memory.
+
+The pipeline runs in rounds, each a group of independent work units followed by one step that
+looks at the store again (a Celery chord whose body is `advance`):
+
+    prepare (one step) → generate (candidate × item) →
+    score (candidate × item) + judge (challenger × item × both orders) + factuality (candidate)
+    → report (one step)
+
+Because the next round is derived from the stored results, a job can be driven again at any time
+(after a worker was killed, after a Redis restart) and only the missing units are dispatched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from advisor_shared.jobs import StageProgress
+
+from .pairwise import ORDERS
+from .results import JobResults, factuality_key, generation_key, judgement_key, score_key
+
+UNIT_STAGES = ("generate", "score", "judge", "factuality")
+ROUNDS: tuple[tuple[str, ...], ...] = (("generate",), ("score", "judge", "factuality"))
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One independent piece of work; its result key is deterministic."""
+
+    stage: str
+    candidate: str
+    item: str | None = None
+    order: str | None = None
+
+    @property
+    def name(self) -> str:
+        return "-".join(p for p in (self.stage, self.candidate, self.item, self.order) if p)
+
+    @property
+    def result_key(self) -> str:
+        if self.stage == "generate":
+            return generation_key(self.candidate, str(self.item))
+        if self.stage == "score":
+            return score_key(self.candidate, str(self.item))
+        if self.stage == "judge":
+            return judgement_key(self.candidate, str(self.item), str(self.order))
+        if self.stage == "factuality":
+            return factuality_key(self.candidate)
+        raise ValueError(f"unknown stage {self.stage!r}")
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"stage": self.stage, "candidate": self.candidate, "item": self.item,
+                "order": self.order}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkUnit:
+        return cls(data["stage"], data["candidate"], data.get("item"), data.get("order"))
+
+
+def stage_units(plan: dict[str, Any], stage: str) -> list[WorkUnit]:
+    """Every unit of `stage` for this plan (empty when the stage is not part of the job)."""
+    if stage not in plan["stages"]:
+        return []
+    items = [item["key"] for item in plan["items"]]
+    candidates = [c["key"] for c in plan["candidates"]]
+    if stage in ("generate", "score"):
+        return [WorkUnit(stage, c, i) for c in candidates for i in items]
+    if stage == "judge":
+        challengers = [c for c in candidates if c != plan["baseline"]]
+        return [WorkUnit(stage, c, i, o) for c in challengers for i in items for o in ORDERS]
+    if stage == "factuality":
+        return [WorkUnit(stage, c) for c in candidates]
+    raise ValueError(f"unknown stage {stage!r}")
+
+
+def stored_keys(results: JobResults) -> set[str]:
+    """Every result and failure key of the job, in one listing per folder."""
+    keys: set[str] = set()
+    for folder in ("generations/", "scores/", "judgements/", "factuality/", "failures/"):
+        keys.update(results.list(folder))
+    return keys
+
+
+def failure_name(key: str) -> str:
+    return key.removeprefix("failures/").removesuffix(".json")
+
+
+def pending_units(plan: dict[str, Any], stage: str, keys: set[str]) -> list[WorkUnit]:
+    """Units of `stage` with neither a result nor a recorded failure."""
+    return [
+        unit
+        for unit in stage_units(plan, stage)
+        if unit.result_key not in keys and f"failures/{unit.name}.json" not in keys
+    ]
+
+
+def next_round(plan: dict[str, Any], keys: set[str]) -> tuple[int, list[WorkUnit]] | None:
+    """The first round with pending units and those units; None when only the report is left."""
+    for number, stages in enumerate(ROUNDS):
+        units = [unit for stage in stages for unit in pending_units(plan, stage, keys)]
+        if units:
+            return number, units
+    return None
+
+
+def progress(plan: dict[str, Any] | None, keys: set[str]) -> dict[str, StageProgress]:
+    """Per-stage done/total from the stored results."""
+    if plan is None:
+        return {"prepare": StageProgress(done=0, total=1)}
+    stages = {"prepare": StageProgress(done=1, total=1)}
+    for stage in UNIT_STAGES:
+        units = stage_units(plan, stage)
+        if units:
+            done = sum(u.result_key in keys or f"failures/{u.name}.json" in keys for u in units)
+            stages[stage] = StageProgress(done=done, total=len(units))
+    return stages

@@ -1,0 +1,66 @@
+"""Re-drive evaluations whose work stopped (RELIABILITY.md F2, F5).
+
+A worker killed with SIGKILL leaves its message un-acked in Redis until the visibility timeout
+(13 h); the job would wait that long. Instead, every running job refreshes a heartbeat key while
+it makes progress, and a reconciler in each worker re-drives unfinished jobs whose heartbeat
+expired. Re-driving is always safe: stored units are skipped, units in flight hold a lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from advisor_shared.jobs import JobRecord
+
+from .runtime import Runtime
+from .submission import JOB_KIND
+
+log = logging.getLogger(__name__)
+
+
+def unfinished_jobs(runtime: Runtime) -> list[JobRecord]:
+    return [record for record in runtime.jobs.list(JOB_KIND) if not record.status.finished]
+
+
+def reconcile_once(
+    runtime: Runtime, redrive: Callable[[str], None], *, only_stale: bool = True
+) -> list[str]:
+    """Re-drive unfinished jobs (those without a live heartbeat when `only_stale`)."""
+    redriven = []
+    for record in unfinished_jobs(runtime):
+        if only_stale and runtime.is_alive(record.id):
+            continue
+        log.warning(
+            "re-driving evaluation %s (status %s, no recent progress)",
+            record.id,
+            record.status.value,
+        )
+        redrive(record.id)
+        runtime.heartbeat(record.id)  # one re-drive per stale period, not one per tick
+        redriven.append(record.id)
+    return redriven
+
+
+class Reconciler:
+    """A daemon thread that calls `reconcile_once` every `interval_s` until stopped."""
+
+    def __init__(self, runtime: Runtime, redrive: Callable[[str], None], interval_s: float):
+        self.runtime, self.redrive, self.interval_s = runtime, redrive, interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="evaluator-reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reconcile_once(self.runtime, self.redrive)
+            except Exception:  # noqa: BLE001 - a store hiccup must not end reconciliation
+                log.exception("reconciliation failed; retrying in %.0fs", self.interval_s)
+            self._stop.wait(self.interval_s)

@@ -1,0 +1,359 @@
+"""Assemble the report from the stored results: per-candidate figures, comparisons with the
+baseline (deltas with paired bootstrap CIs, both-order judge outcomes with Wilson CIs), the
+judge's measured bias, warnings, and one verdict line per comparison."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from .judge_bias import SlotJudgement, measure_judge_bias
+from .model_family import shared_family_warning
+from .pairwise import ORDERS, OrderReading, PairVerdict, combine_orders, deblind, mean_score
+from .results import JobResults
+from .statistics import Estimate, bootstrap_mean_ci, paired_deltas, wilson_interval
+from .verdict_line import verdict_line
+from .verdict_parsing import SlotScores, Verdict
+
+# Above these rates the report warns: the numbers are then hard to interpret.
+TRUNCATION_WARNING_RATE = 0.2
+UNPARSEABLE_WARNING_RATE = 0.2
+
+
+def _load(results: JobResults, folder: str) -> dict[str, dict[str, Any]]:
+    """Stored records of a folder by their relative key."""
+    return {key: results.get(key) for key in results.list(folder)}
+
+
+def _verdict(record: dict[str, Any]) -> Verdict:
+    stored = record["verdict"]
+    return Verdict(stored["preference"], SlotScores(**stored["a"]), SlotScores(**stored["b"]))
+
+
+class StoredResults:
+    """Every stored result of a job, indexed by candidate and item."""
+
+    def __init__(self, results: JobResults):
+        self.generations: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.scores: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.judgements: dict[str, dict[str, dict[str, dict[str, Any]]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
+        self.factuality: dict[str, dict[str, Any]] = {}
+        for key, record in _load(results, "generations/").items():
+            _, candidate, item = key.removesuffix(".json").split("/")
+            self.generations[candidate][item] = record
+        for key, record in _load(results, "scores/").items():
+            _, candidate, item = key.removesuffix(".json").split("/")
+            self.scores[candidate][item] = record
+        for key, record in _load(results, "judgements/").items():
+            _, candidate, item, order = key.removesuffix(".json").split("/")
+            self.judgements[candidate][item][order] = record
+        for key, record in _load(results, "factuality/").items():
+            self.factuality[key.removeprefix("factuality/").removesuffix(".json")] = record
+
+
+def _mean_with_ci(values: list[float], bootstrap: dict[str, int]) -> dict[str, Any] | None:
+    if not values:
+        return None
+    return bootstrap_mean_ci(
+        values, resamples=bootstrap["resamples"], seed=bootstrap["seed"]
+    ).to_dict()
+
+
+def _template_summary(
+    candidate: dict[str, Any], generations: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    observed = sorted(
+        {g["chat_template_sha256"] for g in generations.values() if g.get("chat_template_sha256")}
+    )
+    expected = (candidate.get("adapter") or {}).get("chat_template_sha256")
+    flags = sorted(
+        {
+            g["template_mismatch_flag"]
+            for g in generations.values()
+            if g.get("template_mismatch_flag")
+        }
+    )
+    mismatch: bool | None = None
+    if expected is not None and observed:
+        mismatch = any(sha != expected for sha in observed)
+    if flags:
+        mismatch = True  # the gateway itself flagged the adapter as served off its template
+    return {
+        "observed": observed,
+        "expected": expected,
+        "mismatch": mismatch,
+        "gateway_flags": flags,
+    }
+
+
+def _confident_errors(record: dict[str, Any] | None) -> int | None:
+    if record is None:
+        return None
+    value = record.get("confident_errors")
+    return int(value) if isinstance(value, int | float) else None
+
+
+def candidate_summary(
+    plan: dict[str, Any], candidate: dict[str, Any], stored: StoredResults
+) -> dict[str, Any]:
+    """One row of the candidates table."""
+    key = candidate["key"]
+    items = [item["key"] for item in plan["items"]]
+    generations = stored.generations.get(key, {})
+    truncated = sum(bool(generations[i].get("truncated")) for i in items if i in generations)
+    scores = stored.scores.get(key, {})
+    bert = [scores[i]["bertscore"]["f1"] for i in items if "bertscore" in scores.get(i, {})]
+    rouge = [scores[i]["rouge_l"] for i in items if "rouge_l" in scores.get(i, {})]
+    lengths = [len(generations[i]["text"]) for i in items if i in generations]
+    return {
+        "key": key,
+        "name": candidate["name"],
+        "role": candidate["role"],
+        "adapter": candidate.get("adapter"),
+        "generations": len(generations),
+        "truncation_rate": wilson_interval(truncated, len(generations)).to_dict(),
+        "truncated": truncated,
+        "mean_answer_chars": round(sum(lengths) / len(lengths), 1) if lengths else None,
+        "chat_template": _template_summary(candidate, generations),
+        "bertscore_f1": _mean_with_ci(bert, plan["bootstrap"]),
+        "rouge_l": _mean_with_ci(rouge, plan["bootstrap"]),
+        "confident_errors": _confident_errors(stored.factuality.get(key)),
+        "factuality": stored.factuality.get(key),
+    }
+
+
+def _paired_metric(
+    plan: dict[str, Any], stored: StoredResults, challenger: str, pick: Any
+) -> Estimate | None:
+    items = [item["key"] for item in plan["items"]]
+    baseline = plan["baseline"]
+    pairs = [
+        (pick(stored.scores[challenger][i]), pick(stored.scores[baseline][i]))
+        for i in items
+        if i in stored.scores.get(challenger, {}) and i in stored.scores.get(baseline, {})
+    ]
+    pairs = [(c, b) for c, b in pairs if c is not None and b is not None]
+    if not pairs:
+        return None
+    deltas = paired_deltas([c for c, _ in pairs], [b for _, b in pairs])
+    return bootstrap_mean_ci(
+        deltas, resamples=plan["bootstrap"]["resamples"], seed=plan["bootstrap"]["seed"]
+    )
+
+
+def judge_comparison(
+    plan: dict[str, Any], stored: StoredResults, challenger: str
+) -> tuple[dict[str, Any], list[SlotJudgement], list[PairVerdict]]:
+    """Both-order outcomes of one challenger vs the baseline, with score deltas."""
+    bootstrap = plan["bootstrap"]
+    judgements: list[SlotJudgement] = []
+    pairs: list[PairVerdict] = []
+    net: list[float] = []
+    accuracy_deltas: list[float] = []
+    helpfulness_deltas: list[float] = []
+    means: dict[str, list[float]] = defaultdict(list)
+    counts = {"win": 0, "tie": 0, "loss": 0, "unparseable": 0}
+    for item in (i["key"] for i in plan["items"]):
+        orders = stored.judgements.get(challenger, {}).get(item, {})
+        if not all(order in orders for order in ORDERS):
+            continue
+        readings: list[OrderReading] = []
+        for order in ORDERS:
+            record = orders[order]
+            verdict = _verdict(record)
+            judgements.append(SlotJudgement(verdict, record["length_a"], record["length_b"]))
+            readings.append(deblind(verdict, order))  # type: ignore[arg-type]
+        pair = combine_orders(readings[0], readings[1])
+        pairs.append(pair)
+        counts[pair.result] += 1
+        if pair.result != "unparseable":
+            net.append({"win": 1.0, "loss": -1.0, "tie": 0.0}[pair.result])
+        for field, deltas in (
+            ("domain_accuracy", accuracy_deltas),
+            ("helpfulness", helpfulness_deltas),
+        ):
+            mine = mean_score(readings, "challenger", field)
+            theirs = mean_score(readings, "baseline", field)
+            if mine is not None and theirs is not None:
+                deltas.append(mine - theirs)
+                means[f"{field}_challenger"].append(mine)
+                means[f"{field}_baseline"].append(theirs)
+    n = len(pairs)
+    bias = measure_judge_bias(judgements, pairs)
+
+    def ci(values: list[float]) -> Estimate | None:
+        return (
+            bootstrap_mean_ci(values, resamples=bootstrap["resamples"], seed=bootstrap["seed"])
+            if values
+            else None
+        )
+
+    net_estimate = ci(net)
+    summary = {
+        "pairs": n,
+        **counts,
+        "win_rate": wilson_interval(counts["win"], n).to_dict(),
+        "tie_rate": wilson_interval(counts["tie"], n).to_dict(),
+        "loss_rate": wilson_interval(counts["loss"], n).to_dict(),
+        "unparseable_rate": wilson_interval(counts["unparseable"], n).to_dict(),
+        "net_preference": net_estimate.to_dict() if net_estimate else None,
+        "domain_accuracy": {
+            "challenger_mean": _mean(means["domain_accuracy_challenger"]),
+            "baseline_mean": _mean(means["domain_accuracy_baseline"]),
+            "delta": _as_dict(ci(accuracy_deltas)),
+        },
+        "helpfulness": {
+            "challenger_mean": _mean(means["helpfulness_challenger"]),
+            "baseline_mean": _mean(means["helpfulness_baseline"]),
+            "delta": _as_dict(ci(helpfulness_deltas)),
+        },
+        "position_consistency": bias["position_consistency"],
+        "reliable": bias["reliable"],
+    }
+    return summary, judgements, pairs
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _as_dict(estimate: Estimate | None) -> dict[str, Any] | None:
+    return estimate.to_dict() if estimate else None
+
+
+def _estimate(data: dict[str, Any] | None) -> Estimate | None:
+    if not data or not data.get("n"):
+        return None
+    return Estimate(data["value"], data["low"], data["high"], data["n"])
+
+
+def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict[str, Any]:
+    """The whole report as JSON-ready data."""
+    stored = StoredResults(results)
+    by_key = {c["key"]: c for c in plan["candidates"]}
+    baseline = by_key[plan["baseline"]]
+    candidates = [candidate_summary(plan, c, stored) for c in plan["candidates"]]
+    summaries = {c["key"]: c for c in candidates}
+    warnings: list[str] = []
+    all_judgements: list[SlotJudgement] = []
+    all_pairs: list[PairVerdict] = []
+    comparisons = []
+    for challenger in (c for c in plan["candidates"] if c["role"] == "challenger"):
+        key = challenger["key"]
+        fidelity = _paired_metric(plan, stored, key, lambda s: s.get("bertscore", {}).get("f1"))
+        rouge = _paired_metric(plan, stored, key, lambda s: s.get("rouge_l"))
+        judge_summary = None
+        if "judge" in plan["stages"]:
+            judge_summary, judgements, pairs = judge_comparison(plan, stored, key)
+            all_judgements += judgements
+            all_pairs += pairs
+        errors = (
+            summaries[key]["confident_errors"],
+            summaries[baseline["key"]]["confident_errors"],
+        )
+        line = verdict_line(
+            challenger["name"],
+            baseline["name"],
+            fidelity,
+            _estimate(judge_summary["net_preference"]) if judge_summary else None,
+            judge_reliable=judge_summary["reliable"] if judge_summary else None,
+            position_consistency=(judge_summary or {}).get("position_consistency", {}).get("value"),
+            confident_errors=errors if None not in errors else None,  # type: ignore[arg-type]
+        )
+        comparisons.append({
+            "challenger": challenger["name"],
+            "baseline": baseline["name"],
+            "bertscore_f1_delta": _as_dict(fidelity),
+            "rouge_l_delta": _as_dict(rouge),
+            "judge": judge_summary,
+            "verdict": line,
+        })  # fmt: skip
+    judge_bias = (
+        measure_judge_bias(all_judgements, all_pairs) if "judge" in plan["stages"] else None
+    )
+    warnings += _warnings(plan, candidates, judge_bias)
+    return {
+        "job_id": job_id,
+        "items": len(plan["items"]),
+        "baseline": baseline["name"],
+        "settings": {
+            "generation": plan["generation"],
+            "judge": plan["judge"],
+            "bertscore": plan["bertscore"],
+            "bootstrap": plan["bootstrap"],
+            "metrics": plan["metrics"],
+        },
+        "skipped": plan["skipped"],
+        "hygiene": plan["hygiene"],
+        "candidates": candidates,
+        "comparisons": comparisons,
+        "judge_bias": judge_bias,
+        "warnings": warnings,
+        "verdicts": [c["verdict"] for c in comparisons],
+    }
+
+
+def _warnings(
+    plan: dict[str, Any], candidates: list[dict[str, Any]], bias: dict[str, Any] | None
+) -> list[str]:
+    warnings = []
+    for c in candidates:
+        template = c["chat_template"]
+        if template["mismatch"]:
+            served = ", ".join(s[:12] for s in template["observed"]) or "; ".join(
+                template["gateway_flags"]
+            )
+            trained = (template["expected"] or "?")[:12]
+            warnings.append(
+                f"{c['name']}: served with chat template {served} but trained with {trained} "
+                "(DESIGN.md lesson 1): its answers were produced outside its training format"
+            )
+        elif c["adapter"] and template["mismatch"] is None:
+            warnings.append(f"{c['name']}: the endpoint did not report its chat template; "
+                            "the match with the training template is unverified")  # fmt: skip
+        if c["generations"] and c["truncation_rate"]["value"] > TRUNCATION_WARNING_RATE:
+            warnings.append(
+                f"{c['name']}: {c['truncated']}/{c['generations']} answers hit the "
+                f"{plan['generation']['max_tokens']}-token cap (finish_reason=length)"
+            )
+    judge = plan.get("judge")
+    if judge and bias is not None:
+        lineage = {
+            c["name"]: [c["name"]] + ([c["adapter"]["base_model"]] if c["adapter"] else [])
+            for c in candidates
+        }
+        family = shared_family_warning(judge["model"], lineage)
+        if family:
+            warnings.append(family)
+        if not bias["reliable"]:
+            warnings.append(
+                f"the judge is position-consistent on {_percent(bias['position_consistency'])} of "
+                "pairs: its preferences are reported as ties and are not evidence of quality"
+            )
+        if (
+            bias["judgements"]
+            and bias["unparseable"] / bias["judgements"] > UNPARSEABLE_WARNING_RATE
+        ):
+            warnings.append(
+                f"{bias['unparseable']}/{bias['judgements']} judge replies were unparseable"
+            )
+    hygiene = plan["hygiene"]
+    removed = len(hygiene["exact_duplicates"]) + len(hygiene["near_duplicates"])
+    if removed:
+        warnings.append(f"{removed} duplicate prompt(s) removed before evaluation "
+                        f"({hygiene['n_input']} → {hygiene['n_kept']})")  # fmt: skip
+    overlap = hygiene["training_overlap"]
+    if overlap.get("measured") and (overlap["exact"] or overlap["near"]):
+        kept = "removed" if hygiene["excluded_for_overlap"] else "kept"
+        warnings.append(
+            f"{len(overlap['exact'])} prompt(s) appear verbatim and {len(overlap['near'])} nearly "
+            f"verbatim in the training set ({kept})"
+        )
+    return warnings
+
+
+def _percent(estimate: dict[str, Any]) -> str:
+    value = estimate.get("value")
+    return "n/a" if value is None or value != value else f"{value * 100:.0f}%"

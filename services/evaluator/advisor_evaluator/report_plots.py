@@ -1,0 +1,148 @@
+"""PNG plots of the report (matplotlib, Agg backend: no display, safe in workers)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _error(estimate: dict[str, Any]) -> tuple[float, float]:
+    return estimate["value"] - estimate["low"], estimate["high"] - estimate["value"]
+
+
+def plot_deltas(report: dict[str, Any]) -> bytes | None:
+    """Fidelity vs quality: every challenger−baseline delta with its 95% CI, on one axis each."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for comp in report["comparisons"]:
+        judge = comp.get("judge") or {}
+        for label, estimate in (
+            ("Δ BERTScore F1", comp.get("bertscore_f1_delta")),
+            ("Δ ROUGE-L", comp.get("rouge_l_delta")),
+            ("net judge preference", judge.get("net_preference")),
+            ("Δ domain accuracy (0-3)", (judge.get("domain_accuracy") or {}).get("delta")),
+            ("Δ helpfulness (0-3)", (judge.get("helpfulness") or {}).get("delta")),
+        ):
+            if estimate and estimate.get("value") is not None:
+                rows.append((f"{comp['challenger']}: {label}", estimate))
+    if not rows:
+        return None
+    figure, axes = plt.subplots(len(rows), 1, figsize=(7, 0.9 * len(rows) + 0.8), squeeze=False)
+    for axis, (label, estimate) in zip(axes[:, 0], rows, strict=True):
+        colour = (
+            "tab:green"
+            if estimate["low"] > 0
+            else "tab:red"
+            if estimate["high"] < 0
+            else "tab:gray"
+        )
+        low_err, high_err = _error(estimate)
+        axis.errorbar(
+            [estimate["value"]], [0], xerr=[[low_err], [high_err]], fmt="o", color=colour, capsize=5
+        )
+        axis.axvline(0, color="black", linewidth=0.8)
+        span = max(abs(estimate["low"]), abs(estimate["high"]), 1e-6) * 1.3
+        axis.set_xlim(-span, span)
+        axis.set_yticks([])
+        axis.set_title(label, fontsize=9, loc="left")
+    figure.suptitle("Differences from the baseline (95% CI)", fontsize=10)
+    return _png(figure)
+
+
+def plot_reference_metrics(report: dict[str, Any]) -> bytes | None:
+    """Mean BERTScore F1 and ROUGE-L per candidate, with bootstrap CIs."""
+    panels = [(m, t) for m, t in (("bertscore_f1", "BERTScore F1"), ("rouge_l", "ROUGE-L F1"))
+              if any(c[m] for c in report["candidates"])]  # fmt: skip
+    if not panels:
+        return None
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.2), squeeze=False)
+    for axis, (metric, title) in zip(axes[0], panels, strict=True):
+        names = [c["name"] for c in report["candidates"] if c[metric]]
+        estimates = [c[metric] for c in report["candidates"] if c[metric]]
+        errors = list(zip(*[_error(e) for e in estimates], strict=True))
+        axis.bar(names, [e["value"] for e in estimates], yerr=errors, capsize=5, color="tab:blue")
+        axis.set_title(title)
+        axis.tick_params(axis="x", labelrotation=15)
+    return _png(figure)
+
+
+def plot_judge_preference(report: dict[str, Any]) -> bytes | None:
+    """Win / tie / loss / unparseable shares per comparison (pairs judged in both orders)."""
+    rows = [
+        (c["challenger"], c["judge"])
+        for c in report["comparisons"]
+        if c.get("judge") and c["judge"]["pairs"]
+    ]
+    if not rows:
+        return None
+    figure, axis = plt.subplots(figsize=(7, 0.7 * len(rows) + 1.4))
+    colours = {
+        "win": "tab:green",
+        "tie": "tab:gray",
+        "loss": "tab:red",
+        "unparseable": "tab:orange",
+    }
+    for row, (_name, judge) in enumerate(rows):
+        left = 0.0
+        for outcome, colour in colours.items():
+            share = judge[outcome] / judge["pairs"]
+            axis.barh(row, share, left=left, color=colour, label=outcome if row == 0 else None)
+            left += share
+    axis.set_yticks(range(len(rows)), [f"{name} vs {report['baseline']}" for name, _ in rows])
+    axis.set_xlim(0, 1)
+    axis.set_xlabel("share of items (challenger's view)")
+    axis.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    return _png(figure)
+
+
+def plot_judge_bias(report: dict[str, Any]) -> bytes | None:
+    """The judge's bias panel: each rate with its CI against the value of an unbiased judge."""
+    bias = report.get("judge_bias")
+    if not bias:
+        return None
+    figures = [("position consistency", bias["position_consistency"], 1.0),
+               ("first-slot win rate", bias["first_slot_win_rate"], 0.5),
+               ("longer answer wins", bias["longer_answer_win_rate"], 0.5)]  # fmt: skip
+    figure, axis = plt.subplots(figsize=(7, 2.8))
+    for row, (_label, estimate, ideal) in enumerate(figures):
+        axis.plot([ideal], [row], marker="|", markersize=18, color="black")
+        if estimate.get("value") is not None:
+            low_err, high_err = _error(estimate)
+            axis.errorbar([estimate["value"]], [row], xerr=[[low_err], [high_err]], fmt="o",
+                          color="tab:purple", capsize=5)  # fmt: skip
+    axis.set_yticks(range(len(figures)), [f[0] for f in figures])
+    axis.set_xlim(-0.02, 1.02)
+    correlation = bias["length_win_correlation"]
+    axis.set_title(
+        f"Judge bias (| = unbiased); win-length correlation "
+        f"{'n/a' if correlation is None else f'{correlation:+.2f}'}",
+        fontsize=10,
+    )
+    return _png(figure)
+
+
+PLOTS = {
+    "deltas.png": plot_deltas,
+    "reference_metrics.png": plot_reference_metrics,
+    "judge_preference.png": plot_judge_preference,
+    "judge_bias.png": plot_judge_bias,
+}
+
+
+def render_plots(report: dict[str, Any]) -> dict[str, bytes]:
+    """Every plot that has data, by file name."""
+    rendered = {name: plot(report) for name, plot in PLOTS.items()}
+    return {name: data for name, data in rendered.items() if data is not None}

@@ -1,0 +1,90 @@
+"""Accept an evaluation: check everything that can be checked before any work is queued.
+
+Bad input is refused here with a 4xx-worthy `EvaluationInputError` (unknown model, empty prompt
+set, references missing, judge unreachable), so a job that starts has a fair chance to finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from advisor_shared.jobs import JobRecord
+
+from .errors import EndpointRejected, EndpointUnavailable, EvaluationInputError
+from .items import first_user_turns, load_items
+from .runtime import Runtime
+from .schemas import EvaluationCreate
+
+JOB_KIND = "evaluation"
+
+
+def served_models(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    """The gateway's models by id; a 503-worthy error when it does not answer."""
+    try:
+        listing = runtime.inference().list_models()
+    except (EndpointUnavailable, EndpointRejected) as exc:
+        raise EvaluationInputError(
+            f"the inference API does not answer: {exc}", code="inference_unavailable", status=503
+        ) from None
+    return {str(model.get("id")): model for model in listing}
+
+
+def check_judge(runtime: Runtime, spec: EvaluationCreate) -> None:
+    """The judge endpoint answers and serves the judge model."""
+    assert spec.judge is not None
+    try:
+        listing = runtime.judge(spec.judge.base_url).list_models()
+    except (EndpointUnavailable, EndpointRejected) as exc:
+        raise EvaluationInputError(
+            f"the judge endpoint is unreachable: {exc}", param="judge.base_url",
+            code="judge_unreachable",
+        ) from None  # fmt: skip
+    models = {str(model.get("id")) for model in listing}
+    if spec.judge.model not in models:
+        raise EvaluationInputError(
+            f"the judge endpoint does not serve {spec.judge.model[:100]!r} "
+            f"(it serves: {', '.join(sorted(models)[:10])})",
+            param="judge.model", code="unknown_judge_model",
+        )  # fmt: skip
+
+
+def validate_submission(runtime: Runtime, spec: EvaluationCreate) -> dict[str, dict[str, Any]]:
+    """Refuse what cannot be evaluated; return the gateway's model listing."""
+    load_items(spec, runtime.store)
+    if spec.training_dataset:
+        first_user_turns(runtime.store, spec.training_dataset, "training_dataset")
+    models = served_models(runtime)
+    unknown = [name for name in spec.candidates if name not in models]
+    if unknown:
+        raise EvaluationInputError(
+            f"unknown model(s) {', '.join(repr(u[:100]) for u in unknown)}; the inference API "
+            f"serves: {', '.join(sorted(models)[:10])}",
+            param="candidates", code="unknown_model",
+        )  # fmt: skip
+    if "judge" in spec.metrics:
+        check_judge(runtime, spec)
+    return models
+
+
+def create_evaluation(
+    runtime: Runtime,
+    spec: EvaluationCreate,
+    idempotency_key: str | None,
+    enqueue: Callable[[str], None],
+) -> tuple[JobRecord, bool]:
+    """Validate, record the job durably, store its request, queue it. A repeated
+    `Idempotency-Key` returns the first job (and queues nothing); reused with a different request
+    it is refused."""
+    validate_submission(runtime, spec)
+    record, created = runtime.jobs.create(JOB_KIND, spec.public_request(), idempotency_key)
+    if not created:
+        if record.request != spec.public_request():
+            raise EvaluationInputError(
+                "this Idempotency-Key was used for a different request", code="idempotency_conflict",
+                status=409,
+            )  # fmt: skip
+        return record, False
+    runtime.results(record.id).put_once("request.json", spec.model_dump(mode="json"))
+    enqueue(record.id)
+    return record, True

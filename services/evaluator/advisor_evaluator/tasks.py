@@ -1,0 +1,131 @@
+"""The Celery tasks of the evaluator, thin like web views: take ids, call domain code, let the
+decorator own the reliability options (late acks, requeue on worker loss, retries with backoff,
+time limits). Registered on any Celery app, so the worker, the API's in-process worker and the
+CLI run the very same tasks."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery, Task, chord
+
+from advisor_shared.lease import Lease
+
+from .errors import EndpointUnavailable
+from .orchestration import advance_job, fail_job
+from .pipeline import WorkUnit
+from .runtime import Runtime
+from .submission import JOB_KIND
+from .units import execute_unit, record_failure, unit_finished
+
+# A unit whose lease another worker holds is looked at again after this long.
+LEASE_WAIT_S = 2.0
+ADVANCE_LEASE_TTL_S = 60.0
+# Time limits: a generation of 512 tokens on a loaded CPU engine can take minutes.
+ENDPOINT_TIME_LIMIT_S = 1800
+SCORE_TIME_LIMIT_S = 600
+FACTUALITY_TIME_LIMIT_S = 4 * 3600
+ADVANCE_TIME_LIMIT_S = 1800
+# `shared=False`: each app (worker, API in-process worker, CLI) keeps its own runtime closure.
+RELIABLE = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, "max_retries": None,
+            "shared": False}  # fmt: skip
+
+
+def backoff_s(failures: int) -> float:
+    """Exponential backoff with jitter: 1, 2, 4 … 60 s."""
+    return min(60.0, 2.0**failures) + random.uniform(0, 1)
+
+
+@dataclass(frozen=True)
+class EvaluatorTasks:
+    advance: Task
+    units: dict[str, Task]
+
+    def start(self, job_id: str) -> None:
+        """Queue the first step of a job."""
+        self.advance.apply_async(args=[job_id, 0])
+
+    def redrive(self, job_id: str) -> None:
+        self.advance.apply_async(args=[job_id, 0], kwargs={"recover": True})
+
+
+def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorTasks:
+    """Define the evaluator's tasks on `app`; `runtime_of` gives the process's runtime."""
+
+    @app.task(name="evaluator.advance", soft_time_limit=ADVANCE_TIME_LIMIT_S,
+              time_limit=ADVANCE_TIME_LIMIT_S + 60, **RELIABLE)  # fmt: skip
+    def advance(self: Task, job_id: str, round_: int = 0, recover: bool = False) -> str:
+        """One step of a job: plan, dispatch the next round as a chord, report, or fail."""
+        runtime = runtime_of()
+        with Lease(
+            runtime.redis, f"evaluator:{job_id}:advance", ttl_s=ADVANCE_LEASE_TTL_S
+        ) as lease:
+            if not lease.held:
+                raise self.retry(countdown=LEASE_WAIT_S)
+            step = advance_job(runtime, job_id, round_, recover=recover)
+            if (
+                step.action == "retry"
+                and self.request.retries >= runtime.settings.endpoint_max_retries
+            ):
+                fail_job(runtime, runtime.jobs.get(JOB_KIND, job_id), f"gave up: {step.reason}")
+                return "failed"
+        if step.action == "retry":
+            raise self.retry(countdown=backoff_s(self.request.retries))
+        if step.action == "dispatch":
+            header = [units[u.stage].si(job_id, u.to_dict()) for u in step.units]
+            chord(header)(advance.si(job_id, step.round))
+        return step.action
+
+    def run_unit(self: Task, job_id: str, unit_data: dict[str, Any], failures: int = 0) -> str:
+        runtime = runtime_of()
+        unit = WorkUnit.from_dict(unit_data)
+        results = runtime.results(job_id)
+        if unit_finished(results, unit) or _job_finished(runtime, job_id):
+            return "skipped"
+        unavailable: EndpointUnavailable | None = None
+        name = f"evaluator:{job_id}:{unit.name}"
+        with Lease(runtime.redis, name, ttl_s=runtime.settings.unit_lease_ttl_s) as lease:
+            if not lease.held:  # the same unit runs elsewhere (a re-driven duplicate)
+                raise self.retry(countdown=LEASE_WAIT_S)
+            if unit_finished(results, unit):
+                return "skipped"
+            runtime.heartbeat(job_id)
+            try:
+                execute_unit(runtime, job_id, unit)
+            except EndpointUnavailable as exc:
+                if failures >= runtime.settings.endpoint_max_retries:
+                    record_failure(
+                        runtime, job_id, unit, f"gave up after {failures + 1} attempts: {exc}"
+                    )
+                    return "failed"
+                unavailable = exc
+            except Exception as exc:  # noqa: BLE001 - any other error fails the job with its reason
+                record_failure(runtime, job_id, unit, f"{type(exc).__name__}: {exc}")
+                return "failed"
+        if unavailable is not None:
+            raise self.retry(
+                kwargs={"job_id": job_id, "unit_data": unit_data, "failures": failures + 1},
+                countdown=backoff_s(failures), exc=unavailable,
+            )  # fmt: skip
+        runtime.heartbeat(job_id)
+        return "done"
+
+    limits = {"generate": ENDPOINT_TIME_LIMIT_S, "score": SCORE_TIME_LIMIT_S,
+              "judge": ENDPOINT_TIME_LIMIT_S, "factuality": FACTUALITY_TIME_LIMIT_S}  # fmt: skip
+    units = {
+        stage: app.task(
+            name=f"evaluator.{stage}", soft_time_limit=limit, time_limit=limit + 60, **RELIABLE
+        )(run_unit)  # fmt: skip
+        for stage, limit in limits.items()
+    }
+    return EvaluatorTasks(advance, units)
+
+
+def _job_finished(runtime: Runtime, job_id: str) -> bool:
+    try:
+        return runtime.jobs.get(JOB_KIND, job_id).status.finished
+    except Exception:  # noqa: BLE001 - an unknown job is finished as far as units go
+        return True

@@ -1,0 +1,47 @@
+"""Run one work unit, or record why it cannot succeed. No queue code here: the Celery tasks call
+these functions and own retries and leases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .factuality import audit_unit
+from .generation import generate_unit
+from .judging import judge_unit
+from .pipeline import WorkUnit
+from .reference_metrics import score_unit
+from .results import JobResults, failure_key
+from .runtime import Runtime
+
+MAX_REASON = 500
+
+
+def _score(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
+    score_unit(plan, results, unit)
+
+
+RUNNERS: dict[str, Callable[[Runtime, dict[str, Any], JobResults, WorkUnit], None]] = {
+    "generate": generate_unit,
+    "score": _score,
+    "judge": judge_unit,
+    "factuality": audit_unit,
+}
+
+
+def unit_finished(results: JobResults, unit: WorkUnit) -> bool:
+    """Stored already (a result or a recorded failure): running it again would duplicate."""
+    return results.exists(unit.result_key) or results.exists(failure_key(unit.name))
+
+
+def execute_unit(runtime: Runtime, job_id: str, unit: WorkUnit) -> None:
+    """Run `unit` against the job's plan and store its result."""
+    results = runtime.results(job_id)
+    RUNNERS[unit.stage](runtime, results.get("plan.json"), results, unit)
+
+
+def record_failure(runtime: Runtime, job_id: str, unit: WorkUnit, reason: str) -> None:
+    """Store why `unit` cannot succeed; the next step fails the job with this reason."""
+    runtime.results(job_id).put_once(
+        failure_key(unit.name), {"unit": unit.to_dict(), "reason": reason[:MAX_REASON]}
+    )

@@ -1,0 +1,154 @@
+"""The HTTP job API on the in-memory broker with an in-process worker and fake endpoints:
+submission checks (4xx), a complete job, failures reported as failed jobs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from evaluator_fakes import AUTH, JUDGE, FakeEndpoint, consistent_judge, first_slot_judge
+from fastapi.testclient import TestClient
+
+from advisor_evaluator.main import create_app
+
+pytestmark = pytest.mark.unit
+
+ITEMS = [
+    {"id": f"q{i}", "prompt": f"Question number {i} about visas in Norvania {'x' * i}?",
+     "reference": f"The correct answer {i}."}
+    for i in range(6)
+]  # fmt: skip
+
+
+def models() -> dict:
+    return {
+        "base": lambda prompt: f"The correct answer, carefully caveated, to: {prompt}",
+        "tuned": lambda prompt: f"A confident answer to: {prompt}",
+    }
+
+
+def request(**overrides) -> dict:
+    body = {
+        "dataset": {"items": ITEMS},
+        "candidates": ["base", "tuned"],
+        "metrics": ["rouge_l", "judge"],
+        "judge": {"model": JUDGE},
+        "generation": {"max_tokens": 200},
+    }
+    body.update(overrides)
+    return body
+
+
+def wait_finished(client: TestClient, job_id: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/v1/evaluations/{job_id}", headers=AUTH).json()
+        if body["status"] in ("succeeded", "failed"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish: {body}")
+
+
+def test_a_job_runs_to_a_complete_report(make_runtime) -> None:
+    endpoint = FakeEndpoint(models(), consistent_judge)
+    runtime = make_runtime(endpoint)
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        submitted = client.post("/v1/evaluations", json=request(), headers=AUTH)
+        assert submitted.status_code == 202, submitted.text
+        job = wait_finished(client, submitted.json()["id"])
+        assert job["status"] == "succeeded", job
+        assert job["stages"]["generate"] == {"done": 12, "total": 12}
+        assert job["stages"]["judge"] == {"done": 12, "total": 12}
+        report = client.get(job["links"]["report"], headers=AUTH).json()
+        markdown = client.get(job["links"]["report_markdown"], headers=AUTH).text
+        plot = client.get(job["links"]["plots"][0], headers=AUTH)
+    comparison = report["comparisons"][0]
+    assert (comparison["judge"]["win"], comparison["judge"]["loss"]) == (0, 6)
+    assert comparison["judge"]["position_consistency"]["value"] == 1.0
+    assert report["verdicts"][0].startswith("fidelity ")
+    assert "the judge prefers base" in report["verdicts"][0]
+    assert "## Judge bias (measured)" in markdown and "| `base` (baseline) |" in markdown
+    assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
+    # every unit ran exactly once: 6 items x 2 candidates, 6 items x 2 orders
+    assert endpoint.calls == {"base": 6, "tuned": 6, JUDGE: 12}
+
+
+def test_a_first_slot_judge_is_zero_percent_consistent_and_counts_no_wins(make_runtime) -> None:
+    runtime = make_runtime(FakeEndpoint(models(), first_slot_judge))
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        job_id = client.post("/v1/evaluations", json=request(), headers=AUTH).json()["id"]
+        assert wait_finished(client, job_id)["status"] == "succeeded"
+        report = client.get(f"/v1/evaluations/{job_id}/report", headers=AUTH).json()
+    judge = report["comparisons"][0]["judge"]
+    assert (judge["win"], judge["loss"], judge["tie"]) == (0, 0, 6)
+    assert report["judge_bias"]["position_consistency"]["value"] == 0.0
+    assert report["judge_bias"]["first_slot_win_rate"]["value"] == 1.0
+    assert "quality unknown" in report["verdicts"][0]
+    assert any("position-consistent on 0%" in w for w in report["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"candidates": ["base", "missing-model"]}, 400, "unknown_model"),
+        ({"dataset": {"items": []}}, 400, "invalid_value"),
+        ({"dataset": {"items": [{"prompt": "   "}]}}, 400, "invalid_value"),
+        ({"dataset": {"items": [{"id": "a", "prompt": "p?"}]}}, 400, "references_missing"),
+        ({"dataset": {"key": "datasets/nowhere.jsonl"}}, 400, "dataset_not_found"),
+        ({"judge": {"model": "not-served"}}, 400, "unknown_judge_model"),
+        ({"judge": None}, 400, "invalid_value"),
+        ({"baseline": "other"}, 400, "invalid_value"),
+        ({"candidates": ["base", "base"]}, 400, "invalid_value"),
+    ],
+)
+def test_bad_input_is_refused_at_submission(make_runtime, change, status, code) -> None:
+    runtime = make_runtime(FakeEndpoint(models(), consistent_judge))
+    client = TestClient(create_app(runtime.settings, runtime))  # no worker needed: nothing runs
+    response = client.post("/v1/evaluations", json=request(**change), headers=AUTH)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    assert runtime.jobs.list("evaluation") == []  # nothing was created
+
+
+def test_an_unreachable_judge_is_refused(make_runtime) -> None:
+    judge = FakeEndpoint({}, consistent_judge, reachable=False)
+    runtime = make_runtime(FakeEndpoint(models()), judge)
+    response = TestClient(create_app(runtime.settings, runtime)).post(
+        "/v1/evaluations", headers=AUTH,
+        json=request(judge={"model": JUDGE, "base_url": "http://127.0.0.1:9/v1"}),
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "judge_unreachable"
+    assert response.json()["error"]["param"] == "judge.base_url"
+
+
+def test_idempotency_key_returns_the_first_job(make_runtime) -> None:
+    endpoint = FakeEndpoint(models(), consistent_judge)
+    runtime = make_runtime(endpoint)
+    headers = {**AUTH, "Idempotency-Key": "same-key"}
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        first = client.post("/v1/evaluations", json=request(), headers=headers)
+        again = client.post("/v1/evaluations", json=request(), headers=headers)
+        other = client.post("/v1/evaluations", json=request(metrics=["rouge_l"]), headers=headers)
+        wait_finished(client, first.json()["id"])
+    assert first.json()["id"] == again.json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    assert endpoint.calls["base"] == 6  # the replay queued nothing
+
+
+def test_a_model_that_fails_during_the_job_fails_it_with_the_reason(make_runtime) -> None:
+    def broken(prompt: str) -> str:
+        raise RuntimeError("engine crashed")
+
+    runtime = make_runtime(
+        FakeEndpoint({"base": models()["base"], "tuned": broken}, consistent_judge)
+    )
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        job_id = client.post("/v1/evaluations", json=request(), headers=AUTH).json()["id"]
+        job = wait_finished(client, job_id)
+        report = client.get(f"/v1/evaluations/{job_id}/report", headers=AUTH)
+    assert job["status"] == "failed"
+    assert "generate-c1-" in job["error"] and "engine crashed" in job["error"]
+    assert job["links"] == {"report": None, "report_markdown": None, "plots": []}
+    assert report.status_code == 409  # nothing partial is reported as complete
