@@ -57,7 +57,7 @@ _retry_briefly = retry(
 class ChatEndpoint:
     """`GET /models` and `POST /chat/completions` on one base URL (ending in `/v1`)."""
 
-    def __init__(self, base_url: str, api_key: str | None, *, timeout_s: float = 600.0):
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float = 600.0):
         self.base_url = base_url.rstrip("/")
         # The client insists on a key; an endpoint without auth ignores the header.
         self.client = openai.OpenAI(
