@@ -26,15 +26,24 @@ def _redis_client(settings: Settings) -> Any | None:
     return redis.Redis.from_url(settings.redis_url)
 
 
+def train_job(task: Any, job_id: str) -> dict[str, Any]:
+    """The task body: one callable shared by every app instance (Celery keys tasks by name)."""
+    settings: Settings = task.app.conf.advisor_trainer_settings
+    store = open_store(settings)
+    redis_client = _redis_client(settings)
+    return run_training_job(job_id, settings, JobStore(store, redis_client), store, redis_client)
+
+
 def create_worker_app(settings: Settings | None = None) -> Celery:
     """The Celery app with the training task routed to the long queue."""
     settings = settings or Settings()
     app = make_celery("trainer", settings.redis_url)
     app.conf.task_routes = {TASK_NAME: {"queue": QUEUE}}
     app.conf.task_default_queue = QUEUE
-
-    @app.task(
+    app.conf.advisor_trainer_settings = settings
+    app.task(
         name=TASK_NAME,
+        bind=True,
         acks_late=True,  # a worker lost mid-run leaves the message to be redelivered (F2)
         reject_on_worker_lost=True,
         autoretry_for=(ConnectionError,),
@@ -42,14 +51,7 @@ def create_worker_app(settings: Settings | None = None) -> Celery:
         retry_backoff=60,
         # Below the broker's visibility timeout, so Redis never redelivers a running task (F1).
         time_limit=VISIBILITY_TIMEOUT_S - 1800,
-    )
-    def train_job(job_id: str) -> dict[str, Any]:
-        store = open_store(settings)
-        redis_client = _redis_client(settings)
-        return run_training_job(
-            job_id, settings, JobStore(store, redis_client), store, redis_client
-        )
-
+    )(train_job)
     return app
 
 

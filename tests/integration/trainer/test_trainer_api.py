@@ -1,0 +1,141 @@
+"""The training-jobs API and the long-queue task: 202 + status, idempotency, keys, bad bodies,
+and the lease that keeps a redelivered message from starting a second run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from fastapi.testclient import TestClient
+
+from advisor_shared.jobs import JobStatus, JobStore
+from advisor_shared.lease import Lease
+from advisor_shared.store import LocalStore
+from advisor_trainer.core.config import Settings
+from advisor_trainer.main import create_app
+from advisor_trainer.training_jobs import JOB_KIND, run_training_job
+from tests.unit.trainer.trainer_testkit import write_dataset
+
+pytestmark = pytest.mark.integration
+KEY = "trainer-test-key-5f2c"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, tiny_model_dir: Path) -> Settings:
+    write_dataset(tmp_path / "data" / "tiny.jsonl")
+    return Settings(
+        environment="test", api_keys=[KEY], store_url=f"file://{tmp_path}/store",
+        trainer_data_dir=tmp_path / "data", trainer_output_dir=tmp_path / "work",
+        cache_dir=tmp_path / "cache", redis_url=None,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def job_body(tiny_model_dir: Path) -> dict:
+    return {
+        "config": {"run_name": "api-run", "base_model": str(tiny_model_dir), "dataset": "tiny.jsonl",
+                   "max_seq_len": 96, "max_steps": 3, "lora_r": 4, "lora_alpha": 8,
+                   "gradient_checkpointing": False, "budget_margin_s": 0.0},
+    }  # fmt: skip
+
+
+@pytest.fixture
+def queued() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def client(settings: Settings, queued: list[str]) -> TestClient:
+    return TestClient(create_app(settings, enqueue=queued.append))
+
+
+def test_post_returns_202_and_get_returns_the_status(client, job_body, queued) -> None:
+    response = client.post("/v1/training-jobs", json=job_body, headers=AUTH)
+    assert response.status_code == 202
+    job = response.json()
+    assert job["status"] == "queued" and job["id"].startswith("train-")
+    assert response.headers["location"] == f"/v1/training-jobs/{job['id']}"
+    assert queued == [job["id"]]
+    status = client.get(f"/v1/training-jobs/{job['id']}", headers=AUTH)
+    assert status.status_code == 200 and status.json()["request"]["config"]["max_steps"] == 3
+    missing = client.get("/v1/training-jobs/train-0000000000000000", headers=AUTH)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def test_idempotency_key_makes_one_job(client, job_body, queued) -> None:
+    headers = {**AUTH, "Idempotency-Key": "train-once-1"}
+    first = client.post("/v1/training-jobs", json=job_body, headers=headers).json()
+    second = client.post("/v1/training-jobs", json=job_body, headers=headers).json()
+    assert first["id"] == second["id"] and queued == [first["id"]]
+
+
+def test_no_key_is_401(client, job_body) -> None:
+    response = client.post("/v1/training-jobs", json=job_body)
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "authentication_error"
+    assert (
+        client.get("/v1/training-jobs/x", headers={"Authorization": "Bearer wrong"}).status_code
+        == 401
+    )
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"config": {"lora_r": 0}}, "lora_r must be >= 1, got 0"),
+        ({"config": {"lora_rank": 8}}, "unknown config field 'lora_rank'"),
+        (
+            {"config": {"dataset": "../../etc/passwd"}},
+            "must be a relative path under the data folder",
+        ),
+        ({"config": {"output_dir": "/tmp"}}, "config.output_dir is set by the service"),
+        ({"session_budget": "0s"}, "session budget '0s' is empty"),
+        ({"resume": "../x"}, "resume: expected 'auto' or NAME@VERSION"),
+        ({"unexpected": 1}, "unexpected: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_bodies_are_400_with_the_reason(client, job_body, queued, change, message) -> None:
+    body = {**job_body, **change}
+    if "config" in change:
+        body["config"] = {**job_body["config"], **change["config"]}
+    response = client.post("/v1/training-jobs", json=body, headers=AUTH)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+    assert queued == []
+
+
+def test_a_held_lease_makes_a_redelivered_job_return_at_once(settings, job_body, redis_url) -> None:
+    client = redis_lib.Redis.from_url(redis_url)
+    store = LocalStore(Path(settings.store_url.removeprefix("file://")))
+    jobs = JobStore(store, client)
+    record, _ = jobs.create(JOB_KIND, job_body)
+    with Lease(client, f"train:{record.id}") as first_delivery:
+        assert first_delivery.held
+        started = time.monotonic()
+        outcome = run_training_job(record.id, settings, jobs, store, client)
+        assert outcome["status"] == "skipped" and time.monotonic() - started < 2.0
+        assert jobs.get(JOB_KIND, record.id).status is JobStatus.QUEUED
+    done = run_training_job(record.id, settings, jobs, store, client)
+    assert done["status"] == "succeeded" and done["bundle"] == "api-run@v0001"
+    assert jobs.get(JOB_KIND, record.id).stages["train"].done == 3
+    again = run_training_job(record.id, settings, jobs, store, client)
+    assert again["status"] == "succeeded" and again["reason"] == "already done"
+
+
+def test_a_job_runs_through_the_long_queue_worker(settings, job_body) -> None:
+    """Without Redis the app consumes `trainer-long` on an in-process worker (embedded mode)."""
+    with TestClient(create_app(settings)) as client:
+        job = client.post("/v1/training-jobs", json=job_body, headers=AUTH).json()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = client.get(f"/v1/training-jobs/{job['id']}", headers=AUTH).json()
+            if status["status"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.5)
+    assert status["status"] == "succeeded", status["error"]
+    assert status["result"]["bundle"] == "api-run@v0001" and status["result"]["finished"]
+    assert status["progress"]["train"] == {"done": 3, "total": 3}
