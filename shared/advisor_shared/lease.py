@@ -81,3 +81,13 @@ class Lease:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def lease_held(redis_client: Any | None, name: str) -> bool:
+    """Whether anyone holds the lease `name` right now (for schedulers deciding not to dispatch
+    work that is already in flight)."""
+    key = f"advisor:lease:{name}"
+    if redis_client is None:
+        with _local_lock:
+            return key in _local_holders
+    return bool(redis_client.exists(key))

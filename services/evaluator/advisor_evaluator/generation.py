@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from .pipeline import WorkUnit
@@ -22,6 +23,7 @@ def generate_unit(
     item = plan_item(plan, str(unit.item))
     candidate = plan_candidate(plan, unit.candidate)
     settings = plan["generation"]
+    started = time.monotonic()
     completion = runtime.inference().complete(
         candidate["name"],
         generation_messages(item["prompt"], settings.get("system_prompt")),
@@ -37,6 +39,7 @@ def generate_unit(
             "item": item["key"],
             "text": completion.text,
             "finish_reason": completion.finish_reason,
+            "elapsed_s": round(time.monotonic() - started, 3),
             "truncated": completion.finish_reason == "length",
             "completion_tokens": completion.completion_tokens,
             "chat_template_sha256": completion.template_sha256,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -24,6 +25,7 @@ def judge_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit
     baseline = results.get(generation_key(plan["baseline"], str(unit.item)))["text"]
     response_a, response_b = slot_texts(order, challenger, baseline)
     judge = plan["judge"]
+    started = time.monotonic()
     completion = runtime.judge(judge.get("base_url")).complete(
         judge["model"],
         judge_messages(item["prompt"], response_a, response_b),
@@ -43,6 +45,7 @@ def judge_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit
             "length_b": len(response_b),
             "reply": completion.text[:MAX_STORED_REPLY],
             "finish_reason": completion.finish_reason,
+            "elapsed_s": round(time.monotonic() - started, 3),
             "verdict": {
                 "preference": verdict.preference,
                 "a": asdict(verdict.a),

@@ -34,22 +34,36 @@ def family_of(name: str | None) -> str | None:
     return None
 
 
-def shared_family_warning(judge_model: str, candidate_lineage: dict[str, list[str]]) -> str | None:
-    """A warning naming the candidates whose family (own name or base model) is the judge's.
+def shared_family_warning(
+    judge_model: str, candidate_lineage: dict[str, list[str]], *, same_endpoint: bool = False
+) -> str | None:
+    """A warning naming the candidates the judge may favour as its own kind.
 
-    `candidate_lineage` maps each candidate to the names that describe it: its own name and,
-    for an adapter, its base model id."""
+    `candidate_lineage` maps each candidate to the names that describe it: its own name and, for
+    an adapter, its base model. With `same_endpoint` (the judge is served where the candidates
+    are), a judge whose name is in a lineage IS that candidate or its base model."""
+    itself = sorted(
+        c for c, names in candidate_lineage.items() if same_endpoint and judge_model in names
+    )
     judge_family = family_of(judge_model)
-    if judge_family is None:
-        return None
     shared = sorted(
-        candidate
-        for candidate, names in candidate_lineage.items()
-        if any(family_of(n) == judge_family for n in names)
+        c
+        for c, names in candidate_lineage.items()
+        if c not in itself
+        and judge_family is not None
+        and any(family_of(n) == judge_family for n in names)
     )
-    if not shared:
+    problems = []
+    if itself:
+        problems.append(
+            f"the judge {judge_model!r} is candidate {', '.join(repr(c) for c in itself)} itself "
+            "or its base model"
+        )
+    if shared:
+        problems.append(
+            f"the judge {judge_model!r} is of the {judge_family} family, like candidate(s) "
+            f"{', '.join(repr(c) for c in shared)}"
+        )
+    if not problems:
         return None
-    return (
-        f"the judge {judge_model!r} is of the {judge_family} family, like candidate(s) "
-        f"{', '.join(repr(s) for s in shared)}: self-preference may bias its verdicts"
-    )
+    return "; ".join(problems) + ": self-preference may bias its verdicts"

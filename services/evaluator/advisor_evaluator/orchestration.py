@@ -5,10 +5,10 @@ reconciler. It decides, from stored results alone, whether to prepare the plan, 
 missing units of the next round, write the report, or fail the job with the units' reasons. Only
 this step writes the job record, and the caller holds a lease on it, so record updates never race.
 
-Each call carries the dispatch round it belongs to; a call from an older round (a chord body that
-fired twice, or late) is ignored. The reconciler passes `recover=True` to start a new round
-whatever the current one is: units already stored are skipped, units in flight are protected by
-their own lease, so re-driving is always safe.
+Calling it twice is harmless: units already stored are not dispatched, nor are units in flight
+(a worker holds their lease); a unit dispatched twice runs once, because it takes that lease and
+checks for its result first. So the reconciler may re-drive any job at any time (`recover=True`
+only counts the attempt), and a chord body that fires late or twice changes nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from advisor_shared.jobs import JobNotFoundError, JobRecord, JobStatus, StageProgress
+from advisor_shared.lease import lease_held
 
 from .errors import EvaluationInputError
 from .pipeline import WorkUnit, failure_name, next_round, progress, stored_keys
@@ -28,14 +29,13 @@ from .runtime import Runtime
 from .schemas import EvaluationCreate
 from .submission import JOB_KIND, served_models
 
-Action = Literal["dispatch", "done", "failed", "stale", "retry"]
+Action = Literal["dispatch", "wait", "done", "failed", "stale", "retry"]
 MAX_REASONS = 3
 
 
 @dataclass
 class Step:
     action: Action
-    round: int = 0
     units: list[WorkUnit] = field(default_factory=list)
     reason: str | None = None
 
@@ -83,7 +83,7 @@ def ensure_plan(runtime: Runtime, results: JobResults) -> dict[str, Any]:
     return dict(results.get("plan.json"))
 
 
-def advance_job(runtime: Runtime, job_id: str, round_: int, *, recover: bool = False) -> Step:
+def advance_job(runtime: Runtime, job_id: str, *, recover: bool = False) -> Step:
     """One step of the job (see the module docstring). The caller holds the job's lease."""
     try:
         record = runtime.jobs.get(JOB_KIND, job_id)
@@ -92,9 +92,6 @@ def advance_job(runtime: Runtime, job_id: str, round_: int, *, recover: bool = F
     if record.status.finished:
         return Step("stale", reason=f"job already {record.status.value}")
     results = runtime.results(job_id)
-    state = results.get_or_none("state.json") or {"round": 0}
-    if not recover and round_ != state["round"]:
-        return Step("stale", reason=f"round {round_} is not the current round {state['round']}")
     if not results.exists("request.json"):
         return fail_job(runtime, record, "the job's request was never stored")
     try:
@@ -127,14 +124,15 @@ def advance_job(runtime: Runtime, job_id: str, round_: int, *, recover: bool = F
         runtime.jobs.save(record)
         return Step("done")
     _, units = pending
-    new_round = state["round"] + 1
-    results.put("state.json", {"round": new_round, "pending": len(units)})
+    idle = [u for u in units if not lease_held(runtime.redis, u.lease_name(job_id))]
     record.status = JobStatus.RUNNING
     if recover:
         record.attempts += 1
     runtime.jobs.save(record)
+    if not idle:  # all in flight: their chord calls this step again when they finish
+        return Step("wait")
     runtime.heartbeat(job_id)
-    return Step("dispatch", round=new_round, units=units)
+    return Step("dispatch", units=idle)
 
 
 def live_progress(runtime: Runtime, record: JobRecord) -> dict[str, Any]:

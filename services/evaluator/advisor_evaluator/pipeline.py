@@ -50,6 +50,10 @@ class WorkUnit:
             return factuality_key(self.candidate)
         raise ValueError(f"unknown stage {self.stage!r}")
 
+    def lease_name(self, job_id: str) -> str:
+        """The lease a worker holds while it runs this unit (RELIABILITY.md F3)."""
+        return f"evaluator:{job_id}:{self.name}"
+
     def to_dict(self) -> dict[str, str | None]:
         return {"stage": self.stage, "candidate": self.candidate, "item": self.item,
                 "order": self.order}  # fmt: skip

@@ -64,6 +64,8 @@ def build_plan(
             "name": name,
             "role": "baseline" if name == spec.baseline_name else "challenger",
             "adapter": adapter_of(runtime, name, (listings or {}).get(name)),
+            # The gateway (like vLLM) names an adapter's base model as its `parent`.
+            "parent": (listings or {}).get(name, {}).get("parent"),
         })  # fmt: skip
     baseline = next(c["key"] for c in candidates if c["role"] == "baseline")
     stages = ["generate"]
@@ -91,6 +93,8 @@ def build_plan(
         "skipped": skipped,
         "generation": spec.generation.model_dump(mode="json"),
         "judge": spec.judge.model_dump(mode="json") if spec.judge else None,
+        "judge_on_inference_api": bool(spec.judge)
+        and _same_url(spec.judge.base_url, settings.inference_url),
         "bootstrap": {"resamples": spec.bootstrap_resamples, "seed": spec.bootstrap_seed},
         "bertscore": {
             "encoder": settings.bertscore_encoder,
@@ -98,3 +102,7 @@ def build_plan(
             "rescale": settings.bertscore_rescale_with_baseline,
         },
     }
+
+
+def _same_url(judge_url: str | None, inference_url: str) -> bool:
+    return not judge_url or judge_url.rstrip("/") == inference_url.rstrip("/")

@@ -112,6 +112,7 @@ def candidate_summary(
         "name": candidate["name"],
         "role": candidate["role"],
         "adapter": candidate.get("adapter"),
+        "parent": candidate.get("parent"),
         "generations": len(generations),
         "truncation_rate": wilson_interval(truncated, len(generations)).to_dict(),
         "truncated": truncated,
@@ -321,10 +322,14 @@ def _warnings(
     judge = plan.get("judge")
     if judge and bias is not None:
         lineage = {
-            c["name"]: [c["name"]] + ([c["adapter"]["base_model"]] if c["adapter"] else [])
+            c["name"]: [c["name"]]
+            + ([c["adapter"]["base_model"]] if c["adapter"] else [])
+            + ([c["parent"]] if c.get("parent") else [])
             for c in candidates
         }
-        family = shared_family_warning(judge["model"], lineage)
+        family = shared_family_warning(
+            judge["model"], lineage, same_endpoint=bool(plan.get("judge_on_inference_api"))
+        )
         if family:
             warnings.append(family)
         if not bias["reliable"]:

@@ -11,7 +11,6 @@ object and does nothing, so a re-run never duplicates a result (RELIABILITY.md F
     evaluations/<job>/judgements/<cand>/<item>/<order>.json
     evaluations/<job>/factuality/<cand>.json
     evaluations/<job>/failures/<unit>.json              a unit that cannot succeed
-    evaluations/<job>/state.json                        dispatch round (overwritten)
     evaluations/<job>/report/{report.json, report.md, *.png}
 """
 

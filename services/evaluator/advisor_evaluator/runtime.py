@@ -5,7 +5,9 @@ Built once per process (API, worker, CLI); tests build one around fakes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,28 @@ class Runtime:
                 "1",
                 ex=int(self.settings.stale_job_after_s),
             )
+
+    @contextmanager
+    def keep_alive(self, job_id: str) -> Iterator[None]:
+        """Refresh the job's heartbeat while the block runs (a long generation is progress)."""
+        if self.redis is None:
+            yield
+            return
+        stop = threading.Event()
+        interval = self.settings.stale_job_after_s / 3
+
+        def beat() -> None:
+            while not stop.wait(interval):
+                self.heartbeat(job_id)
+
+        self.heartbeat(job_id)
+        thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=5)
 
     def is_alive(self, job_id: str) -> bool:
         if self.redis is None:

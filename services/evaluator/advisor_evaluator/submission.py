@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from advisor_shared.jobs import JobRecord
+from advisor_shared.jobs import JobNotFoundError, JobRecord
 
 from .errors import EndpointRejected, EndpointUnavailable, EvaluationInputError
 from .items import first_user_turns, load_items
@@ -77,7 +77,15 @@ def create_evaluation(
     `Idempotency-Key` returns the first job (and queues nothing); reused with a different request
     it is refused."""
     validate_submission(runtime, spec)
-    record, created = runtime.jobs.create(JOB_KIND, spec.public_request(), idempotency_key)
+    try:
+        record, created = runtime.jobs.create(JOB_KIND, spec.public_request(), idempotency_key)
+    except JobNotFoundError:
+        # The key is reserved (in Redis) by a submission whose record never appeared: that
+        # submission died half-way. Its key cannot be honoured; a new one can.
+        raise EvaluationInputError(
+            "this Idempotency-Key belongs to a submission that did not complete; use a new key",
+            code="idempotency_conflict", status=409,
+        ) from None  # fmt: skip
     if not created:
         if record.request != spec.public_request():
             raise EvaluationInputError(

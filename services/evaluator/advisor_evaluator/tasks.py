@@ -21,7 +21,7 @@ from .runtime import Runtime
 from .submission import JOB_KIND
 from .units import execute_unit, record_failure, unit_finished
 
-# A unit whose lease another worker holds is looked at again after this long.
+# A job step whose lease another worker holds is tried again after this long.
 LEASE_WAIT_S = 2.0
 ADVANCE_LEASE_TTL_S = 60.0
 # Time limits: a generation of 512 tokens on a loaded CPU engine can take minutes.
@@ -46,10 +46,10 @@ class EvaluatorTasks:
 
     def start(self, job_id: str) -> None:
         """Queue the first step of a job."""
-        self.advance.apply_async(args=[job_id, 0])
+        self.advance.apply_async(args=[job_id])
 
     def redrive(self, job_id: str) -> None:
-        self.advance.apply_async(args=[job_id, 0], kwargs={"recover": True})
+        self.advance.apply_async(args=[job_id], kwargs={"recover": True})
 
 
 def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorTasks:
@@ -57,7 +57,7 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
 
     @app.task(name="evaluator.advance", soft_time_limit=ADVANCE_TIME_LIMIT_S,
               time_limit=ADVANCE_TIME_LIMIT_S + 60, **RELIABLE)  # fmt: skip
-    def advance(self: Task, job_id: str, round_: int = 0, recover: bool = False) -> str:
+    def advance(self: Task, job_id: str, recover: bool = False) -> str:
         """One step of a job: plan, dispatch the next round as a chord, report, or fail."""
         runtime = runtime_of()
         with Lease(
@@ -65,7 +65,7 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
         ) as lease:
             if not lease.held:
                 raise self.retry(countdown=LEASE_WAIT_S)
-            step = advance_job(runtime, job_id, round_, recover=recover)
+            step = advance_job(runtime, job_id, recover=recover)
             if (
                 step.action == "retry"
                 and self.request.retries >= runtime.settings.endpoint_max_retries
@@ -76,7 +76,7 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
             raise self.retry(countdown=backoff_s(self.request.retries))
         if step.action == "dispatch":
             header = [units[u.stage].si(job_id, u.to_dict()) for u in step.units]
-            chord(header)(advance.si(job_id, step.round))
+            chord(header)(advance.si(job_id))
         return step.action
 
     def run_unit(self: Task, job_id: str, unit_data: dict[str, Any], failures: int = 0) -> str:
@@ -86,13 +86,17 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
         if unit_finished(results, unit) or _job_finished(runtime, job_id):
             return "skipped"
         unavailable: EndpointUnavailable | None = None
-        name = f"evaluator:{job_id}:{unit.name}"
-        with Lease(runtime.redis, name, ttl_s=runtime.settings.unit_lease_ttl_s) as lease:
-            if not lease.held:  # the same unit runs elsewhere (a re-driven duplicate)
-                raise self.retry(countdown=LEASE_WAIT_S)
+        lease = Lease(
+            runtime.redis, unit.lease_name(job_id), ttl_s=runtime.settings.unit_lease_ttl_s
+        )
+        with lease, runtime.keep_alive(job_id):
+            # Held elsewhere: this is a duplicate of a unit in flight, whose own chord will
+            # advance the job when it is stored. If that worker dies, the lease expires, the
+            # heartbeat stops and the reconciler dispatches the unit again.
+            if not lease.held:
+                return "busy"
             if unit_finished(results, unit):
                 return "skipped"
-            runtime.heartbeat(job_id)
             try:
                 execute_unit(runtime, job_id, unit)
             except EndpointUnavailable as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import uuid
 
 import pytest
 from conftest import stub_calls
@@ -36,12 +37,11 @@ def test_job_completes_through_redis_and_a_worker_process(start_stub, processes)
     group = processes(inference)
     group.start_api(free_port())
     group.start_worker("w1")
+    key = {"Idempotency-Key": f"key-{uuid.uuid4().hex}"}  # Redis outlives test runs
     with group.client() as client:
-        submitted = client.post(
-            "/v1/evaluations", json=request(), headers={"Idempotency-Key": "k1"}
-        )
+        submitted = client.post("/v1/evaluations", json=request(), headers=key)
         assert submitted.status_code == 202, submitted.text
-        again = client.post("/v1/evaluations", json=request(), headers={"Idempotency-Key": "k1"})
+        again = client.post("/v1/evaluations", json=request(), headers=key)
     job_id = submitted.json()["id"]
     assert again.json()["id"] == job_id
     job = group.wait_finished(job_id, timeout=120)

@@ -109,3 +109,11 @@ def test_family_warning_names_the_shared_family() -> None:
     )  # fmt: skip
     assert warning is not None and "'advisor-lora'" in warning and "smollm family" in warning
     assert shared_family_warning("claude-sonnet-4-6", {"m": ["mistralai/Mistral-7B"]}) is None
+
+
+def test_a_judge_that_is_a_candidate_is_named_as_such() -> None:
+    lineage = {"base": ["base"], "advisor-lora": ["advisor-lora", "base"]}
+    warning = shared_family_warning("base", lineage, same_endpoint=True)
+    assert warning is not None
+    assert "is candidate 'advisor-lora', 'base' itself or its base model" in warning
+    assert shared_family_warning("base", lineage, same_endpoint=False) is None
