@@ -79,16 +79,28 @@ def create_training_job(
 
 
 class JobProgress:
-    """Stores step progress in the durable job record, at most every `interval_s` seconds."""
+    """Stores step progress in the durable job record, at most every `interval_s` seconds,
+    and stops the run at the next step boundary if the job's lease was lost (e.g. Redis came
+    back empty): another worker may then start it, and two runs must not write one run."""
 
-    def __init__(self, jobs: JobStore, job_id: str, interval_s: float = 5.0):
+    def __init__(
+        self,
+        jobs: JobStore,
+        job_id: str,
+        lease: Lease,
+        stop: StopRequest,
+        interval_s: float = 5.0,
+    ):
         self.jobs, self.job_id, self.interval_s = jobs, job_id, interval_s
+        self.lease, self.stop = lease, stop
         self._last = 0.0
 
     def on_start(self, info: dict[str, Any]) -> None:
         self.jobs.set_stage(JOB_KIND, self.job_id, "train", info["start_step"], info["total_steps"])
 
     def on_step(self, report: StepReport) -> None:
+        if not self.lease.held:
+            self.stop.request("lease lost")
         now = time.monotonic()
         if now - self._last >= self.interval_s or report.step == report.total_steps:
             self._last = now
@@ -123,8 +135,13 @@ def run_training_job(
                 config = config.with_overrides(resume="auto")
             from .trainer import run_training
 
+            stop = stop or StopRequest()
             outcome = run_training(
-                config, store, settings.cache_dir, stop=stop, progress=JobProgress(jobs, job_id)
+                config,
+                store,
+                settings.cache_dir,
+                stop=stop,
+                progress=JobProgress(jobs, job_id, lease, stop),
             )
         except Exception as exc:
             jobs.update(JOB_KIND, job_id, status=JobStatus.FAILED, error=str(exc)[:2000])
