@@ -58,7 +58,7 @@ def train(
     if help_config:
         _print_fields()
         raise typer.Exit()
-    flags = {
+    flags: dict[str, Any] = {
         "session_budget": session_budget, "deadline": deadline, "resume": resume,
         "run_name": run_name, "base_model": base_model, "dataset": dataset,
         "device_profile": device_profile, "backend": backend, "output_dir": output_dir,
@@ -66,8 +66,9 @@ def train(
     }  # fmt: skip
     try:
         job = TrainingJobConfig.from_yaml(config) if config else TrainingJobConfig()
-        changes = {k: v for k, v in flags.items() if v is not None}
+        changes: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
         changes.update(dict(parse_override(item) for item in overrides))
+        # A budget given on the command line replaces a deadline from the file, and back.
         if changes.get("session_budget") is not None:
             changes.setdefault("deadline", None)
         if changes.get("deadline") is not None:
