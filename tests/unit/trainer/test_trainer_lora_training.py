@@ -148,6 +148,21 @@ def test_config_that_cannot_fit_is_refused_first(
         run_training(config.with_overrides(micro_batch_size=2_000_000), local_store, tmp_path)
 
 
+def test_dataset_without_assistant_turns_is_refused_first(
+    config, local_store, tmp_path, no_model_loading
+) -> None:
+    from advisor_shared.errors import DatasetError
+
+    path = tmp_path / "questions-only.jsonl"
+    path.write_text(
+        '{"id": "q", "messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": "hello?"}]}\n'
+    )
+    with pytest.raises(
+        DatasetError, match=r"questions-only.jsonl:1: messages: .*two user messages in a row"
+    ):
+        run_training(config.with_overrides(dataset=str(path)), local_store, tmp_path)
+
+
 def test_empty_budget_is_refused_first(config, local_store, tmp_path, no_model_loading) -> None:
     with pytest.raises(SessionBudgetError, match="is empty"):
         run_training(config.with_overrides(session_budget="0m"), local_store, tmp_path)
