@@ -142,7 +142,9 @@ def train_session(
         progress.on_step(_report(plan, ledger, record, elapsed))
         step = ledger.global_step
         if config.eval_every_steps and step % config.eval_every_steps == 0 and step < total:
+            eval_started = time.monotonic()
             _evaluate(plan, loaded, ledger)
+            plan.budget.record_eval(time.monotonic() - eval_started)
         if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
             if step < total:
                 session.wall_time_s = round(time.monotonic() - started, 3)
