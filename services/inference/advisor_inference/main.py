@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from advisor_shared.api import ApiKeyChecker, install_common
+from advisor_shared.api import install_common
 from advisor_shared.api.errors import error_response
 from advisor_shared.store import ObjectStore, open_store
 
 from .adapters.service import AdapterService
 from .admission import AdmissionGate
+from .api.deps import api_key_dependency
 from .api.routes import adapters, chat, health, models
 from .core.config import Settings
 from .engines.base import Engine
@@ -71,7 +72,7 @@ def create_app(
 
     if not settings.api_keys:
         log.warning("no API keys configured (ADVISOR_API_KEYS): every /v1 route answers 401")
-    keys = [Depends(ApiKeyChecker(settings.api_keys))]
+    keys = [Depends(api_key_dependency(settings.api_keys))]
     app.include_router(health.router)
     for router in (models.router, chat.router, adapters.router):
         app.include_router(router, dependencies=keys)

@@ -1,10 +1,18 @@
-"""Typed dependency aliases for the routes; everything lives on `app.state`, built once."""
+"""Typed dependency aliases for the routes; everything lives on `app.state`, built once.
+
+Every dependency is `async def`: FastAPI runs plain `def` dependencies in a worker thread, and
+those thread hops were most of the gateway's own latency (benchmarks/inference_cpu.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import SecretStr
+
+from advisor_shared.api import ApiKeyChecker
 
 from ..adapters.service import AdapterService
 from ..admission import AdmissionGate
@@ -13,23 +21,23 @@ from ..engines.base import Engine
 from ..metrics import GatewayMetrics
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
-def get_adapters(request: Request) -> AdapterService:
+async def get_adapters(request: Request) -> AdapterService:
     return request.app.state.adapters  # type: ignore[no-any-return]
 
 
-def get_gate(request: Request) -> AdmissionGate:
+async def get_gate(request: Request) -> AdmissionGate:
     return request.app.state.gate  # type: ignore[no-any-return]
 
 
-def get_metrics(request: Request) -> GatewayMetrics:
+async def get_metrics(request: Request) -> GatewayMetrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
@@ -38,3 +46,13 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 AdaptersDep = Annotated[AdapterService, Depends(get_adapters)]
 GateDep = Annotated[AdmissionGate, Depends(get_gate)]
 MetricsDep = Annotated[GatewayMetrics, Depends(get_metrics)]
+
+
+def api_key_dependency(keys: Sequence[SecretStr | str]) -> Callable[[Request], Awaitable[None]]:
+    """The shared bearer-key check, run on the event loop instead of a worker thread."""
+    checker = ApiKeyChecker(keys)
+
+    async def require_api_key(request: Request) -> None:
+        checker(request)
+
+    return require_api_key

@@ -33,6 +33,7 @@ def build_engine(settings: Settings) -> Engine:
             batch_window_ms=settings.batch_window_ms,
             max_model_len=settings.max_model_len,
             default_max_tokens=settings.default_max_tokens,
+            torch_threads=settings.torch_threads,
         )
     from .vllm import VllmEngine
 

@@ -46,6 +46,7 @@ class HFEngine:
         batch_window_ms: float = 5.0,
         max_model_len: int | None = None,
         default_max_tokens: int | None = None,
+        torch_threads: int | None = None,
     ):
         self._base_path, self._alias, self._fingerprint = base_path, base_alias, base_fingerprint
         self._merged_path, self._merged_name = merged_path, merged_name
@@ -53,6 +54,7 @@ class HFEngine:
         self._max_batch, self._window_s = max_batch_size, batch_window_ms / 1000
         self._max_model_len_cap = max_model_len
         self._default_max_tokens = default_max_tokens
+        self._torch_threads = torch_threads
         self._tokenizer: Any = None
         self._tokenizer_lock = threading.Lock()
         self._scheduler: BatchScheduler | None = None
@@ -82,6 +84,7 @@ class HFEngine:
         Idempotent: an engine shared by several apps loads once."""
         if self._scheduler is not None:
             return
+        self._apply_thread_count()
         try:
             await asyncio.to_thread(self._load)
         except Exception as exc:
@@ -91,6 +94,7 @@ class HFEngine:
     def _load(self) -> None:
         from transformers import AutoTokenizer
 
+        self._apply_thread_count()
         tokenizer = AutoTokenizer.from_pretrained(self._base_path)
         base = load_causal_lm(self._base_path, self._choice)
         merged = load_causal_lm(self._merged_path, self._choice) if self._merged_path else None
@@ -116,6 +120,8 @@ class HFEngine:
             window_s=self._window_s,
         )
         self._scheduler.start()
+        # OpenMP's thread count is per calling thread: set it where the forward passes run.
+        self._scheduler.call(self._apply_thread_count).result()
         self._info = EngineInfo(
             base_model=self._base_path,
             base_fingerprint=self._fingerprint,
@@ -125,6 +131,12 @@ class HFEngine:
         )
         log.info("HF engine ready: %s on %s (%s)", self._alias, self._choice.device,
                  self._choice.dtype)  # fmt: skip
+
+    def _apply_thread_count(self) -> None:
+        if self._torch_threads:
+            import torch
+
+            torch.set_num_threads(self._torch_threads)
 
     async def close(self) -> None:
         if self._scheduler is not None:
