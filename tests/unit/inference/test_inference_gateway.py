@@ -187,3 +187,30 @@ def test_models_and_probes(tmp_path: Path) -> None:
     assert [m["id"] for m in models.json()["data"]] == ["base"]
     assert one.json()["id"] == "base" and unchecked.status_code == 404
     assert healthz.json()["status"] == "ok"
+
+
+def test_a_client_gone_before_the_first_chunk_frees_its_slot(tmp_path: Path) -> None:
+    app = gateway(tmp_path, max_in_flight=1)
+    body = json.dumps({**HELLO, "stream": True}).encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("gw", 80),
+             "headers": [(b"authorization", b"Bearer k-123"), (b"content-type", b"application/json"),
+                         (b"content-length", str(len(body)).encode())]}  # fmt: skip
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop(0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            raise OSError("client went away")
+
+    async def scenario() -> int:
+        with pytest.raises(OSError):
+            await app(scope, receive, send)
+        return int(app.state.gate.in_flight)
+
+    assert asyncio.run(scenario()) == 0

@@ -15,9 +15,9 @@ from .model_files import read_chat_template, read_linear_shapes
 
 def build_engine(settings: Settings) -> Engine:
     """`ADVISOR_ENGINE=hf` (in-process transformers) or `vllm` (forward to vLLM)."""
-    resolved = resolve_base_model(settings.base_model, settings.cache_dir)
-    fingerprint = settings.base_fingerprint or resolved.fingerprint
     if settings.engine == "hf":
+        resolved = resolve_base_model(settings.base_model, settings.cache_dir)
+        fingerprint = settings.base_fingerprint or resolved.fingerprint
         from .hf import HFEngine
 
         merged = settings.merged_model_path
@@ -37,7 +37,14 @@ def build_engine(settings: Settings) -> Engine:
         )
     from .vllm import VllmEngine
 
-    folder = Path(resolved.location) if resolved.is_local else None
+    # The gateway in front of vLLM may hold no copy of the model: with a hub id and an explicit
+    # ADVISOR_BASE_FINGERPRINT nothing needs resolving.
+    local = Path(settings.base_model).expanduser()
+    folder = local if local.is_dir() else None
+    fingerprint = (
+        settings.base_fingerprint
+        or resolve_base_model(settings.base_model, settings.cache_dir).fingerprint
+    )
     template = read_chat_template(folder) if folder else None
     return VllmEngine(
         url=settings.vllm_url,

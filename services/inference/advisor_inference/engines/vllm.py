@@ -169,7 +169,7 @@ class VllmEngine:
             content = await response.aread()
             await response.aclose()
             raise _upstream_error(response.status_code, content)
-        return _read_sse(response)
+        return UpstreamStream(response)
 
     async def load_adapter(self, name: str, path: Path) -> None:
         remote = self._remote_dir / Path(path).relative_to(self._adapter_dir).as_posix()
@@ -201,6 +201,21 @@ class VllmEngine:
             return EngineHealth(alive=True, ready=False, detail=f"vLLM unreachable: {exc!s:.100}")
         ready = response.status_code == 200
         return EngineHealth(alive=True, ready=ready, detail="" if ready else "vLLM not healthy")
+
+
+class UpstreamStream:
+    """vLLM's stream as deltas; `aclose` releases the connection even if never iterated."""
+
+    def __init__(self, response: httpx.Response):
+        self._response = response
+        self._deltas = _read_sse(response)
+
+    def __aiter__(self) -> AsyncIterator[StreamDelta]:
+        return self._deltas
+
+    async def aclose(self) -> None:
+        await self._deltas.aclose()
+        await self._response.aclose()
 
 
 async def _read_sse(response: httpx.Response) -> AsyncIterator[StreamDelta]:

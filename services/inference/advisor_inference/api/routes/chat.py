@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from advisor_shared.api import ApiError
 
@@ -87,16 +89,32 @@ async def create_chat_completion(
     def finished(prompt: int, completion: int) -> None:
         _record(metrics, served.id, started, True, prompt, completion)
 
-    async def events() -> AsyncIterator[bytes]:
-        try:
-            async for event in sse_events(deltas, writer, finished):
-                yield event
-        finally:
-            gate.leave()
-            await deltas.aclose()  # type: ignore[attr-defined]
+    async def release() -> None:
+        gate.leave()
+        close = getattr(deltas, "aclose", None)
+        if close is not None:
+            await close()
 
-    return StreamingResponse(events(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", **headers})  # fmt: skip
+    return GatedStreamingResponse(
+        sse_events(deltas, writer, finished), release=release, media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", **headers},
+    )  # fmt: skip
+
+
+class GatedStreamingResponse(StreamingResponse):
+    """Frees the admission slot and the engine row when the response ends, however it ends:
+    finished, failed, or cancelled by a disconnect before the first chunk was sent."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, release: Callable[[], Awaitable[None]],
+                 **kwargs: Any):  # fmt: skip
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
 
 
 def _record(

@@ -192,7 +192,7 @@ class HFEngine:
             stop_filter=StopStringFilter(stops=request.params.stop),
         )
         self._scheduler.submit(sequence)
-        return _drain(sequence, queue)
+        return SequenceStream(sequence, queue)
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         parts: list[str] = []
@@ -234,16 +234,27 @@ class HFEngine:
         return self._scheduler
 
 
-async def _drain(
-    sequence: Sequence, queue: asyncio.Queue[StreamDelta | BaseException]
-) -> AsyncIterator[StreamDelta]:
-    try:
-        while True:
-            item = await queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            if item.finish_reason is not None:
-                return
-    finally:
-        sequence.cancelled = True  # a client that went away frees its row at the next step
+class SequenceStream:
+    """The deltas of one sequence. `aclose` cancels the row even if iteration never began (a
+    client that disconnects before the first chunk must not keep a batch row busy)."""
+
+    def __init__(self, sequence: Sequence, queue: asyncio.Queue[StreamDelta | BaseException]):
+        self._sequence, self._queue, self._done = sequence, queue, False
+
+    def __aiter__(self) -> SequenceStream:
+        return self
+
+    async def __anext__(self) -> StreamDelta:
+        if self._done:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        if item.finish_reason is not None:
+            self._done = True
+        return item
+
+    async def aclose(self) -> None:
+        self._done = True
+        self._sequence.cancelled = True  # freed at the next decode step; no-op once finished
