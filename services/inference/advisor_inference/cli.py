@@ -46,7 +46,7 @@ def serve(
         overrides["adapters"] = adapter
     if api_key:
         overrides["api_keys"] = [api_key]
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)
     if not settings.api_keys:
         generated = secrets.token_urlsafe(24)
         settings.api_keys = [SecretStr(generated)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from advisor_shared.api import error_body
@@ -85,7 +85,9 @@ class ChunkWriter:
 
 
 async def sse_events(
-    deltas: AsyncIterator[StreamDelta], writer: ChunkWriter, on_finish: Any = None
+    deltas: AsyncIterator[StreamDelta],
+    writer: ChunkWriter,
+    on_finish: Callable[[int, int], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Role chunk, content chunks, a finish chunk, the usage chunk if asked for, `[DONE]`.
     An engine failure mid-stream becomes an error event (the status line is already sent)."""

@@ -22,23 +22,23 @@ from ..metrics import GatewayMetrics
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 async def get_engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.engine
 
 
 async def get_adapters(request: Request) -> AdapterService:
-    return request.app.state.adapters  # type: ignore[no-any-return]
+    return request.app.state.adapters
 
 
 async def get_gate(request: Request) -> AdmissionGate:
-    return request.app.state.gate  # type: ignore[no-any-return]
+    return request.app.state.gate
 
 
 async def get_metrics(request: Request) -> GatewayMetrics:
-    return request.app.state.metrics  # type: ignore[no-any-return]
+    return request.app.state.metrics
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

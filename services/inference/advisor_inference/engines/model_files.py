@@ -24,11 +24,11 @@ def llama_linear_shapes(config: dict[str, object]) -> dict[str, tuple[int, int]]
     other architectures (the adapter's shapes are then checked by the engine alone)."""
     if config.get("model_type") not in ("llama", "mistral"):
         return None
-    hidden = int(config["hidden_size"])  # type: ignore[call-overload]
-    heads = int(config["num_attention_heads"])  # type: ignore[call-overload]
-    kv_heads = int(config.get("num_key_value_heads") or heads)  # type: ignore[call-overload]
-    head_dim = int(config.get("head_dim") or hidden // heads)  # type: ignore[call-overload]
-    inner = int(config["intermediate_size"])  # type: ignore[call-overload]
+    hidden = _positive_int(config, "hidden_size")
+    heads = _positive_int(config, "num_attention_heads")
+    kv_heads = _positive_int(config, "num_key_value_heads", default=heads)
+    head_dim = _positive_int(config, "head_dim", default=hidden // heads)
+    inner = _positive_int(config, "intermediate_size")
     block = {
         "self_attn.q_proj": (heads * head_dim, hidden),
         "self_attn.k_proj": (kv_heads * head_dim, hidden),
@@ -38,10 +38,17 @@ def llama_linear_shapes(config: dict[str, object]) -> dict[str, tuple[int, int]]
         "mlp.up_proj": (inner, hidden),
         "mlp.down_proj": (hidden, inner),
     }
-    layers = int(config["num_hidden_layers"])  # type: ignore[call-overload]
+    layers = _positive_int(config, "num_hidden_layers")
     return {
         f"model.layers.{i}.{name}": shape for i in range(layers) for name, shape in block.items()
     }
+
+
+def _positive_int(config: dict[str, object], key: str, default: int | None = None) -> int:
+    value = config.get(key) or default
+    if not isinstance(value, int) or value < 1:
+        raise ValueError(f"config.json: {key} must be a positive integer")
+    return value
 
 
 def read_linear_shapes(folder: Path) -> dict[str, tuple[int, int]] | None:

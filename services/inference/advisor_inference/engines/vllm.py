@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -210,15 +210,18 @@ class UpstreamStream:
         self._response = response
         self._deltas = _read_sse(response)
 
-    def __aiter__(self) -> AsyncIterator[StreamDelta]:
-        return self._deltas
+    def __aiter__(self) -> UpstreamStream:
+        return self
+
+    async def __anext__(self) -> StreamDelta:
+        return await self._deltas.__anext__()
 
     async def aclose(self) -> None:
         await self._deltas.aclose()
         await self._response.aclose()
 
 
-async def _read_sse(response: httpx.Response) -> AsyncIterator[StreamDelta]:
+async def _read_sse(response: httpx.Response) -> AsyncGenerator[StreamDelta, None]:
     """vLLM's chunks → deltas; the finish reason and usage come last, in one final delta."""
     finish: FinishReason | None = None
     usage: dict[str, Any] = {}

@@ -9,10 +9,11 @@ does not make the short ones behind it pay for its length.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
-from transformers import DynamicCache
 
+from ..base import FinishReason, StreamDelta
 from .sampling import choose_next_tokens
 from .sequence import Sequence
 
@@ -29,12 +30,13 @@ def _left_pad(tensor: torch.Tensor, amount: int, dim: int) -> torch.Tensor:
 
 
 class ActiveBatch:
-    """Decoding state of rows that share one model instance."""
+    """Decoding state of rows that share one model instance. `cache` is a transformers
+    DynamicCache (typed loosely: its layer classes are a union mypy cannot narrow)."""
 
     def __init__(
         self,
         rows: list[Sequence],
-        cache: DynamicCache,
+        cache: Any,
         mask: torch.Tensor,
         positions: torch.Tensor,
         last_logits: torch.Tensor,
@@ -48,7 +50,7 @@ class ActiveBatch:
 
     @classmethod
     def prefill(
-        cls, rows: list[Sequence], forward: Forward, pad_id: int, cache: DynamicCache
+        cls, rows: list[Sequence], forward: Forward, pad_id: int, cache: Any
     ) -> ActiveBatch:
         """Run the prompts of `rows` (left-padded) through the model once."""
         width = max(len(r.prompt_ids) for r in rows)
@@ -124,8 +126,6 @@ class ActiveBatch:
 
 
 def _advance(row: Sequence, token: int, detokenize: Detokenize, eos_ids: set[int]) -> None:
-    from ..base import StreamDelta
-
     hit_eos = token in eos_ids and not row.params.ignore_eos
     if not hit_eos:
         row.generated.append(token)
@@ -135,7 +135,9 @@ def _advance(row: Sequence, token: int, detokenize: Detokenize, eos_ids: set[int
     delta = row.stop_filter.update(text, final=ending)
     if row.stop_filter.stopped or ending:
         row.finished = True
-        reason = "length" if out_of_room and not (hit_eos or row.stop_filter.stopped) else "stop"
+        reason: FinishReason = (
+            "length" if out_of_room and not (hit_eos or row.stop_filter.stopped) else "stop"
+        )
         row.emit(
             StreamDelta(
                 delta,

@@ -181,11 +181,15 @@ class HFEngine:
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[StreamDelta | BaseException] = asyncio.Queue()
+
+        def emit(item: StreamDelta | BaseException) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
         sequence = Sequence(
             prompt_ids=prompt,
             params=request.params,
             max_new_tokens=budget,
-            emit=lambda item: loop.call_soon_threadsafe(queue.put_nowait, item),
+            emit=emit,
             generator=make_generator(request.params.seed),
             instance=instance,
             adapter=adapter,

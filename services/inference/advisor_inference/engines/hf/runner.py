@@ -43,7 +43,7 @@ def choose_device(device: str = "auto", dtype: str = "auto") -> DeviceChoice:
 def load_causal_lm(path: str, choice: DeviceChoice) -> Any:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=choice.dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=choice.dtype)
     return model.to(choice.device).eval()
 
 
