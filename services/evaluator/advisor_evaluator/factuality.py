@@ -53,9 +53,11 @@ def _confident_errors(payload: Any) -> int | None:
 class AuditorClient:
     """Submit an answers audit, wait for it, return its summary."""
 
-    def __init__(self, base_url: str, api_key: str | None, timeout_s: float):
+    def __init__(self, base_url: str, api_key: str | None, timeout_s: float,
+                 transport: httpx.BaseTransport | None = None):  # fmt: skip
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60.0)
+        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60.0,
+                                 transport=transport)  # fmt: skip
         self.timeout_s = timeout_s
 
     def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -84,12 +86,15 @@ class AuditorClient:
         return job
 
 
-def audit_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
+def audit_unit(
+    runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit,
+    transport: httpx.BaseTransport | None = None,
+) -> None:  # fmt: skip
     """Audit one candidate's answers and store the outcome."""
     settings = runtime.settings
     assert settings.auditor_url is not None
     key = settings.auditor_api_key.get_secret_value() if settings.auditor_api_key else None
-    client = AuditorClient(settings.auditor_url, key, settings.auditor_timeout_s)
+    client = AuditorClient(settings.auditor_url, key, settings.auditor_timeout_s, transport)
     job = client.audit(
         answers_jsonl(plan, results, unit.candidate),
         idempotency_key=f"{results.prefix.rstrip('/').split('/')[-1]}-{unit.candidate}",

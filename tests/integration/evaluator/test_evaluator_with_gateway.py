@@ -18,7 +18,9 @@ from advisor_shared.store import LocalStore
 from tests.conftest import free_port
 from tests.unit.inference.lora_factory import make_lora_dir, publish
 
-pytestmark = pytest.mark.integration
+# On a CPU shared with other work the packaged model answers slowly (the rubric prompt alone is
+# ~700 tokens), so this runs outside `make test`; `make test-all` includes it.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 GATEWAY_KEY = "gateway-test-key"
 ADAPTER = "advisor-lora"
 
@@ -45,13 +47,17 @@ def gateway(embedded_model_dir: Path, tmp_path: Path) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # still finishing a generation on a busy CPU
+            proc.kill()
+            proc.wait(timeout=30)
 
 
 def test_an_evaluation_of_base_and_adapter_through_the_gateway(gateway: str, processes) -> None:
     group = processes(gateway, GATEWAY_KEY)
     group.start_api(free_port())
-    group.start_worker("w1")
+    group.start_worker("w1", concurrency=4)  # 4 requests at once: the gateway batches them
     test_set = REPO / "data" / "sample" / "test.jsonl"
     store = LocalStore(group.store_dir)
     store.put_bytes("datasets/sample-test.jsonl", test_set.read_bytes())
@@ -62,15 +68,15 @@ def test_an_evaluation_of_base_and_adapter_through_the_gateway(gateway: str, pro
         "sample": {"size": 2, "seed": 42},
         "candidates": ["base", ADAPTER],
         "metrics": ["bertscore", "rouge_l", "judge", "factuality"],
-        "judge": {"model": "base", "max_tokens": 48},
-        "generation": {"max_tokens": 16},
+        "judge": {"model": "base", "max_tokens": 24},
+        "generation": {"max_tokens": 12},
     }
     with group.client() as client:
         unknown = client.post("/v1/evaluations", json={**body, "candidates": ["base", "nope"]})
         assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_model"
         submitted = client.post("/v1/evaluations", json=body)
         assert submitted.status_code == 202, submitted.text
-    job = group.wait_finished(submitted.json()["id"], timeout=420)
+    job = group.wait_finished(submitted.json()["id"], timeout=1500)
     assert job["status"] == "succeeded", job
     with group.client() as client:
         report = client.get(job["links"]["report"]).json()

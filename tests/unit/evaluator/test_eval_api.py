@@ -152,3 +152,32 @@ def test_a_model_that_fails_during_the_job_fails_it_with_the_reason(make_runtime
     assert "generate-c1-" in job["error"] and "engine crashed" in job["error"]
     assert job["links"] == {"report": None, "report_markdown": None, "plots": []}
     assert report.status_code == 409  # nothing partial is reported as complete
+
+
+def test_the_report_says_fidelity_up_quality_down_when_the_signals_disagree(make_runtime) -> None:
+    # The paper's situation: the fine-tune copies the (synthetic) references' wording, so
+    # BERTScore rises, while the judge prefers the base model's careful, caveated answers.
+    references = {f"How long does the visa for course {i} take in Norvania?":
+                  f"The Norvania student visa for course {i} takes six weeks and costs 180 euros."
+                  for i in range(12)}  # fmt: skip
+    endpoint = FakeEndpoint({
+        "base": lambda p: "It depends on your case; the correct answer is on the official "
+                          "immigration page, so please check it before you apply.",
+        "tuned": lambda p: references[p],
+    }, consistent_judge)  # fmt: skip
+    runtime = make_runtime(endpoint)
+    items = [
+        {"id": f"v{i}", "prompt": p, "reference": r} for i, (p, r) in enumerate(references.items())
+    ]
+    body = request(dataset={"items": items}, metrics=["bertscore", "rouge_l", "judge"])
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        job_id = client.post("/v1/evaluations", json=body, headers=AUTH).json()["id"]
+        assert wait_finished(client, job_id, timeout=120)["status"] == "succeeded"
+        report = client.get(f"/v1/evaluations/{job_id}/report", headers=AUTH).json()
+    comparison = report["comparisons"][0]
+    assert comparison["bertscore_f1_delta"]["low"] > 0
+    assert comparison["judge"]["net_preference"]["value"] == -1.0
+    assert report["verdicts"][0].startswith(
+        "fidelity up, quality down: tuned is closer to the references"
+    )
+    assert report["verdicts"][0].endswith("similarity to the references is not answer quality.")
