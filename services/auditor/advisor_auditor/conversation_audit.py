@@ -1,0 +1,179 @@
+"""Audit one conversation (or one model answer): claims of every assistant turn, verified
+against the corpus, with hedges and accepted false premises marked.
+
+A question's own statements ("Since people from Solmere qualify for the Kestrel grant, ...") are
+checked too, as premises. They are never errors of the answer; but an answer claim contradicted
+on the same point as a contradicted premise is an *accepted false premise*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .claims import Claim, extract_claims
+from .corpus import strip_markdown
+from .entities import Mention
+from .findings import Check, Finding, Verdict, combine
+from .hedges import is_hedged
+from .llm import LlmVerifier
+from .retrieval import EvidenceIndex
+from .verify import ClaimContext, ClaimVerifier
+
+
+@dataclass
+class ItemAudit:
+    """Findings for one dataset item or model answer, and whether it carries an error."""
+
+    item_id: str
+    topic: str | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.verdict is Verdict.CONTRADICTED]
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.errors)
+
+    @property
+    def confident_errors(self) -> list[Finding]:
+        return [f for f in self.errors if f.confident_error]
+
+
+def _names(mentions: list[Mention]) -> set[str]:
+    return {m.text.lower() for m in mentions if m.known}
+
+
+class ConversationAuditor:
+    """Turns messages into findings; holds the corpus index and the optional LLM verifier."""
+
+    def __init__(self, index: EvidenceIndex, llm: LlmVerifier | None = None):
+        self.index = index
+        self.verifier = ClaimVerifier(index)
+        self.llm = llm
+
+    def _mentions(self, text: str) -> list[Mention]:
+        return self.index.gazetteer.mentions(strip_markdown(text))
+
+    def audit_messages(
+        self,
+        item_id: str,
+        messages: list[tuple[str, str]],
+        *,
+        topic: str | None = None,
+        model: str | None = None,
+    ) -> ItemAudit:
+        """Audit every assistant turn of `messages` ((role, content) pairs)."""
+        audit = ItemAudit(item_id=item_id, topic=topic)
+        earlier: list[Mention] = []
+        question, question_turn = "", -1
+        for turn, (role, content) in enumerate(messages):
+            if role == "user":
+                question, question_turn = content, turn
+            if role != "assistant":
+                earlier.extend(self._mentions(content))
+                continue
+            audit.findings.extend(
+                self._audit_answer(item_id, turn, content, question, question_turn, earlier,
+                                   topic=topic, model=model)
+            )  # fmt: skip
+            earlier.extend(self._mentions(content))
+        return audit
+
+    def _verify_all(self, claims: list[Claim], contexts: list[ClaimContext]) -> list[list[Check]]:
+        if not claims:
+            return []
+        vectors = self.index.embed([c.text for c in claims])
+        results = []
+        for claim, context, vector in zip(claims, contexts, vectors, strict=True):
+            checks = self.verifier.verify(claim, context, vector)
+            if self.llm is not None and all(c.verdict is Verdict.UNVERIFIABLE for c in checks):
+                llm_check = self.llm.verify(claim.text, self.index.search(claim.text, k=3))
+                if llm_check is not None:
+                    checks.append(llm_check)
+            results.append(checks)
+        return results
+
+    def _audit_answer(
+        self,
+        item_id: str,
+        turn: int,
+        content: str,
+        question: str,
+        question_turn: int,
+        earlier: list[Mention],
+        *,
+        topic: str | None,
+        model: str | None,
+    ) -> list[Finding]:
+        gazetteer = self.index.gazetteer
+        answer_claims = self._claims(content, turn, item_id, "answer")
+        premise_claims = (
+            self._claims(question, question_turn, item_id, "premise") if question else []
+        )
+        question_mentions = self._mentions(question) if question else []
+        answer_mentions = [m for c in answer_claims for m in c.mentions] + [
+            m for c in answer_claims for m in gazetteer.mentions(c.heading)
+        ]
+        contexts = [
+            ClaimContext(
+                heading=gazetteer.mentions(c.heading),
+                question=question_mentions if c.role == "answer" else [],
+                answer=answer_mentions if c.role == "answer" else [],
+                earlier=earlier,
+            )
+            for c in answer_claims + premise_claims
+        ]
+        all_checks = self._verify_all(answer_claims + premise_claims, contexts)
+        premise_errors: list[tuple[Claim, Check]] = []
+        for claim, checks in zip(premise_claims, all_checks[len(answer_claims) :], strict=True):
+            premise_errors.extend((claim, c) for c in checks if c.verdict is Verdict.CONTRADICTED)
+        hedged = is_hedged(content)
+        findings = []
+        for claim, checks in zip(answer_claims, all_checks[: len(answer_claims)], strict=True):
+            if not checks:
+                continue
+            verdict, deciding = combine(checks)
+            assert deciding is not None
+            error_class = deciding.error_class if verdict is Verdict.CONTRADICTED else None
+            if verdict is Verdict.CONTRADICTED and self._accepts_premise(
+                claim, deciding, premise_errors
+            ):
+                error_class = "false_premise"
+            findings.append(
+                Finding(
+                    item_id=item_id, turn=turn, claim_id=claim.id, claim=claim.text,
+                    start=claim.start, end=claim.end, verdict=verdict, error_class=error_class,
+                    hedged=hedged,
+                    confident_error=verdict is Verdict.CONTRADICTED and not hedged,
+                    confidence=deciding.confidence, evidence=deciding.evidence, checks=checks,
+                    topic=topic, model=model,
+                )
+            )  # fmt: skip
+        return findings
+
+    def _claims(self, content: str, turn: int, item_id: str, role: str) -> list[Claim]:
+        return extract_claims(
+            content, self.index.gazetteer, turn=turn, id_prefix=item_id, role=role
+        )
+
+    @staticmethod
+    def _accepts_premise(
+        claim: Claim, deciding: Check, premise_errors: list[tuple[Claim, Check]]
+    ) -> bool:
+        """The answer is contradicted on the same kind of point, about the same named thing,
+        as a statement the question presupposed."""
+        names = _names(claim.mentions)
+        for premise, check in premise_errors:
+            same_kind = check.kind == deciding.kind or {check.kind, deciding.kind} <= {
+                "value",
+                "availability",
+                "eligibility",
+            }
+            if same_kind and (
+                names & _names(premise.mentions)
+                or check.claimed.lower() == deciding.claimed.lower()
+            ):
+                return True
+        return False

@@ -1,0 +1,234 @@
+"""Named entities: proper-noun phrases ("University of Eastmarch", "Veyra Merit Award",
+"Norvania"), the corpus's gazetteer of them, and the kind a phrase names by its head noun.
+
+The gazetteer is built from the corpus only; an answer's proper-noun phrase that the corpus never
+mentions is a candidate fabrication ("Corvin Excellence Stipend").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from .corpus import Corpus
+
+# Head nouns name what kind of thing a phrase is. A visa, an insurance policy, a public scheme
+# or a funding body belongs to a subject (a country, a scholarship, a university): a claim that
+# pairs one with a subject the corpus never pairs it with is an entity error.
+HEAD_KINDS = {
+    "scholarship": {"scholarship", "award", "grant", "fellowship", "bursary", "stipend", "prize",
+                    "studentship"},
+    "institution": {"university", "institute", "college", "school", "polytechnic", "academy",
+                    "conservatory"},
+    "visa": {"visa", "permit", "pass", "authorisation", "authorization", "extension"},
+    "health": {"cover", "plan", "policy", "card", "insurance", "program", "programme",
+               "register", "scheme", "service", "fund", "supplement", "voucher"},
+    "organisation": {"foundation", "trust", "society", "guild", "council", "ministry",
+                     "department", "endowment", "office", "agency", "commission", "board"},
+}  # fmt: skip
+ATTRIBUTE_KINDS = frozenset({"visa", "health", "organisation"})
+SUBJECT_KINDS = frozenset({"scholarship", "institution", "place"})
+_CONNECTORS = {"of", "for", "and", "de", "la", "du", "von"}
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d+")
+# Capitalised words that are never names on their own (sentence starters, markup labels).
+_FUNCTION_WORDS = frozenset(
+    "a an the this that these those it its you your yes no if and or but so as at by for from in "
+    "into of on to with we our i my me they their there here what when where which who how why "
+    "please also each every any all some only not once after before while since because "
+    "step steps action good great".split()
+)
+
+
+_KIND_BY_WORD = {
+    word: kind for kind, words in HEAD_KINDS.items() if kind != "health" for word in words
+} | {"insurance": "health", "health": "health"}
+_PLURALS = {f"{word}s": kind for word, kind in _KIND_BY_WORD.items()}
+
+
+def kind_words(text: str) -> set[str]:
+    """The kinds of thing a text talks about by common noun: 'the visa fee' -> {'visa'}."""
+    return {
+        kind
+        for word in re.findall(r"[a-z]+", text.lower())
+        if (kind := _KIND_BY_WORD.get(word) or _PLURALS.get(word))
+    }
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A proper-noun phrase found in text; `known` says whether the corpus names it."""
+
+    text: str
+    start: int
+    end: int
+    known: bool
+    kind: str
+
+
+def head_noun(phrase: str) -> str:
+    """'Department of International Exchange' -> 'department'; 'Veyra Merit Award' -> 'award'."""
+    words = phrase.split()
+    for index, word in enumerate(words):
+        if word.lower() in ("of", "for") and index > 0:
+            return words[index - 1].lower()
+    return words[-1].lower() if words else ""
+
+
+def kind_of(phrase: str) -> str:
+    """The kind a phrase names, by its head noun; single words are taken as places."""
+    head = head_noun(phrase)
+    for kind, heads in HEAD_KINDS.items():
+        if head in heads:
+            return kind
+    return "place" if len(phrase.split()) == 1 else "other"
+
+
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper() or (word.isupper() and len(word) > 1)
+
+
+def proper_noun_runs(text: str) -> list[tuple[int, int, str]]:
+    """Maximal runs of capitalised words, joined by lower-case connectors ('of', 'for', 'and')."""
+    runs: list[tuple[int, int, str]] = []
+    tokens = list(_TOKEN.finditer(text))
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].group(0)
+        if not _capitalised(word) or word.lower() in _FUNCTION_WORDS and not _continues(tokens, i):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(tokens):
+            nxt = tokens[j + 1]
+            gap = text[tokens[j].end() : nxt.start()]
+            if gap not in (" ", "-"):
+                break
+            if _capitalised(nxt.group(0)):
+                j += 1
+                continue
+            if (
+                nxt.group(0) in _CONNECTORS
+                and j + 2 < len(tokens)
+                and _capitalised(tokens[j + 2].group(0))
+                and text[nxt.end() : tokens[j + 2].start()] == " "
+            ):
+                j += 2
+                continue
+            break
+        start, end = tokens[i].start(), tokens[j].end()
+        runs.append((start, end, text[start:end]))
+        i = j + 1
+    return runs
+
+
+def _continues(tokens: list[re.Match[str]], i: int) -> bool:
+    """'The' starts a run only when the next word is capitalised too ('The Hague')."""
+    return (
+        i + 1 < len(tokens)
+        and _capitalised(tokens[i + 1].group(0))
+        and tokens[i].group(0) not in ("The", "A", "An")
+    )
+
+
+def _trim_function_words(phrase: str) -> str:
+    words = phrase.split()
+    while words and words[0].lower() in _FUNCTION_WORDS:
+        words = words[1:]
+    return " ".join(words)
+
+
+def _sub_phrases(phrase: str) -> list[str]:
+    """A run and its parts split at 'and' / connectors, so 'Norvania and Solmere' yields both."""
+    parts = {phrase}
+    for connector in (" and ", " or "):
+        if connector in phrase:
+            parts.update(p.strip() for p in phrase.split(connector))
+    return [p for p in parts if p]
+
+
+class Gazetteer:
+    """Every proper-noun phrase the corpus uses, with the spans that mention it."""
+
+    def __init__(self, corpus: Corpus):
+        self.spans_by_name: dict[str, set[int]] = defaultdict(set)
+        self.display: dict[str, str] = {}
+        lowercase_words: set[str] = set()
+        for span in corpus.spans:
+            lowercase_words.update(w for w in _TOKEN.findall(span.match_text) if w.islower())
+            for text in (span.match_text, span.title, span.section):
+                for _, _, run in proper_noun_runs(text):
+                    for phrase in _sub_phrases(_trim_function_words(run)):
+                        self._add(phrase, span.index)
+        # Names in document titles are what documents are *about*: subjects a claim can be
+        # anchored to (a country, a university, a scholarship), unlike a test name or a degree.
+        self.title_names: set[str] = set()
+        for document in corpus.documents:
+            for _, _, run in proper_noun_runs(document.title):
+                for phrase in _sub_phrases(_trim_function_words(run)):
+                    self.display.setdefault(phrase.lower(), phrase)
+                    self.title_names.add(phrase.lower())
+        # A single capitalised word that also appears in lower case ("Applicants") is an
+        # ordinary word at the start of a sentence, not a name.
+        self.common_words = set(lowercase_words)
+        self.names = sorted(self.display.values(), key=len, reverse=True)
+        self._pattern = (
+            re.compile(r"\b(?:" + "|".join(re.escape(n) for n in self.names) + r")\b")
+            if self.names
+            else None
+        )
+        total = max(len(corpus.spans), 1)
+        self.idf = {
+            name: math.log(1 + total / (1 + len(spans)))
+            for name, spans in self.spans_by_name.items()
+        }
+
+    def _add(self, phrase: str, span_index: int) -> None:
+        if not phrase:
+            return
+        self.spans_by_name[phrase.lower()].add(span_index)
+        self.display.setdefault(phrase.lower(), phrase)
+
+    def is_name(self, phrase: str) -> bool:
+        """Whether `phrase` is a proper name the corpus uses (not an ordinary capitalised word)."""
+        key = phrase.lower()
+        if key not in self.spans_by_name:
+            return False
+        return len(phrase.split()) > 1 or key not in self.common_words
+
+    def is_anchor(self, phrase: str) -> bool:
+        """Whether a name can anchor a claim to a subject: a multi-word name, or a single word
+        that some document is about (its title names it)."""
+        if phrase.isupper():
+            return False  # an acronym names a test or a currency, not a subject
+        return self.is_name(phrase) and (
+            len(phrase.split()) > 1 or phrase.lower() in self.title_names
+        )
+
+    def knows(self, phrase: str) -> bool:
+        return phrase.lower() in self.spans_by_name
+
+    def spans_mentioning(self, phrase: str) -> set[int]:
+        return self.spans_by_name.get(phrase.lower(), set())
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Known names (longest first) and unknown multi-word proper-noun runs in `text`."""
+        found: list[Mention] = []
+        taken: list[tuple[int, int]] = []
+        if self._pattern is not None:
+            for match in self._pattern.finditer(text):
+                name = match.group(0)
+                if self.is_name(name):
+                    found.append(Mention(name, match.start(), match.end(), True, kind_of(name)))
+                    taken.append((match.start(), match.end()))
+        for start, end, run in proper_noun_runs(text):
+            trimmed = _trim_function_words(run)
+            if not trimmed:
+                continue
+            start = end - len(trimmed) if run.endswith(trimmed) else start
+            if any(start < t_end and t_start < end for t_start, t_end in taken):
+                continue
+            if len(trimmed.split()) >= 2 and not self.knows(trimmed):
+                found.append(Mention(trimmed, start, end, False, kind_of(trimmed)))
+        return sorted(found, key=lambda m: m.start)
