@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 from tenacity import (
     retry,
     retry_if_exception_type,
@@ -96,7 +97,7 @@ class ChatEndpoint:
                 stream=False,
                 **extra,
             )
-            response = raw.parse()
+            response: ChatCompletion = raw.parse()  # type: ignore[assignment]  # stream=False
         except Exception as exc:  # noqa: BLE001 - re-raised as one of our two kinds
             raise _classify(exc, f"chat completion with {model!r}") from exc
         if not response.choices:

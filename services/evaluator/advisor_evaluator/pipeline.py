@@ -4,7 +4,8 @@ The pipeline runs in rounds, each a group of independent work units followed by 
 looks at the store again (a Celery chord whose body is `advance`):
 
     prepare (one step) → generate (candidate × item) →
-    score (candidate × item) + judge (challenger × item × both orders) + factuality (candidate)
+    score (candidate × chunk of items) + judge (challenger × item × both orders)
+    + factuality (candidate)
     → report (one step)
 
 Because the next round is derived from the stored results, a job can be driven again at any time
@@ -22,6 +23,9 @@ from .pairwise import ORDERS
 from .results import JobResults, factuality_key, generation_key, judgement_key, score_key
 
 UNIT_STAGES = ("generate", "score", "judge", "factuality")
+# Reference metrics run in batches: one BERTScore forward pass over 32 pairs costs about what a
+# single pair does, and the encoder is the expensive part of scoring.
+SCORE_CHUNK = 32
 ROUNDS: tuple[tuple[str, ...], ...] = (("generate",), ("score", "judge", "factuality"))
 
 
@@ -69,14 +73,27 @@ def stage_units(plan: dict[str, Any], stage: str) -> list[WorkUnit]:
         return []
     items = [item["key"] for item in plan["items"]]
     candidates = [c["key"] for c in plan["candidates"]]
-    if stage in ("generate", "score"):
+    if stage == "generate":
         return [WorkUnit(stage, c, i) for c in candidates for i in items]
+    if stage == "score":
+        chunks = [chunk_name(n) for n in range(0, len(items), SCORE_CHUNK)]
+        return [WorkUnit(stage, c, chunk) for c in candidates for chunk in chunks]
     if stage == "judge":
         challengers = [c for c in candidates if c != plan["baseline"]]
         return [WorkUnit(stage, c, i, o) for c in challengers for i in items for o in ORDERS]
     if stage == "factuality":
         return [WorkUnit(stage, c) for c in candidates]
     raise ValueError(f"unknown stage {stage!r}")
+
+
+def chunk_name(start: int) -> str:
+    return f"chunk{start // SCORE_CHUNK:04d}"
+
+
+def chunk_items(plan: dict[str, Any], chunk: str) -> list[dict[str, Any]]:
+    """The items a score unit covers."""
+    start = int(chunk.removeprefix("chunk")) * SCORE_CHUNK
+    return list(plan["items"][start : start + SCORE_CHUNK])
 
 
 def stored_keys(results: JobResults) -> set[str]:

@@ -83,6 +83,9 @@ def build_plan(
         if metric not in spec.metrics:
             skipped.setdefault(metric, reason)
     settings = runtime.settings
+    judge_on_inference_api = spec.judge is not None and _same_url(
+        spec.judge.base_url, settings.inference_url
+    )
     return {
         "items": [item.to_dict() for item in hygiene.kept],
         "hygiene": hygiene.to_report(),
@@ -93,8 +96,7 @@ def build_plan(
         "skipped": skipped,
         "generation": spec.generation.model_dump(mode="json"),
         "judge": spec.judge.model_dump(mode="json") if spec.judge else None,
-        "judge_on_inference_api": bool(spec.judge)
-        and _same_url(spec.judge.base_url, settings.inference_url),
+        "judge_on_inference_api": judge_on_inference_api,
         "bootstrap": {"resamples": spec.bootstrap_resamples, "seed": spec.bootstrap_seed},
         "bertscore": {
             "encoder": settings.bertscore_encoder,

@@ -14,8 +14,7 @@ from typing import Any
 
 from advisor_shared.models import encoder_path
 
-from .generation import plan_item
-from .pipeline import WorkUnit
+from .pipeline import WorkUnit, chunk_items
 from .results import JobResults, generation_key
 
 _SPACE = re.compile(r"\s+")
@@ -43,13 +42,23 @@ def _rouge_scorer() -> Any:
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
 
 
-def bertscore(candidate: str, reference: str, config: dict[str, Any]) -> dict[str, float]:
-    """BERTScore precision, recall and F1 of one candidate against one reference."""
+def bertscores(
+    candidates: list[str], references: list[str], config: dict[str, Any]
+) -> list[dict[str, float]]:
+    """BERTScore precision, recall and F1 of each candidate against its reference (one batch)."""
     scorer = _bert_scorer(config["encoder"], config["num_layers"], config["rescale"])
     precision, recall, f1 = scorer.score(
-        [normalise_whitespace(candidate)], [normalise_whitespace(reference)]
+        [normalise_whitespace(c) for c in candidates], [normalise_whitespace(r) for r in references]
     )
-    return {"precision": float(precision[0]), "recall": float(recall[0]), "f1": float(f1[0])}
+    return [
+        {"precision": float(p), "recall": float(r), "f1": float(f)}
+        for p, r, f in zip(precision, recall, f1, strict=True)
+    ]
+
+
+def bertscore(candidate: str, reference: str, config: dict[str, Any]) -> dict[str, float]:
+    """BERTScore of one candidate against one reference."""
+    return bertscores([candidate], [reference], config)[0]
 
 
 def rouge_l(candidate: str, reference: str) -> float:
@@ -59,13 +68,17 @@ def rouge_l(candidate: str, reference: str) -> float:
 
 
 def score_unit(plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
-    """Score one stored answer against its item's reference and store the figures."""
-    item = plan_item(plan, str(unit.item))
-    answer = results.get(generation_key(unit.candidate, str(unit.item)))["text"]
-    reference = item["reference"] or ""
-    record: dict[str, Any] = {"candidate": unit.candidate, "item": unit.item}
+    """Score a chunk of stored answers against their references and store the figures."""
+    items = chunk_items(plan, str(unit.item))
+    answers = [results.get(generation_key(unit.candidate, item["key"]))["text"] for item in items]
+    references = [item["reference"] or "" for item in items]
+    records: dict[str, dict[str, Any]] = {item["key"]: {} for item in items}
     if "bertscore" in plan["metrics"]:
-        record["bertscore"] = bertscore(answer, reference, plan["bertscore"])
+        for item, score in zip(
+            items, bertscores(answers, references, plan["bertscore"]), strict=True
+        ):
+            records[item["key"]]["bertscore"] = score
     if "rouge_l" in plan["metrics"]:
-        record["rouge_l"] = rouge_l(answer, reference)
-    results.put_once(unit.result_key, record)
+        for item, answer, reference in zip(items, answers, references, strict=True):
+            records[item["key"]]["rouge_l"] = rouge_l(answer, reference)
+    results.put_once(unit.result_key, {"candidate": unit.candidate, "items": records})

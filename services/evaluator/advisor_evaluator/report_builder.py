@@ -44,8 +44,8 @@ class StoredResults:
             _, candidate, item = key.removesuffix(".json").split("/")
             self.generations[candidate][item] = record
         for key, record in _load(results, "scores/").items():
-            _, candidate, item = key.removesuffix(".json").split("/")
-            self.scores[candidate][item] = record
+            candidate = key.split("/")[1]
+            self.scores[candidate].update(record["items"])
         for key, record in _load(results, "judgements/").items():
             _, candidate, item, order = key.removesuffix(".json").split("/")
             self.judgements[candidate][item][order] = record
@@ -165,7 +165,7 @@ def judge_comparison(
             record = orders[order]
             verdict = _verdict(record)
             judgements.append(SlotJudgement(verdict, record["length_a"], record["length_b"]))
-            readings.append(deblind(verdict, order))  # type: ignore[arg-type]
+            readings.append(deblind(verdict, order))
         pair = combine_orders(readings[0], readings[1])
         pairs.append(pair)
         counts[pair.result] += 1
@@ -261,7 +261,7 @@ def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict
             _estimate(judge_summary["net_preference"]) if judge_summary else None,
             judge_reliable=judge_summary["reliable"] if judge_summary else None,
             position_consistency=(judge_summary or {}).get("position_consistency", {}).get("value"),
-            confident_errors=errors if None not in errors else None,  # type: ignore[arg-type]
+            confident_errors=errors if None not in errors else None,
         )
         comparisons.append({
             "challenger": challenger["name"],

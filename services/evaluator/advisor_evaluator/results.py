@@ -7,7 +7,7 @@ object and does nothing, so a re-run never duplicates a result (RELIABILITY.md F
     evaluations/<job>/request.json                      the full request (write-once)
     evaluations/<job>/plan.json                         items after hygiene, candidates (write-once)
     evaluations/<job>/generations/<cand>/<item>.json
-    evaluations/<job>/scores/<cand>/<item>.json
+    evaluations/<job>/scores/<cand>/<chunk>.json             per-item figures of up to 32 items
     evaluations/<job>/judgements/<cand>/<item>/<order>.json
     evaluations/<job>/factuality/<cand>.json
     evaluations/<job>/failures/<unit>.json              a unit that cannot succeed
@@ -80,8 +80,8 @@ def generation_key(candidate: str, item: str) -> str:
     return f"generations/{candidate}/{item}.json"
 
 
-def score_key(candidate: str, item: str) -> str:
-    return f"scores/{candidate}/{item}.json"
+def score_key(candidate: str, chunk: str) -> str:
+    return f"scores/{candidate}/{chunk}.json"
 
 
 def judgement_key(candidate: str, item: str, order: str) -> str:

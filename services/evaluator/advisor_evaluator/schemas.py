@@ -19,10 +19,10 @@ class InlineItem(BaseModel):
     """One prompt, with the reference answer the reference metrics compare against."""
 
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, min_length=1, max_length=200)
+    id: str | None = Field(default=None, min_length=1, max_length=200)
     prompt: str = Field(min_length=1, max_length=MAX_TEXT)
-    reference: str | None = Field(None, min_length=1, max_length=MAX_TEXT)
-    topic: str | None = Field(None, max_length=100)
+    reference: str | None = Field(default=None, min_length=1, max_length=MAX_TEXT)
+    topic: str | None = Field(default=None, max_length=100)
 
     @field_validator("prompt")
     @classmethod
@@ -39,8 +39,10 @@ class DatasetSource(BaseModel):
     assistant turn (the paper's single-turn protocol)."""
 
     model_config = ConfigDict(extra="forbid")
-    key: str | None = Field(None, min_length=1, max_length=1024, description="object-store key")
-    items: list[InlineItem] | None = Field(None, max_length=MAX_ITEMS)
+    key: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="object-store key"
+    )
+    items: list[InlineItem] | None = Field(default=None, max_length=MAX_ITEMS)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DatasetSource:
@@ -63,11 +65,11 @@ class GenerationSettings(BaseModel):
     """Pinned decoding, identical for every candidate. Default: greedy, 512 new tokens (paper)."""
 
     model_config = ConfigDict(extra="forbid")
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_tokens: int = Field(512, ge=1, le=8192)
-    seed: int | None = Field(None, ge=0)
-    system_prompt: str | None = Field(None, max_length=MAX_TEXT)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=512, ge=1, le=8192)
+    seed: int | None = Field(default=None, ge=0)
+    system_prompt: str | None = Field(default=None, max_length=MAX_TEXT)
 
 
 class JudgeSettings(BaseModel):
@@ -76,16 +78,16 @@ class JudgeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     model: str = Field(min_length=1, max_length=200)
-    base_url: str | None = Field(None, max_length=500, pattern=r"^https?://")
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(512, ge=16, le=4096)
+    base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://")
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=16, le=4096)
 
 
 class HygieneSettings(BaseModel):
     """Prompt de-duplication and train/test overlap (DESIGN.md lesson 8)."""
 
     model_config = ConfigDict(extra="forbid")
-    near_duplicate_threshold: float = Field(0.9, gt=0.0, le=1.0)
+    near_duplicate_threshold: float = Field(default=0.9, gt=0.0, le=1.0)
     exclude_training_overlap: bool = False
 
 
@@ -98,13 +100,15 @@ class EvaluationCreate(BaseModel):
         None, min_length=1, max_length=1024, description="store key of the training set"
     )
     candidates: list[str] = Field(min_length=1, max_length=8)
-    baseline: str | None = Field(None, description="the candidate the others are compared with")
+    baseline: str | None = Field(
+        default=None, description="the candidate the others are compared with"
+    )
     metrics: list[Metric] = Field(default_factory=lambda: list(ALL_METRICS), min_length=1)
     judge: JudgeSettings | None = None
-    generation: GenerationSettings = Field(default_factory=GenerationSettings)
-    hygiene: HygieneSettings = Field(default_factory=HygieneSettings)
+    generation: GenerationSettings = Field(default_factory=lambda: GenerationSettings())
+    hygiene: HygieneSettings = Field(default_factory=lambda: HygieneSettings())
     sample: SampleSettings | None = None
-    bootstrap_resamples: int = Field(1000, ge=100, le=100_000)
+    bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
     bootstrap_seed: int = 42
 
     @field_validator("candidates")

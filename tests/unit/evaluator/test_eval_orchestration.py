@@ -56,10 +56,13 @@ def test_steps_from_plan_to_report(job) -> None:
     assert [u.name for u in again.units] == ["generate-c1-i00001"]  # stored units are skipped
     run_all(runtime, job_id, again.units)
     scoring = advance_job(runtime, job_id)
-    assert sorted(u.stage for u in scoring.units) == ["judge"] * 4 + ["score"] * 4
+    # scoring runs per candidate in chunks of up to 32 items; judging per item and order
+    assert sorted(u.name for u in scoring.units if u.stage == "score") == [
+        "score-c0-chunk0000", "score-c1-chunk0000"]  # fmt: skip
+    assert sorted(u.stage for u in scoring.units) == ["judge"] * 4 + ["score"] * 2
     with Lease(None, scoring.units[0].lease_name(job_id)):
         in_flight = advance_job(runtime, job_id)
-    assert len(in_flight.units) == 7  # the unit whose lease is held is not dispatched again
+    assert len(in_flight.units) == 5  # the unit whose lease is held is not dispatched again
     run_all(runtime, job_id, scoring.units)
     assert advance_job(runtime, job_id).action == "done"
     record = runtime.jobs.get(JOB_KIND, job_id)

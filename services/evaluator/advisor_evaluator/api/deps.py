@@ -13,19 +13,19 @@ from ..tasks import EvaluatorTasks
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 def get_tasks(request: Request) -> EvaluatorTasks:
-    return request.app.state.tasks  # type: ignore[no-any-return]
+    return request.app.state.tasks
 
 
 def get_metrics(request: Request) -> EvaluatorMetrics:
-    return request.app.state.metrics  # type: ignore[no-any-return]
+    return request.app.state.metrics
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
