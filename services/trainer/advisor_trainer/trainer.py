@@ -21,13 +21,14 @@ from advisor_shared.store import ObjectStore
 
 from . import resume
 from .backends import LoadedModel, load_model
-from .batches import autocast_for, collate, evaluation_loss
+from .batches import evaluation_loss
 from .checkpoint import BundleIdentity, BundleWriter, take_snapshot
 from .config import TrainingJobConfig
 from .data_order import batch_digest
 from .errors import TrainerError
 from .export import export_merged
 from .ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
+from .optimizer_step import optimizer_step
 from .optimizers import build_optimizer
 from .preparation import RunPlan, prepare_run
 from .progress import ProgressSink, SilentProgress, StepReport
@@ -258,34 +259,18 @@ def _train_one_step(
     trainable: list[Any],
     step: int,
 ) -> dict[str, Any]:
-    """One optimizer step over its micro-batches; returns the step's ledger record."""
-    import torch
-
-    micro_batches = plan.order.step_batches(step)
-    examples = [[plan.train[i] for i in batch] for batch in micro_batches]
-    # The loss is normalised by the target tokens of the whole step, not per micro-batch, so
-    # accumulation gives the gradient of the mean over the step's tokens.
-    targets = sum(e.target_count for batch in examples for e in batch)
+    """Optimizer step `step` (0-based) of the run; returns the step's ledger record."""
+    examples = [[plan.train[i] for i in batch] for batch in plan.order.step_batches(step)]
     lr = plan.schedule.lr_at(step)
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    step_loss = 0.0
-    for batch in examples:
-        tensors = {k: v.to(loaded.device) for k, v in collate(batch, plan.pad_token_id).items()}
-        with autocast_for(loaded.device, loaded.dtype):
-            loss = loaded.model(**tensors, num_items_in_batch=targets).loss
-        scaler.scale(loss).backward()
-        step_loss += float(loss.detach())
-    scaler.unscale_(optimizer)
-    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, plan.config.max_grad_norm)
-    scaler.step(optimizer)
-    scaler.update()
-    optimizer.zero_grad(set_to_none=True)
+    loss, grad_norm = optimizer_step(
+        loaded, optimizer, scaler, trainable, examples,
+        lr=lr, max_grad_norm=plan.config.max_grad_norm, pad_token_id=plan.pad_token_id,
+    )  # fmt: skip
     return {
         "step": step + 1,
-        "loss": round(step_loss, 6),
+        "loss": round(loss, 6),
         "lr": lr,
-        "grad_norm": round(float(grad_norm), 6),
+        "grad_norm": round(grad_norm, 6),
         "tokens": sum(e.length for batch in examples for e in batch),
         "samples": sum(len(batch) for batch in examples),
         "batch": batch_digest([[e.conversation_id for e in batch] for batch in examples]),

@@ -1,0 +1,45 @@
+"""One optimizer step over a list of micro-batches: the training loop's inner work, shared by
+the session loop and the GPU benchmark hook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .backends import LoadedModel
+from .batches import autocast_for, collate
+from .tokenization import TokenizedExample
+
+
+def optimizer_step(
+    loaded: LoadedModel,
+    optimizer: Any,
+    scaler: Any,
+    trainable: list[Any],
+    micro_batches: Sequence[Sequence[TokenizedExample]],
+    *,
+    lr: float,
+    max_grad_norm: float,
+    pad_token_id: int,
+) -> tuple[float, float]:
+    """Accumulate the micro-batches, clip, step; return (mean target-token loss, grad norm)."""
+    import torch
+
+    # The loss is normalised by the target tokens of the whole step, not per micro-batch, so
+    # accumulation gives the gradient of the mean over the step's tokens.
+    targets = sum(e.target_count for batch in micro_batches for e in batch)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    step_loss = 0.0
+    for batch in micro_batches:
+        tensors = {k: v.to(loaded.device) for k, v in collate(batch, pad_token_id).items()}
+        with autocast_for(loaded.device, loaded.dtype):
+            loss = loaded.model(**tensors, num_items_in_batch=targets).loss
+        scaler.scale(loss).backward()
+        step_loss += float(loss.detach())
+    scaler.unscale_(optimizer)
+    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return step_loss, float(grad_norm)
