@@ -31,7 +31,7 @@ HEAD_KINDS = {
 ATTRIBUTE_KINDS = frozenset({"visa", "health", "organisation"})
 SUBJECT_KINDS = frozenset({"scholarship", "institution", "place"})
 _CONNECTORS = {"of", "for", "and", "de", "la", "du", "von"}
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d+")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'’\-]*|\d+")
 # Capitalised words that are never names on their own (sentence starters, markup labels).
 _FUNCTION_WORDS = frozenset(
     "a an the this that these those it its you your yes no if and or but so as at by for from in "
@@ -109,6 +109,14 @@ def proper_noun_runs(text: str) -> list[tuple[int, int, str]]:
                 j += 1
                 continue
             if (
+                nxt.group(0).isdigit()
+                and j + 2 < len(tokens)
+                and _capitalised(tokens[j + 2].group(0))
+                and text[nxt.end() : tokens[j + 2].start()] == " "
+            ):
+                j += 2  # "Ostrelian Subclass 7 Student Visa"
+                continue
+            if (
                 nxt.group(0) in _CONNECTORS
                 and j + 2 < len(tokens)
                 and _capitalised(tokens[j + 2].group(0))
@@ -139,13 +147,21 @@ def _trim_function_words(phrase: str) -> str:
     return " ".join(words)
 
 
+def is_list_phrase(phrase: str) -> bool:
+    """'Norvania and Solmere' is a list of two names; 'College of Arts and Sciences' is one
+    name (its 'and' comes after 'of')."""
+    words = phrase.split()
+    if "and" not in words:
+        return False
+    first_and = words.index("and")
+    return not any(w in ("of", "for") for w in words[:first_and])
+
+
 def _sub_phrases(phrase: str) -> list[str]:
-    """A run and its parts split at 'and' / connectors, so 'Norvania and Solmere' yields both."""
-    parts = {phrase}
-    for connector in (" and ", " or "):
-        if connector in phrase:
-            parts.update(p.strip() for p in phrase.split(connector))
-    return [p for p in parts if p]
+    """A run, or its parts when it is a list, so 'Norvania and Solmere' yields both names."""
+    if not is_list_phrase(phrase):
+        return [phrase] if phrase else []
+    return [p.strip() for p in re.split(r"\band\b", phrase) if p.strip()]
 
 
 class Gazetteer:
@@ -154,24 +170,24 @@ class Gazetteer:
     def __init__(self, corpus: Corpus):
         self.spans_by_name: dict[str, set[int]] = defaultdict(set)
         self.display: dict[str, str] = {}
-        lowercase_words: set[str] = set()
+        # A capitalised word that also appears in lower case ("Applicants", "Minimum") is an
+        # ordinary word at the start of a sentence or a table header, not part of a name.
+        self.common_words: set[str] = set()
         for span in corpus.spans:
-            lowercase_words.update(w for w in _TOKEN.findall(span.match_text) if w.islower())
+            self.common_words.update(w for w in _TOKEN.findall(span.match_text) if w.islower())
+        for span in corpus.spans:
             for text in (span.match_text, span.title, span.section):
                 for _, _, run in proper_noun_runs(text):
-                    for phrase in _sub_phrases(_trim_function_words(run)):
+                    for phrase in _sub_phrases(self.trim(run)):
                         self._add(phrase, span.index)
         # Names in document titles are what documents are *about*: subjects a claim can be
         # anchored to (a country, a university, a scholarship), unlike a test name or a degree.
         self.title_names: set[str] = set()
         for document in corpus.documents:
             for _, _, run in proper_noun_runs(document.title):
-                for phrase in _sub_phrases(_trim_function_words(run)):
+                for phrase in _sub_phrases(self.trim(run)):
                     self.display.setdefault(phrase.lower(), phrase)
                     self.title_names.add(phrase.lower())
-        # A single capitalised word that also appears in lower case ("Applicants") is an
-        # ordinary word at the start of a sentence, not a name.
-        self.common_words = set(lowercase_words)
         self.names = sorted(self.display.values(), key=len, reverse=True)
         self._pattern = (
             re.compile(r"\b(?:" + "|".join(re.escape(n) for n in self.names) + r")\b")
@@ -183,6 +199,13 @@ class Gazetteer:
             name: math.log(1 + total / (1 + len(spans)))
             for name, spans in self.spans_by_name.items()
         }
+
+    def trim(self, run: str) -> str:
+        """Drop leading function and common words: 'Minimum LEXT' -> 'LEXT'."""
+        words = _trim_function_words(run).split()
+        while len(words) > 1 and words[0].lower() in self.common_words:
+            words = words[1:]
+        return " ".join(words)
 
     def _add(self, phrase: str, span_index: int) -> None:
         if not phrase:
@@ -200,6 +223,7 @@ class Gazetteer:
     def is_anchor(self, phrase: str) -> bool:
         """Whether a name can anchor a claim to a subject: a multi-word name, or a single word
         that some document is about (its title names it)."""
+        phrase = self.display.get(phrase.lower(), phrase)
         if phrase.isupper():
             return False  # an acronym names a test or a currency, not a subject
         return self.is_name(phrase) and (
@@ -223,7 +247,7 @@ class Gazetteer:
                     found.append(Mention(name, match.start(), match.end(), True, kind_of(name)))
                     taken.append((match.start(), match.end()))
         for start, end, run in proper_noun_runs(text):
-            trimmed = _trim_function_words(run)
+            trimmed = self.trim(run)
             if not trimmed:
                 continue
             start = end - len(trimmed) if run.endswith(trimmed) else start

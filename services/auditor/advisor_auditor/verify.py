@@ -27,9 +27,10 @@ from .values import Value, comparable, same_value
 
 # Tuned on the train split of data/sample (see docs/auditor.md); test-split figures are
 # reported separately so overfitting would show.
-MIN_ALIGNMENT = 0.6  # below this a span is not about the claim's attribute
+MIN_ALIGNMENT = 0.55  # below this a span is not about the claim's attribute
 MIN_SUPPORT = 0.45  # an equal value in a span aligned at least this well supports the claim
 WORD_WEIGHT = 0.5  # weight of qualifier-word overlap next to MiniLM cosine
+NEAR_LEVELS = 5  # own, heading, question, rest of answer, one hop; then earlier turns
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 
 
@@ -173,10 +174,13 @@ class ClaimVerifier:
             if scores[top] >= MIN_ALIGNMENT:
                 deciding = top
                 break
-        # Support comes from the deciding subject or nearer ones: the same figure on another
-        # university's page does not make it right for this one.
+        # Support comes from the subjects of this answer (and one step from them) or from the
+        # deciding subject: the same figure on an unrelated university's page does not make
+        # it right for this one.
         floor = MIN_SUPPORT
-        depth_limit = level_of[candidates[deciding]] if deciding is not None else len(levels)
+        depth_limit = max(
+            level_of[candidates[deciding]] if deciding is not None else 0, NEAR_LEVELS - 1
+        )
         equal = [
             k for k, i in enumerate(candidates)
             if scores[k] >= floor and level_of[i] <= depth_limit
