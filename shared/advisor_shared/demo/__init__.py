@@ -1,0 +1,175 @@
+"""`advisor demo`: the paper's study end to end, through the real services.
+
+Each stage runs the service's own command in its own process (the trainer twice per fine-tune,
+with a budget-forced handoff between processes; the gateway and the auditor API as servers;
+the evaluator with its Celery worker), and the report is assembled from what they wrote.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from ..errors import AdvisorError
+from ..models import materialise_smollm2
+from ..settings import AdvisorSettings
+from .calibration import estimate_step_seconds
+from .pipeline import (
+    DemoContext,
+    DemoPaths,
+    TrainingRun,
+    adapter_name,
+    audit_training_data,
+    serve_and_evaluate,
+    train_with_handoff,
+)
+from .profile import PROFILES
+from .report import sizes_table, terminal_table, write_report
+
+console = Console()
+
+
+def demo(
+    out: Path = typer.Option(Path("out/demo"), help="Where the report is written."),
+    work: Path = typer.Option(Path("var/demo"), help="The object store and working files."),
+    profile: str = typer.Option(
+        "embedded", help="embedded (CPU, SmolLM2-135M) or gpu (Mistral-7B)."
+    ),
+) -> None:
+    """Run the whole study — audit → gate → two-session fine-tunes (gated and ungated) →
+    serve → evaluate → report — and print the paper's table."""
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {profile!r}; choose {', '.join(PROFILES)}")
+    chosen = PROFILES[profile]
+    settings = AdvisorSettings()
+    paths = DemoPaths(repo=Path.cwd(), out=out, work=work)
+    if not (paths.sample / "train.jsonl").is_file():
+        raise typer.BadParameter("run the demo from the repository root (data/sample/ is missing)")
+    ctx = DemoContext(paths, chosen, settings.cache_dir)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    try:
+        data = _run_stages(ctx, timings)
+    except AdvisorError as exc:
+        console.print(f"[red]demo failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    timings["total"] = round(time.monotonic() - started, 1)
+    data["timings"] = timings
+    labels = {
+        "base": "base",
+        "fine-tuned": data["names"]["ungated"],
+        "fine-tuned (gated data)": data["names"]["gated"],
+    }
+    written = write_report(out, data, labels)
+    console.print(terminal_table(written["rows"], labels))
+    for line in data["evaluation"]["report"].get("verdicts", []):
+        console.print(f"[bold]verdict:[/bold] {line}")
+    console.print(
+        f"report: {out / 'report.md'} (figures in {out / 'report.json'}); took {timings['total']:.0f} s"
+    )
+
+
+def _stage(name: str, timings: dict[str, float]):
+    """Print a stage header and record how long the stage took."""
+
+    class _Timer:
+        def __enter__(self) -> None:
+            self.started = time.monotonic()
+            console.rule(f"[bold]{name}")
+
+        def __exit__(self, *exc: object) -> None:
+            timings[name] = round(time.monotonic() - self.started, 1)
+            if exc[0] is None:
+                console.print(f"[green]✓[/green] {name} ({timings[name]:.0f} s)")
+
+    return _Timer()
+
+
+def _run_stages(ctx: DemoContext, timings: dict[str, float]) -> dict[str, Any]:
+    p = ctx.profile
+    with (
+        _stage("prepare the base model", timings),
+        console.status("dequantising once, cached after …"),
+    ):
+        model_dir = (
+            materialise_smollm2(AdvisorSettings().cache_dir)
+            if p.base_model == "smollm2-135m-instruct"
+            else None
+        )
+    with (
+        _stage("audit the training data and gate it", timings),
+        console.status("auditing claims against the source corpus …"),
+    ):
+        audit = audit_training_data(ctx)
+    clean = Path(audit["dir"]) / "clean.jsonl"
+    runs = [
+        TrainingRun(
+            "fine-tuned",
+            adapter_name("ungated", p, ctx.paths.sample / "train.jsonl"),
+            ctx.paths.sample / "train.jsonl",
+        ),
+        TrainingRun("fine-tuned (gated data)", adapter_name("gated", p, clean), clean),
+    ]
+    step_s = 0.0
+    if model_dir is not None and p.train_steps:
+        with (
+            _stage("measure one training step on this machine", timings),
+            console.status("timing a forward pass …"),
+        ):
+            step_s = estimate_step_seconds(
+                model_dir, p.micro_batch_size, p.max_seq_len, p.gradient_accumulation_steps
+            )
+        console.print(
+            f"one optimizer step ≈ {step_s:.1f} s here; session 1 gets {p.first_session_share:.0%} of the plan"
+        )
+    for run in runs:
+        with (
+            _stage(f"train {run.label}: two sessions with a handoff", timings),
+            console.status(f"training {run.adapter} …"),
+        ):
+            train_with_handoff(ctx, run, step_s)
+        sessions = run.ledger.get("sessions", [])
+        console.print(
+            f"{run.adapter}: {'reused' if run.reused else 'trained'}; "
+            + " → ".join(
+                f"{s['device_name']} ({s['steps']} steps, {s['stop_reason']})" for s in sessions
+            )
+        )
+    with (
+        _stage("serve base + adapters and evaluate", timings),
+        console.status("generating, scoring, judging both orders, auditing answers …"),
+    ):
+        evaluation = serve_and_evaluate(ctx, runs)
+    return {
+        "profile": p.to_dict(),
+        "sizes": sizes_table(p),
+        "audit": audit,
+        "training": [
+            {
+                "label": r.label,
+                "adapter": r.adapter,
+                "reused": r.reused,
+                "first_session_budget_s": r.budget_s,
+                "dataset": str(r.dataset),
+                "ledger": {
+                    k: r.ledger.get(k)
+                    for k in (
+                        "global_step",
+                        "total_steps",
+                        "loss_history",
+                        "eval_history",
+                        "sessions",
+                        "steps_per_epoch",
+                    )
+                },
+            }
+            for r in runs
+        ],  # fmt: skip
+        "step_estimate_s": step_s,
+        "evaluation": evaluation,
+        "names": {"ungated": runs[0].adapter, "gated": runs[1].adapter},
+    }

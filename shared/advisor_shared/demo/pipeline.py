@@ -1,0 +1,221 @@
+"""The demo's stages, each through the real service commands:
+
+audit the training data → gate it → fine-tune on the gated data and, as the paper's
+counterfactual, on the ungated data, each across two sessions with a budget-forced handoff
+(the second in a new process with another device profile) → serve base and both adapters
+from the gateway process → evaluate (BERTScore, both-order judge, factuality via the auditor)
+→ report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..bundle import BundleRef, read_bundle
+from ..errors import BundleError
+from ..store import LocalStore
+from .processes import advisor_command, child_environment, free_port, run_logged, running_server
+from .profile import DemoProfile
+
+
+@dataclass
+class DemoPaths:
+    """Where a demo run keeps its work (`var/demo`) and writes its report (`out/demo`)."""
+
+    repo: Path
+    out: Path
+    work: Path
+
+    @property
+    def store(self) -> Path:
+        return self.work / "store"
+
+    @property
+    def logs(self) -> Path:
+        return self.out / "logs"
+
+    @property
+    def sample(self) -> Path:
+        return self.repo / "data" / "sample"
+
+
+@dataclass
+class TrainingRun:
+    """One fine-tune: its adapter name, the dataset and what each session did."""
+
+    label: str
+    adapter: str
+    dataset: Path
+    reused: bool = False
+    ledger: dict[str, Any] = field(default_factory=dict)
+    budget_s: float | None = None
+
+
+class DemoContext:
+    """Settings every stage passes to the services, derived once per run."""
+
+    def __init__(self, paths: DemoPaths, profile: DemoProfile, cache_dir: Path):
+        self.paths, self.profile = paths, profile
+        self.api_key = "demo-" + secrets.token_hex(12)
+        self.env = child_environment(
+            {
+                "ADVISOR_ENVIRONMENT": "development",
+                "ADVISOR_STORE_URL": f"file://{paths.store.resolve()}",
+                "ADVISOR_CACHE_DIR": str(cache_dir.resolve()),
+                "ADVISOR_API_KEYS": self.api_key,
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "TOKENIZERS_PARALLELISM": "false",
+            }
+        )
+        self.store = LocalStore(paths.store)
+
+
+def audit_training_data(ctx: DemoContext) -> dict[str, Any]:
+    """`advisor audit --gate` on the sample training data: findings, summary, clean set."""
+    out = ctx.paths.work / "audit"
+    command = advisor_command(
+        "audit", "--data", str(ctx.paths.sample / "train.jsonl"),
+        "--sources", str(ctx.paths.sample / "sources"), "--out", str(out), "--gate",
+    )  # fmt: skip
+    seconds = run_logged(command, ctx.env, ctx.paths.logs / "audit.log")
+    summary = json.loads((out / "summary.json").read_text())
+    return {"dir": str(out), "summary": summary, "seconds": seconds}
+
+
+def training_config(ctx: DemoContext, run: TrainingRun) -> Path:
+    """The job config both sessions of a run share (only the device profile differs)."""
+    p = ctx.profile
+    config: dict[str, Any] = {
+        "run_name": run.adapter,
+        "base_model": p.base_model,
+        "dataset": str(run.dataset),
+        "max_seq_len": p.max_seq_len,
+        "micro_batch_size": p.micro_batch_size,
+        "gradient_accumulation_steps": p.gradient_accumulation_steps,
+        "output_dir": str(ctx.paths.work / "train" / run.adapter),
+        "budget_margin_s": 5.0,
+    }
+    if p.train_steps:
+        config["max_steps"] = p.train_steps
+    path = ctx.paths.work / "train" / f"{run.adapter}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+    return path
+
+
+def adapter_name(label: str, profile: DemoProfile, dataset: Path) -> str:
+    """Names carry a hash of what was trained, so a second demo run reuses a finished adapter
+    instead of storing another copy, and a changed dataset or profile trains anew."""
+    digest = hashlib.sha256(dataset.read_bytes() + json.dumps(profile.to_dict()).encode())
+    return f"demo-{label}-{digest.hexdigest()[:8]}"
+
+
+def finished_ledger(ctx: DemoContext, adapter: str) -> dict[str, Any] | None:
+    """The ledger of the newest committed bundle of `adapter` if that run is complete."""
+    try:
+        bundle = read_bundle(ctx.store, BundleRef(adapter), ctx.paths.work / "bundles")
+    except BundleError:
+        return None
+    state = bundle.trainer_state
+    return state if state.get("global_step", 0) >= state.get("total_steps", 1) else None
+
+
+def train_with_handoff(ctx: DemoContext, run: TrainingRun, step_estimate_s: float) -> None:
+    """Session 1 on the first device profile until its budget runs out, then session 2 in a new
+    process on the second profile, resuming from the bundle with `--resume auto`."""
+    existing = finished_ledger(ctx, run.adapter)
+    if existing is not None:
+        run.reused, run.ledger = True, existing
+        return
+    config = training_config(ctx, run)
+    p = ctx.profile
+    steps = p.train_steps or 0
+    run.budget_s = round(5.0 + p.first_session_share * steps * step_estimate_s, 1)
+    first = ["train", "--config", str(config), "--session-budget", f"{run.budget_s}s",
+             "--events", str(ctx.paths.logs / f"{run.adapter}-session1.jsonl")]  # fmt: skip
+    second = ["train", "--config", str(config), "--resume", "auto",
+              "--events", str(ctx.paths.logs / f"{run.adapter}-session2.jsonl")]  # fmt: skip
+    if p.first_device:
+        first += ["--device-profile", p.first_device]
+    if p.second_device:
+        second += ["--device-profile", p.second_device]
+    run_logged(advisor_command(*first), ctx.env, ctx.paths.logs / f"{run.adapter}-session1.log")
+    state = finished_ledger(ctx, run.adapter)
+    if state is None:  # the budget stopped it: hand over to a new process
+        run_logged(
+            advisor_command(*second), ctx.env, ctx.paths.logs / f"{run.adapter}-session2.log"
+        )
+        state = finished_ledger(ctx, run.adapter)
+    if state is None:
+        raise BundleError(f"{run.adapter}: no finished bundle after both sessions")
+    run.ledger = state
+
+
+def evaluation_config(ctx: DemoContext, candidates: dict[str, str]) -> Path:
+    """The evaluation request: test prompts vs references, every candidate, the gateway's base
+    model as the judge (weak: the report shows its measured bias), factuality via the auditor."""
+    p = ctx.profile
+    request = {
+        "dataset": {"path": str(ctx.paths.sample / "test.jsonl")},
+        "training_dataset_path": str(ctx.paths.sample / "train.jsonl"),
+        "candidates": list(candidates.values()),
+        "baseline": candidates["base"],
+        "metrics": ["bertscore", "rouge_l", "judge", "factuality"],
+        "judge": {"model": candidates["base"], "max_tokens": p.judge_max_tokens},
+        "generation": {"max_tokens": p.new_tokens, "temperature": 0.0},
+        "sample": {"size": p.eval_prompts, "seed": 42},
+    }
+    path = ctx.paths.work / "evaluation.yaml"
+    path.write_text(yaml.safe_dump(request, sort_keys=False))
+    return path
+
+
+def serve_and_evaluate(ctx: DemoContext, runs: list[TrainingRun]) -> dict[str, Any]:
+    """Start the gateway with base + adapters and the auditor API, run `advisor eval` against
+    them, and return the evaluation report."""
+    gateway_port, auditor_port = free_port(), free_port()
+    serve = ["serve", "--port", str(gateway_port), "--api-key", ctx.api_key,
+             "--base", ctx.profile.base_model, "--log-level", "warning"]  # fmt: skip
+    for run in runs:
+        serve += ["--adapter", run.adapter]
+    auditor = [
+        "-m", "uvicorn", "--factory", "advisor_auditor.main:create_app",
+        "--host", "127.0.0.1", "--port", str(auditor_port), "--log-level", "warning",
+    ]  # fmt: skip
+    env = dict(ctx.env)
+    env.update(
+        {
+            "ADVISOR_INFERENCE_URL": f"http://127.0.0.1:{gateway_port}/v1",
+            "ADVISOR_INFERENCE_API_KEY": ctx.api_key,
+            "ADVISOR_AUDITOR_URL": f"http://127.0.0.1:{auditor_port}",
+            "ADVISOR_AUDITOR_API_KEY": ctx.api_key,
+            "ADVISOR_AUDITOR_SOURCES": str(ctx.paths.sample / "sources"),
+            "ADVISOR_AUDITOR_TRAINING_DATA": str(ctx.paths.sample / "train.jsonl"),
+        }
+    )
+    candidates = {"base": "base"} | {run.label: run.adapter for run in runs}
+    config = evaluation_config(ctx, candidates)
+    out = ctx.paths.work / "eval"
+    import sys
+
+    with (
+        running_server(advisor_command(*serve), env, ctx.paths.logs / "gateway.log",
+                       f"http://127.0.0.1:{gateway_port}/readyz"),
+        running_server([sys.executable, *auditor], env, ctx.paths.logs / "auditor.log",
+                       f"http://127.0.0.1:{auditor_port}/healthz"),
+    ):  # fmt: skip
+        seconds = run_logged(
+            advisor_command("eval", "--config", str(config), "--out", str(out)),
+            env,
+            ctx.paths.logs / "eval.log",
+        )
+    report = json.loads((out / "report.json").read_text())
+    return {"dir": str(out), "report": report, "candidates": candidates, "seconds": seconds}

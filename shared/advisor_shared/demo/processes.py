@@ -1,0 +1,101 @@
+"""Run the demo's stages as the real services run: each `advisor` command in its own process,
+its output kept in a log file, the gateway as a long-lived server process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from ..errors import AdvisorError
+
+
+class StageFailed(AdvisorError):
+    """A stage's process exited non-zero; the message points at its log."""
+
+
+def advisor_command(*args: str) -> list[str]:
+    """`advisor ARGS` with this interpreter, so the demo never picks another installation."""
+    return [sys.executable, "-c", "from advisor_shared.cli import main; main()", *args]
+
+
+def run_logged(
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    *,
+    on_tick: Callable[[], None] | None = None,
+) -> float:
+    """Run `command` to completion with output to `log_path`; return its wall time in seconds."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(log_path, "w", encoding="utf-8") as log:
+        log.write("$ " + " ".join(command[3:] if command[1] == "-c" else command) + "\n")
+        log.flush()
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        while process.poll() is None:
+            if on_tick is not None:
+                on_tick()
+            time.sleep(0.5)
+    if process.returncode != 0:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
+        raise StageFailed(
+            f"`{' '.join(command[3:5])}` exited with {process.returncode}; see {log_path}:\n"
+            + "\n".join(tail)
+        )
+    return time.monotonic() - started
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    ready_url: str,
+    *,
+    timeout_s: float = 300.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a server process, wait until `ready_url` answers 200, stop it on exit."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise StageFailed(f"server exited with {process.returncode}; see {log_path}")
+            try:
+                if httpx.get(ready_url, timeout=2.0).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise StageFailed(f"server not ready after {timeout_s:.0f}s; see {log_path}")
+            time.sleep(0.5)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def child_environment(overrides: dict[str, str]) -> dict[str, str]:
+    """This process's environment (PATH, locale) plus the demo's settings for the services."""
+    return {**os.environ, **overrides}
