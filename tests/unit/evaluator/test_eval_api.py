@@ -9,6 +9,7 @@ import pytest
 from evaluator_fakes import AUTH, JUDGE, FakeEndpoint, consistent_judge, first_slot_judge
 from fastapi.testclient import TestClient
 
+from advisor_evaluator.errors import EndpointUnavailable
 from advisor_evaluator.main import create_app
 
 pytestmark = pytest.mark.unit
@@ -181,3 +182,19 @@ def test_the_report_says_fidelity_up_quality_down_when_the_signals_disagree(make
         "fidelity up, quality down: tuned is closer to the references"
     )
     assert report["verdicts"][0].endswith("similarity to the references is not answer quality.")
+
+
+def test_a_judge_that_goes_away_after_submission_fails_the_job_after_its_retries(
+    make_runtime,
+) -> None:
+    def gone(messages):
+        raise EndpointUnavailable("chat completion with 'judge-model': endpoint unreachable")
+
+    runtime = make_runtime(FakeEndpoint(models(), gone), endpoint_max_retries=1)
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        job_id = client.post("/v1/evaluations", json=request(), headers=AUTH).json()["id"]
+        job = wait_finished(client, job_id, timeout=90)
+    assert job["status"] == "failed"
+    assert "gave up after 2 attempts" in job["error"] and "endpoint unreachable" in job["error"]
+    assert job["stages"]["generate"] == {"done": 12, "total": 12}  # what was done stays stored
+    assert job["links"]["report"] is None
