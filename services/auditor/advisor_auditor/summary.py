@@ -1,0 +1,46 @@
+"""Aggregate item audits into the summary: error rate with a Wilson 95% CI, per topic and per
+error class, confident errors, verdict counts."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from .conversation_audit import ItemAudit
+from .findings import ERROR_CLASSES, Verdict
+from .stats import rate_with_interval
+
+
+def summarise(audits: list[ItemAudit], *, population: int | None = None) -> dict[str, Any]:
+    """The summary of an audit over `audits` (a sample of `population` items, if given)."""
+    n = len(audits)
+    flagged = [a for a in audits if a.flagged]
+    confident = [a for a in audits if a.confident_errors]
+    verdicts = Counter(f.verdict.value for a in audits for f in a.findings)
+    by_topic: dict[str, list[ItemAudit]] = defaultdict(list)
+    for audit in audits:
+        by_topic[audit.topic or "unknown"].append(audit)
+    class_counts: Counter[str] = Counter()
+    for audit in flagged:
+        for error_class in {f.error_class or "other" for f in audit.errors}:
+            class_counts[error_class] += 1
+    return {
+        "items_audited": n,
+        "population": population if population is not None else n,
+        "claims": sum(len(a.findings) for a in audits),
+        "verdicts": {v.value: verdicts.get(v.value, 0) for v in Verdict},
+        "error_rate": rate_with_interval(len(flagged), n),
+        # Items with a contradicted, unhedged claim (PAPER.md §5.4 "confident error").
+        "confident_errors": len(confident),
+        "confident_error_rate": rate_with_interval(len(confident), n),
+        "by_topic": {
+            topic: rate_with_interval(sum(a.flagged for a in items), len(items))
+            for topic, items in sorted(by_topic.items())
+        },
+        "by_error_class": {
+            error_class: rate_with_interval(class_counts.get(error_class, 0), n)
+            for error_class in (*ERROR_CLASSES, "other")
+            if error_class != "other" or class_counts.get("other")
+        },
+        "flagged_items": [a.item_id for a in flagged],
+    }
