@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 
 from advisor_shared.settings import AdvisorSettings
@@ -20,6 +22,10 @@ class Settings(AdvisorSettings):
     auditor_llm_api_key: SecretStr | None = None
     auditor_llm_model: str | None = None
     auditor_llm_decompose: bool = False
+    # The source corpus audits verify against when a request names none (a folder).
+    auditor_sources: Path | None = None
+    # Training data for lineage: answer errors are traced to the examples asserting them.
+    auditor_training_data: Path | None = None
     # Largest request body accepted by the HTTP API.
     auditor_max_body_bytes: int = 1024 * 1024
 
