@@ -64,6 +64,8 @@ class ModelRunner:
         if merged is not None:
             self._models[MERGED_INSTANCE] = merged
         self._peft: Any | None = None
+        # Whether peft's LoRA layers are switched on; None after a load/unload (unknown).
+        self._layers_enabled: bool | None = None
         self.device = device
         self.adapters: set[str] = set()
 
@@ -90,8 +92,9 @@ class ModelRunner:
                 return self._models[instance](**kwargs).logits[:, -1, :]
             names = set(adapters)
             if names == {None}:
-                with self._peft.disable_adapter():
-                    return self._peft(**kwargs).logits[:, -1, :]
+                self._switch_layers(enabled=False)
+                return self._peft(**kwargs).logits[:, -1, :]
+            self._switch_layers(enabled=True)
             if len(names) == 1:
                 # One adapter for the whole batch: the plain LoRA path is cheaper than mixed.
                 (name,) = names
@@ -100,6 +103,16 @@ class ModelRunner:
                 return self._peft(**kwargs).logits[:, -1, :]
             adapter_names = [a or PEFT_BASE_ROW for a in adapters]
             return self._peft(**kwargs, adapter_names=adapter_names).logits[:, -1, :]
+
+    def _switch_layers(self, *, enabled: bool) -> None:
+        """Turn LoRA layers on or off only when the batch's need changes. peft's
+        `disable_adapter()` context walks every module twice per call: on every decode step
+        that made base requests slower than adapter requests (benchmarks/inference_cpu.py)."""
+        if self._layers_enabled is enabled or self._peft is None:
+            return
+        tuner = self._peft.base_model
+        tuner.enable_adapter_layers() if enabled else tuner.disable_adapter_layers()
+        self._layers_enabled = enabled
 
     def load_adapter(self, name: str, path: Path) -> None:
         """Attach a verified PEFT adapter under `name` (the first one wraps the base model)."""
@@ -113,6 +126,7 @@ class ModelRunner:
             self._peft.load_adapter(str(path), adapter_name=name, is_trainable=False)
         self._peft.to(self.device)
         self._peft.eval()
+        self._layers_enabled = None  # new LoRA layers start enabled, older ones may not be
         self.adapters.add(name)
         log.info("adapter %s attached", name)
 
@@ -120,6 +134,7 @@ class ModelRunner:
         if self._peft is None or name not in self.adapters:
             return
         self._peft.delete_adapter(name)
+        self._layers_enabled = None
         self.adapters.discard(name)
         if not self.adapters:
             # peft keeps pointing at the deleted adapter as "active"; with none left, take the
