@@ -42,18 +42,21 @@ def make_celery(name: str, redis_url: str | None) -> Celery:
 
 
 @contextmanager
-def run_inprocess_worker(app: Celery, queues: list[str] | None = None) -> Iterator[None]:
+def run_inprocess_worker(
+    app: Celery, queues: list[str] | None = None, concurrency: int = 1
+) -> Iterator[None]:
     """Consume `app`'s queues in a worker thread of this process for the duration of the block.
 
     Uses Celery's own embedded worker (`celery.contrib.testing.worker.start_worker`), the
-    supported way to run a real worker loop in-process on the memory transport.
+    supported way to run a real worker loop in-process on the memory transport. With
+    `concurrency` > 1 tasks run on a thread pool (for I/O-bound tasks such as HTTP calls).
     """
     from celery.contrib.testing.worker import start_worker
 
     with start_worker(
         app,
-        pool="solo",
-        concurrency=1,
+        pool="solo" if concurrency == 1 else "threads",
+        concurrency=concurrency,
         perform_ping_check=False,
         queues=queues or [app.conf.task_default_queue],
         shutdown_timeout=30.0,

@@ -109,7 +109,7 @@ def eval_command(
         console.print(f"[red]invalid config[/red] {config}: {where}: {first['msg']}")
         raise typer.Exit(2) from None
     app, tasks = create_celery(settings, runtime, in_memory=True)
-    with run_inprocess_worker(app):
+    with run_inprocess_worker(app, concurrency=settings.inprocess_concurrency):
         try:
             record, _ = create_evaluation(runtime, spec, None, tasks.start)
         except EvaluationInputError as exc:

@@ -30,7 +30,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         with ExitStack() as stack:
             if in_memory:
-                stack.enter_context(run_inprocess_worker(celery_app))
+                stack.enter_context(
+                    run_inprocess_worker(celery_app, concurrency=settings.inprocess_concurrency)
+                )
                 # Nothing else will ever pick up jobs a previous process left unfinished.
                 reconcile_once(runtime, tasks.redrive, only_stale=False)
             yield

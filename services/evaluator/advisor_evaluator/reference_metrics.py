@@ -9,6 +9,7 @@ in the paper. The scorer is loaded once per process.
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,8 @@ from .pipeline import WorkUnit, chunk_items
 from .results import JobResults, generation_key
 
 _SPACE = re.compile(r"\s+")
+# Worker threads share one scorer; the lock keeps them from loading the encoder twice at once.
+_SCORER_LOCK = threading.Lock()
 
 
 def normalise_whitespace(text: str) -> str:
@@ -46,7 +49,8 @@ def bertscores(
     candidates: list[str], references: list[str], config: dict[str, Any]
 ) -> list[dict[str, float]]:
     """BERTScore precision, recall and F1 of each candidate against its reference (one batch)."""
-    scorer = _bert_scorer(config["encoder"], config["num_layers"], config["rescale"])
+    with _SCORER_LOCK:
+        scorer = _bert_scorer(config["encoder"], config["num_layers"], config["rescale"])
     precision, recall, f1 = scorer.score(
         [normalise_whitespace(c) for c in candidates], [normalise_whitespace(r) for r in references]
     )

@@ -335,7 +335,15 @@ def _warnings(
         if not bias["reliable"]:
             warnings.append(
                 f"the judge is position-consistent on {_percent(bias['position_consistency'])} of "
-                "pairs: its preferences are reported as ties and are not evidence of quality"
+                "pairs: its verdicts mostly follow the order, not the answers (inconsistent pairs "
+                "count as ties), so its preferences are not evidence of quality"
+            )
+        longer = bias["longer_answer_win_rate"]
+        if longer["n"] and longer["low"] > 0.5:
+            warnings.append(
+                f"the longer answer won {_percent(longer)} of decisive verdicts "
+                f"[{longer['low'] * 100:.0f}%, {longer['high'] * 100:.0f}%]: answer length, not "
+                "quality, may drive the judge's preferences"
             )
         if (
             bias["judgements"]

@@ -99,14 +99,14 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     overlap = hygiene["training_overlap"]
     lines += ["## Prompt hygiene", "",
               f"- prompts: {hygiene['n_input']} given, {hygiene['n_kept']} evaluated",
-              f"- exact duplicates removed: {len(hygiene['exact_duplicates'])} "
+              f"- exact duplicates removed: {len(hygiene['exact_duplicates'])}"
               + _pairs(hygiene["exact_duplicates"], "duplicate_of"),
-              f"- near duplicates removed: {len(hygiene['near_duplicates'])} "
+              f"- near duplicates removed: {len(hygiene['near_duplicates'])}"
               + _pairs(hygiene["near_duplicates"], "duplicate_of")]  # fmt: skip
     if overlap.get("measured"):
         lines += [f"- overlap with the training set ({overlap['training_prompts']} prompts): "
-                  f"{len(overlap['exact'])} exact " + _pairs(overlap["exact"], "train_id")
-                  + f", {len(overlap['near'])} near " + _pairs(overlap["near"], "train_id")
+                  f"{len(overlap['exact'])} exact" + _pairs(overlap["exact"], "train_id")
+                  + f", {len(overlap['near'])} near" + _pairs(overlap["near"], "train_id")
                   + (f"; excluded: {', '.join(hygiene['excluded_for_overlap'])}"
                      if hygiene["excluded_for_overlap"] else "; kept in the evaluation")]  # fmt: skip
     else:
@@ -135,7 +135,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     gen, bert = settings["generation"], settings["bertscore"]
     lines += ["## Settings", "",
               f"- decoding: temperature {gen['temperature']}, top_p {gen['top_p']}, "
-              f"max_tokens {gen['max_tokens']}, seed {gen['seed']}",
+              f"max_tokens {gen['max_tokens']}, seed {gen['seed'] if gen['seed'] is not None else 'none'}",
               f"- BERTScore: encoder `{bert['encoder']}`, layers {bert['num_layers'] or 'default'}, "
               f"baseline rescale {'on' if bert['rescale'] else 'off'}",
               f"- bootstrap: {settings['bootstrap']['resamples']} resamples, seed {settings['bootstrap']['seed']}",
@@ -149,4 +149,4 @@ def _pairs(entries: list[dict[str, Any]], other: str) -> str:
     if not entries:
         return ""
     shown = ", ".join(f"{e['id']}→{e[other]}" for e in entries[:8])
-    return f"({shown}{' …' if len(entries) > 8 else ''})"
+    return f" ({shown}{' …' if len(entries) > 8 else ''})"

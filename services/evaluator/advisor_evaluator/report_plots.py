@@ -1,4 +1,8 @@
-"""PNG plots of the report (matplotlib, Agg backend: no display, safe in workers)."""
+"""PNG plots of the report (matplotlib, Agg backend: no display, safe in workers).
+
+Figures are built with the object API (`Figure`), never `pyplot`, whose global state is not
+thread-safe: worker threads may write two reports at once.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,20 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402  (the backend must be chosen first)
+
+
+def _figure(
+    rows: int = 1, cols: int = 1, figsize: tuple[float, float] = (7, 3)
+) -> tuple[Figure, Any]:
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(rows, cols, squeeze=False)
 
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=110)
-    plt.close(figure)
     return buffer.getvalue()
 
 
@@ -40,7 +49,7 @@ def plot_deltas(report: dict[str, Any]) -> bytes | None:
                 rows.append((f"{comp['challenger']}: {label}", estimate))
     if not rows:
         return None
-    figure, axes = plt.subplots(len(rows), 1, figsize=(7, 0.9 * len(rows) + 0.8), squeeze=False)
+    figure, axes = _figure(len(rows), 1, figsize=(7, 0.9 * len(rows) + 0.8))
     for axis, (label, estimate) in zip(axes[:, 0], rows, strict=True):
         colour = (
             "tab:green"
@@ -68,7 +77,7 @@ def plot_reference_metrics(report: dict[str, Any]) -> bytes | None:
               if any(c[m] for c in report["candidates"])]  # fmt: skip
     if not panels:
         return None
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.2), squeeze=False)
+    figure, axes = _figure(1, len(panels), figsize=(5 * len(panels), 3.2))
     for axis, (metric, title) in zip(axes[0], panels, strict=True):
         names = [c["name"] for c in report["candidates"] if c[metric]]
         estimates = [c[metric] for c in report["candidates"] if c[metric]]
@@ -88,7 +97,8 @@ def plot_judge_preference(report: dict[str, Any]) -> bytes | None:
     ]
     if not rows:
         return None
-    figure, axis = plt.subplots(figsize=(7, 0.7 * len(rows) + 1.4))
+    figure, axes = _figure(figsize=(7, 0.7 * len(rows) + 1.4))
+    axis = axes[0, 0]
     colours = {
         "win": "tab:green",
         "tie": "tab:gray",
@@ -116,7 +126,8 @@ def plot_judge_bias(report: dict[str, Any]) -> bytes | None:
     figures = [("position consistency", bias["position_consistency"], 1.0),
                ("first-slot win rate", bias["first_slot_win_rate"], 0.5),
                ("longer answer wins", bias["longer_answer_win_rate"], 0.5)]  # fmt: skip
-    figure, axis = plt.subplots(figsize=(7, 2.8))
+    figure, axes = _figure(figsize=(7, 2.8))
+    axis = axes[0, 0]
     for row, (_label, estimate, ideal) in enumerate(figures):
         axis.plot([ideal], [row], marker="|", markersize=18, color="black")
         if estimate.get("value") is not None:

@@ -41,6 +41,9 @@ class Settings(AdvisorSettings):
     stale_job_after_s: float = 300.0
     reconcile_interval_s: float = 60.0
     max_request_bytes: int = 8 * 1024 * 1024
+    # Without Redis (embedded default, `advisor eval`): worker threads in the process. Several
+    # requests in flight let the gateway batch them; the work itself is HTTP waiting.
+    inprocess_concurrency: int = 4
 
     def _requires_api_keys(self) -> bool:
         return True
