@@ -80,9 +80,6 @@ def _segments(content: str) -> list[tuple[int, int, str, str]]:
         elif lead and not lead.group(2).strip():
             heading = strip_markdown(lead.group(1)).rstrip(":")  # "**Action steps:**"
             continue
-        if item:
-            segments.append((body_start, body_start + len(body.rstrip()), body, heading))
-            continue
         for start, end, sentence in split_sentences(body, body_start):
             segments.append((start, end, sentence, heading))
     return segments

@@ -1,0 +1,84 @@
+"""Claim extraction, hedge detection and the Wilson interval on fixed inputs."""
+
+from __future__ import annotations
+
+import pytest
+
+from advisor_auditor.claims import extract_claims
+from advisor_auditor.corpus import build_corpus
+from advisor_auditor.entities import Gazetteer
+from advisor_auditor.hedges import find_hedges, is_hedged
+from advisor_auditor.stats import wilson_interval
+
+pytestmark = pytest.mark.unit
+
+ANSWER = """## Money matters for University of Eastmarch
+
+These are the figures to plan with.
+
+* **Application fee:** EUR 100, non-refundable.
+* The Veyra Merit Award closes on 27 Feb 2026. It is worth €6,000 per year.
+* You can also apply for the Corvin Excellence Stipend.
+
+**Action steps:**
+1. Build a monthly budget that includes rent and food.
+"""
+
+
+@pytest.fixture(scope="module")
+def gazetteer() -> Gazetteer:
+    text = "---\ntitle: Veyra Merit Award\n---\n\nThe Veyra Merit Award is worth EUR 6,000.\n\nUniversity of Eastmarch is in Norvania.\n"
+    return Gazetteer(build_corpus([("veyra.md", text)]))
+
+
+def test_claims_are_atomic_check_worthy_and_located(gazetteer: Gazetteer) -> None:
+    claims = extract_claims(ANSWER, gazetteer, turn=1, id_prefix="c1")
+    assert [c.text for c in claims] == [
+        "Application fee: EUR 100, non-refundable.",
+        "The Veyra Merit Award closes on 27 Feb 2026.",
+        "It is worth €6,000 per year.",
+        "You can also apply for the Corvin Excellence Stipend.",
+    ]
+    assert all(c.heading for c in claims)
+    assert claims[0].heading == "Money matters for University of Eastmarch"
+    assert ANSWER[claims[1].start : claims[1].end] == "The Veyra Merit Award closes on 27 Feb 2026."
+    assert [v.kind for v in claims[1].values] == ["date"]
+    fabricated = [m for m in claims[3].mentions if not m.known]
+    assert [m.text for m in fabricated] == ["Corvin Excellence Stipend"]
+    assert claims[1].mentions[0].known and claims[1].mentions[0].kind == "scholarship"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Check the official page before you apply, as fees change yearly.",
+        "As far as I know, these figures are current.",
+        "Rules like these can change, so double-check with the embassy.",
+        "I may not have the very latest numbers.",
+        "Please confirm the details with the admissions office.",
+        "I'm not entirely sure about this.",
+    ],
+)
+def test_hedges_are_found_by_wording(text: str) -> None:
+    assert is_hedged(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The application fee is EUR 100.", "Book the visa appointment early.",
+     "Read the full eligibility rules of the award."],
+)  # fmt: skip
+def test_plain_statements_and_advice_are_not_hedges(text: str) -> None:
+    assert find_hedges(text) == []
+
+
+def test_wilson_interval_on_fixed_inputs() -> None:
+    # The paper's hard count: 11/40 = 27.5% with Wilson [16%, 43%] (PAPER.md §6.5).
+    low, high = wilson_interval(11, 40)
+    assert (round(low, 3), round(high, 3)) == (0.161, 0.428)
+    assert wilson_interval(48, 160) == pytest.approx((0.2344, 0.3750), abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson_interval(5, 3)
