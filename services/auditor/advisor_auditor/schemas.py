@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from advisor_shared.errors import InvalidNameError
 from advisor_shared.jobs import JobStatus, StageProgress
 from advisor_shared.store import validate_key
 
@@ -37,7 +38,12 @@ class AuditCreate(BaseModel):
     @field_validator("dataset_key", "answers_key", "sources_prefix")
     @classmethod
     def _plain_keys(cls, value: str | None) -> str | None:
-        return validate_key(value.rstrip("/")) if value else value
+        if not value:
+            return value
+        try:
+            return validate_key(value.rstrip("/"))
+        except InvalidNameError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _something_to_audit(self) -> AuditCreate:
