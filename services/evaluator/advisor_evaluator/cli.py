@@ -99,8 +99,8 @@ def eval_command(
 ) -> None:  # fmt: skip
     """Evaluate candidates on the inference API: BERTScore, ROUGE-L, a both-order blind judge,
     factuality via the auditor, and a report that separates fidelity from quality."""
-    settings = Settings()
-    runtime = build_runtime(settings)
+    runtime = build_runtime(Settings())
+    settings = runtime.settings
     try:
         spec = load_config(config, runtime.store)
     except ValidationError as exc:

@@ -20,7 +20,9 @@ def make_runtime(tmp_path: Path):
     def build(
         endpoint: FakeEndpoint, judge_endpoint: FakeEndpoint | None = None, **settings
     ) -> Runtime:
-        options = {"store_url": f"file://{tmp_path}/store", "api_keys": KEY, **settings}
+        # One worker thread: with instant fake endpoints more threads only slow the shutdown.
+        options = {"store_url": f"file://{tmp_path}/store", "api_keys": KEY,
+                   "inprocess_concurrency": 1, **settings}  # fmt: skip
         config = Settings(**options)
         store = LocalStore(tmp_path / "store")
 

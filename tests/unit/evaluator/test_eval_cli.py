@@ -19,7 +19,7 @@ SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 def test_eval_runs_the_job_and_writes_the_report(make_runtime, monkeypatch, tmp_path) -> None:
     endpoint = FakeEndpoint({"base": lambda p: f"correct, with a caveat: {p}",
                              "tuned": lambda p: f"sure: {p}"}, consistent_judge)  # fmt: skip
-    runtime = make_runtime(endpoint)
+    runtime = make_runtime(endpoint, inprocess_concurrency=4)  # the thread pool, as shipped
     monkeypatch.setattr(cli, "build_runtime", lambda settings: runtime)
     config = tmp_path / "eval.yaml"
     config.write_text(
