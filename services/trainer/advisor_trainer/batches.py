@@ -1,4 +1,4 @@
-"""Padding micro-batches and the eval loss over the validation split."""
+"""The tensors of forward passes (padded or packed) and the eval loss over the validation split."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from .packing import collate_packed, plan_forward_passes
 from .tokenization import IGNORE_INDEX, TokenizedExample
+
+# Stays on the host: Unsloth stages the conversation lengths itself (one pinned copy).
+HOST_KEYS = ("packed_seq_lengths",)
 
 
 def collate(examples: Sequence[TokenizedExample], pad_token_id: int) -> dict[str, Any]:
@@ -22,6 +26,27 @@ def collate(examples: Sequence[TokenizedExample], pad_token_id: int) -> dict[str
         labels[row, : example.length] = torch.tensor(example.labels)
         attention_mask[row, : example.length] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+def forward_inputs(
+    micro_batches: Sequence[Sequence[TokenizedExample]],
+    *,
+    layout: str | None,
+    max_seq_len: int,
+    pad_token_id: int,
+) -> list[dict[str, Any]]:
+    """The forward passes of one step: its micro-batches padded (`layout` None) or its
+    conversations packed in `layout` with at most `len(micro_batch)` rows per pass."""
+    if layout is None:
+        return [collate(batch, pad_token_id) for batch in micro_batches]
+    examples = [example for batch in micro_batches for example in batch]
+    rows_per_pass = max(len(batch) for batch in micro_batches)
+    plan = plan_forward_passes(examples, max_seq_len=max_seq_len, micro_batch_size=rows_per_pass)
+    return [collate_packed(rows, layout, pad_token_id) for rows in plan]
+
+
+def to_device(inputs: dict[str, Any], device: str) -> dict[str, Any]:
+    return {k: v if k in HOST_KEYS else v.to(device) for k, v in inputs.items()}
 
 
 def autocast_for(device: str, dtype: str) -> AbstractContextManager[Any]:
@@ -41,27 +66,37 @@ def evaluation_loss(
     pad_token_id: int,
     device: str,
     dtype: str,
+    layout: str | None = None,
+    max_seq_len: int | None = None,
 ) -> float | None:
-    """Mean loss per target token over `examples` (None when there are none)."""
+    """Mean loss per target token over `examples` (None when there are none); packed in
+    `layout` like training when given."""
     import torch
 
     ordered = sorted(examples, key=lambda e: (e.length, e.conversation_id))
-    total_loss, total_targets = 0.0, 0
+    if not any(e.target_count for e in ordered):
+        return None
+    chunks = [ordered[i : i + micro_batch_size] for i in range(0, len(ordered), micro_batch_size)]
+    passes = forward_inputs(
+        chunks,
+        layout=layout,
+        max_seq_len=max_seq_len or max(e.length for e in ordered),
+        pad_token_id=pad_token_id,
+    )
+    total_loss = 0.0
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            for start in range(0, len(ordered), micro_batch_size):
-                chunk = ordered[start : start + micro_batch_size]
-                targets = sum(e.target_count for e in chunk)
-                if not targets:
+            for inputs in passes:
+                if not bool((inputs["labels"][:, 1:] != IGNORE_INDEX).any()):
                     continue
-                batch = {k: v.to(device) for k, v in collate(chunk, pad_token_id).items()}
                 with autocast_for(device, dtype):
                     # num_items_in_batch=1 makes the model return the summed token loss.
-                    loss = model(**batch, num_items_in_batch=1).loss
+                    loss = model(
+                        **to_device(inputs, device), use_cache=False, num_items_in_batch=1
+                    ).loss
                 total_loss += float(loss)
-                total_targets += targets
     finally:
         model.train(was_training)
-    return total_loss / total_targets if total_targets else None
+    return total_loss / sum(e.target_count for e in ordered)

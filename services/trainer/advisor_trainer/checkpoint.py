@@ -129,6 +129,7 @@ class BundleWriter:
         self.last_ref: BundleRef | None = None
         self.last_write_s: float | None = None
         self.written: list[tuple[int, BundleRef]] = []
+        self.write_times: list[tuple[int, float]] = []  # (step, seconds) of every write
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
@@ -184,3 +185,4 @@ class BundleWriter:
         self.last_ref, self.parent = ref, str(ref)
         self.written.append((snapshot.global_step, ref))
         self.last_write_s = time.monotonic() - started
+        self.write_times.append((snapshot.global_step, self.last_write_s))

@@ -10,6 +10,9 @@ Defaults that differ from the paper's code, each a requirement of DESIGN.md:
 - `loss_on="assistant"`: the paper's loss covered human turns too (lesson 2);
 - `validation_fraction=0.05`: the paper logged no validation loss (PAPER.md §4.3);
 - `length_grouping=True`: batches of similar length, so padding does not dominate (GPU.md);
+- `packing=True`: the conversations of a step share rows without padding, attention kept
+  within each conversation (`advisor_trainer.packing`); the step's conversations, its loss and
+  the data order are those of the unpacked step;
 - the chat template comes from the tokenizer, not `Human:/Assistant:` text (lesson 1);
 - on CPU, `optim="adamw_8bit"` runs as plain AdamW (bitsandbytes is CUDA-only); the ledger
   records the optimizer actually used.
@@ -43,6 +46,7 @@ Optimizer = Literal["adamw_8bit", "paged_adamw_8bit", "adamw_torch"]
 Scheduler = Literal["linear", "constant"]
 LossOn = Literal["assistant", "all"]
 ResumeMode = Literal["restore", "naive"]
+Precision = Literal["auto", "bf16", "fp16"]
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -118,6 +122,14 @@ class TrainingJobConfig:
             "is sorted by length, then the micro-batches are shuffled again."
         ),
     )
+    packing: bool = field(
+        default=True,
+        metadata=_help(
+            "Pack each step's conversations into rows of up to max_seq_len tokens, no padding, "
+            "attention kept within each conversation; a forward pass holds at most "
+            "micro_batch_size rows. Falls back to padding where the model cannot take it."
+        ),
+    )
     loss_on: LossOn = field(
         default="assistant",
         metadata=_help("'assistant': loss on assistant tokens only; 'all': every token."),
@@ -145,6 +157,13 @@ class TrainingJobConfig:
         default="auto",
         metadata=_help(
             "'auto' picks unsloth (CUDA, cc >= 7.0, importable), else hf-bnb (CUDA), else cpu-lora."
+        ),
+    )
+    precision: Precision = field(
+        default="auto",
+        metadata=_help(
+            "'auto': bf16 from compute capability 8.0, fp16 below (CUDA); 'fp16' forces fp16 "
+            "with a gradient scaler; 'bf16' is refused below 8.0 (emulated there). CPU: fp32."
         ),
     )
     device_profile: str | None = field(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .errors import ConfigError
+
 BF16_MIN_CAPABILITY = (8, 0)
 
 
@@ -43,11 +45,20 @@ DEVICE_PROFILES: dict[str, DeviceInfo] = {
 }
 
 
-def choose_dtype(device: DeviceInfo) -> str:
-    """'bfloat16' from compute capability 8.0, 'float16' on older CUDA cards, else 'float32'."""
+def choose_dtype(device: DeviceInfo, precision: str = "auto") -> str:
+    """'bfloat16' from compute capability 8.0, 'float16' on older CUDA cards, else 'float32';
+    `precision` 'fp16' forces fp16 on CUDA, 'bf16' is refused where it would be emulated."""
     if device.kind != "cuda" or device.compute_capability is None:
         return "float32"
-    return "bfloat16" if device.compute_capability >= BF16_MIN_CAPABILITY else "float16"
+    native_bf16 = device.compute_capability >= BF16_MIN_CAPABILITY
+    if precision == "fp16":
+        return "float16"
+    if precision == "bf16" and not native_bf16:
+        raise ConfigError(
+            f"precision bf16: {device.name} (cc {device.capability_text}) has no bf16 units, "
+            "torch would emulate it; use precision: auto or fp16"
+        )
+    return "bfloat16" if native_bf16 else "float16"
 
 
 def detect_device() -> DeviceInfo:

@@ -37,6 +37,10 @@ class SessionRecord:
     memory_estimate: dict[str, Any] | None = None
     resumed_from: str | None = None
     resume_mode: str | None = None
+    packing: str | None = None  # the packing layout that ran ('rows', 'flat' or 'off')
+    # Periodic bundles of this session: step, seconds the training thread spent on it
+    # (`stall_s`), seconds the write and upload took (`write_s`, in the background when async).
+    periodic_bundles: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

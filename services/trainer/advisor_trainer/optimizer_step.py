@@ -1,5 +1,4 @@
-"""One optimizer step over a list of micro-batches: the training loop's inner work, shared by
-the session loop and the GPU benchmark hook."""
+"""One optimizer step over a list of micro-batches: the training loop's inner work."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .backends import LoadedModel
-from .batches import autocast_for, collate
+from .batches import autocast_for, forward_inputs, to_device
 from .tokenization import TokenizedExample
 
 
@@ -21,20 +20,26 @@ def optimizer_step(
     lr: float,
     max_grad_norm: float,
     pad_token_id: int,
+    max_seq_len: int,
 ) -> tuple[float, float]:
-    """Accumulate the micro-batches, clip, step; return (mean target-token loss, grad norm)."""
+    """Accumulate the step's forward passes (packed when the backend packs), clip, step;
+    return (mean target-token loss, grad norm)."""
     import torch
 
-    # The loss is normalised by the target tokens of the whole step, not per micro-batch, so
-    # accumulation gives the gradient of the mean over the step's tokens.
+    # The loss is normalised by the target tokens of the whole step, not per forward pass, so
+    # accumulation gives the gradient of the mean over the step's tokens, packed or not.
     targets = sum(e.target_count for batch in micro_batches for e in batch)
     for group in optimizer.param_groups:
         group["lr"] = lr
     step_loss = 0.0
-    for batch in micro_batches:
-        tensors = {k: v.to(loaded.device) for k, v in collate(batch, pad_token_id).items()}
+    passes = forward_inputs(
+        micro_batches, layout=loaded.packing, max_seq_len=max_seq_len, pad_token_id=pad_token_id
+    )
+    for inputs in passes:
+        tensors = to_device(inputs, loaded.device)
         with autocast_for(loaded.device, loaded.dtype):
-            loss = loaded.model(**tensors, num_items_in_batch=targets).loss
+            # No KV cache: transformers detects packed rows only when none is passed.
+            loss = loaded.model(**tensors, use_cache=False, num_items_in_batch=targets).loss
         scaler.scale(loss).backward()
         step_loss += float(loss.detach())
     scaler.unscale_(optimizer)

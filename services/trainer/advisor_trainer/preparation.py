@@ -26,6 +26,7 @@ from .data_order import DataOrder, split_validation
 from .device import DEVICE_PROFILES, DeviceInfo, choose_dtype, detect_device
 from .errors import TrainingDataError
 from .memory import MemoryEstimate, ModelShape, estimate_peak_memory, refuse_if_too_big
+from .packing import packed_row_width_bound
 from .schedule import LRSchedule
 from .tokenization import TokenizedExample, encode_dataset
 
@@ -84,7 +85,7 @@ def prepare_run(
         from .backends import unsloth
 
         unsloth.preimport()  # before transformers is imported by the tokenizer below
-    dtype = choose_dtype(device) if backend.name != "cpu-lora" else "float32"
+    dtype = choose_dtype(device, config.precision) if backend.name != "cpu-lora" else "float32"
     simulated = _simulated_device(config)
     base = resolve_base_model(config.base_model, cache_dir)
 
@@ -141,6 +142,14 @@ def prepare_run(
 
     model_shape = ModelShape.from_config(AutoConfig.from_pretrained(base.location))
     longest = max(e.length for e in train + validation)
+    if config.packing:
+        # Packed rows fill up to max_seq_len with several conversations, whatever the longest.
+        step_size = config.micro_batch_size * config.gradient_accumulation_steps
+        longest = packed_row_width_bound(
+            [e.length for e in train + validation],
+            max_seq_len=config.max_seq_len,
+            step_size=max(step_size, config.micro_batch_size),
+        )
     memory = _estimate(config, model_shape, backend.name, dtype, longest, device)
     refuse_if_too_big(memory)
     if simulated is not None:
@@ -199,7 +208,7 @@ def _simulated_device(config: TrainingJobConfig) -> dict[str, Any] | None:
         "name": card.name,
         "compute_capability": card.capability_text,
         "total_memory_bytes": card.total_memory_bytes,
-        "policy_dtype": choose_dtype(card),
+        "policy_dtype": choose_dtype(card, config.precision),
         "policy_backend": policy_backend(card),
         "note": "simulated on this machine; the session record says what really ran",
     }

@@ -118,6 +118,8 @@ def train_session(
         Path(config.output_dir) / "staging" / config.run_name,
         parent=str(plan.resume_point.ref) if plan.resume_point else None,
     )
+    session.packing = loaded.packing or "off"
+    stalls: dict[int, float] = {}
     progress.on_start(_start_info(plan, loaded, ledger))
     model.train()
     stop_reason = "finished"
@@ -150,6 +152,7 @@ def train_session(
             if step < total:
                 session.wall_time_s = round(time.monotonic() - started, 3)
                 session.peak_memory = measured_peak_memory(loaded.device)
+                stall_started = time.monotonic()
                 ledger.rng_state = capture_rng_state()
                 snapshot = _snapshot(plan, model, ledger, optimizer)
                 if config.checkpoint_async:
@@ -157,8 +160,15 @@ def train_session(
                 else:
                     writer.write(snapshot)
                     progress.on_event(f"bundle {writer.last_ref} at step {step}")
+                # What the periodic bundle cost the training thread (the snapshot, and waiting
+                # for the previous upload if it still ran): the part not off the critical path.
+                stalls[step] = round(time.monotonic() - stall_started, 4)
 
     writer.wait()
+    session.periodic_bundles = [
+        {"step": step, "stall_s": stalls.get(step), "write_s": round(seconds, 4)}
+        for step, seconds in writer.write_times
+    ]
     if session.steps == 0 and plan.resume_point is None:
         session.stop_reason = stop_reason
         raise TrainerError(
@@ -265,6 +275,7 @@ def _train_one_step(
     loss, grad_norm = optimizer_step(
         loaded, optimizer, scaler, trainable, examples,
         lr=lr, max_grad_norm=plan.config.max_grad_norm, pad_token_id=plan.pad_token_id,
+        max_seq_len=plan.config.max_seq_len,
     )  # fmt: skip
     return {
         "step": step + 1,
@@ -285,6 +296,8 @@ def _evaluate(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> None
         pad_token_id=plan.pad_token_id,
         device=loaded.device,
         dtype=loaded.dtype,
+        layout=loaded.packing,
+        max_seq_len=plan.config.max_seq_len,
     )
     if value is not None:
         entry = {"step": ledger.global_step, "eval_loss": round(value, 6)}
@@ -326,6 +339,7 @@ def _start_info(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> di
         "device": plan.device.name,
         "backend": plan.backend.name,
         "dtype": loaded.dtype,
+        "packing": loaded.packing or "off",
         "trainable_parameters": loaded.trainable_parameters(),
         "start_step": ledger.global_step,
         "total_steps": plan.schedule.total_steps,

@@ -29,6 +29,16 @@ def test_dtype_and_backend_policy_per_card(profile: str, dtype: str, backend: st
     assert choose_dtype(CPU) == "float32"
 
 
+def test_precision_fp16_is_forced_and_bf16_refused_where_it_is_emulated() -> None:
+    from advisor_trainer.errors import ConfigError
+
+    h200, t4 = DEVICE_PROFILES["h200"], DEVICE_PROFILES["t4"]
+    assert choose_dtype(h200, "fp16") == "float16" and choose_dtype(h200, "bf16") == "bfloat16"
+    assert choose_dtype(t4, "fp16") == "float16" and choose_dtype(CPU, "fp16") == "float32"
+    with pytest.raises(ConfigError, match="cc 7.5"):
+        choose_dtype(t4, "bf16")
+
+
 def test_backend_choice_follows_what_is_installed() -> None:
     t4, p100 = DEVICE_PROFILES["t4"], DEVICE_PROFILES["p100"]
     choose = choose_backend

@@ -91,21 +91,50 @@ class LoadedModel:
     device: str  # torch device string
     dtype: str
     quantised: bool
+    packing: str | None = None  # the packing layout (advisor_trainer.packing), None = padding
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
 
 def load_model(backend: str, config: Any, location: str, dtype: str) -> LoadedModel:
-    """Load the base through `backend` and attach fresh LoRA weights (seeded)."""
+    """Load the base through `backend`, attach fresh LoRA weights (seeded), and settle the
+    packing layout and the trainable weights' dtype."""
     if backend == "unsloth":
         from . import unsloth
 
-        return unsloth.load(config, location, dtype)
-    if backend == "hf-bnb":
+        loaded = unsloth.load(config, location, dtype)
+    elif backend == "hf-bnb":
         from . import hf_bnb
 
-        return hf_bnb.load(config, location, dtype)
-    from . import cpu_lora
+        loaded = hf_bnb.load(config, location, dtype)
+    else:
+        from . import cpu_lora
 
-    return cpu_lora.load(config, location)
+        loaded = cpu_lora.load(config, location)
+    loaded.packing = packing_layout(loaded, enabled=config.packing)
+    if loaded.dtype == "float16":
+        keep_trainable_in_float32(loaded.model)
+    return loaded
+
+
+def packing_layout(loaded: LoadedModel, *, enabled: bool) -> str | None:
+    """'flat' for Unsloth (its padding-free varlen attention), 'rows' for transformers models
+    whose masks come from packed position ids, None (padding) when off or not supported."""
+    if not enabled:
+        return None
+    if loaded.backend == "unsloth":
+        return "flat"
+    from ..packing import rows_layout_supported
+
+    return "rows" if rows_layout_supported(loaded.model) else None
+
+
+def keep_trainable_in_float32(model: Any) -> None:
+    """fp16 training keeps the trainable (LoRA) weights in fp32, as mixed precision requires:
+    the gradient scaler refuses fp16 gradients, and fp16 weights lose small updates."""
+    import torch
+
+    for param in model.parameters():
+        if param.requires_grad and param.dtype != torch.float32:
+            param.data = param.data.float()
