@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -139,6 +140,9 @@ def run(out: Path | None) -> dict[str, Any]:
         "index_build_seconds": round(index_seconds, 1),
         "verifier": "deterministic (no LLM, no NLI)",
         "hardware": f"{platform.machine()} CPU, torch threads 1",
+        # The host is shared; its load during the run says how much CPU the audit really had.
+        "host_load_average_1min_at_end": round(os.getloadavg()[0], 2),
+        "host_cpus": os.cpu_count(),
         "command": "python benchmarks/audit_sample.py",
     }
     if out is not None:

@@ -9,6 +9,9 @@ on the same point as a contradicted premise is an *accepted false premise*.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from .claims import Claim, extract_claims
 from .corpus import strip_markdown
@@ -41,6 +44,10 @@ class ItemAudit:
         return [f for f in self.errors if f.confident_error]
 
 
+def _needs_vector(claim: Claim) -> bool:
+    return bool(claim.values or claim.mentions)
+
+
 def _names(mentions: list[Mention]) -> set[str]:
     return {m.text.lower() for m in mentions if m.known}
 
@@ -52,6 +59,7 @@ class ConversationAuditor:
         self.index = index
         self.verifier = ClaimVerifier(index)
         self.llm = llm
+        self._vectors: dict[str, Any] = {}
 
     def _mentions(self, text: str) -> list[Mention]:
         return self.index.gazetteer.mentions(strip_markdown(text))
@@ -81,10 +89,43 @@ class ConversationAuditor:
             earlier.extend(self._mentions(content))
         return audit
 
+    def audit_batch(
+        self, items: list[tuple[str, list[tuple[str, str]], str | None, str | None]]
+    ) -> list[ItemAudit]:
+        """Audit several (id, messages, topic, model) items, embedding all their claims in one
+        pass first: one large batch costs far less than many small ones on a CPU."""
+        texts: list[str] = []
+        for item_id, messages, _, _ in items:
+            for turn, (role, content) in enumerate(messages):
+                if role != "system":
+                    texts.extend(
+                        c.text
+                        for c in self._claims(content, turn, item_id, role)
+                        if _needs_vector(c)
+                    )
+        unique = list(dict.fromkeys(texts))
+        self._vectors = dict(zip(unique, self.index.embed(unique), strict=True)) if unique else {}
+        try:
+            return [
+                self.audit_messages(item_id, messages, topic=topic, model=model)
+                for item_id, messages, topic, model in items
+            ]
+        finally:
+            self._vectors = {}
+
+    def _embed(self, texts: list[str]) -> list[Any]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        fresh = dict(zip(missing, self.index.embed(missing), strict=True)) if missing else {}
+        return [self._vectors.get(t, fresh.get(t)) for t in texts]
+
     def _verify_all(self, claims: list[Claim], contexts: list[ClaimContext]) -> list[list[Check]]:
         if not claims:
             return []
-        vectors = self.index.embed([c.text for c in claims])
+        wanted = [c.text for c in claims if _needs_vector(c)]
+        found = dict(zip(wanted, self._embed(wanted), strict=True))
+        # Rule-only claims (no value, no name) never compare meanings: no vector needed.
+        blank = np.zeros(self.index.vectors.shape[1], dtype=np.float32)
+        vectors = [found.get(c.text, blank) for c in claims]
         results = []
         for claim, context, vector in zip(claims, contexts, vectors, strict=True):
             checks = self.verifier.verify(claim, context, vector)

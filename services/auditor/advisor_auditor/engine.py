@@ -15,6 +15,7 @@ from .encoder import SentenceEncoder
 from .llm import LlmVerifier
 from .retrieval import EvidenceIndex
 
+BATCH_ITEMS = 16  # conversations whose claims are embedded together (progress moves per batch)
 _ENGINES: dict[tuple[str, str], AuditEngine] = {}
 _LOCK = threading.Lock()
 
@@ -33,14 +34,15 @@ class AuditEngine:
         """Audit `items` in order; `on_item` is called after each (progress)."""
         audits = []
         started = time.perf_counter()
-        for item in items:
-            audit = self.auditor.audit_messages(
-                item.id, item.messages, topic=item.topic, model=item.model
-            )
-            self.claims_checked += len(audit.findings)
-            audits.append(audit)
-            if on_item is not None:
-                on_item(audit)
+        for first in range(0, len(items), BATCH_ITEMS):
+            batch = items[first : first + BATCH_ITEMS]
+            for audit in self.auditor.audit_batch(
+                [(item.id, item.messages, item.topic, item.model) for item in batch]
+            ):
+                self.claims_checked += len(audit.findings)
+                audits.append(audit)
+                if on_item is not None:
+                    on_item(audit)
         self.seconds += time.perf_counter() - started
         return audits
 

@@ -11,11 +11,11 @@ from ..runtime import Runtime
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.runtime.settings  # type: ignore[no-any-return]
+    return request.app.state.runtime.settings
 
 
 def get_celery(request: Request) -> Any:
