@@ -302,6 +302,11 @@ def _warnings(
     warnings = []
     for c in candidates:
         template = c["chat_template"]
+        if c["adapter"] is None and c.get("parent"):
+            warnings.append(
+                f"{c['name']}: served as a derivative of {c['parent']!r} but no adapter bundle of "
+                "that name is in this object store: its training template cannot be checked"
+            )
         if template["mismatch"]:
             served = ", ".join(s[:12] for s in template["observed"]) or "; ".join(
                 template["gateway_flags"]
@@ -332,7 +337,12 @@ def _warnings(
         )
         if family:
             warnings.append(family)
-        if not bias["reliable"]:
+        if not bias["pairs_compared_in_both_orders"]:
+            warnings.append(
+                f"no pair got a readable verdict in both orders ({bias['unparseable']}/"
+                f"{bias['judgements']} replies unparseable): the judge measured nothing"
+            )
+        elif not bias["reliable"]:
             warnings.append(
                 f"the judge is position-consistent on {_percent(bias['position_consistency'])} of "
                 "pairs: its verdicts mostly follow the order, not the answers (inconsistent pairs "

@@ -117,9 +117,12 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     for c in report["candidates"]:
         template = c["chat_template"]
         adapter = c["adapter"]
-        what = (
-            f"adapter `{adapter['ref']}` on `{adapter['base_model']}`" if adapter else "base model"
-        )
+        if adapter:
+            what = f"adapter `{adapter['ref']}` on `{adapter['base_model']}`"
+        elif c.get("parent"):
+            what = f"derived from `{c['parent']}` (no bundle of that name in the store)"
+        else:
+            what = "base model"
         observed = ", ".join(s[:12] for s in template["observed"]) or "not reported"
         check = {True: "MISMATCH with training", False: "matches training",
                  None: "no training template to compare" if not adapter else "unverified"}[template["mismatch"]]  # fmt: skip

@@ -55,13 +55,14 @@ def verdict_line(
         )
     else:
         parts.append("reference similarity was not measured")
-    if judge_reliable is False:
-        consistency = (
-            f"{position_consistency * 100:.0f}%" if position_consistency is not None else "too few"
-        )
+    if judge_reliable is False and position_consistency is None:
         parts.append(
-            f"the judge was position-consistent on only {consistency} of pairs, so its "
-            "preferences are not evidence of quality"
+            "no pair got a readable verdict in both orders, so the judge says nothing about quality"
+        )
+    elif judge_reliable is False:
+        parts.append(
+            f"the judge was position-consistent on only {position_consistency * 100:.0f}% of "
+            "pairs, so its preferences are not evidence of quality"
         )
     elif quality is None or quality.n == 0:
         parts.append("answer quality was not judged")

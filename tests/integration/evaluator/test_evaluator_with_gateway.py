@@ -1,12 +1,17 @@
 """End to end with the real inference gateway (`advisor serve`, the packaged SmolLM2-135M and a
-LoRA adapter bundle), real Redis, a real Celery worker process and the evaluator API: the job
+LoRA adapter bundle), real Redis, real Celery worker processes and the evaluator API: the job
 completes with a full report — BERTScore on the packaged MiniLM, both-order judging by the
-gateway's own base model (a weak judge, whose bias the report must show)."""
+gateway's own base model (a weak judge, whose bias the report must show) — although its first
+worker is killed with SIGKILL in the middle, and the gateway's own request counters show every
+item answered once (plus at most the requests in flight at the kill)."""
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +62,7 @@ def gateway(embedded_model_dir: Path, tmp_path: Path) -> Iterator[str]:
 def test_an_evaluation_of_base_and_adapter_through_the_gateway(gateway: str, processes) -> None:
     group = processes(gateway, GATEWAY_KEY)
     group.start_api(free_port())
-    group.start_worker("w1", concurrency=4)  # 4 requests at once: the gateway batches them
+    first = group.start_worker("w1", concurrency=2)
     test_set = REPO / "data" / "sample" / "test.jsonl"
     store = LocalStore(group.store_dir)
     store.put_bytes("datasets/sample-test.jsonl", test_set.read_bytes())
@@ -76,7 +81,16 @@ def test_an_evaluation_of_base_and_adapter_through_the_gateway(gateway: str, pro
         assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "unknown_model"
         submitted = client.post("/v1/evaluations", json=body)
         assert submitted.status_code == 202, submitted.text
-    job = group.wait_finished(submitted.json()["id"], timeout=1500)
+    job_id = submitted.json()["id"]
+    generations = group.store_dir / "evaluations" / job_id / "generations"
+    deadline = time.monotonic() + 900
+    while len(list(generations.rglob("*.json"))) < 2:  # two of four answers stored
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    group.start_worker("w2", concurrency=4)  # 4 requests at once: the gateway batches them
+    job = group.wait_finished(job_id, timeout=1500)
     assert job["status"] == "succeeded", job
     with group.client() as client:
         report = client.get(job["links"]["report"]).json()
@@ -100,4 +114,20 @@ def test_an_evaluation_of_base_and_adapter_through_the_gateway(gateway: str, pro
     assert report["hygiene"]["training_overlap"]["measured"] is True
     assert "## Judge bias (measured)" in markdown
     assert plots and all(p.status_code == 200 and p.content[:4] == b"\x89PNG" for p in plots)
-    assert httpx.get(f"{group.api_url}/healthz").status_code == 200
+    assert len(list(generations.rglob("*.json"))) == 4
+    answered = _completions(gateway)
+    # base answers 2 prompts and judges 2 pairs x 2 orders; the adapter answers 2 prompts. The
+    # killed worker had at most 2 requests in flight, which are asked again.
+    assert 6 <= answered["base"] and 2 <= answered[ADAPTER]
+    assert answered["base"] + answered[ADAPTER] <= 8 + 2, answered
+
+
+def _completions(gateway: str) -> dict[str, float]:
+    """Successful chat completions per model, from the gateway's Prometheus counters."""
+    text = httpx.get(gateway.removesuffix("/v1") + "/metrics").text
+    found: dict[str, float] = {}
+    for model, value in re.findall(
+        r'^advisor_inference_requests_total\{model="([^"]+)",status="200"\} (\S+)$', text, re.M
+    ):
+        found[model] = float(value)
+    return found

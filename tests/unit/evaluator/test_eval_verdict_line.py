@@ -44,3 +44,9 @@ def test_an_unreliable_judge_gives_no_quality_direction() -> None:
     assert line.startswith("fidelity up, quality unknown: ")
     assert "position-consistent on only 3% of pairs" in line
     assert "disagree" not in line
+
+
+def test_a_judge_with_no_readable_pair_says_nothing_about_quality() -> None:
+    line = verdict_line("lora", "base", FIDELITY_UP, None, judge_reliable=False)
+    assert line.startswith("fidelity up, quality unknown: ")
+    assert "no pair got a readable verdict in both orders" in line
