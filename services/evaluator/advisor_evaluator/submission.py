@@ -94,5 +94,6 @@ def create_evaluation(
             )  # fmt: skip
         return record, False
     runtime.results(record.id).put_once("request.json", spec.model_dump(mode="json"))
+    runtime.heartbeat(record.id)  # queued work is alive: the reconciler leaves it to the queue
     enqueue(record.id)
     return record, True
