@@ -12,6 +12,7 @@ import pytest
 from scripted_engine import ScriptedEngine
 
 from advisor_inference.core.config import Settings
+from advisor_inference.engines.base import EngineInfo
 from advisor_inference.main import create_app
 from advisor_shared.store import LocalStore
 
@@ -71,6 +72,22 @@ def test_chat_completion_in_openai_shape(tmp_path: Path) -> None:
                                 "content": "base says hello there"}, "finish_reason": "stop",
                                 "logprobs": None}]  # fmt: skip
     assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
+
+
+def test_responses_name_the_chat_template_they_were_formatted_with(tmp_path: Path) -> None:
+    async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
+        plain = await client.post("/v1/chat/completions", json=HELLO, headers=KEY)
+        streamed = await client.post(
+            "/v1/chat/completions", json={**HELLO, "stream": True}, headers=KEY
+        )
+        return plain, streamed
+
+    known = ScriptedEngine(EngineInfo("scripted", "sha256:scripted", "ab" * 32, 64))
+    plain, streamed = run(gateway(tmp_path, known), scenario)
+    assert plain.headers["x-advisor-chat-template-sha256"] == "ab" * 32
+    assert streamed.headers["x-advisor-chat-template-sha256"] == "ab" * 32
+    unknown = run(gateway(tmp_path), scenario)[0]
+    assert "x-advisor-chat-template-sha256" not in unknown.headers
 
 
 def test_stream_chunks_usage_and_done(tmp_path: Path) -> None:

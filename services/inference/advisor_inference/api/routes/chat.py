@@ -26,14 +26,21 @@ from ..deps import AdaptersDep, EngineDep, GateDep, MetricsDep, SettingsDep
 
 router = APIRouter(tags=["chat"])
 TEMPLATE_MISMATCH_HEADER = "X-Advisor-Template-Mismatch"
+# The chat template the engine formatted this request with, so an evaluator can compare it
+# with the template an adapter was trained with (DESIGN.md lesson 1).
+TEMPLATE_HEADER = "X-Advisor-Chat-Template-Sha256"
 
 
-def _flag_headers(model: ServedModel) -> dict[str, str]:
-    """A loud per-response flag when an adapter is served despite a template mismatch."""
-    if model.adapter is None or not model.adapter.template_mismatch:
-        return {}
-    t = model.adapter.template
-    return {TEMPLATE_MISMATCH_HEADER: f"trained={t.trained_sha256[:12]} serving={t.serving_sha256}"}
+def _template_headers(model: ServedModel, serving_sha256: str | None) -> dict[str, str]:
+    """The serving template's fingerprint, and a loud flag when an adapter is served despite a
+    template mismatch."""
+    headers = {TEMPLATE_HEADER: serving_sha256} if serving_sha256 else {}
+    if model.adapter is not None and model.adapter.template_mismatch:
+        t = model.adapter.template
+        headers[TEMPLATE_MISMATCH_HEADER] = (
+            f"trained={t.trained_sha256[:12]} serving={t.serving_sha256}"
+        )
+    return headers
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -77,7 +84,7 @@ async def create_chat_completion(
         gate.leave()
         metrics.requests.labels(served.id, "500").inc()
         raise
-    headers = _flag_headers(served)
+    headers = _template_headers(served, engine.info.chat_template_sha256)
     if not body.stream:
         gate.leave()
         _record(metrics, served.id, started, False, result.prompt_tokens, result.completion_tokens)
