@@ -17,7 +17,7 @@ from rich.console import Console
 from ..errors import AdvisorError
 from ..models import materialise_smollm2
 from ..settings import AdvisorSettings
-from .calibration import estimate_step_seconds
+from .calibration import estimate_step_seconds, measured_step_seconds
 from .pipeline import (
     DemoContext,
     DemoPaths,
@@ -28,7 +28,7 @@ from .pipeline import (
     train_with_handoff,
 )
 from .profile import PROFILES
-from .report import sizes_table, terminal_table, write_report
+from .report import device_label, sizes_table, terminal_table, write_report
 
 console = Console()
 
@@ -39,12 +39,21 @@ def demo(
     profile: str = typer.Option(
         "embedded", help="embedded (CPU, SmolLM2-135M) or gpu (Mistral-7B)."
     ),
+    steps: int | None = typer.Option(
+        None, min=2, help="Override the optimizer steps per fine-tune."
+    ),
+    prompts: int | None = typer.Option(
+        None, min=2, help="Override the number of evaluation prompts."
+    ),
+    new_tokens: int | None = typer.Option(None, min=8, help="Override the new tokens per answer."),
 ) -> None:
     """Run the whole study — audit → gate → two-session fine-tunes (gated and ungated) →
     serve → evaluate → report — and print the paper's table."""
     if profile not in PROFILES:
         raise typer.BadParameter(f"unknown profile {profile!r}; choose {', '.join(PROFILES)}")
-    chosen = PROFILES[profile]
+    chosen = PROFILES[profile].with_overrides(
+        train_steps=steps, eval_prompts=prompts, new_tokens=new_tokens, judge_max_tokens=new_tokens
+    )
     settings = AdvisorSettings()
     paths = DemoPaths(repo=Path.cwd(), out=out, work=work)
     if not (paths.sample / "train.jsonl").is_file():
@@ -132,11 +141,15 @@ def _run_stages(ctx: DemoContext, timings: dict[str, float]) -> dict[str, Any]:
             console.status(f"training {run.adapter} …"),
         ):
             train_with_handoff(ctx, run, step_s)
+        # A fine-tune that ran measured real steps: size the next one's budget from those.
+        for session in (1, 2):
+            events = ctx.paths.logs / f"{run.adapter}-session{session}.jsonl"
+            step_s = measured_step_seconds(events) or step_s
         sessions = run.ledger.get("sessions", [])
         console.print(
             f"{run.adapter}: {'reused' if run.reused else 'trained'}; "
             + " → ".join(
-                f"{s['device_name']} ({s['steps']} steps, {s['stop_reason']})" for s in sessions
+                f"{device_label(s)} ({s['steps']} steps, {s['stop_reason']})" for s in sessions
             )
         )
     with (

@@ -21,9 +21,26 @@ def estimate_step_seconds(
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
     model.eval()
     ids = torch.randint(10, model.config.vocab_size - 1, (micro_batch, seq_len))
+    timings = []
     with torch.no_grad():
         model(input_ids=ids[:, : seq_len // 4])  # warm-up: allocator and kernels
-        started = time.perf_counter()
-        model(input_ids=ids)
-        forward_s = time.perf_counter() - started
-    return FORWARDS_PER_STEP * forward_s * accumulation
+        for _ in range(2):  # the faster of two: a busy neighbour inflates one reading
+            started = time.perf_counter()
+            model(input_ids=ids)
+            timings.append(time.perf_counter() - started)
+    return FORWARDS_PER_STEP * min(timings) * accumulation
+
+
+def measured_step_seconds(events_path: Path) -> float | None:
+    """The median step time a finished session recorded in its events file, if any."""
+    import json
+    import statistics
+
+    if not events_path.is_file():
+        return None
+    times = [
+        event["step_time_s"]
+        for event in map(json.loads, events_path.read_text().splitlines())
+        if event.get("event") == "step" and event.get("step_time_s")
+    ]
+    return statistics.median(times) if times else None

@@ -102,6 +102,8 @@ def training_config(ctx: DemoContext, run: TrainingRun) -> Path:
         "gradient_accumulation_steps": p.gradient_accumulation_steps,
         "output_dir": str(ctx.paths.work / "train" / run.adapter),
         "budget_margin_s": 5.0,
+        # Activations of a 135M model fit easily in RAM: recomputing them would cost a third.
+        "gradient_checkpointing": p.name.startswith("gpu"),
     }
     if p.train_steps:
         config["max_steps"] = p.train_steps

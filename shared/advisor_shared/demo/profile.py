@@ -6,7 +6,7 @@ on two CPU cores; the report prints both columns so nobody mistakes one for the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ..models import EMBEDDED_BASE, PRODUCTION_BASE
@@ -34,12 +34,17 @@ class DemoProfile:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def with_overrides(self, **sizes: int | None) -> DemoProfile:
+        """This profile with the given sizes replaced (None keeps the profile's own)."""
+        changed = {key: value for key, value in sizes.items() if value is not None}
+        return replace(self, **changed, name=f"{self.name}-reduced" if changed else self.name)
+
 
 EMBEDDED = DemoProfile(
     name="embedded",
     base_model=EMBEDDED_BASE,
-    max_seq_len=320,
-    micro_batch_size=4,
+    max_seq_len=256,
+    micro_batch_size=2,
     gradient_accumulation_steps=1,
     train_steps=24,
     eval_prompts=12,
