@@ -36,7 +36,7 @@ class DemoProfile:
 
     def with_overrides(self, **sizes: int | None) -> DemoProfile:
         """This profile with the given sizes replaced (None keeps the profile's own)."""
-        changed = {key: value for key, value in sizes.items() if value is not None}
+        changed: dict[str, Any] = {k: v for k, v in sizes.items() if v is not None}
         return replace(self, **changed, name=f"{self.name}-reduced" if changed else self.name)
 
 

@@ -100,6 +100,14 @@ def terminal_table(rows: list[dict[str, str]], labels: dict[str, str]) -> Table:
     return table
 
 
+def device_label(session: dict[str, Any]) -> str:
+    """The card a session stood in for (simulated on CPU) or the device it really ran on."""
+    simulated = session.get("simulated_device") or {}
+    if simulated.get("name"):
+        return f"{simulated['name']} (simulated on {session['device_name']})"
+    return str(session["device_name"])
+
+
 def plot_loss_across_handoff(runs: list[dict[str, Any]], path: Path) -> None:
     """Training and eval loss per step for each fine-tune, the session boundary marked."""
     import matplotlib
@@ -122,7 +130,7 @@ def plot_loss_across_handoff(runs: list[dict[str, Any]], path: Path) -> None:
             axis.text(
                 session["first_step"] + 0.5, axis.get_ylim()[1], " handoff", color="red", va="top"
             )
-        devices = " → ".join(s.get("device_name", "?") for s in ledger.get("sessions", []))
+        devices = " → ".join(device_label(s).split(" (")[0] for s in ledger.get("sessions", []))
         axis.set_title(f"{run['label']}: {devices}", fontsize=9)
         axis.set_xlabel("optimizer step")
         axis.set_ylabel("loss")
@@ -225,7 +233,7 @@ def render_markdown(
         lines.append("|---|---|---|---|---|---|---|")
         for s in ledger.get("sessions", []):
             lines.append(
-                f"| {s['index']} | {s['device_name']} | {s['dtype']} | {s['backend']} | "
+                f"| {s['index']} | {device_label(s)} | {s['dtype']} | {s['backend']} | "
                 f"{s['first_step'] + 1}–{s['first_step'] + s['steps']} | {s['wall_time_s']:.0f} s | {s['stop_reason']} |"
             )
         lines.append("")
