@@ -59,7 +59,7 @@ def verdict_line(
         parts.append(
             "no pair got a readable verdict in both orders, so the judge says nothing about quality"
         )
-    elif judge_reliable is False:
+    elif judge_reliable is False and position_consistency is not None:
         parts.append(
             f"the judge was position-consistent on only {position_consistency * 100:.0f}% of "
             "pairs, so its preferences are not evidence of quality"
