@@ -9,6 +9,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from advisor_shared.api import ApiKeyChecker, install_common
+from advisor_shared.api.app import docs_routes
 from advisor_shared.queue import run_inprocess_worker
 
 from .api.routes import audits, health
@@ -30,7 +31,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 stack.enter_context(run_inprocess_worker(celery, [QUEUE]))
             yield
 
-    app = FastAPI(title="advisor auditor", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="advisor auditor",
+        version="0.1.0",
+        lifespan=lifespan,
+        **docs_routes(settings.environment),
+    )
     app.state.runtime = runtime
     app.state.celery = celery
     install_common(app, max_body_bytes=settings.auditor_max_body_bytes)

@@ -8,6 +8,7 @@ from contextlib import ExitStack, asynccontextmanager
 from fastapi import APIRouter, Depends, FastAPI
 
 from advisor_shared.api import ApiKeyChecker, install_common
+from advisor_shared.api.app import docs_routes
 from advisor_shared.queue import run_inprocess_worker
 
 from .api.routes import evaluations, health
@@ -37,7 +38,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 reconcile_once(runtime, tasks.redrive, only_stale=False)
             yield
 
-    app = FastAPI(title="advisor evaluator", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="advisor evaluator",
+        version="0.1.0",
+        lifespan=lifespan,
+        **docs_routes(settings.environment),
+    )
     app.state.settings, app.state.runtime, app.state.tasks = settings, runtime, tasks
     app.state.celery, app.state.metrics = celery_app, EvaluatorMetrics()
     install_common(app, max_body_bytes=settings.max_request_bytes)

@@ -8,6 +8,7 @@ from contextlib import ExitStack, asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from advisor_shared.api import ApiKeyChecker, install_common
+from advisor_shared.api.app import docs_routes
 from advisor_shared.jobs import JobStore
 from advisor_shared.store import open_store
 
@@ -46,7 +47,12 @@ def create_app(
                 stack.enter_context(run_inprocess_worker(worker_app, [QUEUE]))
             yield
 
-    app = FastAPI(title="advisor trainer", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="advisor trainer",
+        version="0.1.0",
+        lifespan=lifespan,
+        **docs_routes(settings.environment),
+    )
     install_common(app)
     app.state.settings = settings
     app.state.jobs = JobStore(store, redis_client)

@@ -94,3 +94,14 @@ def install_common(app: FastAPI, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestId)
+
+
+def docs_routes(environment: str) -> dict[str, str | None]:
+    """`FastAPI(**docs_routes(settings.environment))`: the OpenAPI schema and the docs pages are
+    unauthenticated routes, so they exist in development only (RELIABILITY.md F9)."""
+    development = environment == "development"
+    return {
+        "openapi_url": "/openapi.json" if development else None,
+        "docs_url": "/docs" if development else None,
+        "redoc_url": "/redoc" if development else None,
+    }
