@@ -61,8 +61,9 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(BaseException):  # noqa: N818
+    """Not an `Exception`: FastAPI turns any `Exception` raised while it reads the body into a
+    400, so a streamed (chunked) oversized body would never reach the 413 below."""
 
 
 class RequestId:
