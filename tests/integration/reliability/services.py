@@ -30,8 +30,9 @@ def evaluator_app(root: Path, redis_url: str | None = None, **extra: Any) -> Fas
 
     settings = Settings(environment="production", api_keys=[KEY],
                         store_url=f"file://{root / 'evaluator'}", redis_url=redis_url,
-                        inference_url="http://127.0.0.1:9/v1", inference_api_key="svc-0123456789",
-                        queue_name=f"evaluator-rel-{time.time_ns()}", **extra)  # fmt: skip
+                        inference_api_key="svc-0123456789",
+                        queue_name=f"evaluator-rel-{time.time_ns()}",
+                        **{"inference_url": "http://127.0.0.1:9/v1", **extra})  # fmt: skip
     return create_app(settings)
 
 
@@ -139,6 +140,30 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def openai_stub() -> Iterator[str]:
+    """The evaluator tests' OpenAI-compatible stub as a process; yields its `/v1` URL."""
+    import sys
+
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.evaluator.openai_stub", "--port", str(port)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        deadline = time.monotonic() + 30
+        while httpx.get(f"http://127.0.0.1:{port}/v1/models").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
