@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from advisor_shared.api import ApiError
@@ -31,7 +32,7 @@ def readyz(runtime: RuntimeDep) -> dict[str, str]:
     return {"status": "ready"}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics(registry: MetricsDep) -> Response:
     """Prometheus text format."""
     return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

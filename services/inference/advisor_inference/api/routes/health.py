@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import EngineDep, GateDep, MetricsDep
@@ -32,7 +32,7 @@ async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(metrics: MetricsDep, gate: GateDep) -> Response:
     """Prometheus exposition."""
     metrics.in_flight.set(gate.in_flight)
