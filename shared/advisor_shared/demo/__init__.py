@@ -46,6 +46,9 @@ def demo(
         None, min=2, help="Override the number of evaluation prompts."
     ),
     new_tokens: int | None = typer.Option(None, min=8, help="Override the new tokens per answer."),
+    first_session_budget: float | None = typer.Option(
+        None, min=6.0, help="Seconds the first training session gets (default: measured share)."
+    ),
 ) -> None:
     """Run the whole study — audit → gate → two-session fine-tunes (gated and ungated) →
     serve → evaluate → report — and print the paper's table."""
@@ -62,7 +65,7 @@ def demo(
     timings: dict[str, float] = {}
     started = time.monotonic()
     try:
-        data = _run_stages(ctx, timings)
+        data = _run_stages(ctx, timings, first_session_budget)
     except AdvisorError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -98,7 +101,9 @@ def _stage(name: str, timings: dict[str, float]):
     return _Timer()
 
 
-def _run_stages(ctx: DemoContext, timings: dict[str, float]) -> dict[str, Any]:
+def _run_stages(
+    ctx: DemoContext, timings: dict[str, float], first_session_budget: float | None
+) -> dict[str, Any]:
     p = ctx.profile
     with (
         _stage("prepare the base model", timings),
@@ -124,7 +129,7 @@ def _run_stages(ctx: DemoContext, timings: dict[str, float]) -> dict[str, Any]:
         TrainingRun("fine-tuned (gated data)", adapter_name("gated", p, clean), clean),
     ]
     step_s = 0.0
-    if model_dir is not None and p.train_steps:
+    if model_dir is not None and p.train_steps and first_session_budget is None:
         with (
             _stage("measure one training step on this machine", timings),
             console.status("timing a forward pass …"),
@@ -140,7 +145,7 @@ def _run_stages(ctx: DemoContext, timings: dict[str, float]) -> dict[str, Any]:
             _stage(f"train {run.label}: two sessions with a handoff", timings),
             console.status(f"training {run.adapter} …"),
         ):
-            train_with_handoff(ctx, run, step_s)
+            train_with_handoff(ctx, run, step_s, first_session_budget)
         # A fine-tune that ran measured real steps: size the next one's budget from those.
         for session in (1, 2):
             events = ctx.paths.logs / f"{run.adapter}-session{session}.jsonl"
