@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from .errors import ModelResolutionError
+from .chat_template import template_fingerprint, tokenizer_template
+from .errors import AdvisorError, ModelResolutionError
 from .models import EMBEDDED_BASE, encoder_path, resolve_base_model
 from .settings import AdvisorSettings
 
@@ -31,4 +32,11 @@ def prepare(
         raise typer.Exit(2) from None
     console.print(f"base model {resolved.name}: {resolved.location}")
     console.print(f"fingerprint {resolved.fingerprint}")
+    try:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(resolved.location)
+        console.print(f"chat template sha256 {template_fingerprint(tokenizer_template(tokenizer))}")
+    except (OSError, AdvisorError) as exc:
+        console.print(f"chat template: not available ({str(exc)[:200]})")
     console.print(f"encoder: {encoder_path()}")
