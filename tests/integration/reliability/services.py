@@ -211,3 +211,16 @@ class RedisServer:
         with socket.socket() as sock:  # the port must really be free before the restart
             assert sock.connect_ex(("127.0.0.1", self.port)) != 0
         self.start()
+
+
+def figure(experiment: str, text: str, *, runs: int, faults: int, lost: int = 0,
+           duplicated: int = 0, refused: int | str = "", ok: bool) -> None:  # fmt: skip
+    """Print a measured figure: a line for people and a `FIGURE {json}` line that
+    benchmarks/reliability.py gathers into docs/reliability.md."""
+    import json
+
+    print(f"\n{experiment}: {text}")
+    row = {"experiment": experiment, "runs": runs, "faults": faults, "lost": lost,
+           "duplicated": duplicated, "refused": refused, "result": "pass" if ok else "FAIL",
+           "figure": text}  # fmt: skip
+    print("FIGURE " + json.dumps(row))

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from .services import AUTH, JOB_APPS, job_request, openai_stub, own_redis, serve
+from .services import AUTH, JOB_APPS, figure, job_request, openai_stub, own_redis, serve
 
 pytestmark = pytest.mark.integration
 CONCURRENT = 16
@@ -55,8 +55,10 @@ def test_x13_one_idempotency_key_posted_concurrently_makes_one_job(
         len({r.json()["id"] for r in responses[i * CONCURRENT : (i + 1) * CONCURRENT]})
         for i in range(len(keys))
     ]
-    print(f"\nX13 {service}: {len(keys)} keys x {CONCURRENT} concurrent POSTs over HTTP -> "
-          f"statuses {sorted(statuses)}, jobs per key {jobs_per_key}")  # fmt: skip
+    figure(f"X13 idempotency {service}", f"{len(keys)} keys x {CONCURRENT} concurrent POSTs over "
+           f"HTTP -> statuses {sorted(statuses)}, jobs per key {jobs_per_key}",
+           runs=len(keys) * CONCURRENT, faults=len(keys) * (CONCURRENT - 1),
+           duplicated=sum(jobs_per_key) - len(keys), ok=jobs_per_key == [1] * len(keys))  # fmt: skip
     assert statuses <= {200, 201, 202}, [r.text for r in responses if r.status_code >= 300][:2]
     assert jobs_per_key == [1] * len(keys)
     assert len({r.json()["id"] for r in responses}) == len(keys)
@@ -85,6 +87,7 @@ def test_x16_statuses_survive_the_result_backend_expiring(
         for (job_id, r), (_, status) in zip(after, created, strict=True)
         if r.status_code == 200 and r.json()["status"] != status
     ]
-    print(f"\nX16 {service}: {jobs} jobs, result backend emptied -> {len(missing)} statuses "
-          f"missing, {len(changed)} changed")  # fmt: skip
+    figure(f"X16 result-backend loss {service}", f"{jobs} jobs, Redis emptied -> "
+           f"{len(missing)} statuses missing, {len(changed)} changed", runs=jobs, faults=1,
+           lost=len(missing), ok=(missing, changed) == ([], []))  # fmt: skip
     assert (missing, changed) == ([], [])

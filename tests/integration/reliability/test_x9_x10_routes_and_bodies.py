@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 
-from .services import APPS, KEY, PUBLIC, routes, run_async
+from .services import APPS, KEY, PUBLIC, figure, routes, run_async
 
 pytestmark = pytest.mark.integration
 
@@ -35,8 +35,10 @@ def test_x9_no_non_public_route_answers_without_a_key(service: str, tmp_path: Pa
         return out
 
     answered = [(m, p, s) for m, p, s in run_async(app, walk) if s != 401]
-    print(f"\nX9 {service}: {len(private)} non-public routes x 3 credential-less requests, "
-          f"{len(answered)} answered without a key")  # fmt: skip
+    figure(f"X9 route walk {service}", f"{len(private)} non-public routes x 3 credential-less "
+           f"requests, {len(answered)} answered without a key", runs=3 * len(private),
+           faults=3 * len(private), lost=len(answered), refused=3 * len(private) - len(answered),
+           ok=answered == [])  # fmt: skip
     assert answered == []
 
 
@@ -80,10 +82,10 @@ def test_x10_oversized_bodies_get_413_with_bounded_memory(service: str, tmp_path
     app = APPS[service](tmp_path, **extra)
     declared, _ = _oversized_body_status(app, limit, declared=True)
     streamed, peak = _oversized_body_status(app, limit, declared=False)
-    print(
-        f"\nX10 {service}: 64 MiB declared -> {declared}, 64 MiB streamed without "
-        f"Content-Length -> {streamed}, peak allocation {peak / 1e6:.2f} MB"
-    )
+    good = (declared, streamed) == (413, 413) and peak < 8 * 1024 * 1024
+    figure(f"X10 oversized bodies {service}", f"64 MiB declared -> {declared}, 64 MiB streamed "
+           f"without Content-Length -> {streamed}, peak allocation {peak / 1e6:.2f} MB", runs=2,
+           faults=2, refused=[declared, streamed].count(413), ok=good)  # fmt: skip
     assert (declared, streamed) == (413, 413)
     assert peak < 8 * 1024 * 1024  # far below the 64 MiB sent: never buffered whole
 
@@ -116,5 +118,12 @@ def test_no_default_credentials_in_deployment_files() -> None:
     files = [REPO / "compose.yaml", REPO / ".env.example", *sorted((REPO / "k8s").rglob("*.yaml"))]
     assert len(files) > 5
     found = [hit for f in files for hit in _literal_secret_values(f)]
-    print(f"\nsecrets: {len(files)} deployment files scanned, {len(found)} literal credentials")
+    figure(
+        "secrets",
+        f"{len(files)} deployment files scanned, {len(found)} literal credentials",
+        runs=len(files),
+        faults=0,
+        lost=len(found),
+        ok=found == [],
+    )
     assert found == []
