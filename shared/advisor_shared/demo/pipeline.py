@@ -158,9 +158,13 @@ def train_with_handoff(
     steps = p.train_steps or 0
     # The trainer's clock starts before the model loads, and before its first bundle write is
     # measured it keeps a reserve for one (about 12 s): the fixed part covers both.
-    run.budget_s = budget_s or round(20.0 + p.first_session_share * steps * step_estimate_s, 1)
-    first = ["train", "--config", str(config), "--session-budget", f"{run.budget_s}s",
+    if budget_s is None and steps and step_estimate_s:
+        budget_s = round(20.0 + p.first_session_share * steps * step_estimate_s, 1)
+    run.budget_s = budget_s
+    first = ["train", "--config", str(config),
              "--events", str(ctx.paths.logs / f"{run.adapter}-session1.jsonl")]  # fmt: skip
+    if budget_s is not None:  # else (a GPU run of full epochs, no budget given): one session
+        first += ["--session-budget", f"{budget_s}s"]
     second = ["train", "--config", str(config), "--resume", "auto",
               "--events", str(ctx.paths.logs / f"{run.adapter}-session2.jsonl")]  # fmt: skip
     if p.first_device:
