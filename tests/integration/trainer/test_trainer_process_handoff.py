@@ -27,8 +27,11 @@ REPO = Path(__file__).resolve().parents[3]
 def start_trainer(
     config_path: Path, store_root: Path, events: Path, *extra: str
 ) -> subprocess.Popen:
+    # The repository first, then whatever the caller's environment puts on the path (packages
+    # installed with --target on the GPU machine).
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "ADVISOR_STORE_URL": f"file://{store_root}", "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": str(REPO)}  # fmt: skip
+           "PYTHONPATH": path}  # fmt: skip
     command = [sys.executable, "-c", "from advisor_shared.cli import main; main()", "train",
                "--config", str(config_path), "--events", str(events), *extra]  # fmt: skip
     return subprocess.Popen(

@@ -65,7 +65,7 @@ def test_backend_choice_follows_what_is_installed() -> None:
         choose("auto", t4, unsloth_importable=False, bitsandbytes_importable=False)
 
 
-def test_gpu_backend_arguments() -> None:
+def test_gpu_backend_arguments(tmp_path) -> None:
     config = TrainingJobConfig()
     assert quantization_kwargs(config, "float16") == {
         "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
@@ -78,6 +78,7 @@ def test_gpu_backend_arguments() -> None:
     assert load_kwargs(config, "/models/m", "bfloat16") == {
         "model_name": "/models/m", "max_seq_length": 2048, "dtype": "bfloat16", "load_in_4bit": True,
     }  # fmt: skip
+    assert load_kwargs(config, str(tmp_path), "float16")["local_files_only"] is True
     unsloth_peft = peft_kwargs(config)
     assert unsloth_peft["random_state"] == 3407
     assert unsloth_peft["use_gradient_checkpointing"] == "unsloth"

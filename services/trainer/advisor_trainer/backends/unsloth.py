@@ -6,6 +6,7 @@ anything loads transformers whenever this backend is chosen.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from . import LoadedModel
@@ -17,12 +18,15 @@ def preimport() -> None:
 
 def load_kwargs(config: Any, location: str, dtype: str) -> dict[str, Any]:
     """Arguments of `FastLanguageModel.from_pretrained` (dtype name resolved by the caller)."""
-    return {
+    options: dict[str, Any] = {
         "model_name": location,
         "max_seq_length": config.max_seq_len,
         "dtype": dtype,
         "load_in_4bit": config.load_in_4bit,
     }
+    if Path(location).is_dir():  # a local folder: no hub look-ups (GPU.md)
+        options["local_files_only"] = True
+    return options
 
 
 def peft_kwargs(config: Any) -> dict[str, Any]:
