@@ -56,6 +56,16 @@ def linear_shapes(model: torch.nn.Module) -> dict[str, tuple[int, int]]:
     }
 
 
+def cache_keyword(model: Any) -> str:
+    """The name under which this model's forward takes the KV cache: `cache` in recent
+    transformers, `past_key_values` before (5.17 on the GPU machine); an older model given
+    `cache` ignores it and starts from an empty cache at every step."""
+    import inspect
+
+    parameters = inspect.signature(type(model).forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
+
+
 class ModelRunner:
     """Forward passes for a batch, with per-row LoRA adapters on the base instance."""
 
@@ -64,6 +74,7 @@ class ModelRunner:
         if merged is not None:
             self._models[MERGED_INSTANCE] = merged
         self._peft: Any | None = None
+        self._cache_keyword = {name: cache_keyword(model) for name, model in self._models.items()}
         # Whether peft's LoRA layers are switched on; None after a load/unload (unknown).
         self._layers_enabled: bool | None = None
         self.device = device
@@ -83,7 +94,7 @@ class ModelRunner:
             "input_ids": ids.to(self.device),
             "attention_mask": mask.to(self.device),
             "position_ids": positions.to(self.device),
-            "cache": cache,
+            self._cache_keyword[instance]: cache,
             "use_cache": True,
             "logits_to_keep": 1,
         }
