@@ -1,0 +1,243 @@
+"""The HF engine on a CUDA GPU with a Mistral-7B-shaped model (random weights, bf16).
+
+Measures, through the engine the gateway runs (`advisor_inference.engines.hf.HFEngine`, its
+dynamic batching, per-request adapters):
+
+- throughput at 1, 8 and 32 concurrent requests, base model and LoRA adapter (r=16 on the
+  seven projections, unmerged, applied per request by peft);
+- the adapter's load time from the object store (a committed bundle in a LocalStore) through
+  the gateway's `AdapterService`: download and verification, checks, attaching, the canary;
+- batch-1 decode speed against the memory-bandwidth limit (weight bytes / copy bandwidth).
+
+Every request has its own prompt (random words, one token each, through the chat template)
+and generates exactly `--tokens` tokens (greedy, end of sequence ignored). A concurrency level
+runs all its requests at once and is timed from submission to the last token; the first
+round of each (model, level) is an untimed warm-up; the best of `--repeats` rounds is kept
+(all rounds are recorded).
+
+    python benchmarks/inference_gpu.py --out benchmarks/results/inference_gpu.json
+    python benchmarks/inference_gpu.py --smoke --model-dir /tmp/smoke-model --out /tmp/i.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trainer_gpu import SHAPE_7B, SHAPE_SMOKE, TARGETS, build_model  # noqa: E402
+
+COPY_BANDWIDTH = 4.3e12  # bytes/s, device-to-device copy measured on this H200 (read + write)
+
+
+def make_adapter_bundle(model_dir: Path, store, rank: int, name: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A committed bundle of a random rank-`rank` LoRA on the seven projections, with PEFT's
+    own key names (taken from peft on the meta device) and the model folder's template."""
+    import torch
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict
+    from safetensors.torch import save_file
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    from advisor_shared.bundle import write_bundle
+    from advisor_shared.chat_template import template_fingerprint, tokenizer_template
+    from advisor_shared.models import model_fingerprint
+
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=TARGETS, lora_dropout=0.0,
+                        bias="none", task_type="CAUSAL_LM")  # fmt: skip
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir))
+    names = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(
+        get_peft_model(skeleton, config)).items()}  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    tensors = {k: (torch.randn(shape, generator=generator) * 0.02).contiguous()
+               for k, shape in names.items()}  # fmt: skip
+    folder = Path(store.root).parent / "bundle-src"
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / "adapter_model.safetensors"), {"format": "pt"})
+    config.base_model_name_or_path = str(model_dir)
+    config.save_pretrained(str(folder))
+    template = tokenizer_template(AutoTokenizer.from_pretrained(model_dir))
+    (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
+    (folder / "trainer_state.json").write_text("{}")
+    ref = write_bundle(store, name, folder, base_model_id=str(model_dir),
+                       base_fingerprint=model_fingerprint(model_dir),
+                       chat_template_sha256=template_fingerprint(template))  # fmt: skip
+    size = (folder / "adapter_model.safetensors").stat().st_size
+    return {"ref": str(ref), "tensors": len(tensors), "adapter_mb": round(size / 1e6, 1)}
+
+
+def prompt(rng: random.Random, words: int, vocab: int) -> str:
+    return " ".join(f"t{rng.randrange(3, vocab)}" for _ in range(words))
+
+
+async def one_request(engine, model: str, text: str, tokens: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from advisor_inference.engines.base import GenerationRequest, SamplingParams
+
+    params = SamplingParams(max_tokens=tokens, temperature=0.0, ignore_eos=True)
+    started = time.perf_counter()
+    first = last = None
+    count = 0
+    stream = await engine.stream(GenerationRequest(model, [{"role": "user", "content": text}],
+                                                   params))  # fmt: skip
+    async for delta in stream:
+        now = time.perf_counter()
+        if delta.text and first is None:
+            first = now
+        last = now
+        if delta.finish_reason is not None:
+            count = delta.completion_tokens or 0
+    return {"start": started, "first": first or last, "last": last, "tokens": count}
+
+
+async def level(engine, model: str, prompts: list[str], tokens: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    results = await asyncio.gather(*(one_request(engine, model, p, tokens) for p in prompts))
+    wall = time.perf_counter() - started
+    generated = sum(r["tokens"] for r in results)
+    decode = [(r["tokens"] - 1) / (r["last"] - r["first"]) for r in results
+              if r["tokens"] > 1 and r["last"] > r["first"]]  # fmt: skip
+    return {
+        "concurrency": len(prompts), "wall_s": wall, "generated_tokens": generated,
+        "tokens_per_s": generated / wall,
+        "ttft_s_median": statistics.median(r["first"] - r["start"] for r in results),
+        "decode_tokens_per_s_per_request_median": statistics.median(decode) if decode else None,
+    }  # fmt: skip
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from advisor_inference.adapters.service import AdapterService
+    from advisor_inference.core.config import Settings
+    from advisor_inference.engines.hf import HFEngine
+    from advisor_shared.bundle import BundleRef, read_bundle
+    from advisor_shared.models import model_fingerprint
+    from advisor_shared.store import LocalStore
+
+    shape = SHAPE_SMOKE if args.smoke else SHAPE_7B
+    build_s = build_model(args.model_dir, shape, "cpu" if args.smoke else "cuda")
+    work = args.work_dir
+    store = LocalStore(work / "store")
+    bundle = make_adapter_bundle(args.model_dir, store, args.rank, "advisor")
+
+    started = time.perf_counter()
+    engine = HFEngine(str(args.model_dir), base_fingerprint=model_fingerprint(args.model_dir),
+                      max_batch_size=max(args.levels), batch_window_ms=args.window_ms)  # fmt: skip
+    await engine.start()
+    engine_load_s = time.perf_counter() - started
+
+    settings = Settings(api_keys=["bench-key"], adapter_dir=work / "served")
+    service = AdapterService(store, engine, settings)
+    started = time.perf_counter()
+    loaded = await service.load("advisor")
+    service_load_s = time.perf_counter() - started
+    # The parts: download + verification alone, then attaching alone (a second name).
+    started = time.perf_counter()
+    copy = read_bundle(store, BundleRef("advisor"), work / "read-again")
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    await engine.load_adapter("advisor-attach", copy.path)
+    attach_s = time.perf_counter() - started
+    await engine.unload_adapter("advisor-attach")
+
+    rng = random.Random(0)
+    prompts = [prompt(rng, args.prompt_words, shape["vocab_size"]) for _ in range(max(args.levels))]
+    levels: dict[str, Any] = {}
+    for model in ("base", "advisor"):
+        for concurrency in args.levels:
+            # Warm-up: a whole round (the KV cache grows through the same sizes), not kept.
+            first = await level(engine, model, prompts[:concurrency], args.tokens)
+            rounds = [await level(engine, model, prompts[:concurrency], args.tokens)
+                      for _ in range(args.repeats)]  # fmt: skip
+            best = max(rounds, key=lambda r: r["tokens_per_s"])
+            levels[f"{model}/c{concurrency}"] = best | {
+                "rounds_tokens_per_s": [round(r["tokens_per_s"], 1) for r in rounds],
+                "warm_up_round_tokens_per_s": round(first["tokens_per_s"], 1),
+            }
+            print(f"{model} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
+                  f"(rounds {[round(r['tokens_per_s'], 1) for r in rounds]})", flush=True)  # fmt: skip
+    largest_batch = engine.scheduler.largest_batch if engine.scheduler else None
+    await engine.close()
+
+    def ratio(a: str, b: str) -> float | None:
+        if a not in levels or b not in levels:
+            return None
+        return float(levels[a]["tokens_per_s"]) / float(levels[b]["tokens_per_s"])
+
+    params = sum(p.numel() for p in engine.scheduler.runner._models["base"].parameters()) \
+        if engine.scheduler else None  # fmt: skip
+    weight_bytes = params * 2 if params else None
+    limit = COPY_BANDWIDTH / weight_bytes if weight_bytes else None  # every weight read per token
+    decode_c1 = levels["base/c1"]["decode_tokens_per_s_per_request_median"]
+    on_cuda = torch.cuda.is_available() and not args.smoke
+    return {
+        "command": " ".join(["python", "benchmarks/inference_gpu.py", *sys.argv[1:]]),
+        "adapter_overhead_ratio_c8": ratio("base/c8", "advisor/c8"),
+        "adapter_overhead_ratio_c1": ratio("base/c1", "advisor/c1"),
+        "adapter_overhead_ratio_c32": ratio("base/c32", "advisor/c32"),
+        "throughput_ratio_c32_vs_c1": ratio("base/c32", "base/c1"),
+        "throughput_ratio_c32_vs_c1_adapter": ratio("advisor/c32", "advisor/c1"),
+        "batch1_decode_tokens_per_s": decode_c1,
+        "bandwidth_limit_tokens_per_s": limit,
+        "batch1_decode_fraction_of_limit": decode_c1 / limit if decode_c1 and limit else None,
+        "adapter_load_s": service_load_s,
+        "adapter_load_parts_s": {
+            "read_and_verify": read_s,
+            "attach": attach_s,
+            "checks_and_canary_rest": service_load_s - read_s - attach_s,
+        },
+        "targets": {"adapter_overhead_ratio_c8": "<= 1.3", "throughput_ratio_c32_vs_c1": ">= 20"},
+        "levels": levels,
+        "details": {
+            "engine_load_s": engine_load_s,
+            "model_build_s": build_s,
+            "bundle": bundle,
+            "canary": {"prompts": loaded.canary.prompts, "differing": loaded.canary.differing},
+            "largest_batch_seen": largest_batch,
+            "tokens_per_request": args.tokens,
+            "prompt_words": args.prompt_words,
+            "batch_window_ms": args.window_ms,
+            "parameters": params,
+            "weight_bytes_bf16": weight_bytes,
+            "copy_bandwidth_bytes_per_s": COPY_BANDWIDTH,
+        },  # fmt: skip
+        "environment": {
+            "device": torch.cuda.get_device_name(0) if on_cuda else "cpu",
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "transformers": __import__("transformers").__version__,
+            "peft": __import__("peft").__version__,
+        },  # fmt: skip
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--model-dir", type=Path, default=Path("/tmp/mistral7b-shaped"))
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/advisor-inference-bench"))
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--tokens", type=int, default=128, help="generated per request")
+    parser.add_argument("--prompt-words", type=int, default=250)
+    parser.add_argument("--repeats", type=int, default=2, help="measured rounds per level")
+    parser.add_argument("--rank", type=int, default=16)
+    parser.add_argument("--window-ms", type=float, default=5.0)
+    parser.add_argument("--smoke", action="store_true", help="CPU, tiny model (code paths only)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(args))
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, dict)}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
