@@ -17,7 +17,7 @@ from rich.console import Console
 from ..errors import AdvisorError
 from ..models import materialise_smollm2
 from ..settings import AdvisorSettings
-from .calibration import estimate_step_seconds, measured_step_seconds
+from .calibration import calibrate_step_seconds, measured_step_seconds
 from .pipeline import (
     DemoContext,
     DemoPaths,
@@ -26,6 +26,7 @@ from .pipeline import (
     audit_training_data,
     serve_and_evaluate,
     train_with_handoff,
+    training_config,
 )
 from .profile import PROFILES
 from .report import device_label, sizes_table, terminal_table, write_report
@@ -132,11 +133,12 @@ def _run_stages(
     if model_dir is not None and p.train_steps and first_session_budget is None:
         with (
             _stage("measure one training step on this machine", timings),
-            console.status("timing a forward pass …"),
+            console.status("timing a few training steps …"),
         ):
-            step_s = estimate_step_seconds(
-                model_dir, p.micro_batch_size, p.max_seq_len, p.gradient_accumulation_steps
-            )
+            step_s = calibrate_step_seconds(
+                training_config(ctx, runs[0]), ctx.env, ctx.paths.work,
+                ctx.paths.logs / "calibration.log",
+            )  # fmt: skip
         console.print(
             f"one optimizer step ≈ {step_s:.1f} s here; session 1 gets {p.first_session_share:.0%} of the plan"
         )

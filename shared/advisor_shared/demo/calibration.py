@@ -1,46 +1,53 @@
 """How long one training step takes on this machine, measured before the first session so its
-wall-clock budget can end it mid-run (the handoff must happen on a fast laptop and a slow one)."""
+wall-clock budget ends it mid-run (the handoff must happen on a fast laptop and a slow one).
+
+The measurement is the trainer's own: a three-step run of the same job config into a
+throwaway store, whose median step time after the first (warm-up) step is taken.
+"""
 
 from __future__ import annotations
 
-import time
+import json
+import shutil
+import statistics
 from pathlib import Path
 
-# A LoRA step is one forward, a recomputed forward and a backward through frozen weights:
-# about three forward passes of work (the same accounting as the GPU benchmark's 6·N).
-FORWARDS_PER_STEP = 3.0
+from .processes import advisor_command, run_logged
+
+CALIBRATION_STEPS = 3
 
 
-def estimate_step_seconds(
-    model_dir: Path, micro_batch: int, seq_len: int, accumulation: int
-) -> float:
-    """Time one forward pass of a full micro-batch (after a warm-up) and scale to a step."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    model.eval()
-    ids = torch.randint(10, model.config.vocab_size - 1, (micro_batch, seq_len))
-    timings = []
-    with torch.no_grad():
-        model(input_ids=ids)  # warm-up at the timed shape: kernels are chosen per shape
-        for _ in range(2):  # the faster of two: a busy neighbour inflates one reading
-            started = time.perf_counter()
-            model(input_ids=ids)
-            timings.append(time.perf_counter() - started)
-    return FORWARDS_PER_STEP * min(timings) * accumulation
-
-
-def measured_step_seconds(events_path: Path) -> float | None:
-    """The median step time a finished session recorded in its events file, if any."""
-    import json
-    import statistics
-
+def step_times(events_path: Path) -> list[float]:
+    """Step times a trainer session recorded in its events file, in order."""
     if not events_path.is_file():
-        return None
-    times = [
+        return []
+    return [
         event["step_time_s"]
         for event in map(json.loads, events_path.read_text().splitlines())
         if event.get("event") == "step" and event.get("step_time_s")
     ]
+
+
+def measured_step_seconds(events_path: Path) -> float | None:
+    """The median step time of a finished session, if it recorded any."""
+    times = step_times(events_path)
     return statistics.median(times) if times else None
+
+
+def calibrate_step_seconds(config: Path, env: dict[str, str], work: Path, log: Path) -> float:
+    """Run the trainer for a few steps of `config` in a throwaway store; return the median step
+    time after the first one."""
+    scratch = work / "calibration"
+    shutil.rmtree(scratch, ignore_errors=True)
+    events = scratch / "events.jsonl"
+    command = advisor_command(
+        "train", "--config", str(config), "--run-name", "calibration",
+        "--max-steps", str(CALIBRATION_STEPS), "--output-dir", str(scratch / "work"),
+        "--events", str(events),
+    )  # fmt: skip
+    run_logged(
+        command, {**env, "ADVISOR_STORE_URL": f"file://{(scratch / 'store').resolve()}"}, log
+    )
+    times = step_times(events)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return statistics.median(times[1:] or times)
