@@ -12,11 +12,19 @@ import logging
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_ready
 
 from advisor_shared.errors import AdvisorError, StoreError
 from advisor_shared.queue import make_celery
 
-from .audit_jobs import all_chunks_done, audit_chunk, fail_audit, finalize_audit, plan_audit
+from .audit_jobs import (
+    JOB_KIND,
+    all_chunks_done,
+    audit_chunk,
+    fail_audit,
+    finalize_audit,
+    plan_audit,
+)
 from .core.config import Settings
 from .runtime import Runtime
 
@@ -79,5 +87,27 @@ def create_celery(runtime: Runtime) -> Celery:
     return app
 
 
+def redrive_unfinished(app: Celery, runtime: Runtime) -> int:
+    """Queue the plan step of every unfinished audit again; return how many.
+
+    A worker killed mid-job (SIGKILL, OOM) leaves its message un-acked in Redis until the
+    visibility timeout (hours): without this its audit would wait that long (F2). Every step is
+    idempotent (stored plan, write-once chunks, finalize once), so a job still queued elsewhere
+    only costs a repeated check."""
+    unfinished = [r.id for r in runtime.jobs.list(JOB_KIND) if not r.status.finished]
+    for job_id in unfinished:
+        app.send_task("auditor.plan", args=[job_id], queue=QUEUE)
+    return len(unfinished)
+
+
 # The worker process reads its settings from the environment, like every service.
-app = create_celery(Runtime(Settings()))
+_runtime = Runtime(Settings())
+app = create_celery(_runtime)
+
+
+@worker_ready.connect
+def _redrive_on_start(sender: Any = None, **_: Any) -> None:
+    if getattr(sender, "app", None) is app:
+        count = redrive_unfinished(app, _runtime)
+        if count:
+            log.warning("re-queued %d unfinished audit(s) at worker start", count)
