@@ -56,11 +56,15 @@ answered without a key, or literal credentials found), *duplicated* extra jobs o
 ## How to run
 
 - Cheap experiments (`tests/integration/reliability`, marker `integration`) run in `make test`.
-- Chaos experiments: `.venv/bin/python -m pytest -m chaos tests/chaos` (several minutes). Not yet
-  built there: X1 at >= 20 kills for the evaluator and the auditor, X2 over >= 10 trainer runs,
-  X3 (a task past a scaled-down visibility timeout) and X4 (Redis restarted under jobs). Today X1
-  has 5 evaluator kills (`tests/integration/evaluator/test_evaluator_chaos.py`, marker `chaos`)
-  and X2 one SIGTERM and one SIGKILL run (`tests/integration/trainer`).
+- Chaos experiments (`tests/chaos`, marker `chaos`, not in `make test`; about 20 minutes on two
+  cores): `.venv/bin/python -m pytest -m chaos tests/chaos`. Each starts a redis-server of its
+  own on a free port and real worker processes: X1 20 SIGKILLs of an evaluator worker and 20 of
+  an auditor worker at seeded random points of tiny jobs, X2 one run of the tiny model stopped 10
+  times (SIGTERM and SIGKILL alternating) and resumed, X3 tasks three times longer than a
+  visibility timeout scaled down to 3 s on two workers, X4 Redis restarted under evaluator and
+  auditor jobs (AOF `everysec`). `ADVISOR_CHAOS_KILLS` / `ADVISOR_CHAOS_RUNS` make a quick try
+  shorter. Also under `chaos`: 5 evaluator kills with the judge metric
+  (`tests/integration/evaluator/test_evaluator_chaos.py`).
 - 200 fuzz examples per operation: `.venv/bin/python -m pytest -m slow tests/integration/reliability`.
 - This page: `.venv/bin/python benchmarks/reliability.py [--chaos] [--slow]`.
 
