@@ -69,7 +69,7 @@ def test_x2_trainer_stopped_and_resumed_ten_times(tiny_model_dir, tmp_path: Path
             f"finished at step {final['global_step']}/{total} over {len(first_steps)} "
             f"sessions, ledger {len(set(ledger))} steps, {repeated} recorded twice")  # fmt: skip
     ok = (all(n == 0 for n in lost["SIGTERM"]) and all(0 <= n <= INTERVAL for n in lost["SIGKILL"])
-          and final["global_step"] == total and first_steps == [0, *resume_points]
+          and final["global_step"] == total and first_steps[0] == 0 and set(first_steps[1:]) <= set(resume_points)
           and sorted(ledger) == list(range(1, total + 1)))  # fmt: skip
     with capsys.disabled():
         figure("X2 trainer SIGTERM/SIGKILL and resume", text, runs=RUNS, faults=RUNS,
@@ -77,5 +77,6 @@ def test_x2_trainer_stopped_and_resumed_ten_times(tiny_model_dir, tmp_path: Path
     assert lost["SIGTERM"] == [0] * len(lost["SIGTERM"]), text
     assert all(0 <= n <= INTERVAL for n in lost["SIGKILL"]), text
     assert final["global_step"] == total, text
-    assert first_steps == [0, *resume_points], text
+    # A session SIGKILLed before its first checkpoint commits nothing and leaves no ledger entry.
+    assert first_steps[0] == 0 and set(first_steps[1:]) <= set(resume_points), text
     assert sorted(ledger) == list(range(1, total + 1)), text
