@@ -56,7 +56,7 @@ answered without a key, or literal credentials found), *duplicated* extra jobs o
 ## How to run
 
 - Cheap experiments (`tests/integration/reliability`, marker `integration`) run in `make test`.
-- Chaos experiments (`tests/chaos`, marker `chaos`, not in `make test`; about 20 minutes on two
+- Chaos experiments (`tests/chaos`, marker `chaos`, not in `make test`; about 9 minutes on two
   cores): `.venv/bin/python -m pytest -m chaos tests/chaos`. Each starts a redis-server of its
   own on a free port and real worker processes: X1 20 SIGKILLs of an evaluator worker and 20 of
   an auditor worker at seeded random points of tiny jobs, X2 one run of the tiny model stopped 10
