@@ -34,13 +34,15 @@ def forward_inputs(
     layout: str | None,
     max_seq_len: int,
     pad_token_id: int,
+    rows_per_pass: int | None = None,
 ) -> list[dict[str, Any]]:
     """The forward passes of one step: its micro-batches padded (`layout` None) or its
-    conversations packed in `layout` with at most `len(micro_batch)` rows per pass."""
+    conversations packed in `layout` with at most `rows_per_pass` rows per pass (default:
+    the micro-batch size)."""
     if layout is None:
         return [collate(batch, pad_token_id) for batch in micro_batches]
     examples = [example for batch in micro_batches for example in batch]
-    rows_per_pass = max(len(batch) for batch in micro_batches)
+    rows_per_pass = rows_per_pass or max(len(batch) for batch in micro_batches)
     plan = plan_forward_passes(examples, max_seq_len=max_seq_len, micro_batch_size=rows_per_pass)
     return [collate_packed(rows, layout, pad_token_id) for rows in plan]
 
@@ -68,6 +70,7 @@ def evaluation_loss(
     dtype: str,
     layout: str | None = None,
     max_seq_len: int | None = None,
+    rows_per_pass: int | None = None,
 ) -> float | None:
     """Mean loss per target token over `examples` (None when there are none); packed in
     `layout` like training when given."""
@@ -82,6 +85,7 @@ def evaluation_loss(
         layout=layout,
         max_seq_len=max_seq_len or max(e.length for e in ordered),
         pad_token_id=pad_token_id,
+        rows_per_pass=rows_per_pass,
     )
     total_loss = 0.0
     was_training = model.training

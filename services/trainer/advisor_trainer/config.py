@@ -126,8 +126,17 @@ class TrainingJobConfig:
         default=True,
         metadata=_help(
             "Pack each step's conversations into rows of up to max_seq_len tokens, no padding, "
-            "attention kept within each conversation; a forward pass holds at most "
-            "micro_batch_size rows. Falls back to padding where the model cannot take it."
+            "attention kept within each conversation; a forward pass holds rows_per_pass "
+            "rows. Falls back to padding where the model cannot take it."
+        ),
+    )
+    rows_per_pass: int | None = field(
+        default=None,
+        metadata=_help(
+            "Packed rows per forward pass. Default: on CUDA as many as the memory measured "
+            "free after loading holds (at least micro_batch_size, at most the step's "
+            "conversations); micro_batch_size on the CPU. Fewer, fuller passes are faster; "
+            "the step and its gradient are the same."
         ),
     )
     loss_on: LossOn = field(
@@ -374,6 +383,8 @@ def _check_values(c: TrainingJobConfig) -> None:
     _at_least("max_seq_len", c.max_seq_len, 16)
     _at_least("micro_batch_size", c.micro_batch_size, 1)
     _at_least("gradient_accumulation_steps", c.gradient_accumulation_steps, 1)
+    if c.rows_per_pass is not None:
+        _at_least("rows_per_pass", c.rows_per_pass, 1)
     _at_least("num_train_epochs", c.num_train_epochs, 1)
     if c.max_steps is not None:
         _at_least("max_steps", c.max_steps, 1)

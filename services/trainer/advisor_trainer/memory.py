@@ -156,22 +156,10 @@ def estimate_peak_memory(
     else:
         weights = (shape.linear_params + shape.other_params) * act
     lora = shape.lora_params(lora_r, lora_targets) * LORA_BYTES_PER_PARAM.get(optimizer, 16)
-    tokens = micro_batch_size * seq_len
-    h, i, layers = shape.hidden_size, shape.intermediate_size, shape.num_layers
-    layer_working_set = tokens * (12 * h + 4 * i) * act
-    scores = micro_batch_size * shape.num_heads * seq_len**2 * 16
-    if backend == "unsloth":
-        activations = layer_working_set if gradient_checkpointing else layers * layer_working_set
-        attention = 0.0
-        logits = tokens * shape.vocab_size * 2
-    else:
-        if gradient_checkpointing:
-            activations = layers * tokens * h * act + layer_working_set
-            attention = scores
-        else:
-            activations = layers * layer_working_set
-            attention = layers * scores
-        logits = tokens * shape.vocab_size * (act + 4 + 4)
+    activations, attention, logits = _pass_terms(
+        shape, backend=backend, act=act, rows=micro_batch_size, seq_len=seq_len,
+        gradient_checkpointing=gradient_checkpointing,
+    )  # fmt: skip
     components = {
         "weights": float(weights),
         "lora_and_optimizer": float(lora),
@@ -186,6 +174,42 @@ def estimate_peak_memory(
         total = allocated * CUDA_SLACK + CUDA_CONTEXT
     components["overhead"] = total - allocated
     return MemoryEstimate(components, total, float(capacity_bytes), device_name, backend)
+
+
+def _pass_terms(
+    shape: ModelShape,
+    *,
+    backend: str,
+    act: int,
+    rows: int,
+    seq_len: int,
+    gradient_checkpointing: bool,
+) -> tuple[float, float, float]:
+    """(activations, attention, logits) bytes of a forward pass of `rows` x `seq_len` tokens."""
+    tokens = rows * seq_len
+    h, i, layers = shape.hidden_size, shape.intermediate_size, shape.num_layers
+    layer_working_set = tokens * (12 * h + 4 * i) * act
+    scores = rows * shape.num_heads * seq_len**2 * 16
+    if backend == "unsloth":
+        activations = layer_working_set if gradient_checkpointing else layers * layer_working_set
+        return activations, 0.0, tokens * shape.vocab_size * 2
+    if gradient_checkpointing:
+        activations, attention = layers * tokens * h * act + layer_working_set, scores
+    else:
+        activations, attention = layers * layer_working_set, layers * scores
+    return activations, attention, tokens * shape.vocab_size * (act + 4 + 4)
+
+
+def bytes_per_row(
+    shape: ModelShape, *, backend: str, dtype: str, seq_len: int, gradient_checkpointing: bool
+) -> float:
+    """What one more row of `seq_len` tokens adds to a forward pass, allocator slack included
+    (the terms of the module docstring that grow with the tokens of a pass)."""
+    terms = _pass_terms(
+        shape, backend=backend, act=DTYPE_BYTES[dtype], rows=1, seq_len=seq_len,
+        gradient_checkpointing=gradient_checkpointing,
+    )  # fmt: skip
+    return sum(terms) * (CPU_SLACK if backend == "cpu-lora" else CUDA_SLACK)
 
 
 def refuse_if_too_big(estimate: MemoryEstimate, what: str = "") -> None:

@@ -21,6 +21,7 @@ def optimizer_step(
     max_grad_norm: float,
     pad_token_id: int,
     max_seq_len: int,
+    rows_per_pass: int | None = None,
 ) -> tuple[float, float]:
     """Accumulate the step's forward passes (packed when the backend packs), clip, step;
     return (mean target-token loss, grad norm)."""
@@ -31,17 +32,19 @@ def optimizer_step(
     targets = sum(e.target_count for batch in micro_batches for e in batch)
     for group in optimizer.param_groups:
         group["lr"] = lr
-    step_loss = 0.0
     passes = forward_inputs(
-        micro_batches, layout=loaded.packing, max_seq_len=max_seq_len, pad_token_id=pad_token_id
-    )
+        micro_batches, layout=loaded.packing, max_seq_len=max_seq_len,
+        pad_token_id=pad_token_id, rows_per_pass=rows_per_pass,
+    )  # fmt: skip
+    losses = []
     for inputs in passes:
         tensors = to_device(inputs, loaded.device)
         with autocast_for(loaded.device, loaded.dtype):
             # No KV cache: transformers detects packed rows only when none is passed.
             loss = loaded.model(**tensors, use_cache=False, num_items_in_batch=targets).loss
         scaler.scale(loss).backward()
-        step_loss += float(loss.detach())
+        losses.append(loss.detach())  # summed once below: no device sync per pass
+    step_loss = float(torch.stack(losses).sum())
     scaler.unscale_(optimizer)
     grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
     scaler.step(optimizer)

@@ -25,7 +25,13 @@ from .config import TrainingJobConfig
 from .data_order import DataOrder, split_validation
 from .device import DEVICE_PROFILES, DeviceInfo, choose_dtype, detect_device
 from .errors import TrainingDataError
-from .memory import MemoryEstimate, ModelShape, estimate_peak_memory, refuse_if_too_big
+from .memory import (
+    MemoryEstimate,
+    ModelShape,
+    bytes_per_row,
+    estimate_peak_memory,
+    refuse_if_too_big,
+)
 from .packing import packed_row_width_bound
 from .schedule import LRSchedule
 from .tokenization import TokenizedExample, encode_dataset
@@ -55,6 +61,7 @@ class RunPlan:
     training_shape: dict[str, Any]
     memory: MemoryEstimate
     resume_point: resume.ResumePoint | None
+    row_bytes: float = 0.0  # memory one packed row adds to a forward pass (pass_size.py)
 
     @property
     def pad_token_id(self) -> int:
@@ -151,6 +158,10 @@ def prepare_run(
             step_size=max(step_size, config.micro_batch_size),
         )
     memory = _estimate(config, model_shape, backend.name, dtype, longest, device)
+    row_bytes = bytes_per_row(
+        model_shape, backend=backend.name, dtype=dtype, seq_len=min(config.max_seq_len, longest),
+        gradient_checkpointing=config.gradient_checkpointing,
+    )  # fmt: skip
     refuse_if_too_big(memory)
     if simulated is not None:
         card = DEVICE_PROFILES[config.device_profile or ""]
@@ -167,6 +178,7 @@ def prepare_run(
         chat_template=chat_template, template_sha256=template_sha, train=train,
         validation=validation, skipped_without_targets=skipped, order=order,
         schedule=schedule, training_shape=shape, memory=memory, resume_point=resume_point,
+        row_bytes=row_bytes,
     )  # fmt: skip
 
 
@@ -226,7 +238,10 @@ def _estimate(
         shape,
         backend=backend,
         dtype=dtype,
-        micro_batch_size=config.micro_batch_size,
+        # Packed passes hold rows_per_pass rows when it is configured (else chosen to fit).
+        micro_batch_size=max(
+            config.micro_batch_size, (config.packing and config.rows_per_pass) or 0
+        ),
         seq_len=min(config.max_seq_len, longest),
         lora_r=config.lora_r,
         lora_targets=config.lora_target_modules,

@@ -30,6 +30,7 @@ from .export import export_merged
 from .ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
 from .optimizer_step import optimizer_step
 from .optimizers import build_optimizer
+from .pass_size import choose_rows_per_pass, measured_free_bytes
 from .preparation import RunPlan, prepare_run
 from .progress import ProgressSink, SilentProgress, StepReport
 from .stop_signals import StopRequest
@@ -119,6 +120,15 @@ def train_session(
         parent=str(plan.resume_point.ref) if plan.resume_point else None,
     )
     session.packing = loaded.packing or "off"
+    if loaded.packing:
+        session.rows_per_pass = choose_rows_per_pass(
+            configured=config.rows_per_pass,
+            micro_batch_size=config.micro_batch_size,
+            step_rows=config.micro_batch_size * config.gradient_accumulation_steps,
+            free_bytes=measured_free_bytes(loaded.device),
+            reserved_bytes=plan.memory.components["lora_and_optimizer"],
+            row_bytes=plan.row_bytes,
+        )
     stalls: dict[int, float] = {}
     progress.on_start(_start_info(plan, loaded, ledger))
     model.train()
@@ -134,7 +144,9 @@ def train_session(
             stop_reason = "session budget"
             break
         step_started = time.monotonic()
-        record = _train_one_step(plan, loaded, optimizer, scaler, trainable, ledger.global_step)
+        record = _train_one_step(
+            plan, loaded, optimizer, scaler, trainable, ledger.global_step, session.rows_per_pass
+        )
         ledger.global_step += 1
         ledger.samples_consumed += record.pop("samples")
         ledger.tokens_consumed += record["tokens"]
@@ -268,6 +280,7 @@ def _train_one_step(
     scaler: Any,
     trainable: list[Any],
     step: int,
+    rows_per_pass: int | None,
 ) -> dict[str, Any]:
     """Optimizer step `step` (0-based) of the run; returns the step's ledger record."""
     examples = [[plan.train[i] for i in batch] for batch in plan.order.step_batches(step)]
@@ -275,7 +288,7 @@ def _train_one_step(
     loss, grad_norm = optimizer_step(
         loaded, optimizer, scaler, trainable, examples,
         lr=lr, max_grad_norm=plan.config.max_grad_norm, pad_token_id=plan.pad_token_id,
-        max_seq_len=plan.config.max_seq_len,
+        max_seq_len=plan.config.max_seq_len, rows_per_pass=rows_per_pass,
     )  # fmt: skip
     return {
         "step": step + 1,
@@ -298,6 +311,7 @@ def _evaluate(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> None
         dtype=loaded.dtype,
         layout=loaded.packing,
         max_seq_len=plan.config.max_seq_len,
+        rows_per_pass=ledger.sessions[-1].rows_per_pass if ledger.sessions else None,
     )
     if value is not None:
         entry = {"step": ledger.global_step, "eval_loss": round(value, 6)}
@@ -340,6 +354,7 @@ def _start_info(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> di
         "backend": plan.backend.name,
         "dtype": loaded.dtype,
         "packing": loaded.packing or "off",
+        "rows_per_pass": ledger.sessions[-1].rows_per_pass,
         "trainable_parameters": loaded.trainable_parameters(),
         "start_step": ledger.global_step,
         "total_steps": plan.schedule.total_steps,

@@ -51,4 +51,8 @@ def load(config: Any, location: str, dtype: str) -> LoadedModel:
     options["dtype"] = getattr(torch, dtype)
     model, _tokenizer = FastLanguageModel.from_pretrained(**options)
     model = FastLanguageModel.get_peft_model(model, **peft_kwargs(config))
+    if config.packing:
+        from . import unsloth_varlen
+
+        unsloth_varlen.enable()
     return LoadedModel(model, "unsloth", "cuda:0", dtype, quantised=config.load_in_4bit)
