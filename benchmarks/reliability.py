@@ -60,9 +60,10 @@ answered without a key, or literal credentials found), *duplicated* extra jobs o
   cores): `.venv/bin/python -m pytest -m chaos tests/chaos`. Each starts a redis-server of its
   own on a free port and real worker processes: X1 20 SIGKILLs of an evaluator worker and 20 of
   an auditor worker at seeded random points of tiny jobs, X2 one run of the tiny model stopped 10
-  times (SIGTERM and SIGKILL alternating) and resumed, X3 tasks three times longer than a
-  visibility timeout scaled down to 3 s on two workers, X4 Redis restarted under evaluator and
-  auditor jobs (AOF `everysec`). `ADVISOR_CHAOS_KILLS` / `ADVISOR_CHAOS_RUNS` make a quick try
+  times (SIGTERM and SIGKILL alternating) and resumed, X3 endpoint calls four times longer
+  than a visibility timeout scaled down to 3 s (overdue messages looked for every second, not
+  every 100 s) on two workers, X4 Redis restarted under evaluator and auditor jobs (AOF
+  `everysec`). `ADVISOR_CHAOS_KILLS` / `ADVISOR_CHAOS_RUNS` make a quick try
   shorter. Also under `chaos`: 5 evaluator kills with the judge metric
   (`tests/integration/evaluator/test_evaluator_chaos.py`).
 - 200 fuzz examples per operation: `.venv/bin/python -m pytest -m slow tests/integration/reliability`.

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task, chord
+from celery.exceptions import Ignore
 
 from advisor_shared.lease import Lease
 
@@ -90,11 +91,15 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
             runtime.redis, unit.lease_name(job_id), ttl_s=runtime.settings.unit_lease_ttl_s
         )
         with lease, runtime.keep_alive(job_id):
-            # Held elsewhere: this is a duplicate of a unit in flight, whose own chord will
-            # advance the job when it is stored. If that worker dies, the lease expires, the
-            # heartbeat stops and the reconciler dispatches the unit again.
+            # Held elsewhere: this is a duplicate of a unit in flight (often the very message,
+            # redelivered by Redis past its visibility timeout), whose holder will advance the
+            # job when the result is stored. The copy must leave no result: a chord counts each
+            # task id once, so a copy's early "success" would fire the chord body before the
+            # unit is stored and swallow the holder's own completion, and the job would wait
+            # for the reconciler. `Ignore` acks the message and records nothing. If the holder
+            # dies, its lease expires, the heartbeat stops and the reconciler re-dispatches.
             if not lease.held:
-                return "busy"
+                raise Ignore()
             if unit_finished(results, unit):
                 return "skipped"
             try:

@@ -63,11 +63,13 @@ class EvaluatorProcesses:
         self.api_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.api_url}/readyz", proc, self.root / "api.log")
 
-    def start_worker(self, name: str, concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(
+        self, name: str, concurrency: int = 2, loglevel: str = "WARNING"
+    ) -> subprocess.Popen:
         return self._spawn(name, [
             sys.executable, "-m", "celery", "-A", "advisor_evaluator.worker", "worker",
             "-Q", self.env["ADVISOR_QUEUE_NAME"], "--pool=threads", f"--concurrency={concurrency}",
-            "--loglevel=WARNING", "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
+            f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
         ])  # fmt: skip
 
     def client(self) -> httpx.Client:
