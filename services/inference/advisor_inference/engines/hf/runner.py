@@ -66,6 +66,19 @@ def cache_keyword(model: Any) -> str:
     return "cache" if "cache" in parameters else "past_key_values"
 
 
+def serve_in_base_dtype(peft_model: Any, name: str, dtype: torch.dtype) -> None:
+    """Cast adapter `name`'s LoRA weights to the base model's dtype, as vLLM serves them.
+
+    Bundles hold fp32 weights (what training updates) and peft keeps them so, which on a bf16
+    base makes every LoRA call cast its input to fp32, multiply in fp32 and cast back: on a
+    launch-bound decode step those extra kernels, not the LoRA arithmetic, are the adapter's
+    cost. On an fp32 base (the CPU) nothing changes."""
+    marks = (f".lora_A.{name}.", f".lora_B.{name}.")
+    for parameter_name, parameter in peft_model.named_parameters():
+        if parameter.dtype != dtype and any(mark in parameter_name for mark in marks):
+            parameter.data = parameter.data.to(dtype)
+
+
 class ModelRunner:
     """Forward passes for a batch, with per-row LoRA adapters on the base instance."""
 
@@ -136,6 +149,7 @@ class ModelRunner:
         else:
             self._peft.load_adapter(str(path), adapter_name=name, is_trainable=False)
         self._peft.to(self.device)
+        serve_in_base_dtype(self._peft, name, self._models[BASE_INSTANCE].dtype)
         self._peft.eval()
         self._layers_enabled = None  # new LoRA layers start enabled, older ones may not be
         self.adapters.add(name)
