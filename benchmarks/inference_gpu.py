@@ -165,6 +165,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{model} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
                   f"(rounds {[round(r['tokens_per_s'], 1) for r in rounds]})", flush=True)  # fmt: skip
     largest_batch = engine.scheduler.largest_batch if engine.scheduler else None
+    peft_model = engine.scheduler.runner._peft if engine.scheduler else None
+    adapter_dtypes = sorted({str(p.dtype) for n, p in peft_model.named_parameters()
+                             if ".lora_A.advisor." in n}) if peft_model else []  # fmt: skip
     await engine.close()
 
     def ratio(a: str, b: str) -> float | None:
@@ -202,6 +205,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "bundle": bundle,
             "canary": {"prompts": loaded.canary.prompts, "differing": loaded.canary.differing},
             "largest_batch_seen": largest_batch,
+            "adapter_dtype_served": adapter_dtypes,
             "tokens_per_request": args.tokens,
             "prompt_words": args.prompt_words,
             "batch_window_ms": args.window_ms,
