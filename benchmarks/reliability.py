@@ -20,7 +20,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CHEAP = ["tests/integration/reliability"]
+# The experiments of `make test`: the reliability suite and the services' own X6/X11 tests.
+CHEAP = [
+    "tests/integration/reliability",
+    "tests/integration/inference/test_inference_hostile_ramp.py",
+    "tests/integration/trainer/test_trainer_hostile_resume.py",
+    "tests/integration/inference/test_inference_admission_ramp.py",
+    "tests/unit/inference/test_inference_gateway.py",
+]
 CHAOS = ["tests/chaos"]
 COLUMNS = ("experiment", "runs", "faults", "lost", "duplicated", "refused", "result")
 
@@ -50,12 +57,19 @@ The fault experiments of RELIABILITY.md (X1–X16), run as tests. Each test prin
 measures and asserts it; this page is written by `benchmarks/reliability.py` from their output
 (raw rows: `benchmarks/results/reliability.json`). Columns: *runs* requests or cycles made,
 *faults* faults or hostile inputs injected, *lost* jobs/items/statuses lost (or routes that
-answered without a key, or literal credentials found), *duplicated* extra jobs or effects,
-*refused* requests refused as they should be (401/413).
+answered without a key, literal credentials found, hostile bundles let through, requests that
+failed with a 5xx or a timeout), *duplicated* extra jobs or effects, *refused* requests or
+inputs refused as they should be (401, 413, 429, 4xx or a clear error for hostile bundles).
 
 ## How to run
 
-- Cheap experiments (`tests/integration/reliability`, marker `integration`) run in `make test`.
+- Cheap experiments run in `make test`: `tests/integration/reliability` (X9, X10, X13, X16,
+  secrets) and the services' own X6 and X11 tests: 120 hostile bundles posted to the gateway
+  over the real engine (`tests/integration/inference/test_inference_hostile_ramp.py`), 130
+  given to the trainer as the bundle to resume from
+  (`tests/integration/trainer/test_trainer_hostile_resume.py`), a ramp of 1 to 64 concurrent
+  requests against a gateway that admits 4 (`tests/integration/inference/test_inference_admission_ramp.py`)
+  and the admission logic over a scripted engine (`tests/unit/inference/test_inference_gateway.py`).
 - Chaos experiments (`tests/chaos`, marker `chaos`, not in `make test`; about 9 minutes on two
   cores): `.venv/bin/python -m pytest -m chaos tests/chaos`. Each starts a redis-server of its
   own on a free port and real worker processes: X1 20 SIGKILLs of an evaluator worker and 20 of
@@ -70,10 +84,10 @@ answered without a key, or literal credentials found), *duplicated* extra jobs o
 - This page: `.venv/bin/python benchmarks/reliability.py [--chaos] [--slow]`.
 
 Related experiments owned by each service's tests: X1 single kills
-(`tests/integration/evaluator`), X2 SIGTERM/SIGKILL hand-offs (`tests/integration/trainer`),
-X6 hostile bundles (`tests/integration/inference/test_inference_hostile_ramp.py`), X11 429 +
-Retry-After (`tests/unit/inference/test_inference_gateway.py`), adapter names that would escape
-their prefix (`tests/integration/test_bundle_store.py::test_hostile_names_are_refused`).
+(`tests/integration/evaluator`), X2 SIGTERM/SIGKILL hand-offs (`tests/integration/trainer`), X3's
+redelivered copy of a unit in flight (`tests/integration/evaluator/test_evaluator_redelivery.py`),
+adapter names that would escape their prefix
+(`tests/integration/test_bundle_store.py::test_hostile_names_are_refused`).
 
 ## Last run
 

@@ -1,26 +1,35 @@
-"""RELIABILITY.md X6: 110 corrupt or hostile bundles, made with a fixed seed. Every one must be
-refused before the engine is asked to load it, and the engine must stay healthy throughout."""
+"""RELIABILITY.md X6 at the gateway: 120 corrupt or hostile bundles (12 kinds, made with a fixed
+seed) posted to `/v1/adapters` of the gateway over the real engine, served on a loopback port.
+Every one must be refused with a 4xx before the engine is asked to load it, the engine must stay
+healthy throughout (`/healthz` and `/readyz` after each), and the base model must still answer.
+The trainer's side of X6 is tests/integration/trainer/test_trainer_hostile_resume.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import struct
+import time
+from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 
-from advisor_inference.adapters.service import AdapterService
 from advisor_inference.core.config import Settings
 from advisor_inference.engines.hf import HFEngine
-from advisor_inference.errors import InferenceError
+from advisor_inference.main import create_app
 from advisor_shared.models import resolve_base_model
 from tests.integration.inference import hostile_bundles as hostile
+from tests.integration.reliability.services import AUTH, KEY, figure, serve
 from tests.unit.inference.lora_factory import publish
 
 pytestmark = pytest.mark.integration
-KINDS = 11
+KINDS = 12
+ROUNDS = 10
+# Names that would escape the adapters/ prefix, or are not names at all (kind 11).
+HOSTILE_NAMES = ["../etc", "x/../../y", "..", "./x", "x\\..\\y", "/abs", "a/b", "..%2f",
+                 "x\x00y", "UPPER"]  # fmt: skip
 
 
 class CountingEngine:
@@ -76,35 +85,67 @@ def corrupt(kind: int, store, ref, rng: random.Random) -> None:  # type: ignore[
         store.put_bytes(manifest_key, json.dumps(manifest).encode(), overwrite=True)
 
 
-def test_hostile_bundle_ramp_never_reaches_the_engine(
-    tiny_model_dir: Path, lora_dirs: dict[str, Path], local_store, tmp_path: Path
-) -> None:
-    fingerprint = resolve_base_model(str(tiny_model_dir), tmp_path).fingerprint
-    real = HFEngine(str(tiny_model_dir), base_fingerprint=fingerprint)
-    engine = CountingEngine(real)
-    service = AdapterService(local_store, engine, Settings(adapter_dir=tmp_path / "unpacked"))  # type: ignore[arg-type]
+def hostile_refs(store, lora_dir: Path, base_dir: Path, cache: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """`name@version` of each hostile case: corrupt bundles in the store, then hostile names."""
     rng = random.Random(20250409)
     refs = []
-    for i in range(KINDS * 10):
-        ref = publish(local_store, f"hostile-{i:03d}", lora_dirs["beta"], tiny_model_dir, tmp_path)
-        corrupt(i % KINDS, local_store, ref, rng)
-        refs.append(ref)
+    for i in range(KINDS * ROUNDS):
+        kind = i % KINDS
+        if kind == KINDS - 1:
+            refs.append(f"{HOSTILE_NAMES[i // KINDS]}@v0001")
+            continue
+        ref = publish(store, f"hostile-{i:03d}", lora_dir, base_dir, cache)
+        corrupt(kind, store, ref, rng)
+        refs.append(f"{ref.name}@{ref.version}")
+    return refs
 
-    async def scenario() -> tuple[list[int], list[bool]]:
-        await real.start()
-        statuses, healthy = [], []
+
+def wait_ready(client: httpx.Client, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "the gateway's engine never became ready"
+        time.sleep(0.1)
+
+
+def test_hostile_bundle_ramp_through_the_gateway_never_reaches_the_engine(
+    tiny_model_dir: Path, lora_dirs: dict[str, Path], local_store, tmp_path: Path, capsys
+) -> None:
+    fingerprint = resolve_base_model(str(tiny_model_dir), tmp_path).fingerprint
+    engine = CountingEngine(HFEngine(str(tiny_model_dir), base_fingerprint=fingerprint))
+    refs = hostile_refs(local_store, lora_dirs["beta"], tiny_model_dir, tmp_path / "cache")
+    settings = Settings(environment="production", api_keys=[KEY], default_max_tokens=8,
+                        adapter_dir=tmp_path / "unpacked")  # fmt: skip
+    app = create_app(settings, engine=engine, store=local_store)  # type: ignore[arg-type]
+    statuses: list[int] = []
+    unclear: list[str] = []
+    healthy = 0
+    with serve(app) as url, httpx.Client(base_url=url, headers=AUTH, timeout=60) as client:
+        wait_ready(client)
         for ref in refs:
-            try:
-                await service.load(f"{ref.name}@{ref.version}")
-                statuses.append(200)
-            except InferenceError as exc:
-                statuses.append(exc.status)
-            healthy.append((await real.health()).ready)
-        await real.close()
-        return statuses, healthy
-
-    statuses, healthy = asyncio.run(scenario())
-    assert len(statuses) == 110
-    assert all(400 <= s < 500 for s in statuses), statuses
-    assert engine.loads == 0 and all(healthy)
-    assert not any((tmp_path / "unpacked").glob("hostile-*/v*/*"))  # refused files are removed
+            response = client.post("/v1/adapters", json={"adapter": ref})
+            statuses.append(response.status_code)
+            error = response.json().get("error") or {}
+            if not (error.get("message") and error.get("code")):
+                unclear.append(f"{ref}: {response.text[:200]}")
+            probes = (client.get("/healthz").status_code, client.get("/readyz").status_code)
+            healthy += probes == (200, 200)
+        models = [m["id"] for m in client.get("/v1/models").json()["data"]]
+        chat = client.post("/v1/chat/completions", json={
+            "model": "base", "messages": [{"role": "user", "content": "Any deadline?"}]})  # fmt: skip
+    refused = sum(400 <= s < 500 for s in statuses)
+    leftovers = list((tmp_path / "unpacked").glob("hostile-*/v*/*"))
+    text = (f"{len(refs)} hostile bundles ({KINDS} kinds x {ROUNDS}: flipped bit, truncated, "
+            "header past EOF, pickle as weights, pickle beside, rank too high, target outside "
+            "the allowed modules, non-LoRA type, rank disagreeing with tensors, unreadable "
+            "header, another base model, names escaping the prefix) posted to /v1/adapters: "
+            f"{refused} refused with 4xx {dict(sorted(Counter(statuses).items()))}, "
+            f"{len(unclear)} without an error code and message, {engine.loads} reached the "
+            f"engine, engine healthy after {healthy}/{len(refs)}, base model answered "
+            f"{chat.status_code}, {len(leftovers)} refused files left on disk")  # fmt: skip
+    ok = (refused == len(refs) and not unclear and engine.loads == 0 and healthy == len(refs)
+          and models == ["base"] and chat.status_code == 200 and not leftovers)  # fmt: skip
+    with capsys.disabled():
+        figure("X6 hostile bundles at the gateway", text, runs=len(refs), faults=len(refs),
+               lost=len(refs) - refused, refused=refused, ok=ok)  # fmt: skip
+    assert len(refs) >= 100
+    assert ok, (text, unclear[:3])

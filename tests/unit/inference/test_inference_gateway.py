@@ -15,6 +15,7 @@ from advisor_inference.core.config import Settings
 from advisor_inference.engines.base import EngineInfo
 from advisor_inference.main import create_app
 from advisor_shared.store import LocalStore
+from tests.integration.reliability.services import figure
 
 pytestmark = pytest.mark.unit
 KEY = {"Authorization": "Bearer k-123"}
@@ -161,7 +162,7 @@ def test_malformed_json_and_oversized_bodies(tmp_path: Path) -> None:
     assert big.status_code == 413 and big.json()["error"]["code"] == "body_too_large"
 
 
-def test_beyond_max_in_flight_answers_429_with_retry_after(tmp_path: Path) -> None:
+def test_beyond_max_in_flight_answers_429_with_retry_after(tmp_path: Path, capsys) -> None:
     engine = ScriptedEngine()
     app = gateway(tmp_path, engine, max_in_flight=2, retry_after_s=3)
 
@@ -180,7 +181,18 @@ def test_beyond_max_in_flight_answers_429_with_retry_after(tmp_path: Path) -> No
         return [*extra, *done, after, metrics]
 
     *extra, first, second, after, metrics = run(app, scenario)
-    assert [r.status_code for r in extra] == [429, 429, 429]
+    statuses = [r.status_code for r in extra]
+    retry_after = [r.headers.get("retry-after") for r in extra]
+    held = [first.status_code, second.status_code, after.status_code]
+    text = (
+        f"2 requests held in a scripted engine with 2 in flight at most, 3 more -> "
+        f"{statuses} with Retry-After {retry_after}; the held ones and the next -> {held}"
+    )
+    with capsys.disabled():
+        figure("X11 429 + Retry-After (scripted engine)", text, runs=6, faults=3,
+               refused=statuses.count(429),
+               ok=statuses == [429] * 3 and retry_after == ["3"] * 3 and held == [200] * 3)  # fmt: skip
+    assert statuses == [429, 429, 429]
     assert extra[0].headers["retry-after"] == "3"
     assert extra[0].json()["error"] == {"message": "the server is at capacity (2 requests in "
                                         "flight); retry later", "type": "rate_limit_error",
