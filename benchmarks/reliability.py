@@ -3,7 +3,7 @@ docs/reliability.md and benchmarks/results/reliability.json.
 
     .venv/bin/python benchmarks/reliability.py            # the cheap ones (as in `make test`)
     .venv/bin/python benchmarks/reliability.py --chaos    # plus the chaos experiments
-    .venv/bin/python benchmarks/reliability.py --slow     # plus 200 fuzz examples per operation
+    .venv/bin/python benchmarks/reliability.py --slow     # plus 1000 fuzz examples per operation
 
 Every test prints `FIGURE {json}` lines (tests/integration/reliability/services.py::figure);
 this script gathers them, with each test's pass/fail, into one table.
@@ -80,7 +80,8 @@ inputs refused as they should be (401, 413, 429, 4xx or a clear error for hostil
   `everysec`). `ADVISOR_CHAOS_KILLS` / `ADVISOR_CHAOS_RUNS` make a quick try
   shorter. Also under `chaos`: 5 evaluator kills with the judge metric
   (`tests/integration/evaluator/test_evaluator_chaos.py`).
-- 200 fuzz examples per operation: `.venv/bin/python -m pytest -m slow tests/integration/reliability`.
+- X9 fuzzing runs 200 examples per operation in `make test`; 1000 per operation (about 2 minutes):
+  `.venv/bin/python -m pytest -m slow tests/integration/reliability`.
 - This page: `.venv/bin/python benchmarks/reliability.py [--chaos] [--slow]`.
 
 Related experiments owned by each service's tests: X1 single kills
@@ -101,7 +102,7 @@ Commands (and pytest's summary):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chaos", action="store_true", help="also run tests/chaos")
-    parser.add_argument("--slow", action="store_true", help="also run the 200-example fuzzing")
+    parser.add_argument("--slow", action="store_true", help="also run the 1000-example fuzzing")
     args = parser.parse_args()
     rows: list[dict] = []
     commands: list[str] = []
