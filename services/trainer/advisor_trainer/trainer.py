@@ -34,6 +34,7 @@ from .pass_size import choose_rows_per_pass, measured_free_bytes
 from .preparation import RunPlan, prepare_run
 from .progress import ProgressSink, SilentProgress, StepReport
 from .stop_signals import StopRequest
+from .warm_up import largest_pass, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,19 @@ def train_session(
         weight_decay=config.weight_decay,
         device_kind=plan.device.kind,
     )
+    rows_per_pass = None
+    if loaded.packing:
+        rows_per_pass = choose_rows_per_pass(
+            configured=config.rows_per_pass,
+            micro_batch_size=config.micro_batch_size,
+            step_rows=config.micro_batch_size * config.gradient_accumulation_steps,
+            # Only the flat layout (varlen attention, linear in the tokens) gains: see pass_size.
+            free_bytes=measured_free_bytes(loaded.device) if loaded.packing == "flat" else None,
+            reserved_bytes=plan.memory.components["lora_and_optimizer"],
+            row_bytes=plan.row_bytes,
+        )
+    if loaded.device.startswith("cuda"):
+        _warm_up(plan, loaded, ledger.global_step, rows_per_pass)
     _restore_optimizer_and_rng(plan, optimizer, ledger)
     scaler = torch.amp.GradScaler("cuda", enabled=loaded.dtype == "float16")
     if loaded.device.startswith("cuda"):
@@ -120,15 +134,7 @@ def train_session(
         parent=str(plan.resume_point.ref) if plan.resume_point else None,
     )
     session.packing = loaded.packing or "off"
-    if loaded.packing:
-        session.rows_per_pass = choose_rows_per_pass(
-            configured=config.rows_per_pass,
-            micro_batch_size=config.micro_batch_size,
-            step_rows=config.micro_batch_size * config.gradient_accumulation_steps,
-            free_bytes=measured_free_bytes(loaded.device),
-            reserved_bytes=plan.memory.components["lora_and_optimizer"],
-            row_bytes=plan.row_bytes,
-        )
+    session.rows_per_pass = rows_per_pass
     stalls: dict[int, float] = {}
     progress.on_start(_start_info(plan, loaded, ledger))
     model.train()
@@ -271,6 +277,20 @@ def _restore_optimizer_and_rng(plan: RunPlan, optimizer: Any, ledger: HandoffLed
         optimizer.load_state_dict(state)
     if ledger.rng_state:
         restore_rng_state(ledger.rng_state)
+
+
+def _warm_up(plan: RunPlan, loaded: LoadedModel, first_step: int, rows: int | None) -> None:
+    started = time.monotonic()
+    inputs = largest_pass(
+        range(first_step, plan.schedule.total_steps),
+        lambda step: [[plan.train[i] for i in batch] for batch in plan.order.step_batches(step)],
+        layout=loaded.packing, max_seq_len=plan.config.max_seq_len,
+        pad_token_id=plan.pad_token_id, rows_per_pass=rows,
+    )  # fmt: skip
+    if inputs is not None:
+        warm_up(loaded.model, inputs, device=loaded.device, dtype=loaded.dtype)
+        log.info("warm-up pass of %d tokens in %.1f s", inputs["input_ids"].numel(),
+                 time.monotonic() - started)  # fmt: skip
 
 
 def _train_one_step(
