@@ -68,17 +68,18 @@ inputs refused as they should be (401, 413, 429, 4xx or a clear error for hostil
   over the real engine (`tests/integration/inference/test_inference_hostile_ramp.py`), 130
   given to the trainer as the bundle to resume from
   (`tests/integration/trainer/test_trainer_hostile_resume.py`), a ramp of 1 to 64 concurrent
-  requests against a gateway that admits 4 (`tests/integration/inference/test_inference_admission_ramp.py`)
-  and the admission logic over a scripted engine (`tests/unit/inference/test_inference_gateway.py`).
-- Chaos experiments (`tests/chaos`, marker `chaos`, not in `make test`; about 9 minutes on two
+  requests against a gateway that admits 4
+  (`tests/integration/inference/test_inference_admission_ramp.py`), and the admission logic
+  over a scripted engine (`tests/unit/inference/test_inference_gateway.py`).
+- Chaos experiments (`tests/chaos`, marker `chaos`, not in `make test`; about 5 minutes on two
   cores): `.venv/bin/python -m pytest -m chaos tests/chaos`. Each starts a redis-server of its
   own on a free port and real worker processes: X1 20 SIGKILLs of an evaluator worker and 20 of
   an auditor worker at seeded random points of tiny jobs, X2 one run of the tiny model stopped 10
   times (SIGTERM and SIGKILL alternating) and resumed, X3 endpoint calls four times longer
   than a visibility timeout scaled down to 3 s (overdue messages looked for every second, not
   every 100 s) on two workers, X4 Redis restarted under evaluator and auditor jobs (AOF
-  `everysec`). `ADVISOR_CHAOS_KILLS` / `ADVISOR_CHAOS_RUNS` make a quick try
-  shorter. Also under `chaos`: 5 evaluator kills with the judge metric
+  `everysec`). `ADVISOR_CHAOS_KILLS` / `ADVISOR_CHAOS_RUNS` make a quick try shorter. Also
+  under `chaos`: 5 evaluator kills with the judge metric
   (`tests/integration/evaluator/test_evaluator_chaos.py`).
 - X9 fuzzing runs 200 examples per operation in `make test`; 1000 per operation (about 2 minutes):
   `.venv/bin/python -m pytest -m slow tests/integration/reliability`.
