@@ -2,8 +2,7 @@
 without a key. Figures: 5xx answers (0) and responses that break their documented schema (0).
 
 `make test` runs 200 examples per operation (about 40 s for the four services, with and without a
-key, on two cores); `pytest -m slow` runs 1000 (ADVISOR_FUZZ_EXAMPLES overrides either). Simple
-operations run fewer calls than that: hypothesis stops once it has tried every distinct input."""
+key, on two cores); `pytest -m slow` runs 1000 (ADVISOR_FUZZ_EXAMPLES overrides either)."""
 
 from __future__ import annotations
 
