@@ -20,7 +20,9 @@ download unsloth==2026.10.9 unsloth_zoo==2026.10.9 bitsandbytes==0.50.2 trl==1.1
 # advisor_shared / advisor_trainer / advisor_inference imports (versions of constraints.txt).
 download pydantic==2.14.4 pydantic-settings==2.16.3 python-dotenv==1.2.4 typer==0.29.2 \
   shellingham==1.5.4 rich==15.0.0 markdown-it-py==4.3.0 mdurl==0.1.2 annotated-doc==0.0.7 \
-  annotated-types==0.8.0 typing-inspection==0.4.5 PyYAML==6.0.4
+  annotated-types==0.8.0 typing-inspection==0.4.5 PyYAML==6.0.4 fastapi==0.165.0 \
+  starlette==1.10.0 anyio==4.16.0 sniffio==1.3.1 idna==3.20 h11==0.16.0 prometheus_client==0.26.0 \
+  opentelemetry-api==1.45.2 importlib-metadata zipp
 core=$(unzip -p .whl/pydantic-2*.whl '*/METADATA' | sed -n 's/^Requires-Dist: pydantic-core==\([^ ;]*\).*/\1/p')
 download "pydantic-core==${core}"
 
