@@ -105,10 +105,18 @@ def check_training_shape(ledger: HandoffLedger, current: dict[str, Any], ref: Bu
 
 def load_adapter_weights(model: Any, bundle_dir: Path) -> None:
     """Overwrite the model's LoRA weights with the bundle's; every key must match."""
-    from peft import set_peft_model_state_dict
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
     from safetensors.torch import load_file
 
     state = load_file(str(Path(bundle_dir) / "adapter_model.safetensors"))
+    # Shapes first: peft would refuse another rank with a size-mismatch RuntimeError.
+    expected = get_peft_model_state_dict(model)
+    for key, tensor in state.items():
+        if key in expected and tuple(tensor.shape) != tuple(expected[key].shape):
+            raise HandoffMismatchError(
+                f"adapter weight {key} has shape {tuple(tensor.shape)}, the model expects "
+                f"{tuple(expected[key].shape)} (another rank or base model?)"
+            )
     result = set_peft_model_state_dict(model, state)
     unexpected = list(getattr(result, "unexpected_keys", []) or [])
     missing = [k for k in getattr(result, "missing_keys", []) or [] if "lora_" in k]

@@ -9,6 +9,7 @@ stop decision is made between steps from measured step and bundle-write times.
 from __future__ import annotations
 
 import logging
+import pickle
 import resource
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor_shared.bundle import BundleRef
+from advisor_shared.errors import BundleError
 from advisor_shared.store import ObjectStore
 
 from . import resume
@@ -273,7 +275,13 @@ def _restore_optimizer_and_rng(plan: RunPlan, optimizer: Any, ledger: HandoffLed
     if point is None or plan.config.resume_mode != "restore":
         return
     if point.optimizer_path is not None and plan.config.save_optimizer:
-        state = torch.load(point.optimizer_path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(point.optimizer_path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            # weights_only refuses anything but tensors and plain containers: never run it.
+            raise BundleError(
+                f"{point.ref}: optimizer.pt holds more than tensors; refused ({exc.__class__.__name__})"
+            ) from None
         optimizer.load_state_dict(state)
     if ledger.rng_state:
         restore_rng_state(ledger.rng_state)

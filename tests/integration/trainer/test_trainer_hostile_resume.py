@@ -135,11 +135,6 @@ def corrupt(kind: int, bundle: Bundle, rng: random.Random, marker: Path) -> None
 # Known gap: two kinds are refused before any step but as foreign exceptions, not the trainer's
 # own errors: a pickled optimizer.pt (torch's weights-only UnpicklingError, whose message
 # suggests `weights_only=False`) and tensors of another rank (PEFT's size-mismatch RuntimeError).
-# Strict, so that the fix in advisor_trainer (resume.load_adapter_weights comparing shapes,
-# the optimizer-state load turning UnpicklingError into a BundleError) makes this fail until
-# the mark is removed.
-@pytest.mark.xfail(strict=True, reason="pickled optimizer.pt and tensors of another rank are "
-                   "refused with foreign exceptions, not AdvisorError")  # fmt: skip
 def test_hostile_bundles_are_refused_at_resume_before_any_step(
     tiny_model_dir: Path, tiny_dataset: Path, tmp_path: Path, capsys
 ) -> None:
