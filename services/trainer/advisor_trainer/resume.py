@@ -20,6 +20,7 @@ from advisor_shared.bundle import (
     read_manifest,
     resolve_ref,
 )
+from advisor_shared.errors import BundleError
 from advisor_shared.store import ObjectStore
 
 from .errors import HandoffMismatchError, TrainerError
@@ -117,6 +118,14 @@ def load_adapter_weights(model: Any, bundle_dir: Path) -> None:
                 f"adapter weight {key} has shape {tuple(tensor.shape)}, the model expects "
                 f"{tuple(expected[key].shape)} (another rank or base model?)"
             )
+    non_finite = [key for key, tensor in state.items()
+                  if tensor.is_floating_point() and not bool(tensor.isfinite().all())]  # fmt: skip
+    if non_finite:
+        raise BundleError(
+            f"{len(non_finite)} adapter weight(s) hold NaN or infinite values (e.g. "
+            f"{non_finite[0]}): the run this bundle comes from was diverging; resume from an "
+            "earlier version"
+        )
     result = set_peft_model_state_dict(model, state)
     unexpected = list(getattr(result, "unexpected_keys", []) or [])
     missing = [k for k in getattr(result, "missing_keys", []) or [] if "lora_" in k]

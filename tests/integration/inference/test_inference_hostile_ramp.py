@@ -1,4 +1,4 @@
-"""RELIABILITY.md X6 at the gateway: 120 corrupt or hostile bundles (12 kinds, made with a fixed
+"""RELIABILITY.md X6 at the gateway: 130 corrupt or hostile bundles (13 kinds, made with a fixed
 seed) posted to `/v1/adapters` of the gateway over the real engine, served on a loopback port.
 Every one must be refused with a 4xx before the engine is asked to load it, the engine must stay
 healthy throughout (`/healthz` and `/readyz` after each), and the base model must still answer.
@@ -25,9 +25,9 @@ from tests.integration.reliability.services import AUTH, KEY, figure, serve
 from tests.unit.inference.lora_factory import publish
 
 pytestmark = pytest.mark.integration
-KINDS = 12
+KINDS = 13
 ROUNDS = 10
-# Names that would escape the adapters/ prefix, or are not names at all (kind 11).
+# Names that would escape the adapters/ prefix, or are not names at all (the last kind).
 HOSTILE_NAMES = ["../etc", "x/../../y", "..", "./x", "x\\..\\y", "/abs", "a/b", "..%2f",
                  "x\x00y", "UPPER"]  # fmt: skip
 
@@ -83,6 +83,14 @@ def corrupt(kind: int, store, ref, rng: random.Random) -> None:  # type: ignore[
         manifest = json.loads(store.get_bytes(manifest_key))
         manifest["base_model"]["fingerprint"] = f"sha256:{rng.getrandbits(256):064x}"
         store.put_bytes(manifest_key, json.dumps(manifest).encode(), overwrite=True)
+    elif kind == 11:  # well formed, but a diverged run's weights: one NaN or infinity
+        from safetensors.torch import load, save
+
+        state = dict(load(data))
+        name = rng.choice(sorted(state))
+        state[name].view(-1)[rng.randrange(state[name].numel())] = rng.choice(
+            [float("nan"), float("inf"), float("-inf")])  # fmt: skip
+        hostile.replace_file(store, ref, hostile.WEIGHTS, bytes(save(state)), fix_manifest=True)
 
 
 def hostile_refs(store, lora_dir: Path, base_dir: Path, cache: Path) -> list[str]:  # type: ignore[no-untyped-def]
@@ -137,7 +145,8 @@ def test_hostile_bundle_ramp_through_the_gateway_never_reaches_the_engine(
     text = (f"{len(refs)} hostile bundles ({KINDS} kinds x {ROUNDS}: flipped bit, truncated, "
             "header past EOF, pickle as weights, pickle beside, rank too high, target outside "
             "the allowed modules, non-LoRA type, rank disagreeing with tensors, unreadable "
-            "header, another base model, names escaping the prefix) posted to /v1/adapters: "
+            "header, another base model, non-finite weights, names escaping the prefix) posted to "
+            "/v1/adapters: "
             f"{refused} refused with 4xx {dict(sorted(Counter(statuses).items()))}, "
             f"{len(unclear)} without an error code and message, {engine.loads} reached the "
             f"engine, engine healthy after {healthy}/{len(refs)}, base model answered "

@@ -1,4 +1,4 @@
-"""RELIABILITY.md X6 at the trainer: 130 corrupt or hostile bundles (13 kinds, made with a fixed
+"""RELIABILITY.md X6 at the trainer: 140 corrupt or hostile bundles (14 kinds, made with a fixed
 seed from a real bundle of the tiny model) given to a run as the bundle to resume from. Every one
 must be refused with a clear error (an `AdvisorError`: one line from the CLI, the job's error
 through the API) before a step is trained or a bundle committed, and no pickle may run code.
@@ -28,7 +28,7 @@ from tests.integration.reliability.services import figure
 from tests.unit.trainer.trainer_testkit import tiny_config
 
 pytestmark = pytest.mark.integration
-KINDS = 13
+KINDS = 14
 ROUNDS = 10
 RUN = "hostile"
 WEIGHTS = "adapter_model.safetensors"
@@ -130,11 +130,14 @@ def corrupt(kind: int, bundle: Bundle, rng: random.Random, marker: Path) -> None
         bundle.manifest["base_model"]["fingerprint"] = f"sha256:{rng.getrandbits(256):064x}"
     elif kind == 11:  # manifest names another chat template
         bundle.manifest["chat_template_sha256"] = f"{rng.getrandbits(256):064x}"
+    elif kind == 12:  # well formed, but a diverged run's weights: one NaN or infinity
+        state = tensors(data)
+        name = rng.choice(sorted(state))
+        state[name].view(-1)[rng.randrange(state[name].numel())] = rng.choice(
+            [float("nan"), float("inf"), float("-inf")])  # fmt: skip
+        bundle.files[WEIGHTS] = safetensors_bytes(state)
 
 
-# Known gap: two kinds are refused before any step but as foreign exceptions, not the trainer's
-# own errors: a pickled optimizer.pt (torch's weights-only UnpicklingError, whose message
-# suggests `weights_only=False`) and tensors of another rank (PEFT's size-mismatch RuntimeError).
 def test_hostile_bundles_are_refused_at_resume_before_any_step(
     tiny_model_dir: Path, tiny_dataset: Path, tmp_path: Path, capsys
 ) -> None:
@@ -176,7 +179,7 @@ def test_hostile_bundles_are_refused_at_resume_before_any_step(
     text = (f"{len(outcomes)} hostile bundles ({KINDS} kinds x {ROUNDS}: flipped bit, truncated, "
             "header past EOF, pickle as weights, pickle beside, pickle as optimizer state, rank "
             "too high, tensors missing, unreadable header, not a ledger, another base model, "
-            "another chat template, names escaping the prefix) given as the bundle to resume "
+            "another chat template, non-finite weights, names escaping the prefix) given as the bundle to resume "
             f"from: {clear} refused with a clear error {dict(sorted(Counter(outcomes).items()))}, "
             f"{len(unclear)} refused with a foreign exception, {accepted} accepted; "
             f"{steps.count} steps trained, {committed} bundles committed, "

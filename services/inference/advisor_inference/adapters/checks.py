@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from advisor_shared.bundle import AdapterBundle
 from advisor_shared.chat_template import template_fingerprint
-from advisor_shared.safetensors_header import TensorInfo
+from advisor_shared.safetensors_header import TensorInfo, non_finite_tensors
 
 from ..engines.base import EngineInfo
 from ..errors import AdapterRefusedError
@@ -121,6 +121,19 @@ def check_tensors(
         if (a_in, b_out) != (in_features, out_features):
             refuse(f"module {module[:120]!r} is {out_features}x{in_features} in the base model, "
                    f"the adapter expects {b_out}x{a_in}", code="base_model_mismatch")  # fmt: skip
+
+
+def check_finite_weights(bundle: AdapterBundle) -> None:
+    """Every LoRA weight must be a finite number. A diverged run leaves NaN or infinite weights
+    in a well-formed bundle; served, they turn every answer into garbage, which the canary
+    would even count as the adapter's effect."""
+    found = non_finite_tensors(bundle.path / "adapter_model.safetensors")
+    if found:
+        raise AdapterRefusedError(
+            f"adapter_model.safetensors: {len(found)} tensor(s) hold NaN or infinite values "
+            f"(e.g. {found[0][:100]}); was the run diverging?",
+            param="adapter", code="non_finite_weights",
+        )  # fmt: skip
 
 
 def check_chat_template(bundle: AdapterBundle, info: EngineInfo) -> TemplateCheck:

@@ -31,6 +31,7 @@ from .checks import (
     TemplateCheck,
     check_base_model,
     check_chat_template,
+    check_finite_weights,
     check_lora_config,
     check_tensors,
 )
@@ -135,6 +136,7 @@ class AdapterService:
         spec = check_lora_config(config, max_rank=settings.max_lora_rank,
                                  allowed_targets=settings.allowed_target_modules)  # fmt: skip
         check_tensors(bundle.tensors, spec, info.linear_shapes, config.get("rank_pattern"))
+        check_finite_weights(bundle)
         template = check_chat_template(bundle, info)
         warnings: list[str] = []
         if not template.matches:
