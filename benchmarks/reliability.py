@@ -64,8 +64,8 @@ inputs refused as they should be (401, 413, 429, 4xx or a clear error for hostil
 ## How to run
 
 - Cheap experiments run in `make test`: `tests/integration/reliability` (X9, X10, X13, X16,
-  secrets) and the services' own X6 and X11 tests: 120 hostile bundles posted to the gateway
-  over the real engine (`tests/integration/inference/test_inference_hostile_ramp.py`), 130
+  secrets) and the services' own X6 and X11 tests: 130 hostile bundles posted to the gateway
+  over the real engine (`tests/integration/inference/test_inference_hostile_ramp.py`), 140
   given to the trainer as the bundle to resume from
   (`tests/integration/trainer/test_trainer_hostile_resume.py`), a ramp of 1 to 64 concurrent
   requests against a gateway that admits 4

@@ -1,37 +1,9 @@
-"""Public routes: `/healthz`, `/readyz`, `/metrics`."""
+"""Public routes: `/healthz`, `/readyz`, `/metrics` (advisor_shared.api.job_health)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 
-from advisor_shared.api import ApiError
+from advisor_shared.api.job_health import job_health_router
 
-from ..deps import RuntimeDep
-
-router = APIRouter(tags=["health"])
-
-
-@router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
-    return {"status": "ok"}
-
-
-@router.get("/readyz")
-def readyz(runtime: RuntimeDep) -> dict[str, str]:
-    """The object store and, when configured, Redis answer."""
-    try:
-        runtime.store.exists("jobs/audit/ready-probe")
-        if runtime.redis is not None:
-            runtime.redis.ping()
-    except Exception as exc:  # noqa: BLE001 - any dependency failure means "not ready"
-        raise ApiError(503, f"not ready: {type(exc).__name__}", code="not_ready") from None
-    return {"status": "ready"}
-
-
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics() -> Response:
-    """Prometheus text format."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+router = job_health_router("jobs/audit/ready-probe", lambda _request: generate_latest())
