@@ -148,11 +148,20 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     # 2. Adapter overhead: one request at a time, base vs adapter, interleaved. CPU seconds per
     # request (one torch thread, nothing else running in this process) are what the request
     # costs; wall time on a shared machine adds whatever the neighbours take.
-    based, adapted = [], []
+    # The adapter through the engine's lean LoRA path (the default) and through peft's own
+    # forward (`runner.lean_lora` off), interleaved with the base.
+    runner = engine.scheduler.runner if engine.scheduler else None
+    based, adapted, adapted_peft = [], [], []
     for i in range(args.repeats * 3):
         prompt = PROMPTS[i % len(PROMPTS)]
         based.append(await wall_and_cpu(engine.generate(request("base", prompt, args.tokens))))
         adapted.append(await wall_and_cpu(engine.generate(request("advisor", prompt, args.tokens))))
+        if runner is not None:
+            runner.lean_lora = False
+            adapted_peft.append(
+                await wall_and_cpu(engine.generate(request("advisor", prompt, args.tokens)))
+            )
+            runner.lean_lora = True
 
     # 3. Gateway's own latency: HTTP on loopback vs a direct call, 1-token completions.
     gateway_real = await gateway_latency(engine, work / "store-real", args.real_gateway_samples)
@@ -191,6 +200,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 "plain_base_before_any_adapter": median(plain, WALL),
             },  # fmt: skip
             "adapter_overhead_ratio_wall_medians": ratio(adapted, based, WALL),
+            "adapter_overhead_ratio_peft_path": ratio(adapted_peft, based, CPU),
+            "cpu_s_per_request_median_adapter_peft_path": median(adapted_peft, CPU),
             "adapter_over_plain_base_ratio_cpu": ratio(adapted, plain, CPU),
             "base_with_peft_over_plain_base_ratio_cpu": ratio(based, plain, CPU),
             "adapter": {"rank": args.rank, "target_modules": "q,k,v,o,gate,up,down"},
@@ -216,8 +227,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 class InstantEngine:
     """Answers every request at once: what remains of a gateway round trip is the gateway."""
 
-    info = None
     ready = True
+
+    @property
+    def info(self):  # type: ignore[no-untyped-def]
+        from advisor_inference.engines.base import EngineInfo
+
+        return EngineInfo("instant", "sha256:" + "0" * 64, None, 4096)
 
     def models(self) -> list[str]:
         return ["base"]

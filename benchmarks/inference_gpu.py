@@ -151,18 +151,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(0)
     prompts = [prompt(rng, args.prompt_words, shape["vocab_size"]) for _ in range(max(args.levels))]
     levels: dict[str, Any] = {}
-    for model in ("base", "advisor"):
+    runner = engine.scheduler.runner if engine.scheduler else None
+    # "advisor": the engine's lean LoRA path (the default); "advisor-peft": peft's forward.
+    for label in ("base", "advisor", "advisor-peft"):
+        model = "base" if label == "base" else "advisor"
+        if runner is not None:
+            runner.lean_lora = label != "advisor-peft"
         for concurrency in args.levels:
             # Warm-up: a whole round (the KV cache grows through the same sizes), not kept.
             first = await level(engine, model, prompts[:concurrency], args.tokens)
             rounds = [await level(engine, model, prompts[:concurrency], args.tokens)
                       for _ in range(args.repeats)]  # fmt: skip
             best = max(rounds, key=lambda r: r["tokens_per_s"])
-            levels[f"{model}/c{concurrency}"] = best | {
+            levels[f"{label}/c{concurrency}"] = best | {
                 "rounds_tokens_per_s": [round(r["tokens_per_s"], 1) for r in rounds],
                 "warm_up_round_tokens_per_s": round(first["tokens_per_s"], 1),
             }
-            print(f"{model} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
+            print(f"{label} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
                   f"(rounds {[round(r['tokens_per_s'], 1) for r in rounds]})", flush=True)  # fmt: skip
     largest_batch = engine.scheduler.largest_batch if engine.scheduler else None
     peft_model = engine.scheduler.runner._peft if engine.scheduler else None
@@ -186,6 +191,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "adapter_overhead_ratio_c8": ratio("base/c8", "advisor/c8"),
         "adapter_overhead_ratio_c1": ratio("base/c1", "advisor/c1"),
         "adapter_overhead_ratio_c32": ratio("base/c32", "advisor/c32"),
+        "adapter_overhead_ratio_c8_peft_path": ratio("base/c8", "advisor-peft/c8"),
         "throughput_ratio_c32_vs_c1": ratio("base/c32", "base/c1"),
         "throughput_ratio_c32_vs_c1_adapter": ratio("advisor/c32", "advisor/c1"),
         "batch1_decode_tokens_per_s": decode_c1,

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from . import lora_fast
 from .sequence import BASE_INSTANCE, MERGED_INSTANCE
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,8 @@ class ModelRunner:
         self._layers_enabled: bool | None = None
         self.device = device
         self.adapters: set[str] = set()
+        # One adapter per batch through lora_fast (off: peft's own forward, for comparison).
+        self.lean_lora = True
 
     def forward(
         self,
@@ -124,7 +127,10 @@ class ModelRunner:
                 (name,) = names
                 if self._peft.active_adapter != name:
                     self._peft.set_adapter(name)
-                return self._peft(**kwargs).logits[:, -1, :]
+                if not self.lean_lora:
+                    return self._peft(**kwargs).logits[:, -1, :]
+                with lora_fast.use(name):
+                    return self._peft(**kwargs).logits[:, -1, :]
             adapter_names = [a or PEFT_BASE_ROW for a in adapters]
             return self._peft(**kwargs, adapter_names=adapter_names).logits[:, -1, :]
 
@@ -150,6 +156,8 @@ class ModelRunner:
             self._peft.load_adapter(str(path), adapter_name=name, is_trainable=False)
         self._peft.to(self.device)
         serve_in_base_dtype(self._peft, name, self._models[BASE_INSTANCE].dtype)
+        lora_fast.forget(self._peft, name)  # a reload under the same name folds afresh
+        lora_fast.install(self._peft)
         self._peft.eval()
         self._layers_enabled = None  # new LoRA layers start enabled, older ones may not be
         self.adapters.add(name)
@@ -158,6 +166,7 @@ class ModelRunner:
     def unload_adapter(self, name: str) -> None:
         if self._peft is None or name not in self.adapters:
             return
+        lora_fast.forget(self._peft, name)
         self._peft.delete_adapter(name)
         self._layers_enabled = None
         self.adapters.discard(name)
