@@ -19,6 +19,14 @@ settings = Settings(engine="vllm", base_model="mistralai/Mistral-7B-Instruct-v0.
                     base_fingerprint="hub:mistralai/Mistral-7B-Instruct-v0.3",
                     api_keys=["k-1"], adapter_dir=Path(sys.argv[1]))
 create_app(settings, store=LocalStore(Path(sys.argv[1])))
+# The adapter checks read weights too (NaN/inf), through numpy alone.
+import json, struct
+import numpy as np
+from advisor_shared.safetensors_header import non_finite_tensors
+header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+weights = Path(sys.argv[1]) / "w.safetensors"
+weights.write_bytes(struct.pack("<Q", len(header)) + header + np.array([1, np.nan], "<f4").tobytes())
+assert non_finite_tensors(weights) == ["w"]
 heavy = sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)
 print(",".join(heavy) or "none")
 """
