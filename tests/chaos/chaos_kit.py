@@ -20,6 +20,7 @@ from tests.integration.evaluator.evaluator_processes import (
     evaluator_env,
     wait_http,
 )
+from tests.process_group import ProcessGroup
 
 SAMPLE = REPO / "data" / "sample"
 AUDITOR_KEY = "chaos-auditor-key-5d2b"
@@ -92,7 +93,7 @@ class Auditor:
                     "ADVISOR_AUDITOR_CHUNK_SIZE": str(chunk_size),
                     "ADVISOR_API_KEYS": AUDITOR_KEY, "HF_HUB_OFFLINE": "1",
                     "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
-        self.procs: list[subprocess.Popen] = []
+        self.group = ProcessGroup(root, self.env)
         root.mkdir(parents=True, exist_ok=True)
 
     def settings(self) -> Any:
@@ -112,15 +113,11 @@ class Auditor:
         return client
 
     def start_worker(self, name: str, pool: str = "solo") -> subprocess.Popen:
-        log = open(self.root / f"{name}.log", "w")  # noqa: SIM115 - the child's lifetime
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "advisor_auditor.worker", "worker",
-             f"--pool={pool}", "--concurrency=1", "--loglevel=WARNING", "-Q", "auditor",
-             "--without-gossip", "--without-mingle", "-n", f"{name}@%h"],
-            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.procs.append(proc)
-        return proc
+        return self.group.spawn(name, [
+            sys.executable, "-m", "celery", "-A", "advisor_auditor.worker", "worker",
+            f"--pool={pool}", "--concurrency=1", "--loglevel=WARNING", "-Q", "auditor",
+            "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
+        ])  # fmt: skip
 
     def chunks(self, job_id: str) -> list[Path]:
         folder = self.root / "store" / "audits" / job_id / "chunks"
@@ -145,14 +142,7 @@ class Auditor:
         raise TimeoutError(f"audit {job_id} unfinished after {timeout}s: {body}\n{logs}")
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        self.group.stop()
 
 
 def sample_lines(start: int, count: int) -> list[str]:

@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.process_group import ProcessGroup
 
 REPO = Path(__file__).resolve().parents[3]
 API_KEY = "evaluator-test-key"
@@ -33,28 +35,17 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.
 
 
 @dataclass
-class EvaluatorProcesses:
+class EvaluatorProcesses(ProcessGroup):
     """The API, the workers and their shared environment; stops everything it started."""
 
-    root: Path
-    env: dict[str, str]
     api_url: str = ""
-    procs: list[subprocess.Popen] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
 
     @property
     def store_dir(self) -> Path:
         return self.root / "store"
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
-        log = self.root / f"{name}.log"
-        handle = open(log, "w")  # noqa: SIM115 - kept open for the child's lifetime
-        proc = subprocess.Popen(
-            args, env=self.env, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT
-        )
-        self.procs.append(proc)
-        self.logs.append(log)
-        return proc
+        return self.spawn(name, args)
 
     def start_api(self, port: int) -> None:
         proc = self._spawn("api", [sys.executable, "-m", "uvicorn", "--factory",
@@ -85,16 +76,6 @@ class EvaluatorProcesses:
                 time.sleep(0.5)
         logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in self.logs)
         raise TimeoutError(f"job {job_id} unfinished after {timeout}s: {body}\n{logs}")
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def evaluator_env(
