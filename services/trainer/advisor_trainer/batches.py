@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from .packing import collate_packed, plan_forward_passes
+from .packing import Row, collate_packed, plan_forward_passes
 from .tokenization import IGNORE_INDEX, TokenizedExample
 
 # Stays on the host: Unsloth stages the conversation lengths itself (one pinned copy).
@@ -41,10 +41,35 @@ def forward_inputs(
     the micro-batch size)."""
     if layout is None:
         return [collate(batch, pad_token_id) for batch in micro_batches]
+    plan = _packed_plan(micro_batches, max_seq_len, rows_per_pass)
+    return [collate_packed(rows, layout, pad_token_id) for rows in plan]
+
+
+def pass_positions(
+    micro_batches: Sequence[Sequence[TokenizedExample]],
+    *,
+    layout: str | None,
+    max_seq_len: int,
+    rows_per_pass: int | None = None,
+) -> list[int]:
+    """Token positions (rows x width) of each pass `forward_inputs` would build, without
+    building any tensor: a flat pass is one row of all its tokens, the others are padded to
+    their longest row."""
+    if layout is None:
+        return [len(batch) * max(e.length for e in batch) for batch in micro_batches]
+    plan = _packed_plan(micro_batches, max_seq_len, rows_per_pass)
+    widths = [[sum(e.length for e in row) for row in rows] for rows in plan]
+    if layout == "flat":
+        return [sum(row_widths) for row_widths in widths]
+    return [len(row_widths) * max(row_widths) for row_widths in widths]
+
+
+def _packed_plan(
+    micro_batches: Sequence[Sequence[TokenizedExample]], max_seq_len: int, rows_per_pass: int | None
+) -> list[list[Row]]:
     examples = [example for batch in micro_batches for example in batch]
     rows_per_pass = rows_per_pass or max(len(batch) for batch in micro_batches)
-    plan = plan_forward_passes(examples, max_seq_len=max_seq_len, micro_batch_size=rows_per_pass)
-    return [collate_packed(rows, layout, pad_token_id) for rows in plan]
+    return plan_forward_passes(examples, max_seq_len=max_seq_len, micro_batch_size=rows_per_pass)
 
 
 def to_device(inputs: dict[str, Any], device: str) -> dict[str, Any]:

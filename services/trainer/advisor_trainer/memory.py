@@ -216,6 +216,7 @@ def refuse_if_too_big(estimate: MemoryEstimate, what: str = "") -> None:
     """Raise MemoryBudgetError with the numbers when the estimate exceeds the capacity."""
     if not estimate.fits:
         raise MemoryBudgetError(
-            f"config does not fit{what}: {estimate.describe()}; lower micro_batch_size or "
-            "max_seq_len, enable gradient_checkpointing, or use a bigger device"
+            f"config does not fit{what}: {estimate.describe()}; lower micro_batch_size "
+            "(or rows_per_pass) or max_seq_len, enable gradient_checkpointing, or use a bigger "
+            "device"
         )

@@ -15,10 +15,11 @@ free once the model and LoRA are loaded and takes as many rows as fit:
 
 (bytes per row: memory.bytes_per_row at the plan's row width), at least `micro_batch_size`
 and at most the step's conversations (each fills at most one row). Measured on the H200
-(benchmarks/trainer_gpu.py, 7B shape, the length mix): Unsloth went from 4,456 to 9,497
-tokens/s with all 8 rows of a step in one pass. The `rows` layout (transformers' masked SDPA)
-went the other way, 3,317 to 2,262 tokens/s with 17 GB reserved, so it keeps
-`micro_batch_size` rows per pass, as does the CPU.
+(benchmarks/trainer_gpu.py, 7B shape, the length mix, in two runs): Unsloth went from 4,456
+tokens/s with two or three passes per step to 9,497 with all 8 rows in one pass (and flash
+varlen attention). The `rows` layout (transformers' masked SDPA) went the other way, 3,317 to
+2,262 tokens/s with 17 GB reserved, so it keeps `micro_batch_size` rows per pass, as does
+the CPU.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .batches import autocast_for, forward_inputs, to_device
+from .batches import autocast_for, forward_inputs, pass_positions, to_device
 from .tokenization import TokenizedExample
 
 StepExamples = Sequence[Sequence[TokenizedExample]]
@@ -33,16 +33,18 @@ def largest_pass(
     pad_token_id: int,
     rows_per_pass: int | None,
 ) -> dict[str, Any] | None:
-    """The forward pass of `steps` with the most token positions (None when there is none)."""
-    best: dict[str, Any] | None = None
+    """The forward pass of `steps` with the most token positions (None when there is none).
+    Steps are compared by their planned pass sizes; only the winner's tensors are built."""
+    sizes = {"layout": layout, "max_seq_len": max_seq_len, "rows_per_pass": rows_per_pass}
+    best_step, best_size = None, -1
     for step in steps:
-        for inputs in forward_inputs(
-            step_examples(step), layout=layout, max_seq_len=max_seq_len,
-            pad_token_id=pad_token_id, rows_per_pass=rows_per_pass,
-        ):  # fmt: skip
-            if best is None or inputs["input_ids"].numel() > best["input_ids"].numel():
-                best = inputs
-    return best
+        size = max(pass_positions(step_examples(step), **sizes))
+        if size > best_size:
+            best_step, best_size = step, size
+    if best_step is None:
+        return None
+    passes = forward_inputs(step_examples(best_step), pad_token_id=pad_token_id, **sizes)
+    return max(passes, key=lambda inputs: inputs["input_ids"].numel())
 
 
 def warm_up(model: Any, inputs: dict[str, Any], *, device: str, dtype: str) -> None:

@@ -76,3 +76,15 @@ def test_forgotten_weights_are_folded_afresh(tiny_model_dir) -> None:
         assert torch.equal(logits(model, ids), before)  # still the folded copy
         lora_fast.forget(model, "first")
         assert not torch.allclose(logits(model, ids), before)
+
+
+def test_an_adapter_in_another_dtype_than_the_base_takes_peft(tiny_model_dir) -> None:
+    from advisor_inference.engines.hf import lora_fast
+
+    model = two_adapters(tiny_model_dir, torch.bfloat16)  # peft keeps LoRA weights in fp32
+    ids = torch.randint(3, 200, (2, 5), generator=torch.Generator().manual_seed(3))
+    model.set_adapter("first")
+    expected = logits(model, ids)
+    lora_fast.install(model)
+    with lora_fast.use("first"):
+        assert torch.equal(logits(model, ids), expected)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from advisor_trainer.tokenization import IGNORE_INDEX, TokenizedExample
@@ -50,3 +52,17 @@ def test_warm_up_trains_nothing_and_keeps_the_random_state(tiny_model_dir) -> No
     assert torch.equal(torch.rand(3), expected)  # dropout drew numbers; the state came back
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+
+
+@pytest.mark.parametrize("layout", [None, "rows", "flat"])
+@pytest.mark.parametrize("rows_per_pass", [None, 1, 3])
+def test_planned_pass_sizes_are_those_of_the_built_passes(layout, rows_per_pass) -> None:
+    from advisor_trainer.batches import forward_inputs, pass_positions
+
+    rng = random.Random(f"{layout}{rows_per_pass}")
+    for step in range(20):
+        batches = [[conv(f"{step}-{i}-{j}", rng.randint(3, 64)) for j in range(2)]
+                   for i in range(3)]  # fmt: skip
+        sizes = {"layout": layout, "max_seq_len": 64, "rows_per_pass": rows_per_pass}
+        built = forward_inputs(batches, pad_token_id=0, **sizes)
+        assert pass_positions(batches, **sizes) == [p["input_ids"].numel() for p in built]

@@ -78,8 +78,11 @@ def fast_forward(module: Any, name: str, x: torch.Tensor, *args: Any, **kwargs: 
         weights = (a.t().contiguous(), (b * module.scaling[name]).t().contiguous().to(a.dtype))
         module._fast_weights[name] = weights
     a_t, b_t = weights
-    result = module.base_layer(x, *args, **kwargs)
-    if result.dtype != a_t.dtype or x.dtype != a_t.dtype or not result.is_contiguous():
+    if x.dtype != a_t.dtype:
         return module._peft_forward(x, *args, **kwargs)  # peft casts; not worth doing here
-    result.view(-1, result.shape[-1]).addmm_(x.reshape(-1, x.shape[-1]) @ a_t, b_t)
+    result = module.base_layer(x, *args, **kwargs)
+    update = x.reshape(-1, x.shape[-1]) @ a_t
+    if result.dtype != a_t.dtype or not result.is_contiguous():
+        return result + (update @ b_t).view(result.shape).to(result.dtype)
+    result.view(-1, result.shape[-1]).addmm_(update, b_t)
     return result
