@@ -47,6 +47,7 @@ Scheduler = Literal["linear", "constant"]
 LossOn = Literal["assistant", "all"]
 ResumeMode = Literal["restore", "naive"]
 Precision = Literal["auto", "bf16", "fp16"]
+FlatLayout = Literal["auto", "on", "off"]
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -159,6 +160,14 @@ class TrainingJobConfig:
     optim: Optimizer = field(
         default="adamw_8bit",
         metadata=_help("Optimizer; the 8-bit ones need bitsandbytes on CUDA (AdamW on CPU)."),
+    )
+    flat_optimizer: FlatLayout = field(
+        default="auto",
+        metadata=_help(
+            "Update the adapter as one flat buffer, the same update to the bit: 'auto' where the "
+            "optimizer otherwise goes tensor by tensor with a device sync after each "
+            "(bitsandbytes on CUDA), 'on' everywhere, 'off' never."
+        ),
     )
     seed: int = field(default=42, metadata=_help("Seed for the split, data order and torch."))
     # --- where it runs ---------------------------------------------------------------------

@@ -43,11 +43,12 @@ def optimizer_step(
             # No KV cache: transformers detects packed rows only when none is passed.
             loss = loaded.model(**tensors, use_cache=False, num_items_in_batch=targets).loss
         scaler.scale(loss).backward()
-        losses.append(loss.detach())  # summed once below: no device sync per pass
-    step_loss = float(torch.stack(losses).sum())
+        losses.append(loss.detach())
     scaler.unscale_(optimizer)
     grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm)
     scaler.step(optimizer)
     scaler.update()
     optimizer.zero_grad(set_to_none=True)
-    return step_loss, float(grad_norm)
+    # Read back only now: a device sync before the update would leave the GPU idle while the
+    # host issues the optimizer's kernels; here the host queues them behind the backward.
+    return float(torch.stack(losses).sum()), float(grad_norm)

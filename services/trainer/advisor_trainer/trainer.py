@@ -99,13 +99,6 @@ def train_session(
         resume.load_adapter_weights(model, plan.resume_point.bundle.path)
     trainable = [p for p in model.parameters() if p.requires_grad]
     adapter_bytes = sum(p.numel() * p.element_size() for p in trainable)
-    optimizer, optimizer_used = build_optimizer(
-        config.optim,
-        trainable,
-        lr=plan.schedule.lr_at(ledger.global_step),
-        weight_decay=config.weight_decay,
-        device_kind=plan.device.kind,
-    )
     rows_per_pass = None
     if loaded.packing:
         rows_per_pass = choose_rows_per_pass(
@@ -119,6 +112,15 @@ def train_session(
         )
     if loaded.device.startswith("cuda"):
         _warm_up(plan, loaded, ledger.global_step, rows_per_pass)
+    # After the warm-up, which drops its gradients: the flat optimizer's must stay in place.
+    optimizer, optimizer_used = build_optimizer(
+        config.optim,
+        trainable,
+        lr=plan.schedule.lr_at(ledger.global_step),
+        weight_decay=config.weight_decay,
+        device_kind=plan.device.kind,
+        flat=config.flat_optimizer,
+    )
     _restore_optimizer_and_rng(plan, optimizer, ledger)
     scaler = torch.amp.GradScaler("cuda", enabled=loaded.dtype == "float16")
     if loaded.device.startswith("cuda"):
