@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +25,12 @@ Make = Callable[[list[Any]], Any]
 
 def torch_adamw(tensors: list[Any]) -> Any:
     return torch.optim.AdamW(tensors, lr=1e-2, weight_decay=0.1)
+
+
+# bitsandbytes' CPU build, installed beside the environment by `make install` (peft would
+# import it in every process of the environment); the adamw_8bit cases run against it in a
+# process of their own (`test_the_bitsandbytes_cases_ran_against_its_cpu_build`).
+BNB_CPU = Path(__file__).resolve().parents[3] / ".venv" / "bitsandbytes-cpu"
 
 
 def bnb_adamw8bit(tensors: list[Any]) -> Any:
@@ -160,3 +171,17 @@ def test_build_optimizer_flattens_what_goes_tensor_by_tensor_or_what_it_is_told(
     assert isinstance(flat, FlatOptimizer) and isinstance(flat.inner, torch.optim.AdamW)
     assert used == "adamw_torch (adamw_8bit needs CUDA) over one flat buffer"
     assert isinstance(build("off")[0], torch.optim.AdamW)
+
+
+def test_the_bitsandbytes_cases_ran_against_its_cpu_build() -> None:
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        pytest.skip("bitsandbytes is importable here: its cases ran in this process")
+    if not BNB_CPU.is_dir():
+        pytest.skip(f"no {BNB_CPU.name} beside the environment (make install puts it there)")
+    path = os.pathsep.join([str(BNB_CPU), os.environ.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "adamw_8bit"],
+        env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "2 passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]
