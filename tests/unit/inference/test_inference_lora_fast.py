@@ -88,3 +88,26 @@ def test_an_adapter_in_another_dtype_than_the_base_takes_peft(tiny_model_dir) ->
     lora_fast.install(model)
     with lora_fast.use("first"):
         assert torch.equal(logits(model, ids), expected)
+
+
+def test_a_hooked_base_layer_still_runs_its_hook_and_new_weights_are_seen(tiny_model_dir) -> None:
+    from advisor_inference.engines.hf import lora_fast
+
+    model = two_adapters(tiny_model_dir, torch.float32)
+    model.set_adapter("first")
+    q_proj = model.base_model.model.model.layers[0].self_attn.q_proj
+    calls = []
+    q_proj.base_layer.register_forward_hook(lambda *_: calls.append(1))
+    ids = torch.randint(3, 200, (1, 4), generator=torch.Generator().manual_seed(7))
+    expected = logits(model, ids)
+    calls.clear()
+    lora_fast.install(model)
+    with lora_fast.use("first"):
+        assert torch.allclose(logits(model, ids), expected, atol=1e-5) and calls
+        # A base weight replaced after install (another load, another device) is the one used.
+        k_proj = model.base_model.model.model.layers[0].self_attn.k_proj.base_layer
+        k_proj.weight = torch.nn.Parameter(torch.zeros_like(k_proj.weight))
+        changed = logits(model, ids)
+    model.set_adapter("first")
+    assert not torch.allclose(changed, expected, atol=1e-3)
+    assert torch.allclose(changed, logits(model, ids), atol=1e-5)  # peft's forward agrees
