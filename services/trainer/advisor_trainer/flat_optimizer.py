@@ -14,8 +14,9 @@ own 32-bit state there, so they stay out of the buffer.
 
 Gradients are accumulated in place into the buffer by autograd (it adds into a `.grad` that is
 already there), so `zero_grad()` zeroes the buffer and never sets gradients to None; a step
-after anything else replaced a gradient (`model.zero_grad(set_to_none=True)`) is refused
-rather than run on stale zeros. `state_dict()` and `load_state_dict()` speak per tensor, in
+after anything else replaced a gradient (`model.zero_grad(set_to_none=True)`), or a tensor's
+data (a cast, a move), is refused rather than run on stale zeros or on a copy the model no
+longer uses. `state_dict()` and `load_state_dict()` speak per tensor, in
 exactly the form the optimizer run per tensor writes, so bundles do not depend on the layout.
 """
 
@@ -88,6 +89,7 @@ class FlatOptimizer:
             inner_params.append(self._flat)
         inner_params += [params[i] for i in self._separate]
         self._grad_views = [self._flat.grad[s.elements].view(s.shape) for s in self._slots]
+        self._addresses = [params[s.index].data_ptr() for s in self._slots]
         self.inner = make(inner_params)
         self._attach_gradients()
 
@@ -101,14 +103,25 @@ class FlatOptimizer:
         return self.inner.param_groups  # type: ignore[no-any-return]
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        for slot, view in zip(self._slots, self._grad_views, strict=True):
-            if self._params[slot.index].grad is not view:
+        self._check_in_place()
+        return self.inner.step(closure)
+
+    def _check_in_place(self) -> None:
+        """Refuse to step when a tensor or its gradient left the buffers: the update would go
+        to the buffer while the model trains another copy, or read stale zeros."""
+        for slot, view, address in zip(self._slots, self._grad_views, self._addresses, strict=True):
+            p = self._params[slot.index]
+            if p.data_ptr() != address:
+                raise RuntimeError(
+                    f"parameter {slot.index} no longer lives in the flat buffer (its data was "
+                    "replaced after the optimizer was built); build the optimizer last"
+                )
+            if p.grad is not view:
                 raise RuntimeError(
                     f"parameter {slot.index}'s gradient was replaced outside the flat buffer "
                     "(zero_grad(set_to_none=True) on the model?); call this optimizer's "
                     "zero_grad() before the backward passes of a step"
                 )
-        return self.inner.step(closure)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Zero every gradient. The flat buffer's are zeroed in place whatever `set_to_none`

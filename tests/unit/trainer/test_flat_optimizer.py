@@ -151,6 +151,15 @@ def test_a_gradient_replaced_outside_the_buffer_is_refused_not_lost() -> None:
     flat.step()
 
 
+def test_a_tensor_moved_out_of_the_buffer_is_refused_not_trained_in_vain() -> None:
+    params = fresh_params()
+    flat = FlatOptimizer(torch_adamw, params)
+    params[2].data = params[2].data.clone()  # a cast or a move after the optimizer was built
+    sum((p**2).sum() for p in params).backward()
+    with pytest.raises(RuntimeError, match="parameter 2 no longer lives in the flat buffer"):
+        flat.step()
+
+
 def test_a_state_for_other_tensors_is_refused_with_the_counts() -> None:
     flat = FlatOptimizer(torch_adamw, fresh_params())
     other = torch_adamw([torch.nn.Parameter(torch.zeros(4))])
