@@ -41,9 +41,10 @@ def bnb_adamw8bit(tensors: list[Any]) -> Any:
 OPTIMIZERS = {"adamw_torch": (torch_adamw, 0), "adamw_8bit": (bnb_adamw8bit, MIN_8BIT_SIZE)}
 
 
-def fresh_params() -> list[torch.nn.Parameter]:
+def fresh_params(device: str = "cpu") -> list[torch.nn.Parameter]:
     generator = torch.Generator().manual_seed(0)
-    return [torch.nn.Parameter(torch.randn(s, generator=generator) * 0.1) for s in SHAPES]
+    return [torch.nn.Parameter((torch.randn(s, generator=generator) * 0.1).to(device))
+            for s in SHAPES]  # fmt: skip
 
 
 def train(params: list[torch.nn.Parameter], optimizer: Any, steps: int, scaler: Any = None) -> None:
@@ -51,7 +52,8 @@ def train(params: list[torch.nn.Parameter], optimizer: Any, steps: int, scaler: 
     generator = torch.Generator().manual_seed(1)
     for _ in range(steps):
         for _micro in range(2):
-            loss = sum(((p * torch.randn(p.shape, generator=generator)) ** 2).sum() for p in params)
+            noise = [torch.randn(p.shape, generator=generator).to(p.device) for p in params]
+            loss = sum(((p * n) ** 2).sum() for p, n in zip(params, noise, strict=True))
             (scaler.scale(loss) if scaler else loss).backward()
         if scaler:
             scaler.unscale_(optimizer)
@@ -194,3 +196,17 @@ def test_the_bitsandbytes_cases_ran_against_its_cpu_build() -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "2 passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_bitsandbytes_cuda_kernel_gives_the_same_update_flat() -> None:
+    """The 8-bit update is one fused CUDA kernel there (not the CPU build's torch operations):
+    its blocks must line up with the buffer's too."""
+    plain_params, flat_params = fresh_params("cuda"), fresh_params("cuda")
+    plain = bnb_adamw8bit(plain_params)
+    flat = FlatOptimizer(bnb_adamw8bit, flat_params, min_numel=MIN_8BIT_SIZE)
+    train(plain_params, plain, steps=5)
+    train(flat_params, flat, steps=5)
+    assert all(torch.equal(a, b) for a, b in zip(plain_params, flat_params, strict=True))
+    assert same(plain.state_dict(), flat.state_dict())
