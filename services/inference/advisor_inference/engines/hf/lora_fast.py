@@ -8,9 +8,10 @@ the adapter is first used, and the update is accumulated into the base layer's o
 
     out = base(x);  out += (x @ A^T) @ (s B)^T        (one matmul, one addmm_)
 
-peft keeps everything else: loading, deleting, mixed batches (`adapter_names`) and batches with
-the adapter layers switched off take its own forward. `use(name)` selects the adapter for the
-forward passes inside it; outside it every layer runs peft's forward unchanged.
+peft keeps everything else: loading, deleting, and mixed batches (`adapter_names`) take its
+own forward. With the adapter layers switched off (a base-only batch) a layer runs its base
+layer directly, as peft's forward would after its checks. `use(name)` selects the adapter for
+the forward passes inside it; outside it an enabled layer runs peft's forward unchanged.
 """
 
 from __future__ import annotations
@@ -65,9 +66,15 @@ def _bound(module: Any) -> Any:
     base = _plain_linear(module.base_layer) or module.base_layer
 
     def forward(x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        name = _ACTIVE.get()
-        if name is None or kwargs or args or module.disable_adapters:
+        if args or kwargs:
             return peft_forward(x, *args, **kwargs)  # adapter_names (a mixed batch) and the like
+        if module.disable_adapters:
+            # A base-only batch: peft's forward would run the base layer after its checks
+            # (and unmerge a merged layer first, left to it).
+            return peft_forward(x) if module.merged else base(x)
+        name = _ACTIVE.get()
+        if name is None:
+            return peft_forward(x)
         weights = folded.get(name)
         if weights is None:
             weights = folded[name] = fold(module, name)
