@@ -6,13 +6,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from advisor_shared.errors import InvalidNameError
 from advisor_shared.jobs import JobStatus, StageProgress
+from advisor_shared.store import validate_key
 
 Metric = Literal["bertscore", "rouge_l", "judge", "factuality"]
 ALL_METRICS: tuple[Metric, ...] = ("bertscore", "rouge_l", "judge", "factuality")
 REFERENCE_METRICS: frozenset[str] = frozenset({"bertscore", "rouge_l"})
 MAX_ITEMS = 5000
 MAX_TEXT = 32_000
+
+
+def _store_key(value: str | None) -> str | None:
+    """A key the object store accepts, refused here (400) rather than deep in a read."""
+    if value is None:
+        return value
+    try:
+        return validate_key(value)
+    except InvalidNameError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class InlineItem(BaseModel):
@@ -43,6 +55,8 @@ class DatasetSource(BaseModel):
         default=None, min_length=1, max_length=1024, description="object-store key"
     )
     items: list[InlineItem] | None = Field(default=None, max_length=MAX_ITEMS)
+
+    _key = field_validator("key")(_store_key)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> DatasetSource:
@@ -110,6 +124,8 @@ class EvaluationCreate(BaseModel):
     sample: SampleSettings | None = None
     bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
     bootstrap_seed: int = 42
+
+    _training_dataset = field_validator("training_dataset")(_store_key)
 
     @field_validator("candidates")
     @classmethod

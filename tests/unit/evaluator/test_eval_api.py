@@ -96,6 +96,9 @@ def test_a_first_slot_judge_is_zero_percent_consistent_and_counts_no_wins(make_r
         ({"dataset": {"items": [{"prompt": "   "}]}}, 400, "invalid_value"),
         ({"dataset": {"items": [{"id": "a", "prompt": "p?"}]}}, 400, "references_missing"),
         ({"dataset": {"key": "datasets/nowhere.jsonl"}}, 400, "dataset_not_found"),
+        ({"dataset": {"key": "/"}}, 400, "invalid_value"),  # found by X9's fuzzing: was a 500
+        ({"dataset": {"key": "a/:"}}, 400, "invalid_value"),
+        ({"training_dataset": "../train.jsonl"}, 400, "invalid_value"),
         ({"judge": {"model": "not-served"}}, 400, "unknown_judge_model"),
         ({"judge": None}, 400, "invalid_value"),
         ({"baseline": "other"}, 400, "invalid_value"),
