@@ -13,7 +13,9 @@ Optimizers: bitsandbytes' 8-bit AdamW (the trainer's on CUDA; its CPU build else
 torch's AdamW (the trainer's on CPU). The per-tensor and flat updates are checked to be equal
 to the bit before any time is reported.
 
-    python benchmarks/optimizer_step.py --out benchmarks/results/optimizer_step_cpu.json
+    # on a CPU, bitsandbytes' CPU build from beside the environment (make install puts it there)
+    PYTHONPATH=.venv/bitsandbytes-cpu python benchmarks/optimizer_step.py \
+        --out benchmarks/results/optimizer_step_cpu.json
     python benchmarks/optimizer_step.py --out benchmarks/results/optimizer_step_gpu.json  # CUDA
 """
 
@@ -40,6 +42,9 @@ PROJECTIONS = {"q": (HIDDEN, HIDDEN), "k": (HIDDEN, KV), "v": (HIDDEN, KV), "o":
                "down": (INTERMEDIATE, HIDDEN)}  # fmt: skip
 
 
+SETS = ("mistral-7b", "tiny-448")
+
+
 def shapes(name: str) -> list[tuple[int, ...]]:
     if name == "tiny-448":
         return [(16, 256)] * 448
@@ -49,6 +54,7 @@ def shapes(name: str) -> list[tuple[int, ...]]:
 
 
 def optimizers(device: str) -> dict[str, tuple[Any, int]]:
+    """(make, min_numel) of each optimizer that can run here."""
     import torch
 
     found: dict[str, tuple[Any, int]] = {
@@ -66,10 +72,11 @@ def optimizers(device: str) -> dict[str, tuple[Any, int]]:
     return found
 
 
-def measure(set_name: str, optimizer: str, flat: bool, args: argparse.Namespace) -> dict[str, Any]:
+def measure(
+    set_name: str, make: Any, min_numel: int, flat: bool, args: argparse.Namespace
+) -> dict[str, Any]:
     import torch
 
-    make, min_numel = optimizers(args.device)[optimizer]
     generator = torch.Generator(device="cpu").manual_seed(0)
     params = [torch.nn.Parameter((torch.randn(s, generator=generator) * 0.02).to(args.device))
               for s in shapes(set_name)]  # fmt: skip
@@ -91,7 +98,7 @@ def measure(set_name: str, optimizer: str, flat: bool, args: argparse.Namespace)
         if step >= args.warmup:
             times.append(time.perf_counter() - started)
     return {"median_step_ms": statistics.median(times) * 1e3, "step_ms": [t * 1e3 for t in times],
-            "params": [p.detach().cpu() for p in params[:8]]}  # fmt: skip
+            "params": [p.detach().cpu() for p in params]}  # fmt: skip
 
 
 def sync(device: str) -> None:
@@ -108,17 +115,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--sets", default="mistral-7b,tiny-448")
+    parser.add_argument(
+        "--sets", default=",".join(SETS), help=f"comma-separated, of: {', '.join(SETS)}"
+    )
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    unknown = sorted(set(args.sets.split(",")) - set(SETS))
+    if unknown:
+        parser.error(f"unknown --sets {', '.join(unknown)}; known: {', '.join(SETS)}")
     torch.manual_seed(0)
     results: dict[str, Any] = {}
+    available = optimizers(args.device)
     for set_name in args.sets.split(","):
         tensors = shapes(set_name)
-        for optimizer in optimizers(args.device):
-            runs = {layout: measure(set_name, optimizer, layout == "flat", args)
+        for optimizer, (make, min_numel) in available.items():
+            runs = {layout: measure(set_name, make, min_numel, layout == "flat", args)
                     for layout in ("per_tensor", "flat")}  # fmt: skip
             identical = all(torch.equal(a, b) for a, b in
                             zip(runs["per_tensor"].pop("params"), runs["flat"].pop("params"),

@@ -27,7 +27,7 @@ from .batches import evaluation_loss
 from .checkpoint import BundleIdentity, BundleWriter, take_snapshot
 from .config import TrainingJobConfig
 from .data_order import batch_digest
-from .errors import TrainerError
+from .errors import HandoffMismatchError, TrainerError
 from .export import export_merged
 from .ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
 from .optimizer_step import optimizer_step
@@ -284,7 +284,12 @@ def _restore_optimizer_and_rng(plan: RunPlan, optimizer: Any, ledger: HandoffLed
             raise BundleError(
                 f"{point.ref}: optimizer.pt holds more than tensors; refused ({exc.__class__.__name__})"
             ) from None
-        optimizer.load_state_dict(state)
+        try:
+            optimizer.load_state_dict(state)
+        except (ValueError, KeyError) as exc:
+            raise HandoffMismatchError(
+                f"{point.ref}: optimizer.pt does not fit this run's adapter tensors ({exc})"
+            ) from None
     if ledger.rng_state:
         restore_rng_state(ledger.rng_state)
 

@@ -22,6 +22,7 @@ import pytest
 from advisor_shared.bundle import list_versions
 from advisor_shared.errors import AdvisorError
 from advisor_shared.store import LocalStore
+from advisor_trainer.errors import HandoffMismatchError
 from advisor_trainer.progress import SilentProgress
 from advisor_trainer.trainer import run_training
 from tests.integration.reliability.services import figure
@@ -190,3 +191,30 @@ def test_hostile_bundles_are_refused_at_resume_before_any_step(
                faults=len(outcomes), lost=accepted, refused=clear, ok=ok)  # fmt: skip
     assert len(outcomes) >= 100
     assert ok, (text, sorted(set(unclear))[:4])
+
+
+@pytest.mark.parametrize("layout", ["off", "on"])
+def test_an_optimizer_state_for_other_tensors_is_refused_with_a_clear_error(
+    tiny_model_dir: Path, tiny_dataset: Path, tmp_path: Path, layout: str
+) -> None:
+    """Well formed and checksummed, but for one tensor fewer (another version's bundle): both
+    optimizer layouts refuse it before a step, naming the bundle."""
+    import torch
+
+    store = LocalStore(tmp_path / "store")
+    base = tiny_config(tiny_model_dir, tiny_dataset, tmp_path / "out", run_name="source",
+                       max_steps=4, checkpoint_every_steps=2, save_optimizer=True)  # fmt: skip
+    run_training(base, store, tmp_path / "cache")
+    bundle = Bundle(store, f"adapters/source/{list_versions(store, 'source')[0]}/", "v0001")
+    state = torch.load(io.BytesIO(bundle.files["optimizer.pt"]), weights_only=True)
+    last = state["param_groups"][0]["params"].pop()
+    state["state"].pop(last, None)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    bundle.files["optimizer.pt"] = buffer.getvalue()
+    bundle.commit()
+    steps = Steps()
+    config = base.with_overrides(run_name=RUN, resume=f"{RUN}@v0001", flat_optimizer=layout)
+    with pytest.raises(HandoffMismatchError, match=f"{RUN}@v0001: optimizer.pt does not fit"):
+        run_training(config, store, tmp_path / "cache", progress=steps)
+    assert steps.count == 0

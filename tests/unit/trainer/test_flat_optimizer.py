@@ -76,16 +76,22 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS)
-def test_flat_updates_and_state_equal_the_per_tensor_optimizer_to_the_bit(name: str) -> None:
-    make, min_numel = OPTIMIZERS[name]
-    plain_params, flat_params = fresh_params(), fresh_params()
+def trained_both_ways(make: Make, min_numel: int, device: str = "cpu") -> FlatOptimizer:
+    """Five steps per tensor and flat from the same start; both must end the same to the bit."""
+    plain_params, flat_params = fresh_params(device), fresh_params(device)
     plain = make(plain_params)
     flat = FlatOptimizer(make, flat_params, min_numel=min_numel)
     train(plain_params, plain, steps=5)
     train(flat_params, flat, steps=5)
     assert all(torch.equal(a, b) for a, b in zip(plain_params, flat_params, strict=True))
     assert same(plain.state_dict(), flat.state_dict())
+    return flat
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_flat_updates_and_state_equal_the_per_tensor_optimizer_to_the_bit(name: str) -> None:
+    make, min_numel = OPTIMIZERS[name]
+    flat = trained_both_ways(make, min_numel)
     # One tensor for all the large ones, each on a block boundary.
     flattened = [s for s in SHAPES if torch.Size(s).numel() >= max(min_numel, 1)]
     assert len(flat.param_groups[0]["params"]) == 1 + len(SHAPES) - len(flattened)
@@ -203,10 +209,4 @@ def test_the_bitsandbytes_cases_ran_against_its_cpu_build() -> None:
 def test_bitsandbytes_cuda_kernel_gives_the_same_update_flat() -> None:
     """The 8-bit update is one fused CUDA kernel there (not the CPU build's torch operations):
     its blocks must line up with the buffer's too."""
-    plain_params, flat_params = fresh_params("cuda"), fresh_params("cuda")
-    plain = bnb_adamw8bit(plain_params)
-    flat = FlatOptimizer(bnb_adamw8bit, flat_params, min_numel=MIN_8BIT_SIZE)
-    train(plain_params, plain, steps=5)
-    train(flat_params, flat, steps=5)
-    assert all(torch.equal(a, b) for a, b in zip(plain_params, flat_params, strict=True))
-    assert same(plain.state_dict(), flat.state_dict())
+    trained_both_ways(bnb_adamw8bit, MIN_8BIT_SIZE, device="cuda")
