@@ -25,8 +25,13 @@ from .runner import ModelRunner, choose_device, linear_shapes, load_causal_lm
 from .sampling import make_generator
 from .scheduler import BatchScheduler
 from .sequence import BASE_INSTANCE, MERGED_INSTANCE, Sequence
+from .static_decode import supports as static_decode_unsupported
 
 log = logging.getLogger(__name__)
+# The static KV cache holds this many positions per row unless max_model_len says otherwise
+# (it is allocated up front: 7B-shaped, 8 rows x 4096 positions = 4.3 GB in bf16).
+STATIC_CACHE_TOKENS = 4096
+DECODE_MODES = ("auto", "static", "dynamic")
 
 
 class HFEngine:
@@ -47,7 +52,14 @@ class HFEngine:
         max_model_len: int | None = None,
         default_max_tokens: int | None = None,
         torch_threads: int | None = None,
+        decode: str = "auto",
     ):
+        """`decode`: "static" steps over a preallocated KV cache (CUDA graphs on a GPU; see
+        static_decode), "dynamic" through transformers' forward with a growing cache, "auto"
+        static on CUDA where the architecture allows it, else dynamic."""
+        if decode not in DECODE_MODES:
+            raise ValueError(f"decode must be one of {', '.join(DECODE_MODES)}; got {decode!r}")
+        self._decode = decode
         self._base_path, self._alias, self._fingerprint = base_path, base_alias, base_fingerprint
         self._merged_path, self._merged_name = merged_path, merged_name
         self._choice = choose_device(device, dtype)
@@ -104,6 +116,10 @@ class HFEngine:
         context = int(getattr(base.config, "max_position_embeddings", 2048))
         if self._max_model_len_cap:
             context = min(context, self._max_model_len_cap)
+        runner = ModelRunner(base, merged, self._choice.device)
+        if self._static_decode(base):
+            context = min(context, self._max_model_len_cap or STATIC_CACHE_TOKENS)
+            runner.use_static_cache(slots=self._max_batch, tokens=context)
         shapes = linear_shapes(base)
         eos = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
         configured = getattr(base.generation_config, "eos_token_id", None)
@@ -111,7 +127,7 @@ class HFEngine:
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos, default=0)
         self._tokenizer = tokenizer
         self._scheduler = BatchScheduler(
-            ModelRunner(base, merged, self._choice.device),
+            runner,
             detokenize=self._detokenize,
             pad_id=pad,
             eos_ids=eos,
@@ -131,6 +147,18 @@ class HFEngine:
         )
         log.info("HF engine ready: %s on %s (%s)", self._alias, self._choice.device,
                  self._choice.dtype)  # fmt: skip
+
+    def _static_decode(self, base: Any) -> bool:
+        if self._decode == "dynamic":
+            return False
+        reason = static_decode_unsupported(base)
+        if reason and self._decode == "static":
+            raise ValueError(f"static decoding does not support {reason}")
+        if reason:
+            log.info("decoding through transformers' forward: static decoding does not "
+                     "support %s", reason)  # fmt: skip
+            return False
+        return self._decode == "static" or self._choice.device.type == "cuda"
 
     def _apply_thread_count(self) -> None:
         if self._torch_threads:

@@ -16,6 +16,7 @@ import torch
 
 from . import lora_fast
 from .sequence import BASE_INSTANCE, MERGED_INSTANCE
+from .static_decode import StaticDecoder
 
 log = logging.getLogger(__name__)
 # peft's name for "no adapter" rows in a mixed batch (LoraLayer._mixed_batch_forward).
@@ -95,6 +96,33 @@ class ModelRunner:
         self.adapters: set[str] = set()
         # One adapter per batch through lora_fast (off: peft's own forward, for comparison).
         self.lean_lora = True
+        # Decode steps over a preallocated cache, as CUDA graphs (None: transformers' forward).
+        self.static: StaticDecoder | None = None
+
+    def use_static_cache(self, *, slots: int, tokens: int, graphs: bool | None = None) -> None:
+        self.static = StaticDecoder(self._models[BASE_INSTANCE], slots=slots, tokens=tokens,
+                                    use_graphs=graphs)  # fmt: skip
+
+    def decode_static(
+        self, instance: str, adapter: str | None, ids: list[int], positions: list[int]
+    ) -> torch.Tensor:
+        """One decode step of a static batch: logits `[rows, vocab]` (see static_decode)."""
+        assert self.static is not None, "use_static_cache() first"
+        lean = self.lean_lora and adapter is not None
+
+        def prepare() -> None:
+            if instance == BASE_INSTANCE and self._peft is not None:
+                self._switch_layers(enabled=adapter is not None)
+                if adapter is not None and self._peft.active_adapter != adapter:
+                    self._peft.set_adapter(adapter)
+
+        key = (instance, adapter, lean)
+        model = self._models[instance]
+        if not lean:
+            return self.static.decode(model, key, ids, positions, prepare)
+        assert adapter is not None
+        with lora_fast.use(adapter):
+            return self.static.decode(model, key, ids, positions, prepare)
 
     def forward(
         self,
@@ -161,6 +189,8 @@ class ModelRunner:
         self._peft.eval()
         self._layers_enabled = None  # new LoRA layers start enabled, older ones may not be
         self.adapters.add(name)
+        if self.static is not None:
+            self.static.forget_graphs()  # captured before these layers existed
         log.info("adapter %s attached", name)
 
     def unload_adapter(self, name: str) -> None:
@@ -169,6 +199,8 @@ class ModelRunner:
         lora_fast.forget(self._peft, name)
         self._peft.delete_adapter(name)
         self._layers_enabled = None
+        if self.static is not None:
+            self.static.forget_graphs()  # they read the deleted adapter's weights
         self.adapters.discard(name)
         if not self.adapters:
             # peft keeps pointing at the deleted adapter as "active"; with none left, take the

@@ -4,6 +4,10 @@ batching), lets new requests join a running batch, and runs adapter loads betwee
 Requests wait `window_s` after the first arrival so that a burst is prefilled together; a batch
 holds one model instance (base + adapters, or the merged model) and at most `max_batch_size`
 rows. A failed step fails only the rows of that batch; the thread keeps serving.
+
+Over the static KV cache (`runner.static`, see static_decode) a batch also holds one adapter,
+since a captured step computes one; while requests for another adapter wait, the running batch
+takes no new rows, so it drains and the waiting group goes next.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from transformers import DynamicCache
 from .batch import ActiveBatch
 from .runner import ModelRunner
 from .sequence import Sequence
+from .static_batch import StaticBatch
+
+Batch = ActiveBatch | StaticBatch
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,7 @@ class BatchScheduler:
         self._control: deque[tuple[Callable[[], Any], Future[Any]]] = deque()
         self._unloads: dict[str, Future[None]] = {}
         self._wake = threading.Condition()
-        self._active: ActiveBatch | None = None
+        self._active: Batch | None = None
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="hf-batcher", daemon=True)
         self.steps = 0
@@ -115,16 +122,53 @@ class BatchScheduler:
             group = self._collect_burst()
             if not group:
                 return
-            self._active = self._prefill(group)
+            self._active = self._start(group)
         else:
-            joiners = self._take_same_instance(self._max_batch - len(self._active.rows))
+            joiners = self._take_group(self._max_batch - len(self._active.rows))
             if joiners:
-                self._active.absorb(self._prefill(joiners))
+                self._join(self._active, joiners)
         self.largest_batch = max(self.largest_batch, len(self._active.rows))
-        self._active.step(self._forward_for(self._active.instance), self._detokenize, self._eos_ids)
+        active = self._active
+        if isinstance(active, StaticBatch):
+            active.step(self._decode_for(active), self._detokenize, self._eos_ids)
+        else:
+            active.step(self._forward_for(active.instance), self._detokenize, self._eos_ids)
         self.steps += 1
         if not self._active.rows:
             self._active = None
+
+    def _start(self, rows: list[Sequence]) -> Batch:
+        if self._runner.static is None:
+            return self._prefill(rows)
+        static = self._runner.static
+        batch = StaticBatch(rows[0].instance, rows[0].adapter, static.store_prompt, static.move)
+        self._join(batch, rows)
+        return batch
+
+    def _join(self, active: Batch, rows: list[Sequence]) -> None:
+        if isinstance(active, ActiveBatch):
+            active.absorb(self._prefill(rows))
+            return
+        instance = rows[0].instance
+        cache = DynamicCache(config=self._cache_config(instance))
+        try:
+            active.admit(rows, self._forward_for(instance), self._pad_id, cache)
+        except Exception as exc:
+            for row in rows:
+                row.emit(exc)
+            raise
+
+    def _decode_for(self, batch: StaticBatch) -> Callable[[list[int], list[int]], Any]:
+        def decode(ids: list[int], positions: list[int]) -> Any:
+            return self._runner.decode_static(batch.instance, batch.adapter, ids, positions)
+
+        return decode
+
+    def _group_of(self, sequence: Sequence) -> tuple[str, str | None]:
+        """What rows must share to run in one batch."""
+        if self._runner.static is None:
+            return sequence.instance, None
+        return sequence.instance, sequence.adapter
 
     def _collect_burst(self) -> list[Sequence]:
         with self._wake:
@@ -140,18 +184,30 @@ class BatchScheduler:
             self._drop_cancelled()
             if not self._pending:
                 return []
-            instance = self._pending[0].instance
-        return self._take_same_instance(self._max_batch, instance)
+            group = self._group_of(self._pending[0])
+        return self._take_group(self._max_batch, group)
 
-    def _take_same_instance(self, limit: int, instance: str | None = None) -> list[Sequence]:
-        instance = instance or (self._active.instance if self._active else None)
+    def _take_group(
+        self, limit: int, group: tuple[str, str | None] | None = None
+    ) -> list[Sequence]:
+        """Up to `limit` pending rows of `group` (default: the running batch's)."""
+        if group is None:
+            if self._active is None or not self._active.rows:
+                return []
+            group = self._group_of(self._active.rows[0])
         taken: list[Sequence] = []
         with self._wake:
             self._drop_cancelled()
+            if (
+                self._runner.static is not None
+                and self._active is not None
+                and any(self._group_of(s) != group for s in self._pending)
+            ):
+                return []  # another group waits: let the running batch drain first
             kept: deque[Sequence] = deque()
             while self._pending:
                 sequence = self._pending.popleft()
-                if len(taken) < limit and sequence.instance == instance:
+                if len(taken) < limit and self._group_of(sequence) == group:
                     taken.append(sequence)
                 else:
                     kept.append(sequence)

@@ -1,0 +1,152 @@
+"""Decoding over the static KV cache gives transformers' own logits and tokens: per step
+against the model's forward, and through the engine with rows joining, finishing at different
+lengths and moving slots, with and without an adapter."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.unit
+torch = pytest.importorskip("torch")
+
+TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def test_a_step_gives_the_forward_logits_for_rows_of_different_lengths(tiny_model_dir) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from advisor_inference.engines.hf.static_decode import StaticDecoder, supports
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    assert supports(model) is None
+    decoder = StaticDecoder(model, slots=4, tokens=128, use_graphs=False)
+    generator = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(3, 200, (1, n), generator=generator) for n in (5, 17, 9)]
+    histories = []
+    with torch.inference_mode():
+        for slot, ids in enumerate(prompts):
+            out = model(input_ids=ids, use_cache=True)
+            layers = out.past_key_values.layers
+            decoder.store_prompt(slot, [x.keys[0] for x in layers], [x.values[0] for x in layers])
+            histories.append(ids[0].tolist())
+        for _ in range(4):
+            nxt = [int(torch.randint(3, 200, (1,), generator=generator)) for _ in histories]
+            positions = [len(h) for h in histories]
+            got = decoder.decode(model, ("base",), nxt, positions)
+            for row, token in enumerate(nxt):
+                histories[row].append(token)
+                want = model(input_ids=torch.tensor([histories[row]])).logits[0, -1]
+                assert torch.allclose(got[row], want, atol=1e-4), (row, len(histories[row]))
+
+
+def test_moving_a_slot_keeps_its_row_decoding_the_same(tiny_model_dir) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from advisor_inference.engines.hf.static_decode import StaticDecoder
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    decoder = StaticDecoder(model, slots=3, tokens=64, use_graphs=False)
+    ids = torch.randint(3, 200, (1, 7), generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        layers = model(input_ids=ids, use_cache=True).past_key_values.layers
+        decoder.store_prompt(2, [x.keys[0] for x in layers], [x.values[0] for x in layers])
+        decoder.move(2, 0, 7)
+        got = decoder.decode(model, ("base",), [11], [7])[0]
+        want = model(input_ids=torch.cat([ids, torch.tensor([[11]])], dim=1)).logits[0, -1]
+    assert torch.allclose(got, want, atol=1e-4)
+
+
+def test_a_step_past_the_cache_is_refused(tiny_model_dir) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from advisor_inference.engines.hf.static_decode import StaticDecoder
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    decoder = StaticDecoder(model, slots=2, tokens=64, use_graphs=False)
+    with pytest.raises(ValueError, match="past the cache"):
+        decoder.decode(model, ("base",), [5], [64])
+    with pytest.raises(ValueError, match="1..2 rows"):
+        decoder.decode(model, ("base",), [5, 6, 7], [1, 2, 3])
+
+
+def test_unsupported_architectures_say_why(tiny_model_dir) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from advisor_inference.engines.hf.static_decode import supports
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.config.sliding_window = 16
+    assert supports(model) == "a sliding attention window"
+    model.config.model_type = "gpt2"
+    assert "architecture 'gpt2'" in (supports(model) or "")
+
+
+def make_adapter(base_dir, out_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=TARGETS))
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
+    peft_model.save_pretrained(out_dir)
+    return out_dir
+
+
+async def generate_all(engine, jobs):
+    from advisor_inference.engines.base import GenerationRequest, SamplingParams
+
+    async def one(model, text, tokens, delay):
+        await asyncio.sleep(delay)  # later requests join a running batch
+        params = SamplingParams(max_tokens=tokens, temperature=0.0, ignore_eos=True)
+        result = await engine.generate(GenerationRequest(model, [{"role": "user", "content": text}],
+                                                         params))  # fmt: skip
+        return result.text, result.completion_tokens
+
+    return await asyncio.gather(*(one(*job) for job in jobs))
+
+
+def test_the_engine_decodes_the_same_tokens_static_and_dynamic(
+    embedded_model_dir, tmp_path
+) -> None:
+    """The embedded model (a random one repeats itself whatever its cache holds)."""
+    from advisor_inference.engines.hf import HFEngine
+
+    adapter = make_adapter(embedded_model_dir, tmp_path / "adapter")
+    words = "visa fee deadline scholarship insurance tuition housing permit".split()
+    jobs = [
+        ("base" if i % 3 else "advisor", " ".join(words[: 2 + i % 7]), 4 + (i * 5) % 13, i * 0.01)
+        for i in range(9)
+    ]
+
+    async def run(decode):
+        engine = HFEngine(str(embedded_model_dir), base_fingerprint="x", max_batch_size=4,
+                          batch_window_ms=2, decode=decode)  # fmt: skip
+        await engine.start()
+        await engine.load_adapter("advisor", adapter)
+        try:
+            results = await generate_all(engine, jobs)
+            runner = engine.scheduler.runner
+            return results, runner.static is not None, engine.scheduler.largest_batch
+        finally:
+            await engine.close()
+
+    static, used_static, largest = asyncio.run(run("static"))
+    dynamic, used_dynamic, _ = asyncio.run(run("dynamic"))
+    assert used_static and not used_dynamic
+    assert largest > 1  # rows really shared steps
+    assert [t for _, t in static] == [tokens for _, _, tokens, _ in jobs]
+    assert static == dynamic
+    assert len({text for text, _ in static}) > 1
+
+
+def test_the_engine_refuses_an_unknown_decode_mode(tiny_model_dir) -> None:
+    from advisor_inference.engines.hf import HFEngine
+
+    with pytest.raises(ValueError, match="decode must be one of"):
+        HFEngine(str(tiny_model_dir), base_fingerprint="x", decode="graphs")
