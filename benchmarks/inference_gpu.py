@@ -112,7 +112,16 @@ async def level(engine, model: str, prompts: list[str], tokens: int) -> dict[str
     }  # fmt: skip
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def measure_engine(
+    args: argparse.Namespace,
+    label: str,
+    prompts: list[str],
+    shape: dict[str, int],
+    store,
+    labels: tuple[str, ...],
+    **engine_options: Any,
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Start an engine, load the adapter through the gateway's service, run every level."""
     import torch
 
     from advisor_inference.adapters.service import AdapterService
@@ -120,19 +129,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from advisor_inference.engines.hf import HFEngine
     from advisor_shared.bundle import BundleRef, read_bundle
     from advisor_shared.models import model_fingerprint
-    from advisor_shared.store import LocalStore
 
-    shape = SHAPE_SMOKE if args.smoke else SHAPE_7B
-    build_s = build_model(args.model_dir, shape, "cpu" if args.smoke else "cuda")
-    work = args.work_dir
-    store = LocalStore(work / "store")
-    bundle = make_adapter_bundle(args.model_dir, store, args.rank, "advisor")
-
+    work = args.work_dir / label
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
     engine = HFEngine(str(args.model_dir), base_fingerprint=model_fingerprint(args.model_dir),
-                      max_batch_size=max(args.levels), batch_window_ms=args.window_ms)  # fmt: skip
+                      max_batch_size=max(args.levels), batch_window_ms=args.window_ms,
+                      max_model_len=args.max_model_len, **engine_options)  # fmt: skip
     await engine.start()
     engine_load_s = time.perf_counter() - started
+    weights_gb = torch.cuda.memory_allocated() / 1e9 if torch.cuda.is_available() else None
 
     settings = Settings(api_keys=["bench-key"], adapter_dir=work / "served")
     service = AdapterService(store, engine, settings)
@@ -148,85 +156,183 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     attach_s = time.perf_counter() - started
     await engine.unload_adapter("advisor-attach")
 
-    rng = random.Random(0)
-    prompts = [prompt(rng, args.prompt_words, shape["vocab_size"]) for _ in range(max(args.levels))]
     levels: dict[str, Any] = {}
     runner = engine.scheduler.runner if engine.scheduler else None
     # "advisor": the engine's lean LoRA path (the default); "advisor-peft": peft's forward.
-    for label in ("base", "advisor", "advisor-peft"):
-        model = "base" if label == "base" else "advisor"
+    for name in labels:
+        model = "base" if name == "base" else "advisor"
         if runner is not None:
-            runner.lean_lora = label != "advisor-peft"
+            runner.lean_lora = name != "advisor-peft"
         for concurrency in args.levels:
-            # Warm-up: a whole round (the KV cache grows through the same sizes), not kept.
+            # Warm-up: a whole round (graphs are captured, the cache sizes are met), not kept.
             first = await level(engine, model, prompts[:concurrency], args.tokens)
             rounds = [await level(engine, model, prompts[:concurrency], args.tokens)
                       for _ in range(args.repeats)]  # fmt: skip
             best = max(rounds, key=lambda r: r["tokens_per_s"])
-            levels[f"{label}/c{concurrency}"] = best | {
+            levels[f"{name}/c{concurrency}"] = best | {
                 "rounds_tokens_per_s": [round(r["tokens_per_s"], 1) for r in rounds],
                 "warm_up_round_tokens_per_s": round(first["tokens_per_s"], 1),
             }
-            print(f"{label} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
+            print(f"{label} {name} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
                   f"(rounds {[round(r['tokens_per_s'], 1) for r in rounds]})", flush=True)  # fmt: skip
-    largest_batch = engine.scheduler.largest_batch if engine.scheduler else None
-    peft_model = engine.scheduler.runner._peft if engine.scheduler else None
-    adapter_dtypes = sorted({str(p.dtype) for n, p in peft_model.named_parameters()
-                             if ".lora_A.advisor." in n}) if peft_model else []  # fmt: skip
+    static = runner.static if runner else None
+    base_model = runner._models["base"] if runner else None
+    params = sum(p.numel() for p in base_model.parameters()) if base_model is not None else None
+    result = {
+        "engine_options": engine_options,
+        "levels": levels,
+        "engine_load_s": engine_load_s,
+        "adapter_load_s": service_load_s,
+        "adapter_load_parts_s": {"read_and_verify": read_s, "attach": attach_s,
+                                 "checks_and_canary_rest": service_load_s - read_s - attach_s},
+        "canary": {"prompts": loaded.canary.prompts, "differing": loaded.canary.differing},
+        "largest_batch_seen": engine.scheduler.largest_batch if engine.scheduler else None,
+        "static_cache": None if static is None else {
+            "slots": static.shape.slots, "tokens": static.shape.tokens,
+            "gb": round(static.shape.bytes / 1e9, 2), "cuda_graphs": static.use_graphs,
+            "graphs_captured": len(static._graphs)},
+        "weights_gb_allocated": weights_gb,
+        "peak_allocated_gb": torch.cuda.max_memory_allocated() / 1e9 if torch.cuda.is_available() else None,
+        "peak_reserved_gb": torch.cuda.max_memory_reserved() / 1e9 if torch.cuda.is_available() else None,
+        "parameters": params,
+    }  # fmt: skip
     await engine.close()
+    del engine, runner, static, base_model, service
+    import gc
 
-    def ratio(a: str, b: str) -> float | None:
-        if a not in levels or b not in levels:
-            return None
-        return float(levels[a]["tokens_per_s"]) / float(levels[b]["tokens_per_s"])
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return result
 
-    params = sum(p.numel() for p in engine.scheduler.runner._models["base"].parameters()) \
-        if engine.scheduler else None  # fmt: skip
+
+def transformers_static_baseline(args: argparse.Namespace, prompts: list[str]) -> dict[str, Any]:
+    """Plain transformers `generate()` with its static KV cache (which it compiles itself:
+    torch.compile "reduce-overhead", CUDA graphs), greedy, exactly `--tokens` new tokens.
+    The first call at each batch size compiles and is not kept; the best of the rest is."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
+    tokenizer.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.bfloat16).cuda().eval()
+    results: dict[str, Any] = {}
+    for concurrency in args.levels:
+        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                               add_generation_prompt=True)
+                 for p in prompts[:concurrency]]  # fmt: skip
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            "cuda"
+        )
+        walls = []
+        for _ in range(1 + args.repeats):
+            torch.cuda.synchronize()
+            started = time.perf_counter()
+            out = model.generate(**batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
+                                 do_sample=False, cache_implementation="static")  # fmt: skip
+            torch.cuda.synchronize()
+            walls.append(time.perf_counter() - started)
+        generated = (out.shape[1] - batch["input_ids"].shape[1]) * concurrency
+        best = min(walls[1:])
+        results[f"c{concurrency}"] = {"tokens_per_s": generated / best,
+                                      "walls_s": [round(w, 3) for w in walls]}  # fmt: skip
+        print(f"transformers static c{concurrency}: {generated / best:.1f} tokens/s "
+              f"(walls {[round(w, 2) for w in walls]})", flush=True)  # fmt: skip
+    del model
+    torch.cuda.empty_cache()
+    return results
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+
+    from advisor_shared.store import LocalStore
+
+    shape = SHAPE_SMOKE if args.smoke else SHAPE_7B
+    build_s = build_model(args.model_dir, shape, "cpu" if args.smoke else "cuda")
+    store = LocalStore(args.work_dir / "store")
+    bundle = make_adapter_bundle(args.model_dir, store, args.rank, "advisor")
+    rng = random.Random(0)
+    prompts = [prompt(rng, args.prompt_words, shape["vocab_size"]) for _ in range(max(args.levels))]
+
+    engines: dict[str, Any] = {}
+    baseline: dict[str, Any] | None = None
+    for config in args.configs:
+        if config == "transformers-static":
+            baseline = transformers_static_baseline(args, prompts)
+            continue
+        decode, _, quantization = config.partition("-")  # static, dynamic, static-nf4
+        labels = ("base", "advisor", "advisor-peft") if config == "static" else ("base", "advisor")
+        engines[config] = await measure_engine(
+            args, config, prompts, shape, store, labels, decode=decode,
+            quantization=quantization or None)  # fmt: skip
+        # What is measured so far survives a run cut short by a time limit.
+        partial = {"engines": engines, "transformers_static_cache": baseline}
+        args.out.with_suffix(".partial.json").write_text(json.dumps(partial, indent=1, default=str))
+
+    def tps(config: str, key: str) -> float | None:
+        level_ = engines.get(config, {}).get("levels", {}).get(key)
+        return float(level_["tokens_per_s"]) if level_ else None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a and b else None
+
+    main = engines.get("static") or next(iter(engines.values()))
+    params = main["parameters"]
     weight_bytes = params * 2 if params else None
     limit = COPY_BANDWIDTH / weight_bytes if weight_bytes else None  # every weight read per token
-    decode_c1 = levels["base/c1"]["decode_tokens_per_s_per_request_median"]
+    decode_c1 = main["levels"]["base/c1"]["decode_tokens_per_s_per_request_median"]
     on_cuda = torch.cuda.is_available() and not args.smoke
+    base_static = {f"c{c}": tps("static", f"base/c{c}") for c in args.levels}
+    versus = {
+        k: ratio(v, (baseline or {}).get(k, {}).get("tokens_per_s")) for k, v in base_static.items()
+    }
     return {
         "command": " ".join(["python", "benchmarks/inference_gpu.py", *sys.argv[1:]]),
-        "adapter_overhead_ratio_c8": ratio("base/c8", "advisor/c8"),
-        "adapter_overhead_ratio_c1": ratio("base/c1", "advisor/c1"),
-        "adapter_overhead_ratio_c32": ratio("base/c32", "advisor/c32"),
-        "adapter_overhead_ratio_c8_peft_path": ratio("base/c8", "advisor-peft/c8"),
-        "throughput_ratio_c32_vs_c1": ratio("base/c32", "base/c1"),
-        "throughput_ratio_c32_vs_c1_adapter": ratio("advisor/c32", "advisor/c1"),
         "batch1_decode_tokens_per_s": decode_c1,
         "bandwidth_limit_tokens_per_s": limit,
         "batch1_decode_fraction_of_limit": decode_c1 / limit if decode_c1 and limit else None,
-        "adapter_load_s": service_load_s,
-        "adapter_load_parts_s": {
-            "read_and_verify": read_s,
-            "attach": attach_s,
-            "checks_and_canary_rest": service_load_s - read_s - attach_s,
-        },
-        "targets": {"adapter_overhead_ratio_c8": "<= 1.3", "throughput_ratio_c32_vs_c1": ">= 20"},
-        "levels": levels,
+        "tokens_per_s_c8": tps("static", "base/c8"),
+        "tokens_per_s_c32": tps("static", "base/c32"),
+        "adapter_overhead_ratio_c8": ratio(tps("static", "base/c8"), tps("static", "advisor/c8")),
+        "adapter_overhead_ratio_c1": ratio(tps("static", "base/c1"), tps("static", "advisor/c1")),
+        "adapter_overhead_ratio_c32": ratio(tps("static", "base/c32"), tps("static", "advisor/c32")),
+        "adapter_overhead_ratio_c8_peft_path": ratio(tps("static", "base/c8"),
+                                                     tps("static", "advisor-peft/c8")),
+        "throughput_ratio_c32_vs_c1": ratio(tps("static", "base/c32"), tps("static", "base/c1")),
+        "vs_transformers_static_cache": versus,
+        "transformers_static_cache": baseline,
+        "nf4": None if "static-nf4" not in engines else {
+            "tokens_per_s_c1": tps("static-nf4", "base/c1"),
+            "tokens_per_s_c8": tps("static-nf4", "base/c8"),
+            "adapter_tokens_per_s_c8": tps("static-nf4", "advisor/c8"),
+            "batch1_decode_tokens_per_s": engines["static-nf4"]["levels"]["base/c1"][
+                "decode_tokens_per_s_per_request_median"],
+            "weights_gb_allocated": engines["static-nf4"]["weights_gb_allocated"],
+            "peak_allocated_gb": engines["static-nf4"]["peak_allocated_gb"],
+            "peak_reserved_gb": engines["static-nf4"]["peak_reserved_gb"]},
+        "dynamic_engine": None if "dynamic" not in engines else {
+            "tokens_per_s": {k: tps("dynamic", k) for k in engines["dynamic"]["levels"]},
+            "static_speedup": {k: ratio(tps("static", k), tps("dynamic", k))
+                               for k in engines["dynamic"]["levels"]}},
+        "targets": {"batch1_decode_fraction_of_limit": ">= 0.5", "tokens_per_s_c8": ">= 900",
+                    "tokens_per_s_c32": ">= 2500", "adapter_overhead_ratio_c8": "<= 1.3",
+                    "vs_transformers_static_cache": "> 1 at every level"},
+        "engines": engines,
         "details": {
-            "engine_load_s": engine_load_s,
-            "model_build_s": build_s,
-            "bundle": bundle,
-            "canary": {"prompts": loaded.canary.prompts, "differing": loaded.canary.differing},
-            "largest_batch_seen": largest_batch,
-            "adapter_dtype_served": adapter_dtypes,
-            "tokens_per_request": args.tokens,
-            "prompt_words": args.prompt_words,
-            "batch_window_ms": args.window_ms,
-            "parameters": params,
-            "weight_bytes_bf16": weight_bytes,
+            "model_build_s": build_s, "bundle": bundle, "tokens_per_request": args.tokens,
+            "prompt_words": args.prompt_words, "batch_window_ms": args.window_ms,
+            "max_model_len": args.max_model_len, "weight_bytes_bf16": weight_bytes,
             "copy_bandwidth_bytes_per_s": COPY_BANDWIDTH,
-        },  # fmt: skip
+        },
         "environment": {
             "device": torch.cuda.get_device_name(0) if on_cuda else "cpu",
             "torch": torch.__version__,
             "python": platform.python_version(),
             "transformers": __import__("transformers").__version__,
             "peft": __import__("peft").__version__,
-        },  # fmt: skip
-    }
+        },
+    }  # fmt: skip
 
 
 def main() -> None:
@@ -240,6 +346,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="measured rounds per level")
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--window-ms", type=float, default=5.0)
+    parser.add_argument(
+        "--max-model-len", type=int, default=1024, help="the static KV cache's positions per row"
+    )
+    parser.add_argument("--configs", nargs="+",
+                        default=["static", "static-nf4", "transformers-static"],
+                        choices=["static", "dynamic", "static-nf4", "transformers-static"],
+                        help="engines to measure (decode mode, -nf4: 4-bit weights) and the "
+                             "plain-transformers static-cache baseline")  # fmt: skip
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny model (code paths only)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

@@ -150,3 +150,32 @@ def test_the_engine_refuses_an_unknown_decode_mode(tiny_model_dir) -> None:
 
     with pytest.raises(ValueError, match="decode must be one of"):
         HFEngine(str(tiny_model_dir), base_fingerprint="x", decode="graphs")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_graph_replays_give_the_forward_logits(tiny_model_dir) -> None:
+    """Captured once, replayed with new tokens and positions: still the forward's logits."""
+    from transformers import AutoModelForCausalLM
+
+    from advisor_inference.engines.hf.static_decode import StaticDecoder
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).cuda().eval()
+    decoder = StaticDecoder(model, slots=4, tokens=64)
+    assert decoder.use_graphs
+    generator = torch.Generator().manual_seed(0)
+    histories = [torch.randint(3, 200, (n,), generator=generator).tolist() for n in (5, 17, 9)]
+    with torch.inference_mode():
+        for slot, ids in enumerate(histories):
+            layers = model(
+                input_ids=torch.tensor([ids]).cuda(), use_cache=True
+            ).past_key_values.layers
+            decoder.store_prompt(slot, [x.keys[0] for x in layers], [x.values[0] for x in layers])
+        for _ in range(5):
+            nxt = [int(torch.randint(3, 200, (1,), generator=generator)) for _ in histories]
+            got = decoder.decode(model, ("base",), nxt, [len(h) for h in histories]).clone()
+            for row, token in enumerate(nxt):
+                histories[row].append(token)
+                want = model(input_ids=torch.tensor([histories[row]]).cuda()).logits[0, -1]
+                assert torch.allclose(got[row], want, atol=1e-3), (row, len(histories[row]))
+    assert len(decoder._graphs) == 1  # one capture (3 rows in the 4-row bucket), then replays

@@ -53,6 +53,7 @@ class HFEngine:
         default_max_tokens: int | None = None,
         torch_threads: int | None = None,
         decode: str = "auto",
+        quantization: str | None = None,
     ):
         """`decode`: "static" steps over a preallocated KV cache (CUDA graphs on a GPU; see
         static_decode), "dynamic" through transformers' forward with a growing cache, "auto"
@@ -60,6 +61,7 @@ class HFEngine:
         if decode not in DECODE_MODES:
             raise ValueError(f"decode must be one of {', '.join(DECODE_MODES)}; got {decode!r}")
         self._decode = decode
+        self._quantization = quantization
         self._base_path, self._alias, self._fingerprint = base_path, base_alias, base_fingerprint
         self._merged_path, self._merged_name = merged_path, merged_name
         self._choice = choose_device(device, dtype)
@@ -108,7 +110,7 @@ class HFEngine:
 
         self._apply_thread_count()
         tokenizer = AutoTokenizer.from_pretrained(self._base_path)
-        base = load_causal_lm(self._base_path, self._choice)
+        base = load_causal_lm(self._base_path, self._choice, self._quantization)
         merged = load_causal_lm(self._merged_path, self._choice) if self._merged_path else None
         self._configs = {BASE_INSTANCE: base.config}
         if merged is not None:

@@ -158,7 +158,14 @@ class StaticDecoder:
             if captured is None:
                 if prepare:
                     prepare()
-                captured = self._graphs[graph_key] = self._capture(model, rows, length)
+                try:
+                    captured = self._graphs[graph_key] = self._capture(model, rows, length)
+                except RuntimeError:
+                    # A layer that cannot be captured (a kernel that syncs with the host):
+                    # decode eagerly from now on rather than fail the requests.
+                    log.exception("CUDA graph capture failed; decoding without graphs")
+                    self.use_graphs = False
+                    return self._step(model, n, length)[:n]
             graph, logits = captured
             graph.replay()
             return logits[:n]
