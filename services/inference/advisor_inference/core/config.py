@@ -61,6 +61,11 @@ class Settings(AdvisorSettings):
     max_batch_size: int = Field(default=8, ge=1)
     batch_window_ms: float = Field(default=5.0, ge=0)
     max_model_len: int | None = Field(default=None, ge=16)
+    # Decode over a preallocated KV cache with CUDA graphs ("static"), through transformers'
+    # forward ("dynamic"), or static on CUDA where the architecture allows it ("auto").
+    decode: Literal["auto", "static", "dynamic"] = "auto"
+    # Serve the base in 4-bit NormalFloat (bitsandbytes, CUDA only): a 7B model on a 16 GB card.
+    quantization: Literal["nf4"] | None = None
     # CPU threads for torch (None: torch's default). On a small shared host, 1 avoids OpenMP
     # threads spinning against each other: a batch-8 decode step measured 6 s with 2 threads
     # and 0.3 s with 1 on a loaded 2-core machine.

@@ -34,6 +34,8 @@ def build_engine(settings: Settings) -> Engine:
             max_model_len=settings.max_model_len,
             default_max_tokens=settings.default_max_tokens,
             torch_threads=settings.torch_threads,
+            decode=settings.decode,
+            quantization=settings.quantization,
         )
     from .vllm import VllmEngine
 
