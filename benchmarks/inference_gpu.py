@@ -1,10 +1,15 @@
 """The HF engine on a CUDA GPU with a Mistral-7B-shaped model (random weights, bf16).
 
 Measures, through the engine the gateway runs (`advisor_inference.engines.hf.HFEngine`, its
-dynamic batching, per-request adapters):
+dynamic batching, per-request adapters), in one run so that ratios share the machine's state:
 
-- throughput at 1, 8 and 32 concurrent requests, base model and LoRA adapter (r=16 on the
-  seven projections, unmerged, applied per request by peft);
+- `static`: the engine's static decoding (a preallocated KV cache, steps replayed as CUDA
+  graphs): throughput at 1, 8 and 32 concurrent requests, base model, LoRA adapter (r=16 on the
+  seven projections, unmerged) through the lean path, and through peft's forward;
+- `static-nf4`: the same with the base in bitsandbytes' 4-bit NormalFloat, with its memory;
+- `transformers-static`: the baseline to beat, plain transformers `generate()` with its own
+  static cache (compiled by transformers, CUDA graphs), the same prompts and lengths;
+- `dynamic` (on request): the engine's eager decoding through transformers' forward;
 - the adapter's load time from the object store (a committed bundle in a LocalStore) through
   the gateway's `AdapterService`: download and verification, checks, attaching, the canary;
 - batch-1 decode speed against the memory-bandwidth limit (weight bytes / copy bandwidth).
@@ -12,11 +17,13 @@ dynamic batching, per-request adapters):
 Every request has its own prompt (random words, one token each, through the chat template)
 and generates exactly `--tokens` tokens (greedy, end of sequence ignored). A concurrency level
 runs all its requests at once and is timed from submission to the last token; the first
-round of each (model, level) is an untimed warm-up; the best of `--repeats` rounds is kept
-(all rounds are recorded).
+round of each (model, level) is an untimed warm-up (graphs are captured there); the best of
+`--repeats` rounds is kept (all rounds are recorded). Each engine's figures are also written
+to `<out>.partial.json` as soon as they exist.
 
     python benchmarks/inference_gpu.py --out benchmarks/results/inference_gpu.json
-    python benchmarks/inference_gpu.py --smoke --model-dir /tmp/smoke-model --out /tmp/i.json
+    python benchmarks/inference_gpu.py --smoke --model-dir /tmp/smoke-model --configs static dynamic \
+        --out /tmp/i.json
 """
 
 from __future__ import annotations
