@@ -173,6 +173,8 @@ class StaticDecoder:
     def forget_graphs(self) -> None:
         """Drop every graph (the model's layers changed: an adapter was attached or removed)."""
         self._graphs.clear()
+        # The memory pool goes with its last graph: a later capture must start a new one.
+        self._pool = None
 
     def _capture(self, model: Any, rows: int, length: int) -> tuple[Any, torch.Tensor]:
         # Warm-up passes on a side stream first (cuBLAS picks its kernels, lazy weights are
