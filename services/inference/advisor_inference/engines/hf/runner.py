@@ -55,7 +55,9 @@ def load_causal_lm(path: str, choice: DeviceChoice, quantization: str | None = N
         model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=choice.dtype)
         return model.to(choice.device).eval()
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}; got {quantization!r}")
+        raise ValueError(
+            f"quantization must be one of {', '.join(QUANTIZATIONS)}; got {quantization!r}"
+        )
     if choice.device.type != "cuda":
         raise ValueError("NF4 serving needs a CUDA device (bitsandbytes' 4-bit kernels)")
     from transformers import BitsAndBytesConfig
