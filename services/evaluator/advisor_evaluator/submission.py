@@ -84,13 +84,16 @@ def create_evaluation(
     spec: EvaluationCreate,
     idempotency_key: str | None,
     enqueue: Callable[[str], None],
+    owner: str | None = None,
 ) -> tuple[JobRecord, bool]:
     """Validate, record the job durably, store its request, queue it. A repeated
     `Idempotency-Key` returns the first job (and queues nothing); reused with a different request
     it is refused."""
     validate_submission(runtime, spec)
     try:
-        record, created = runtime.jobs.create(JOB_KIND, spec.public_request(), idempotency_key)
+        record, created = runtime.jobs.create(
+            JOB_KIND, spec.public_request(), idempotency_key, owner=owner
+        )
     except JobNotFoundError:
         # The key is reserved (in Redis) by a submission whose record never appeared: that
         # submission died half-way. Its key cannot be honoured; a new one can.

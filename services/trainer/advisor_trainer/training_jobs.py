@@ -69,10 +69,11 @@ def create_training_job(
     request: dict[str, Any],
     idempotency_key: str | None,
     enqueue: Callable[[str], None],
+    owner: str | None = None,
 ) -> tuple[JobRecord, bool]:
     """Validate, record and enqueue; the same Idempotency-Key returns the first job."""
     job_config(request, settings, "validation")  # refuse bad input before recording anything
-    record, created = jobs.create(JOB_KIND, request, idempotency_key)
+    record, created = jobs.create(JOB_KIND, request, idempotency_key, owner=owner)
     if created:
         enqueue(record.id)
     return record, created
