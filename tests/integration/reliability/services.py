@@ -91,7 +91,7 @@ def job_request(service: str, tag: str = "") -> tuple[str, dict[str, Any]]:
     if service == "auditor":
         line = (SAMPLE / "test.jsonl").read_text().splitlines()[0]
         return "/v1/audits", {"dataset": line + "\n"}
-    return "/v1/training-jobs", {"config": {"run_name": f"rel{tag}", "base_model": "tiny",
+    return "/v1/training-jobs", {"config": {"run_name": f"rel{tag}", "base_model": "smollm2-135m-instruct",
                                             "dataset": "tiny.jsonl", "max_steps": 1}}  # fmt: skip
 
 

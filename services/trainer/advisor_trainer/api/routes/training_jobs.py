@@ -38,7 +38,8 @@ def post_training_job(
             owner=request_owner(request),
         )
     except TrainerError as exc:
-        raise ApiError(400, str(exc), param="config", code="invalid_value") from None
+        param = getattr(exc, "param", "config")
+        raise ApiError(400, str(exc), param=param, code="invalid_value") from None
     response.headers["Location"] = f"/v1/training-jobs/{record.id}"
     return TrainingJobPublic.from_record(record)
 
