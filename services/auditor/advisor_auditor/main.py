@@ -45,5 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))]
     )
     protected.include_router(audits.router)
+    protected.include_router(health.metrics)
     app.include_router(protected)
     return app

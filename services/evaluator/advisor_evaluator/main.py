@@ -52,5 +52,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))]
     )
     private.include_router(evaluations.router)
+    private.include_router(health.metrics)
     app.include_router(private)
     return app

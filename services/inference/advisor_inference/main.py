@@ -74,7 +74,7 @@ def create_app(
         log.warning("no API keys configured (ADVISOR_API_KEYS): every /v1 route answers 401")
     keys = [Depends(api_key_dependency(settings.api_keys, settings.effective_admin_keys()))]
     app.include_router(health.router)
-    for router in (models.router, chat.router, adapters.router):
+    for router in (models.router, chat.router, adapters.router, health.keyed):
         app.include_router(router, dependencies=keys)
     return app
 

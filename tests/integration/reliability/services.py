@@ -21,7 +21,7 @@ from tests.conftest import REPO, free_port, wait_for_port
 # The operator's key: an admin key too (it loads adapters and starts training).
 KEY = "reliability-key-7c1e9a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
+PUBLIC = {"/healthz", "/readyz"}
 SAMPLE = REPO / "data" / "sample"
 
 
