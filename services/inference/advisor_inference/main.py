@@ -60,7 +60,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.adapters = AdapterService(store, engine, settings)
-    app.state.gate = AdmissionGate(settings.max_in_flight)
+    app.state.gate = AdmissionGate(settings.max_in_flight, settings.max_in_flight_per_key)
     app.state.metrics = GatewayMetrics()
     app.state.started = False
     app.state.startup_errors = []
