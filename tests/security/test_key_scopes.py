@@ -53,7 +53,7 @@ def test_an_app_key_cannot_start_training_and_jobs_record_their_owner(tmp_path: 
     )  # fmt: skip
     settings = Settings(**KEYS, store_url=f"file://{tmp_path / 'store'}",
                         trainer_data_dir=tmp_path / "data", trainer_output_dir=tmp_path / "work")  # fmt: skip
-    body = {"config": {"run_name": "scoped", "base_model": "tiny", "dataset": "tiny.jsonl",
+    body = {"config": {"run_name": "scoped", "base_model": "smollm2-135m-instruct", "dataset": "tiny.jsonl",
                        "max_steps": 1}}  # fmt: skip
     with TestClient(create_app(settings, enqueue=lambda job_id: None)) as client:
         refused = client.post("/v1/training-jobs", headers=APP, json=body)
