@@ -91,6 +91,26 @@ redelivered copy of a unit in flight (`tests/integration/evaluator/test_evaluato
 adapter names that would escape their prefix
 (`tests/integration/test_bundle_store.py::test_hostile_names_are_refused`).
 
+## Security probes (issue 17)
+
+Each finding of the independent probe has a regression test in `tests/security` (in `make
+test`); each failed on the code before its fix.
+
+| finding | probe | before | now | test |
+|---|---|---|---|---|
+| SSRF through the judge | `judge.base_url` = a loopback listener | listener got `GET /v1/models` with the judge key; verdicts forgeable | 400 `judge.base_url is not accepted`; listener got 0 requests | `test_judge_ssrf.py` |
+| error echo / port scan | configured judges: closed port, HTTP 500, HTTP 404 with a body | body echoed (300 chars); "unreachable" vs "HTTP nnn" | one 503 `judge_unavailable` message for all three; body only in the log | `test_judge_ssrf.py` |
+| unbounded clients | unknown endpoint names | one client per URL, forever | clients only for configured URLs | `test_judge_ssrf.py` |
+| admin by any key | `DELETE`/`POST /v1/adapters`, `POST /v1/training-jobs` with an app key | 200/201/202 | 403 `admin_key_required`; job records carry `owner` (key id) | `test_key_scopes.py` |
+| abandoned work | 4 non-streamed `max_tokens: 3000` requests abandoned after 2 s, `advisor serve` process | gateway at 67 % of a core afterwards | 0 % of a core, in flight 0 | `test_abandoned_work.py` |
+| one key fills the gateway | 5th concurrent request of one key (`MAX_IN_FLIGHT_PER_KEY=4`) | admitted | 429 `key_quota` | `test_abandoned_work.py` |
+| trainer accepts anything | `base_model` `/etc`, `someone/any-hub-repo`, `../x`; `max_steps` 1e12, `micro_batch_size` 1e5, `max_seq_len` 1e8, `session_budget` 99999999999h; `POST {{}}` | 202 | 400 naming the field | `test_trainer_inputs.py` |
+| bad text | `"a\\ud800b"` in chat, adapter, trainer, evaluator and auditor fields | 500 (gateway, trainer) | 400 `invalid_text` naming the field, all four services | `test_bad_text.py` |
+| open details | `/readyz`, `/healthz`, `/metrics` without a key | models, adapters, start-up errors, per-model counts | `{{"status"}}` only; `/metrics` and `/v1/status` 401 without a key | `test_public_endpoints.py` |
+
+Not yet fixed: read/header timeouts for slow clients, a bounded graceful shutdown, and
+recovery after a worker kill in 60 s or less (still the reconciler's 300 s stale limit).
+
 ## Last run
 
 Commands (and pytest's summary):

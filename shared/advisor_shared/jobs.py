@@ -58,6 +58,8 @@ class JobRecord(BaseModel):
     error: str | None = None
     attempts: int = 0
     heartbeat_at: str | None = None
+    # Who submitted it: the key's owner id (`advisor_shared.api.auth.key_owner`), never the key.
+    owner: str | None = None
 
 
 def _now() -> str:
@@ -82,7 +84,11 @@ class JobStore:
         return f"jobs/{kind}-idempotency/{digest}"
 
     def create(
-        self, kind: str, request: dict[str, Any], idempotency_key: str | None = None
+        self,
+        kind: str,
+        request: dict[str, Any],
+        idempotency_key: str | None = None,
+        owner: str | None = None,
     ) -> tuple[JobRecord, bool]:
         """Return (record, created). With a key already used, return that job, created=False."""
         job_id = f"{JOB_ID_PREFIX.get(kind, kind)}-{uuid.uuid4().hex[:16]}"
@@ -91,7 +97,9 @@ class JobStore:
             if existing is not None:
                 return self._wait_for_record(kind, existing), False
         now = _now()
-        record = JobRecord(id=job_id, kind=kind, created_at=now, updated_at=now, request=request)
+        record = JobRecord(
+            id=job_id, kind=kind, created_at=now, updated_at=now, request=request, owner=owner
+        )
         self.save(record)
         return record, True
 

@@ -35,8 +35,12 @@ class AdvisorSettings(BaseSettings):
     cache_dir: Path = Path(".cache/advisor")
     # Bearer keys accepted by the HTTP APIs (comma-separated in the environment).
     api_keys: Annotated[list[SecretStr], NoDecode] = []
+    # Admin keys (comma-separated): load/unload adapters, start training. They also work where
+    # an app key does. In development with none set, the app keys are admins (the embedded
+    # default runs with one key); elsewhere app keys never are.
+    admin_api_keys: Annotated[list[SecretStr], NoDecode] = []
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "admin_api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -69,6 +73,12 @@ class AdvisorSettings(BaseSettings):
             elif isinstance(value, list):
                 found.extend((name, item) for item in value if isinstance(item, SecretStr))
         return found
+
+    def effective_admin_keys(self) -> list[SecretStr]:
+        """The keys admin routes accept (see `admin_api_keys`)."""
+        if not self.admin_api_keys and self.environment == "development":
+            return list(self.api_keys)
+        return list(self.admin_api_keys)
 
     def _requires_api_keys(self) -> bool:
         """Services with an HTTP API override this to insist on keys outside development."""

@@ -41,7 +41,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = celery
     install_common(app, max_body_bytes=settings.auditor_max_body_bytes)
     app.include_router(health.router)
-    protected = APIRouter(dependencies=[Depends(ApiKeyChecker(settings.api_keys))])
+    protected = APIRouter(
+        dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))]
+    )
     protected.include_router(audits.router)
+    protected.include_router(health.metrics)
     app.include_router(protected)
     return app

@@ -7,6 +7,7 @@ backoff) and `EndpointRejected` (other 4xx — retrying cannot help; the job fai
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from tenacity import (
 
 from .errors import EndpointRejected, EndpointUnavailable
 
+log = logging.getLogger(__name__)
 # The gateway states which chat template rendered the prompt (DESIGN.md lesson 1).
 TEMPLATE_HEADER = "x-advisor-chat-template-sha256"
 # ... and flags an adapter served with a template other than its training one.
@@ -40,10 +42,12 @@ def _classify(exc: Exception, what: str) -> Exception:
     if isinstance(exc, openai.APIConnectionError | openai.APITimeoutError):
         return EndpointUnavailable(f"{what}: endpoint unreachable ({type(exc).__name__})")
     if isinstance(exc, openai.APIStatusError):
-        detail = str(getattr(exc, "message", "") or exc)[:300]
+        # The endpoint's own body stays in the log: it could be anything the URL returns, and
+        # these messages reach job records and API answers.
+        log.warning("%s: HTTP %s: %.300s", what, exc.status_code, getattr(exc, "message", exc))
         if exc.status_code == 429 or exc.status_code >= 500:
-            return EndpointUnavailable(f"{what}: HTTP {exc.status_code} ({detail})")
-        return EndpointRejected(f"{what}: HTTP {exc.status_code} ({detail})")
+            return EndpointUnavailable(f"{what}: HTTP {exc.status_code}")
+        return EndpointRejected(f"{what}: HTTP {exc.status_code}")
     return exc
 
 

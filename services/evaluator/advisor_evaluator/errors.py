@@ -21,3 +21,11 @@ class EndpointUnavailable(AdvisorError):
 
 class EndpointRejected(AdvisorError):
     """An endpoint refused the request (4xx other than 429): retrying cannot help."""
+
+
+class UnknownJudgeEndpoint(EndpointRejected):
+    """A job names a judge endpoint that is not in `ADVISOR_JUDGE_ENDPOINTS` (any more)."""
+
+    def __init__(self, name: str):
+        super().__init__(f"no judge endpoint named {name[:64]!r} is configured")
+        self.name = name

@@ -26,7 +26,7 @@ def judge_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit
     response_a, response_b = slot_texts(order, challenger, baseline)
     judge = plan["judge"]
     started = time.monotonic()
-    completion = runtime.judge(judge.get("base_url")).complete(
+    completion = runtime.judge(judge.get("endpoint")).complete(
         judge["model"],
         judge_messages(item["prompt"], response_a, response_b),
         temperature=judge["temperature"],

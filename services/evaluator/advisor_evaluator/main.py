@@ -48,7 +48,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.celery, app.state.metrics = celery_app, EvaluatorMetrics()
     install_common(app, max_body_bytes=settings.max_request_bytes)
     app.include_router(health.router)
-    private = APIRouter(dependencies=[Depends(ApiKeyChecker(settings.api_keys))])
+    private = APIRouter(
+        dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))]
+    )
     private.include_router(evaluations.router)
+    private.include_router(health.metrics)
     app.include_router(private)
     return app

@@ -83,9 +83,7 @@ def build_plan(
         if metric not in spec.metrics:
             skipped.setdefault(metric, reason)
     settings = runtime.settings
-    judge_on_inference_api = spec.judge is not None and _same_url(
-        spec.judge.base_url, settings.inference_url
-    )
+    judge_on_inference_api = spec.judge is not None and spec.judge.endpoint is None
     return {
         "items": [item.to_dict() for item in hygiene.kept],
         "hygiene": hygiene.to_report(),
@@ -104,7 +102,3 @@ def build_plan(
             "rescale": settings.bertscore_rescale_with_baseline,
         },
     }
-
-
-def _same_url(judge_url: str | None, inference_url: str) -> bool:
-    return not judge_url or judge_url.rstrip("/") == inference_url.rstrip("/")

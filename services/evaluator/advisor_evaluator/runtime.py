@@ -16,6 +16,7 @@ from advisor_shared.store import ObjectStore, open_store
 
 from .chat_endpoint import ChatEndpoint
 from .core.config import Settings
+from .errors import UnknownJudgeEndpoint
 from .results import JobResults
 
 EndpointFactory = Callable[[str, str | None, float], ChatEndpoint]
@@ -46,11 +47,15 @@ class Runtime:
         """The gateway that serves the candidates."""
         return self._endpoint(self.settings.inference_url, _secret(self.settings.inference_api_key))
 
-    def judge(self, base_url: str | None) -> ChatEndpoint:
-        """The judge's endpoint: the gateway when `base_url` is empty."""
-        if not base_url or base_url.rstrip("/") == self.settings.inference_url.rstrip("/"):
+    def judge(self, endpoint: str | None) -> ChatEndpoint:
+        """The judge's endpoint: the gateway when `endpoint` is empty, else the configured one of
+        that name. Clients exist only for configured URLs, so the cache is bounded by settings."""
+        if endpoint is None:
             return self.inference()
-        return self._endpoint(base_url, _secret(self.settings.judge_api_key))
+        configured = self.settings.judge_endpoints.get(endpoint)
+        if configured is None:
+            raise UnknownJudgeEndpoint(endpoint)
+        return self._endpoint(configured.base_url, _secret(configured.api_key))
 
     def results(self, job_id: str) -> JobResults:
         return JobResults(self.store, job_id)

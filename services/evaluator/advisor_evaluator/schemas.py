@@ -87,12 +87,26 @@ class GenerationSettings(BaseModel):
 
 
 class JudgeSettings(BaseModel):
-    """The blind pairwise judge: any OpenAI-compatible endpoint; the gateway when `base_url` is
-    empty. Its key comes from the evaluator's settings, never from the request."""
+    """The blind pairwise judge: a model of the inference API, or of one of the judge endpoints
+    the operator configured (`ADVISOR_JUDGE_ENDPOINTS`), picked by name. A request never gives
+    a URL or a key: the evaluator would call it with its own credentials (SSRF)."""
 
     model_config = ConfigDict(extra="forbid")
     model: str = Field(min_length=1, max_length=200)
-    base_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://")
+    endpoint: str | None = Field(
+        default=None, min_length=1, max_length=64, description="a configured judge endpoint"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_urls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "base_url" in data:
+            raise ValueError(
+                "judge.base_url is not accepted: name a judge endpoint the operator configured "
+                "(`endpoint`), or leave it out to judge with the inference API"
+            )
+        return data
+
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=16, le=4096)
 

@@ -6,6 +6,7 @@ set, references missing, judge unreachable), so a job that starts has a fair cha
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from .runtime import Runtime
 from .schemas import EvaluationCreate
 
 JOB_KIND = "evaluation"
+log = logging.getLogger(__name__)
 
 
 def served_models(runtime: Runtime) -> dict[str, dict[str, Any]]:
@@ -31,14 +33,24 @@ def served_models(runtime: Runtime) -> dict[str, dict[str, Any]]:
 
 
 def check_judge(runtime: Runtime, spec: EvaluationCreate) -> None:
-    """The judge endpoint answers and serves the judge model."""
+    """The judge endpoint is configured, answers and serves the judge model. What the endpoint
+    said is logged, not returned: one message for every failure, so a client learns nothing
+    about what lies behind a configured URL."""
     assert spec.judge is not None
-    try:
-        listing = runtime.judge(spec.judge.base_url).list_models()
-    except (EndpointUnavailable, EndpointRejected) as exc:
+    name = spec.judge.endpoint
+    if name is not None and name not in runtime.settings.judge_endpoints:
+        configured = ", ".join(sorted(runtime.settings.judge_endpoints)) or "none"
         raise EvaluationInputError(
-            f"the judge endpoint is unreachable: {exc}", param="judge.base_url",
-            code="judge_unreachable",
+            f"no judge endpoint named {name[:64]!r} is configured (configured: {configured})",
+            param="judge.endpoint", code="unknown_judge_endpoint",
+        )  # fmt: skip
+    try:
+        listing = runtime.judge(name).list_models()
+    except (EndpointUnavailable, EndpointRejected) as exc:
+        log.warning("judge endpoint %r failed its check: %s", name or "inference", exc)
+        raise EvaluationInputError(
+            f"the judge endpoint {name or 'inference'!r} is not available",
+            param="judge.endpoint", code="judge_unavailable", status=503,
         ) from None  # fmt: skip
     models = {str(model.get("id")) for model in listing}
     if spec.judge.model not in models:
@@ -72,13 +84,16 @@ def create_evaluation(
     spec: EvaluationCreate,
     idempotency_key: str | None,
     enqueue: Callable[[str], None],
+    owner: str | None = None,
 ) -> tuple[JobRecord, bool]:
     """Validate, record the job durably, store its request, queue it. A repeated
     `Idempotency-Key` returns the first job (and queues nothing); reused with a different request
     it is refused."""
     validate_submission(runtime, spec)
     try:
-        record, created = runtime.jobs.create(JOB_KIND, spec.public_request(), idempotency_key)
+        record, created = runtime.jobs.create(
+            JOB_KIND, spec.public_request(), idempotency_key, owner=owner
+        )
     except JobNotFoundError:
         # The key is reserved (in Redis) by a submission whose record never appeared: that
         # submission died half-way. Its key cannot be honoured; a new one can.

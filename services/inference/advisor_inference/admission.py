@@ -1,21 +1,37 @@
-"""Admission control: a bounded number of generations in flight; beyond it, 429 at once
-(RELIABILITY.md F10) instead of an unbounded queue that times everyone out."""
+"""Admission control: a bounded number of generations in flight, in all and per API key;
+beyond either, 429 at once (RELIABILITY.md F10) instead of an unbounded queue that times
+everyone out, or one key holding every slot."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 
 class AdmissionGate:
     """Counts in-flight generations; the event loop is single-threaded, so no lock is needed."""
 
-    def __init__(self, limit: int):
+    def __init__(self, limit: int, per_key_limit: int | None = None):
         self.limit = limit
+        self.per_key_limit = per_key_limit or limit
         self.in_flight = 0
+        self._by_key: Counter[str] = Counter()
 
-    def try_enter(self) -> bool:
+    def try_enter(self, key: str | None = None) -> bool:
         if self.in_flight >= self.limit:
             return False
+        if key is not None and self._by_key[key] >= self.per_key_limit:
+            return False
         self.in_flight += 1
+        if key is not None:
+            self._by_key[key] += 1
         return True
 
-    def leave(self) -> None:
+    def key_is_full(self, key: str | None) -> bool:
+        return key is not None and self._by_key[key] >= self.per_key_limit
+
+    def leave(self, key: str | None = None) -> None:
         self.in_flight = max(0, self.in_flight - 1)
+        if key is not None and self._by_key[key] > 0:
+            self._by_key[key] -= 1
+            if not self._by_key[key]:
+                del self._by_key[key]

@@ -60,7 +60,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.adapters = AdapterService(store, engine, settings)
-    app.state.gate = AdmissionGate(settings.max_in_flight)
+    app.state.gate = AdmissionGate(settings.max_in_flight, settings.max_in_flight_per_key)
     app.state.metrics = GatewayMetrics()
     app.state.started = False
     app.state.startup_errors = []
@@ -72,9 +72,9 @@ def create_app(
 
     if not settings.api_keys:
         log.warning("no API keys configured (ADVISOR_API_KEYS): every /v1 route answers 401")
-    keys = [Depends(api_key_dependency(settings.api_keys))]
+    keys = [Depends(api_key_dependency(settings.api_keys, settings.effective_admin_keys()))]
     app.include_router(health.router)
-    for router in (models.router, chat.router, adapters.router):
+    for router in (models.router, chat.router, adapters.router, health.keyed):
         app.include_router(router, dependencies=keys)
     return app
 

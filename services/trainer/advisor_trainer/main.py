@@ -67,6 +67,7 @@ def create_app(
         return {"status": "ready"}
 
     app.include_router(
-        training_jobs.router, dependencies=[Depends(ApiKeyChecker(settings.api_keys))]
+        training_jobs.router,
+        dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))],
     )
     return app

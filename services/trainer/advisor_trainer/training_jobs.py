@@ -23,6 +23,7 @@ from .config import TrainingJobConfig
 from .core.config import Settings
 from .errors import ConfigError
 from .progress import StepReport
+from .request_limits import allowed_base_model, check_session_budget, check_sizes
 from .stop_signals import StopRequest
 
 JOB_KIND = "training"
@@ -37,14 +38,18 @@ def job_config(request: dict[str, Any], settings: Settings, job_id: str) -> Trai
     for name in SERVICE_OWNED_FIELDS:
         if name in fields:
             raise ConfigError(f"config.{name} is set by the service; use the request's fields")
-    dataset = fields.get("dataset")
-    if dataset is not None:
-        fields["dataset"] = str(_under_data_dir(dataset, settings.trainer_data_dir))
+    # Over HTTP the dataset is always named: the config's default is a path relative to the
+    # worker's working directory, which is not the data folder.
+    fields["dataset"] = str(_under_data_dir(fields.get("dataset"), settings.trainer_data_dir))
+    default_base = TrainingJobConfig.base_model
+    fields["base_model"] = allowed_base_model(fields.get("base_model", default_base), settings)
+    check_session_budget(request.get("session_budget"), settings)
     fields["output_dir"] = str(Path(settings.trainer_output_dir) / job_id)
     fields["session_budget"] = request.get("session_budget")
     fields["deadline"] = request.get("deadline")
     fields["resume"] = request.get("resume")
     config = TrainingJobConfig.from_mapping(fields)
+    check_sizes(config, settings)
     if config.session_budget is not None or config.deadline is not None:
         from .budget import SessionBudget
 
@@ -69,10 +74,11 @@ def create_training_job(
     request: dict[str, Any],
     idempotency_key: str | None,
     enqueue: Callable[[str], None],
+    owner: str | None = None,
 ) -> tuple[JobRecord, bool]:
     """Validate, record and enqueue; the same Idempotency-Key returns the first job."""
     job_config(request, settings, "validation")  # refuse bad input before recording anything
-    record, created = jobs.create(JOB_KIND, request, idempotency_key)
+    record, created = jobs.create(JOB_KIND, request, idempotency_key, owner=owner)
     if created:
         enqueue(record.id)
     return record, created

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import error_body, install_error_handlers
+from .text_check import InvalidTextCheck
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -91,8 +92,10 @@ class RequestId:
 
 
 def install_common(app: FastAPI, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
-    """Error handlers, request ids and the body-size limit, in that order of wrapping."""
+    """Error handlers, the text check, the body-size limit and request ids, in that order of
+    wrapping (the text check reads only what the size limit let through)."""
     install_error_handlers(app)
+    app.add_middleware(InvalidTextCheck)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestId)
 

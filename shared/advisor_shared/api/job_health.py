@@ -1,10 +1,12 @@
-"""The public routes of a job service (evaluator, auditor): `/healthz` (the process answers),
-`/readyz` (the object store and, when configured, Redis answer), `/metrics` (Prometheus).
+"""The health routes of a job service (evaluator, auditor): public `/healthz` (the process
+answers) and `/readyz` (the object store and, when configured, Redis answer), which say only
+that; `/metrics` (Prometheus) carries per-model counts and needs a key like every `/v1` route.
 
 Both services keep those dependencies on `app.state.runtime` (`store`, `redis`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
@@ -12,9 +14,11 @@ from fastapi.responses import PlainTextResponse
 
 from .errors import ApiError
 
+log = logging.getLogger(__name__)
 
-def job_health_router(probe_key: str, render_metrics: Callable[[Request], bytes]) -> APIRouter:
-    """The three routes; `probe_key` is the object `/readyz` asks the store about."""
+
+def job_health_router(probe_key: str) -> APIRouter:
+    """The public probes; `probe_key` is the object `/readyz` asks the store about."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz")
@@ -24,15 +28,23 @@ def job_health_router(probe_key: str, render_metrics: Callable[[Request], bytes]
 
     @router.get("/readyz")
     def readyz(request: Request) -> dict[str, str]:
-        """The object store and, when configured, Redis answer."""
+        """The object store and, when configured, Redis answer (which one failed: in the log)."""
         runtime = request.app.state.runtime
         try:
             runtime.store.exists(probe_key)
             if runtime.redis is not None:
                 runtime.redis.ping()
         except Exception as exc:  # noqa: BLE001 - any dependency failure means "not ready"
-            raise ApiError(503, f"not ready: {type(exc).__name__}", code="not_ready") from None
+            log.warning("not ready: %s: %s", type(exc).__name__, exc)
+            raise ApiError(503, "not ready", code="not_ready") from None
         return {"status": "ready"}
+
+    return router
+
+
+def metrics_router(render_metrics: Callable[[Request], bytes]) -> APIRouter:
+    """`/metrics`, to include behind the API-key check (scrape with a bearer key)."""
+    router = APIRouter(tags=["health"])
 
     @router.get("/metrics", response_class=PlainTextResponse)
     def metrics(request: Request) -> Response:

@@ -124,7 +124,9 @@ def test_an_evaluation_of_base_and_adapter_through_the_gateway(gateway: str, pro
 
 def _completions(gateway: str) -> dict[str, float]:
     """Successful chat completions per model, from the gateway's Prometheus counters."""
-    text = httpx.get(gateway.removesuffix("/v1") + "/metrics").text
+    text = httpx.get(
+        gateway.removesuffix("/v1") + "/metrics", headers={"Authorization": f"Bearer {GATEWAY_KEY}"}
+    ).text
     found: dict[str, float] = {}
     for model, value in re.findall(
         r'^advisor_inference_requests_total\{model="([^"]+)",status="200"\} (\S+)$', text, re.M

@@ -121,7 +121,7 @@ def test_hostile_bundle_ramp_through_the_gateway_never_reaches_the_engine(
     fingerprint = resolve_base_model(str(tiny_model_dir), tmp_path).fingerprint
     engine = CountingEngine(HFEngine(str(tiny_model_dir), base_fingerprint=fingerprint))
     refs = hostile_refs(local_store, lora_dirs["beta"], tiny_model_dir, tmp_path / "cache")
-    settings = Settings(environment="production", api_keys=[KEY], default_max_tokens=8,
+    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY], default_max_tokens=8,
                         adapter_dir=tmp_path / "unpacked")  # fmt: skip
     app = create_app(settings, engine=engine, store=local_store)  # type: ignore[arg-type]
     statuses: list[int] = []

@@ -79,7 +79,8 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 18
         try:
             ready = httpx.get(f"{url}/readyz", timeout=2)
             if ready.status_code == 200:
-                assert ready.json()["startup_errors"] == []
+                status = httpx.get(f"{url}/v1/status", headers=AUTH, timeout=2)
+                assert status.json()["startup_errors"] == []
                 return
         except httpx.TransportError:
             pass

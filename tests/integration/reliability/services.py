@@ -18,9 +18,10 @@ from fastapi import FastAPI
 
 from tests.conftest import REPO, free_port, wait_for_port
 
+# The operator's key: an admin key too (it loads adapters and starts training).
 KEY = "reliability-key-7c1e9a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
+PUBLIC = {"/healthz", "/readyz"}
 SAMPLE = REPO / "data" / "sample"
 
 
@@ -28,7 +29,7 @@ def evaluator_app(root: Path, redis_url: str | None = None, **extra: Any) -> Fas
     from advisor_evaluator.core.config import Settings
     from advisor_evaluator.main import create_app
 
-    settings = Settings(environment="production", api_keys=[KEY],
+    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY],
                         store_url=f"file://{root / 'evaluator'}", redis_url=redis_url,
                         inference_api_key="svc-0123456789",
                         queue_name=f"evaluator-rel-{time.time_ns()}",
@@ -40,7 +41,7 @@ def auditor_app(root: Path, redis_url: str | None = None, **extra: Any) -> FastA
     from advisor_auditor.core.config import Settings
     from advisor_auditor.main import create_app
 
-    settings = Settings(environment="production", api_keys=[KEY],
+    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY],
                         store_url=f"file://{root / 'auditor'}", redis_url=redis_url,
                         auditor_sources=SAMPLE / "sources", **extra)  # fmt: skip
     return create_app(settings)
@@ -50,7 +51,7 @@ def trainer_app(root: Path, redis_url: str | None = None, **extra: Any) -> FastA
     from advisor_trainer.core.config import Settings
     from advisor_trainer.main import create_app
 
-    settings = Settings(environment="production", api_keys=[KEY],
+    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY],
                         store_url=f"file://{root / 'trainer'}", redis_url=redis_url,
                         trainer_data_dir=root / "data", trainer_output_dir=root / "work",
                         **extra)  # fmt: skip
@@ -63,7 +64,7 @@ def gateway_app(root: Path, **extra: Any) -> FastAPI:
     from advisor_shared.store import LocalStore
     from tests.unit.inference.scripted_engine import ScriptedEngine
 
-    settings = Settings(environment="production", api_keys=[KEY], **extra)
+    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY], **extra)
     return create_app(settings, engine=ScriptedEngine(), store=LocalStore(root / "gateway"))
 
 
@@ -90,7 +91,7 @@ def job_request(service: str, tag: str = "") -> tuple[str, dict[str, Any]]:
     if service == "auditor":
         line = (SAMPLE / "test.jsonl").read_text().splitlines()[0]
         return "/v1/audits", {"dataset": line + "\n"}
-    return "/v1/training-jobs", {"config": {"run_name": f"rel{tag}", "base_model": "tiny",
+    return "/v1/training-jobs", {"config": {"run_name": f"rel{tag}", "base_model": "smollm2-135m-instruct",
                                             "dataset": "tiny.jsonl", "max_steps": 1}}  # fmt: skip
 
 

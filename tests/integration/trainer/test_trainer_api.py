@@ -27,8 +27,9 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 def settings(tmp_path: Path, tiny_model_dir: Path) -> Settings:
     write_dataset(tmp_path / "data" / "tiny.jsonl")
     return Settings(
-        environment="test", api_keys=[KEY], store_url=f"file://{tmp_path}/store",
+        environment="test", api_keys=[KEY], admin_api_keys=[KEY], store_url=f"file://{tmp_path}/store",
         trainer_data_dir=tmp_path / "data", trainer_output_dir=tmp_path / "work",
+        trainer_models_dir=tiny_model_dir.parent,
         cache_dir=tmp_path / "cache", redis_url=None,
     )  # fmt: skip
 

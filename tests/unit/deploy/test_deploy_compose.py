@@ -103,6 +103,7 @@ def test_secrets_are_required_never_defaulted() -> None:
     assert {name for name, _ in secret_uses} == {
         "HF_TOKEN", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "ADVISOR_S3_ACCESS_KEY",
         "ADVISOR_S3_SECRET_KEY", "REDIS_PASSWORD", "ADVISOR_API_KEYS", "SERVICE_API_KEY",
+        "ADVISOR_ADMIN_API_KEYS",
     }  # fmt: skip
     assert [use for use in secret_uses if use[1] != ":?"] == []
     # Every `:?` carries a message that names the variable to set.

@@ -116,14 +116,16 @@ def test_bad_input_is_refused_at_submission(make_runtime, change, status, code) 
 
 def test_an_unreachable_judge_is_refused(make_runtime) -> None:
     judge = FakeEndpoint({}, consistent_judge, reachable=False)
-    runtime = make_runtime(FakeEndpoint(models()), judge)
-    response = TestClient(create_app(runtime.settings, runtime)).post(
-        "/v1/evaluations", headers=AUTH,
-        json=request(judge={"model": JUDGE, "base_url": "http://127.0.0.1:9/v1"}),
+    runtime = make_runtime(
+        FakeEndpoint(models()), judge,
+        judge_endpoints={"remote": {"base_url": "http://127.0.0.1:9/v1"}},
     )  # fmt: skip
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "judge_unreachable"
-    assert response.json()["error"]["param"] == "judge.base_url"
+    response = TestClient(create_app(runtime.settings, runtime)).post(
+        "/v1/evaluations", headers=AUTH, json=request(judge={"model": JUDGE, "endpoint": "remote"})
+    )
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "judge_unavailable"
+    assert response.json()["error"]["param"] == "judge.endpoint"
 
 
 def test_idempotency_key_returns_the_first_job(make_runtime) -> None:

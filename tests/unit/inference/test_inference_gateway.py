@@ -19,7 +19,7 @@ from tests.integration.reliability.services import figure
 
 pytestmark = pytest.mark.unit
 KEY = {"Authorization": "Bearer k-123"}
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
+PUBLIC = {"/healthz", "/readyz"}
 HELLO = {"model": "base", "messages": [{"role": "user", "content": "hello there"}]}
 
 
@@ -177,7 +177,7 @@ def test_beyond_max_in_flight_answers_429_with_retry_after(tmp_path: Path, capsy
         engine.release.set()
         done = await asyncio.gather(*held)
         after = await client.post("/v1/chat/completions", json=HELLO, headers=KEY)
-        metrics = await client.get("/metrics")
+        metrics = await client.get("/metrics", headers=KEY)
         return [*extra, *done, after, metrics]
 
     *extra, first, second, after, metrics = run(app, scenario)

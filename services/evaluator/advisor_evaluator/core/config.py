@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from advisor_shared.models import EMBEDDED_ENCODER, PRODUCTION_ENCODER
 from advisor_shared.settings import AdvisorSettings
+
+
+class JudgeEndpoint(BaseModel):
+    """One operator-configured judge endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+    base_url: str = Field(pattern=r"^https?://", max_length=500)
+    api_key: SecretStr | None = None
 
 
 class Settings(AdvisorSettings):
@@ -14,9 +24,12 @@ class Settings(AdvisorSettings):
     # The inference gateway that serves the candidates (and, by default, the judge).
     inference_url: str = "http://127.0.0.1:8000/v1"
     inference_api_key: SecretStr | None = None
-    # A judge on another OpenAI-compatible endpoint authenticates with this key. Keys never
-    # travel in job requests, so they are never written into job records.
-    judge_api_key: SecretStr | None = None
+    # Judges on other OpenAI-compatible endpoints, by name (JSON in the environment:
+    # `{"name": {"base_url": "https://…/v1", "api_key": "…"}}`). A job names one of these or
+    # uses the inference API; it never gives a URL, so the evaluator calls only what the
+    # operator configured (no SSRF), and keys never travel in (or get stored with) a job.
+    judge_endpoints: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")],
+                          JudgeEndpoint] = {}  # fmt: skip
     # The auditor API (issue 5). Empty: the factuality stage is skipped with that reason.
     auditor_url: str | None = None
     auditor_api_key: SecretStr | None = None
@@ -47,6 +60,13 @@ class Settings(AdvisorSettings):
 
     def _requires_api_keys(self) -> bool:
         return True
+
+    def _secret_fields(self) -> list[tuple[str, SecretStr | None]]:
+        found = super()._secret_fields()
+        for name, endpoint in self.judge_endpoints.items():
+            if endpoint.api_key is not None:
+                found.append((f"judge_endpoints[{name}].api_key", endpoint.api_key))
+        return found
 
     @property
     def bertscore_layers(self) -> int | None:

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from pydantic import SecretStr
 
-from advisor_shared.api import ApiKeyChecker
+from advisor_shared.api import ApiKeyChecker, require_admin
 
 from ..adapters.service import AdapterService
 from ..admission import AdmissionGate
@@ -48,11 +48,18 @@ GateDep = Annotated[AdmissionGate, Depends(get_gate)]
 MetricsDep = Annotated[GatewayMetrics, Depends(get_metrics)]
 
 
-def api_key_dependency(keys: Sequence[SecretStr | str]) -> Callable[[Request], Awaitable[None]]:
+def api_key_dependency(
+    keys: Sequence[SecretStr | str], admin_keys: Sequence[SecretStr | str] = ()
+) -> Callable[[Request], Awaitable[None]]:
     """The shared bearer-key check, run on the event loop instead of a worker thread."""
-    checker = ApiKeyChecker(keys)
+    checker = ApiKeyChecker(keys, admin_keys)
 
     async def require_api_key(request: Request) -> None:
         checker(request)
 
     return require_api_key
+
+
+async def admin_only(request: Request) -> None:
+    """Loading and unloading adapters changes what every client is served: admin keys only."""
+    require_admin(request)

@@ -43,6 +43,8 @@ class Settings(AdvisorSettings):
 
     # Admission control (RELIABILITY.md F10/F11).
     max_in_flight: int = Field(default=32, ge=1)
+    # ... and per API key, so one client cannot hold every slot (None: the global limit).
+    max_in_flight_per_key: int | None = Field(default=16, ge=1)
     retry_after_s: int = Field(default=2, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
 

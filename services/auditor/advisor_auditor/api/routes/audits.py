@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 
-from advisor_shared.api import ApiError
+from advisor_shared.api import ApiError, request_owner
 from advisor_shared.errors import AdvisorError
 from advisor_shared.jobs import JobNotFoundError, JobRecord, JobStatus
 
@@ -27,6 +27,7 @@ def _public(record: JobRecord) -> AuditPublic:
 
 @router.post("", status_code=202, response_model=AuditPublic)
 def submit_audit(
+    http_request: Request,
     body: AuditCreate,
     runtime: RuntimeDep,
     celery: CeleryDep,
@@ -40,7 +41,9 @@ def submit_audit(
             request["dataset_key"] = store_input(runtime.store, body.dataset)
         if body.answers:
             request["answers_key"] = store_input(runtime.store, body.answers)
-        record, created = runtime.jobs.create(JOB_KIND, request, idempotency_key)
+        record, created = runtime.jobs.create(
+            JOB_KIND, request, idempotency_key, owner=request_owner(http_request)
+        )
     except AdvisorError as exc:
         raise ApiError(400, str(exc)[:300], code="invalid_input") from None
     if created or record.status is JobStatus.QUEUED:

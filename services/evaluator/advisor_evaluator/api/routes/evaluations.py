@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from advisor_shared.api import ApiError
+from advisor_shared.api import ApiError, request_owner
 from advisor_shared.errors import ObjectNotFoundError
 from advisor_shared.jobs import JobNotFoundError, JobRecord, JobStatus
 
@@ -53,6 +53,7 @@ def _succeeded(runtime: Runtime, job_id: str) -> JobRecord:
 
 @router.post("", status_code=202, response_model=EvaluationPublic)
 def submit_evaluation(
+    request: Request,
     body: EvaluationCreate,
     runtime: RuntimeDep,
     tasks: TasksDep,
@@ -62,7 +63,9 @@ def submit_evaluation(
 ) -> EvaluationPublic:
     """Queue an evaluation; a repeated Idempotency-Key returns the first job."""
     try:
-        record, created = create_evaluation(runtime, body, idempotency_key, tasks.start)
+        record, created = create_evaluation(
+            runtime, body, idempotency_key, tasks.start, owner=request_owner(request)
+        )
     except EvaluationInputError as exc:
         metrics.submissions.labels(outcome=exc.code).inc()
         raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from None

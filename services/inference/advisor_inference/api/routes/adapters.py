@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from ...adapters.service import LoadedAdapter
 from ...errors import InferenceError
@@ -13,7 +13,7 @@ from ...schemas import (
     CanaryPublic,
     ChatTemplatePublic,
 )
-from ..deps import AdaptersDep, MetricsDep
+from ..deps import AdaptersDep, MetricsDep, admin_only
 
 router = APIRouter(tags=["adapters"])
 
@@ -49,7 +49,7 @@ async def list_adapters(adapters: AdaptersDep) -> AdapterList:
     return AdapterList(data=[adapter_public(a) for a in adapters.list()])
 
 
-@router.post("/v1/adapters", status_code=201)
+@router.post("/v1/adapters", status_code=201, dependencies=[Depends(admin_only)])
 async def load_adapter(
     body: AdapterCreate, adapters: AdaptersDep, metrics: MetricsDep
 ) -> AdapterPublic:
@@ -63,7 +63,7 @@ async def load_adapter(
     return adapter_public(loaded)
 
 
-@router.delete("/v1/adapters/{name}")
+@router.delete("/v1/adapters/{name}", dependencies=[Depends(admin_only)])
 async def unload_adapter(name: str, adapters: AdaptersDep) -> AdapterPublic:
     """Unload an adapter; requests already running on it finish first."""
     return adapter_public(await adapters.unload(name))

@@ -6,11 +6,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from advisor_shared.api import ApiError
+from advisor_shared.api import ApiError, request_owner
 
 from ...catalog import ServedModel, find_model
 from ...completions import (
@@ -23,6 +23,7 @@ from ...completions import (
 from ...errors import EngineUnavailableError, InferenceError
 from ...schemas import ChatCompletionCreate
 from ..deps import AdaptersDep, EngineDep, GateDep, MetricsDep, SettingsDep
+from ..disconnect import ClientGone, until_disconnected
 
 router = APIRouter(tags=["chat"])
 TEMPLATE_MISMATCH_HEADER = "X-Advisor-Template-Mismatch"
@@ -45,6 +46,7 @@ def _template_headers(model: ServedModel, serving_sha256: str | None) -> dict[st
 
 @router.post("/v1/chat/completions", response_model=None)
 async def create_chat_completion(
+    http_request: Request,
     body: ChatCompletionCreate,
     settings: SettingsDep,
     engine: EngineDep,
@@ -61,32 +63,39 @@ async def create_chat_completion(
     except InferenceError:
         metrics.requests.labels("unknown", "404").inc()
         raise
-    if not gate.try_enter():
-        metrics.rejections.labels("overloaded").inc()
+    owner = request_owner(http_request)
+    if not gate.try_enter(owner):
+        per_key = gate.key_is_full(owner)
+        metrics.rejections.labels("key_quota" if per_key else "overloaded").inc()
         metrics.requests.labels(served.id, "429").inc()
-        raise ApiError(
-            429, f"the server is at capacity ({gate.limit} requests in flight); retry later",
-            code="overloaded", headers={"Retry-After": str(settings.retry_after_s)},
-        )  # fmt: skip
+        message = (f"this key has {gate.per_key_limit} requests in flight, its limit; retry later"
+                   if per_key else
+                   f"the server is at capacity ({gate.limit} requests in flight); retry later")  # fmt: skip
+        raise ApiError(429, message, code="key_quota" if per_key else "overloaded",
+                       headers={"Retry-After": str(settings.retry_after_s)})  # fmt: skip
     started = time.perf_counter()
     request = to_generation_request(body)
     completion_id = new_completion_id()
     try:
         if not body.stream:
-            result = await engine.generate(request)
+            result = await until_disconnected(http_request, engine.generate(request))
         else:
             deltas = await engine.stream(request)
     except InferenceError as exc:
-        gate.leave()
+        gate.leave(owner)
         metrics.requests.labels(served.id, str(exc.status)).inc()
         raise
+    except ClientGone:
+        gate.leave(owner)
+        metrics.requests.labels(served.id, "499").inc()
+        return JSONResponse({}, status_code=499)  # nobody reads it; the generation is cancelled
     except BaseException:
-        gate.leave()
+        gate.leave(owner)
         metrics.requests.labels(served.id, "500").inc()
         raise
     headers = _template_headers(served, engine.info.chat_template_sha256)
     if not body.stream:
-        gate.leave()
+        gate.leave(owner)
         _record(metrics, served.id, started, False, result.prompt_tokens, result.completion_tokens)
         return JSONResponse(completion_body(result, served.id, completion_id), headers=headers)
 
@@ -97,7 +106,7 @@ async def create_chat_completion(
         _record(metrics, served.id, started, True, prompt, completion)
 
     async def release() -> None:
-        gate.leave()
+        gate.leave(owner)
         close = getattr(deltas, "aclose", None)
         if close is not None:
             await close()

@@ -1,4 +1,5 @@
-"""Public probes: liveness, readiness, Prometheus metrics (no API key, DESIGN.md)."""
+"""Public probes that say only alive/ready; `/v1/status` (the engine's detail, the models,
+start-up errors) and `/metrics` need a key, like every other route (RELIABILITY.md F9)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,45 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from ..deps import EngineDep, GateDep, MetricsDep
 
 router = APIRouter(tags=["health"])
+keyed = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
 async def healthz(engine: EngineDep) -> JSONResponse:
     """Liveness: the process and the engine's worker are alive."""
     health = await engine.health()
-    status = 200 if health.alive else 503
-    return JSONResponse({"status": "ok" if health.alive else "dead", "detail": health.detail},
-                        status_code=status)  # fmt: skip
+    return JSONResponse({"status": "ok" if health.alive else "dead"},
+                        status_code=200 if health.alive else 503)  # fmt: skip
+
+
+async def _ready(request: Request, engine: EngineDep) -> tuple[bool, dict]:
+    health = await engine.health()
+    started = bool(getattr(request.app.state, "started", False))
+    ready = health.ready and started
+    detail = {"status": "ready" if ready else "not_ready", "alive": health.alive,
+              "detail": health.detail or ("" if started else "loading"),
+              "models": engine.models(),
+              "startup_errors": list(getattr(request.app.state, "startup_errors", []))}  # fmt: skip
+    return ready, detail
 
 
 @router.get("/readyz")
 async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     """Readiness: the model is loaded (and start-up adapters attempted)."""
-    health = await engine.health()
-    started = bool(getattr(request.app.state, "started", False))
-    ready = health.ready and started
-    body = {"status": "ready" if ready else "not_ready", "detail": health.detail or
-            ("" if started else "loading"), "models": engine.models(),
-            "startup_errors": list(getattr(request.app.state, "startup_errors", []))}  # fmt: skip
-    return JSONResponse(body, status_code=200 if ready else 503)
+    ready, _ = await _ready(request, engine)
+    return JSONResponse({"status": "ready" if ready else "not_ready"},
+                        status_code=200 if ready else 503)  # fmt: skip
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@keyed.get("/v1/status")
+async def status(request: Request, engine: EngineDep) -> JSONResponse:
+    """What `/readyz` decides on: the engine's detail, served models, start-up errors."""
+    _, detail = await _ready(request, engine)
+    return JSONResponse(detail)
+
+
+@keyed.get("/metrics", response_class=PlainTextResponse)
 async def metrics(metrics: MetricsDep, gate: GateDep) -> Response:
-    """Prometheus exposition."""
+    """Prometheus exposition (scrape with a bearer key)."""
     metrics.in_flight.set(gate.in_flight)
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

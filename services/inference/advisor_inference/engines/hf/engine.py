@@ -231,15 +231,19 @@ class HFEngine:
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         parts: list[str] = []
         stream = await self.stream(request)
-        async for delta in stream:
-            parts.append(delta.text)
-            if delta.finish_reason is not None:
-                return GenerationResult(
-                    text="".join(parts),
-                    finish_reason=delta.finish_reason,
-                    prompt_tokens=delta.prompt_tokens or 0,
-                    completion_tokens=delta.completion_tokens or 0,
-                )
+        try:
+            async for delta in stream:
+                parts.append(delta.text)
+                if delta.finish_reason is not None:
+                    return GenerationResult(
+                        text="".join(parts),
+                        finish_reason=delta.finish_reason,
+                        prompt_tokens=delta.prompt_tokens or 0,
+                        completion_tokens=delta.completion_tokens or 0,
+                    )
+        finally:
+            # Cancelled (the client left, the server stops): free the batch row now.
+            await stream.aclose()
         raise RuntimeError("generation ended without a final delta")
 
     async def load_adapter(self, name: str, path: Path) -> None:

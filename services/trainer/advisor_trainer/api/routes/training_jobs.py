@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
-from advisor_shared.api import ApiError
+from advisor_shared.api import ApiError, request_owner, require_admin
 from advisor_shared.jobs import JobNotFoundError
 
 from ...errors import TrainerError
@@ -15,8 +15,11 @@ from ..deps import EnqueueDep, JobsDep, SettingsDep
 router = APIRouter(prefix="/v1/training-jobs", tags=["training-jobs"])
 
 
-@router.post("", status_code=202, response_model=TrainingJobPublic)
+@router.post(
+    "", status_code=202, response_model=TrainingJobPublic, dependencies=[Depends(require_admin)]
+)
 def post_training_job(
+    request: Request,
     body: TrainingJobCreate,
     response: Response,
     settings: SettingsDep,
@@ -32,9 +35,11 @@ def post_training_job(
             body.model_dump(),
             idempotency_key,
             enqueue,  # type: ignore[arg-type]
+            owner=request_owner(request),
         )
     except TrainerError as exc:
-        raise ApiError(400, str(exc), param="config", code="invalid_value") from None
+        param = getattr(exc, "param", "config")
+        raise ApiError(400, str(exc), param=param, code="invalid_value") from None
     response.headers["Location"] = f"/v1/training-jobs/{record.id}"
     return TrainingJobPublic.from_record(record)
 
