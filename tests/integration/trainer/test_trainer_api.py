@@ -109,6 +109,13 @@ def test_bad_bodies_are_400_with_the_reason(client, job_body, queued, change, me
     assert queued == []
 
 
+def test_a_job_written_with_a_removed_field_is_still_accepted(client, job_body, queued) -> None:
+    body = {**job_body, "config": {**job_body["config"], "flat_optimizer": "on"}}
+    with pytest.warns(FutureWarning, match="config field 'flat_optimizer' was removed"):
+        response = client.post("/v1/training-jobs", json=body, headers=AUTH)
+    assert response.status_code == 202 and queued == [response.json()["id"]]
+
+
 def test_a_held_lease_makes_a_redelivered_job_return_at_once(settings, job_body, redis_url) -> None:
     client = redis_lib.Redis.from_url(redis_url)
     store = LocalStore(Path(settings.store_url.removeprefix("file://")))

@@ -40,6 +40,19 @@ def test_unknown_field_is_refused_with_the_closest_name() -> None:
         TrainingJobConfig.from_mapping({"lora_rank": 8})
 
 
+def test_a_removed_field_still_loads_with_a_warning_naming_it(tmp_path) -> None:
+    """A config written for an older version keeps running: `flat_optimizer` is ignored, and
+    the warning says it was removed, so the job is not lost to an unknown-field error."""
+    path = tmp_path / "old.yaml"
+    path.write_text("run_name: study\nflat_optimizer: auto\n")
+    with pytest.warns(FutureWarning, match="config field 'flat_optimizer' was removed"):
+        old = TrainingJobConfig.from_yaml(path)
+    assert old == TrainingJobConfig(run_name="study")
+    assert "flat_optimizer" not in old.to_dict()
+    with pytest.warns(FutureWarning, match="'flat_optimizer' was removed and is ignored"):
+        assert old.with_overrides(flat_optimizer="off") == old
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [

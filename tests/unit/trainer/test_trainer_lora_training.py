@@ -89,24 +89,20 @@ def test_ledger_records_the_session(config, local_store, tmp_path) -> None:
     assert set(state["rng_state"]) >= {"python", "numpy", "torch_cpu"}
 
 
-# The optimizer's layout in each session: a flat buffer must train and hand over exactly as
-# the per-tensor optimizer does (bundles hold the per-tensor state either way).
-@pytest.mark.parametrize("layouts", [("auto", "auto"), ("on", "off"), ("off", "on")])
 def test_stop_then_resume_continues_the_schedule_and_the_batches(
-    config, local_store, tmp_path, layouts
+    config, local_store, tmp_path
 ) -> None:
     run = config.with_overrides(save_optimizer=True)
     full = run_training(run.with_overrides(run_name="whole"), local_store, tmp_path / "c")
     stop = StopRequest()
     first = run_training(
-        run.with_overrides(run_name="split", flat_optimizer=layouts[0]), local_store,
-        tmp_path / "c", stop=stop, progress=StopAfter(stop, 3),
+        run.with_overrides(run_name="split"), local_store, tmp_path / "c", stop=stop,
+        progress=StopAfter(stop, 3),
     )  # fmt: skip
     assert first.stop_reason == "stopped by SIGTERM" and first.ledger.global_step == 3
     second = run_training(
-        run.with_overrides(run_name="split", resume="auto", flat_optimizer=layouts[1]),
-        local_store, tmp_path / "c",
-    )  # fmt: skip
+        run.with_overrides(run_name="split", resume="auto"), local_store, tmp_path / "c"
+    )
     assert second.finished and second.ledger.sessions[1].first_step == 3
 
     def per_step(outcome, key):
