@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .corpus import split_sentences, strip_markdown
 from .entities import Gazetteer, Mention
+from .units import NONE, Currencies
 from .values import Value, extract_values
 
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
@@ -91,7 +92,13 @@ def is_check_worthy(text: str, values: list[Value], mentions: list[Mention]) -> 
 
 
 def extract_claims(
-    content: str, gazetteer: Gazetteer, *, turn: int, id_prefix: str, role: str = "answer"
+    content: str,
+    gazetteer: Gazetteer,
+    *,
+    turn: int,
+    id_prefix: str,
+    role: str = "answer",
+    currencies: Currencies = NONE,
 ) -> list[Claim]:
     """The check-worthy claims of one message, in reading order."""
     claims: list[Claim] = []
@@ -99,7 +106,7 @@ def extract_claims(
         text = strip_markdown(raw)
         if not text:
             continue
-        values = extract_values(text)
+        values = extract_values(text, currencies)
         mentions = gazetteer.mentions(text)
         if not is_check_worthy(text, values, mentions):
             continue

@@ -49,7 +49,7 @@ def _needs_vector(claim: Claim) -> bool:
 
 
 def _names(mentions: list[Mention]) -> set[str]:
-    return {m.text.lower() for m in mentions if m.known}
+    return {m.name for m in mentions if m.known}
 
 
 class ConversationAuditor:
@@ -196,8 +196,9 @@ class ConversationAuditor:
 
     def _claims(self, content: str, turn: int, item_id: str, role: str) -> list[Claim]:
         return extract_claims(
-            content, self.index.gazetteer, turn=turn, id_prefix=item_id, role=role
-        )
+            content, self.index.gazetteer, turn=turn, id_prefix=item_id, role=role,
+            currencies=self.index.currencies,
+        )  # fmt: skip
 
     @staticmethod
     def _accepts_premise(

@@ -58,13 +58,21 @@ def kind_words(text: str) -> set[str]:
 
 @dataclass(frozen=True)
 class Mention:
-    """A proper-noun phrase found in text; `known` says whether the corpus names it."""
+    """A proper-noun phrase found in text; `known` says whether the corpus names it.
+
+    `name` is the corpus's name for it, lower-cased: the text itself, or the full name a short
+    form stands for ("the Tidewater Scholarship" -> "tavora tidewater scholarship")."""
 
     text: str
     start: int
     end: int
     known: bool
     kind: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.text.lower())
 
 
 def head_noun(phrase: str) -> str:
@@ -140,6 +148,15 @@ def _continues(tokens: list[re.Match[str]], i: int) -> bool:
     )
 
 
+_FORCED_BEFORE = re.compile(r"(?:^|[.!?:;|(\u2014\u2013*\"'\u201c\u2018>]|\s-|^\s*\d+[.)])\s*$")
+
+
+def at_forced_capital(text: str, start: int) -> bool:
+    """Whether a word at `start` would be capitalised anyway: the start of a text, a sentence,
+    a list item, a cell or a label's value ("Fee: ..."). Elsewhere a capital marks a name."""
+    return bool(_FORCED_BEFORE.search(text[max(0, start - 40) : start]))
+
+
 def _trim_function_words(phrase: str) -> str:
     words = phrase.split()
     while words and words[0].lower() in _FUNCTION_WORDS:
@@ -173,22 +190,36 @@ class Gazetteer:
         # A capitalised word that also appears in lower case ("Applicants", "Minimum") is an
         # ordinary word at the start of a sentence or a table header, not part of a name.
         self.common_words: set[str] = set()
+        self.free_names: set[str] = set()
         for span in corpus.spans:
             self.common_words.update(w for w in _TOKEN.findall(span.match_text) if w.islower())
+        # A run capitalised where nothing forces a capital is a name even when its words are
+        # ordinary ("a Study Residence Permit"); where a capital is forced ("Minimum LEXT",
+        # titles, headings, table cells) leading common words are dropped unless the whole run
+        # is such a name.
+        free_runs: set[str] = set()
+        for span in corpus.spans:
+            for start, _, run in proper_noun_runs(span.match_text):
+                if not at_forced_capital(span.match_text, start):
+                    free_runs.add(_trim_function_words(run).lower())
         for span in corpus.spans:
             for text in (span.match_text, span.title, span.section):
                 for _, _, run in proper_noun_runs(text):
-                    for phrase in _sub_phrases(self.trim(run)):
+                    for phrase in _sub_phrases(self.trim(run, free_runs)):
                         self._add(phrase, span.index)
         # Names in document titles are what documents are *about*: subjects a claim can be
         # anchored to (a country, a university, a scholarship), unlike a test name or a degree.
         self.title_names: set[str] = set()
         for document in corpus.documents:
             for _, _, run in proper_noun_runs(document.title):
-                for phrase in _sub_phrases(self.trim(run)):
+                for phrase in _sub_phrases(self.trim(run, free_runs)):
                     self.display.setdefault(phrase.lower(), phrase)
                     self.title_names.add(phrase.lower())
+        self.free_names = {n for n in free_runs if n in self.spans_by_name}
         self.names = sorted(self.display.values(), key=len, reverse=True)
+        self._multiword = [n for n in self.spans_by_name if " " in n and self.is_name(n)]
+        self._aliases: dict[str, str | None] = {}
+        self._contained: dict[str, set[str]] = {}
         self._pattern = (
             re.compile(r"\b(?:" + "|".join(re.escape(n) for n in self.names) + r")\b")
             if self.names
@@ -200,10 +231,15 @@ class Gazetteer:
             for name, spans in self.spans_by_name.items()
         }
 
-    def trim(self, run: str) -> str:
-        """Drop leading function and common words: 'Minimum LEXT' -> 'LEXT'."""
+    def trim(self, run: str, names: set[str] | None = None) -> str:
+        """Drop leading function and common words: 'Minimum LEXT' -> 'LEXT'; a run that is a
+        name as a whole (`names`, lower-cased) keeps them."""
         words = _trim_function_words(run).split()
-        while len(words) > 1 and words[0].lower() in self.common_words:
+        while (
+            len(words) > 1
+            and words[0].lower() in self.common_words
+            and " ".join(words).lower() not in (names or self.free_names)
+        ):
             words = words[1:]
         return " ".join(words)
 
@@ -222,13 +258,26 @@ class Gazetteer:
 
     def is_anchor(self, phrase: str) -> bool:
         """Whether a name can anchor a claim to a subject: a multi-word name, or a single word
-        that some document is about (its title names it)."""
+        that some document is about (a title names it, or starts with it: "IslandCare" of
+        "IslandCare Student Scheme")."""
         phrase = self.display.get(phrase.lower(), phrase)
         if phrase.isupper():
             return False  # an acronym names a test or a currency, not a subject
+        key = phrase.lower()
         return self.is_name(phrase) and (
-            len(phrase.split()) > 1 or phrase.lower() in self.title_names
+            len(phrase.split()) > 1
+            or key in self.title_names
+            or any(t.startswith(key + " ") for t in self.title_names)
         )
+
+    def contained_names(self, name: str) -> set[str]:
+        """The single-word names inside a longer one ("tavora" in "tavora directorate of
+        migration"): a span about the longer name is about them too."""
+        if name not in self._contained:
+            self._contained[name] = {
+                w for w in name.split()[:-1] if w in self.spans_by_name and self.is_anchor(w)
+            }
+        return self._contained[name]
 
     def knows(self, phrase: str) -> bool:
         return phrase.lower() in self.spans_by_name
@@ -236,23 +285,85 @@ class Gazetteer:
     def spans_mentioning(self, phrase: str) -> set[int]:
         return self.spans_by_name.get(phrase.lower(), set())
 
+    def resolve(self, phrase: str) -> str | None:
+        """The corpus name a short form stands for: the one known name (preferring those that
+        documents are about) holding all of its words in order, of the same kind."""
+        key = phrase.lower()
+        if key in self._aliases:
+            return self._aliases[key]
+        words = key.split()
+        kind = kind_of(phrase)
+        candidates = [
+            name for name in self._multiword
+            if len(name.split()) > len(words) and _subsequence(words, name.split())
+            and (kind in ("place", "other") or kind_of(name) == kind)
+        ]  # fmt: skip
+        if len(candidates) > 1:
+            candidates = [c for c in candidates if c in self.title_names]
+        self._aliases[key] = candidates[0] if len(candidates) == 1 else None
+        return self._aliases[key]
+
     def mentions(self, text: str) -> list[Mention]:
-        """Known names (longest first) and unknown multi-word proper-noun runs in `text`."""
-        found: list[Mention] = []
-        taken: list[tuple[int, int]] = []
+        """Known names (longest first), short forms of known names, and unknown multi-word
+        proper-noun runs in `text`. An unknown run wins over the known names inside it when its
+        head noun is its own ("Arnholt Digital Futures Grant" is not "Arnholt")."""
+        known: list[Mention] = []
         if self._pattern is not None:
             for match in self._pattern.finditer(text):
                 name = match.group(0)
                 if self.is_name(name):
-                    found.append(Mention(name, match.start(), match.end(), True, kind_of(name)))
-                    taken.append((match.start(), match.end()))
-        for start, end, run in proper_noun_runs(text):
+                    known.append(Mention(name, match.start(), match.end(), True, kind_of(name)))
+        extra: list[Mention] = []
+        replaced: set[int] = set()
+        for start, end, run in _runs_without_possessives(text):
             trimmed = self.trim(run)
-            if not trimmed:
+            if not trimmed or self.knows(trimmed):
                 continue
             start = end - len(trimmed) if run.endswith(trimmed) else start
-            if any(start < t_end and t_start < end for t_start, t_end in taken):
+            inside = [i for i, m in enumerate(known) if start <= m.start and m.end <= end]
+            overlapping = any(start < m.end and m.start < end for m in known)
+            single = len(trimmed.split()) == 1
+            if single and (overlapping or trimmed.lower() in self.common_words):
                 continue
-            if len(trimmed.split()) >= 2 and not self.knows(trimmed):
-                found.append(Mention(trimmed, start, end, False, kind_of(trimmed)))
+            alias = self.resolve(trimmed)
+            if alias is not None:
+                extra.append(Mention(trimmed, start, end, True, kind_of(alias), alias))
+                replaced.update(inside)
+                continue
+            if single:
+                continue
+            head_start = end - len(trimmed.split()[-1])
+            if head_noun(trimmed) != trimmed.split()[-1].lower():
+                head_start = start  # "University of X": the head is the first word
+            head_is_known = any(known[i].start <= head_start < known[i].end for i in inside)
+            if overlapping and (
+                head_is_known or not inside or kind_of(trimmed) in ("place", "other")
+            ):
+                continue
+            extra.append(Mention(trimmed, start, end, False, kind_of(trimmed)))
+            replaced.update(inside)
+        found = [m for i, m in enumerate(known) if i not in replaced] + extra
         return sorted(found, key=lambda m: m.start)
+
+
+def _subsequence(words: list[str], name_words: list[str]) -> bool:
+    position = 0
+    for word in words:
+        try:
+            position = name_words.index(word, position) + 1
+        except ValueError:
+            return False
+    return True
+
+
+def _runs_without_possessives(text: str) -> list[tuple[int, int, str]]:
+    """Proper-noun runs split after a possessive: "Tavora's Study Residence Permit" is two."""
+    runs = []
+    for start, end, run in proper_noun_runs(text):
+        offset = 0
+        for match in re.finditer(r"['\u2019]s\b\s*", run):
+            runs.append((start + offset, start + match.start(), run[offset : match.start()]))
+            offset = match.end()
+        if offset < len(run):
+            runs.append((start + offset, end, run[offset:]))
+    return [r for r in runs if r[2].strip()]

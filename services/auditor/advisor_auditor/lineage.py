@@ -17,6 +17,7 @@ from .claims import Claim, extract_claims
 from .conversation_audit import ItemAudit
 from .findings import Finding, Verdict
 from .retrieval import EvidenceIndex
+from .units import Currencies
 from .values import comparable, extract_values, same_value
 
 SAME_VALUE_BONUS = 1.0
@@ -40,9 +41,9 @@ def _claimed_texts(finding: Finding) -> list[str]:
     return [c.claimed for c in finding.checks if c.verdict is Verdict.CONTRADICTED]
 
 
-def _same_error(finding: Finding, claim: Claim) -> bool:
+def _same_error(finding: Finding, claim: Claim, currencies: Currencies) -> bool:
     for claimed in _claimed_texts(finding):
-        values = extract_values(claimed)
+        values = extract_values(claimed, currencies)
         if values:
             if any(comparable(v, w) and same_value(v, w) for v in values for w in claim.values):
                 return True
@@ -74,7 +75,13 @@ def trace_lineage(
             if role == "assistant":
                 claims.extend(
                     (item.id, c)
-                    for c in extract_claims(content, index.gazetteer, turn=turn, id_prefix=item.id)
+                    for c in extract_claims(
+                        content,
+                        index.gazetteer,
+                        turn=turn,
+                        id_prefix=item.id,
+                        currencies=index.currencies,
+                    )  # fmt: skip
                 )
     if not claims:
         return []
@@ -85,7 +92,7 @@ def trace_lineage(
         similarity = training_vectors @ vector
         scored = []
         for (item_id, claim), sim in zip(claims, similarity, strict=True):
-            same = _same_error(finding, claim)
+            same = _same_error(finding, claim, index.currencies)
             if not same and sim < MIN_SIMILARITY:
                 continue
             contradicted = claim.id in contradicted_ids

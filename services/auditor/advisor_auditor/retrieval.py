@@ -17,6 +17,7 @@ import numpy as np
 from .corpus import Corpus, Span
 from .encoder import SentenceEncoder
 from .entities import Gazetteer, kind_words
+from .units import NONE, Currencies, read_currencies
 from .values import extract_values
 
 _WORD = re.compile(r"[a-z][a-z']+")
@@ -35,10 +36,10 @@ class Hit:
     score: float
 
 
-def mask_values(text: str) -> str:
+def mask_values(text: str, currencies: Currencies = NONE) -> str:
     """Replace each value with its kind, e.g. 'EUR 180' -> '[money]'."""
     pieces, last = [], 0
-    for value in extract_values(text):
+    for value in extract_values(text, currencies):
         pieces.append(text[last : value.start])
         pieces.append(f"[{value.kind}]")
         last = value.end
@@ -46,9 +47,9 @@ def mask_values(text: str) -> str:
     return "".join(pieces)
 
 
-def content_words(text: str) -> set[str]:
+def content_words(text: str, currencies: Currencies = NONE) -> set[str]:
     """Lower-case words that carry meaning (no stop words, no values)."""
-    return {w for w in _WORD.findall(mask_values(text).lower()) if w not in STOPWORDS}
+    return {w for w in _WORD.findall(mask_values(text, currencies).lower()) if w not in STOPWORDS}
 
 
 class EvidenceIndex:
@@ -59,6 +60,7 @@ class EvidenceIndex:
         self.encoder = encoder
         self.gazetteer = Gazetteer(corpus)
         self.spans = corpus.spans
+        self.currencies = read_currencies(s.match_text for s in self.spans)
         self._bm25 = bm25s.BM25()
         tokens = bm25s.tokenize(
             [s.context_text for s in self.spans], stopwords="en", show_progress=False
@@ -66,13 +68,19 @@ class EvidenceIndex:
         self._bm25.index(tokens, show_progress=False)
         self.vectors = encoder.encode([self._embedding_text(s) for s in self.spans])
         self.span_words = [
-            content_words(f"{s.title} {s.section} {s.match_text}") for s in self.spans
+            content_words(f"{s.title} {s.section} {s.match_text}", self.currencies)
+            for s in self.spans
         ]
-        self.span_values = [extract_values(s.match_text) for s in self.spans]
+        self.span_values = [extract_values(s.match_text, self.currencies) for s in self.spans]
         self.span_kinds = [kind_words(s.context_text) for s in self.spans]
         self.span_names = [
-            {m.text.lower() for m in self.gazetteer.mentions(s.context_text) if m.known}
-            for s in self.spans
+            {m.name for m in self.gazetteer.mentions(s.context_text) if m.known} for s in self.spans
+        ]
+        # What a span is about, for finding the spans of a subject: its names and the single
+        # names inside them (a span about "Tavora Directorate of Migration" is about Tavora).
+        self.span_subjects = [
+            names.union(*(self.gazetteer.contained_names(n) for n in names))
+            for names in self.span_names
         ]
         document_frequency: dict[str, int] = {}
         for words in self.span_words:
@@ -81,13 +89,12 @@ class EvidenceIndex:
         total = len(self.spans)
         self.word_idf = {w: float(np.log(1 + total / n)) for w, n in document_frequency.items()}
 
-    @staticmethod
-    def _embedding_text(span: Span) -> str:
-        return f"{span.title} | {span.section}: {mask_values(span.match_text)}"
+    def _embedding_text(self, span: Span) -> str:
+        return f"{span.title} | {span.section}: {mask_values(span.match_text, self.currencies)}"
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embeddings of claims (values masked) in the span embedding space."""
-        return self.encoder.encode([mask_values(t) for t in texts])
+        return self.encoder.encode([mask_values(t, self.currencies) for t in texts])
 
     def lexical(self, query: str, k: int = 50) -> list[tuple[int, float]]:
         """BM25 top-k (span index, score)."""

@@ -58,7 +58,7 @@ def _subject_names(
     verifier: ClaimVerifier, claim: Claim, context: ClaimContext, kind: str
 ) -> list[str]:
     for group in (claim.mentions, context.heading, context.question):
-        names = [m.text.lower() for m in group if m.known and m.kind == kind]
+        names = [m.name for m in group if m.known and m.kind == kind]
         if names:
             return names
     return []
@@ -174,11 +174,11 @@ def check_eligibility(verifier: ClaimVerifier, claim: Claim, context: ClaimConte
         return None
     evidence = [evidence_of(verifier.index, rule_span, 1.0)]
     expected = ", ".join(sorted(verifier.gazetteer.display.get(n, n) for n in eligible))
-    places = [m for m in claim.mentions if m.known and m.text.lower() in vocabulary]
+    places = [m for m in claim.mentions if m.known and m.name in vocabulary]
     listed = _LISTED.search(claim.text)
     if listed:
         claimed_list = {
-            m.text.lower() for m in places if listed.start("list") <= m.start < listed.end("list")
+            m.name for m in places if listed.start("list") <= m.start < listed.end("list")
         }
         if claimed_list and claimed_list != eligible:
             return Check(
@@ -186,7 +186,7 @@ def check_eligibility(verifier: ClaimVerifier, claim: Claim, context: ClaimConte
                 expected=expected, error_class="entity", evidence=evidence, confidence=0.9,
                 reason="the claimed list of eligible nationalities differs from the source's",
             )  # fmt: skip
-        places = [m for m in places if m.text.lower() not in claimed_list]
+        places = [m for m in places if m.name not in claimed_list]
     for place in places:
         clause_start = (
             max(claim.text.rfind(sep, 0, place.start) for sep in (",", ";", ":", " so ", " but "))
@@ -196,7 +196,7 @@ def check_eligibility(verifier: ClaimVerifier, claim: Claim, context: ClaimConte
         clause_end = min([e for e in ends if e >= 0], default=len(claim.text))
         clause = claim.text[clause_start:clause_end]
         says_eligible = not _NEGATION.search(clause)
-        is_eligible = place.text.lower() in eligible
+        is_eligible = place.name in eligible
         if says_eligible != is_eligible:
             return Check(
                 kind="eligibility", verdict=Verdict.CONTRADICTED, claimed=place.text,

@@ -12,6 +12,9 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+
+from .units import NONE, Currencies
 
 CURRENCY_WORDS = {
     "eur": "EUR", "euro": "EUR", "euros": "EUR", "€": "EUR",
@@ -43,11 +46,20 @@ _CUR_AFTER = (
     r"EUR|USD|GBP|CHF|JPY|AUD|CAD|INR|euros?|US dollars?|dollars?|pounds(?: sterling)?|"
     r"Swiss francs?|francs|yen|rupees"
 )
-_MONEY = re.compile(
-    rf"(?P<cur1>{_CUR_BEFORE})\s?(?P<amt1>{_AMOUNT})(?P<k1>\s?k\b)?"
-    rf"|(?P<amt2>{_AMOUNT})(?P<k2>k)?\s?(?P<cur2>{_CUR_AFTER})\b",
-    re.IGNORECASE,
-)
+
+
+@lru_cache(maxsize=16)
+def _money_pattern(currencies: Currencies) -> re.Pattern[str]:
+    """Amounts with a built-in currency or one the corpus uses (see `units`)."""
+    codes = "".join(f"|{c}" for c in sorted(currencies.codes))
+    names = "".join(f"|{re.escape(n)}" for n in sorted(currencies.names, key=len, reverse=True))
+    return re.compile(
+        rf"(?P<cur1>{_CUR_BEFORE}{codes})\s?(?P<amt1>{_AMOUNT})(?P<k1>\s?k\b)?"
+        rf"|(?P<amt2>{_AMOUNT})(?P<k2>k)?\s?(?P<cur2>{_CUR_AFTER}{codes}{names})\b",
+        re.IGNORECASE,
+    )
+
+
 _MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
 _WEEKDAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?"
 _DATE = re.compile(
@@ -88,6 +100,8 @@ _SCORE = re.compile(
     r"(?<![\w.,/-])(?P<n>\d{1,2}\.\d{1,2}|\d{2,4}|\d{1,3}(?:,\d{3})+|\d)(?![\w%/-]|[.,]\d)"
 )
 _ACRONYM = re.compile(r"\b(?:[A-Z]{2,6}|GPA)\b")
+_CLAUSE_END = re.compile(r"[.;!?](?!\d)|\n|,\s+or\b|\bor\s+(?:a|an|the)\b|\bbut\b")
+_SCALE_BEFORE = re.compile(r"\b(?:out of|on a|of a)\s*$", re.IGNORECASE)
 _SCALE_AFTER = re.compile(r"^\s*(?:-?point\s+)?scale\b|^\s*/\s*\d", re.IGNORECASE)
 
 
@@ -121,13 +135,15 @@ def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
     return any(start < t_end and t_start < end for t_start, t_end in taken)
 
 
-def _money(text: str, taken: list[tuple[int, int]]) -> list[Value]:
+def _money(text: str, taken: list[tuple[int, int]], currencies: Currencies) -> list[Value]:
     found = []
-    for match in _MONEY.finditer(text):
+    for match in _money_pattern(currencies).finditer(text):
         currency = match.group("cur1") or match.group("cur2")
         amount = match.group("amt1") or match.group("amt2")
         scale = 1000.0 if (match.group("k1") or match.group("k2")) else 1.0
-        code = CURRENCY_WORDS.get(currency.lower(), currency.upper())
+        code = CURRENCY_WORDS.get(currency.lower()) or currencies.names.get(
+            currency.lower(), currency.upper()
+        )
         found.append(
             Value("money", (code, parse_amount(amount) * scale), match.group(0),
                   match.start(), match.end())
@@ -203,23 +219,38 @@ def _scores(text: str, taken: list[tuple[int, int]]) -> list[Value]:
         number = parse_amount(match.group("n"))
         if 1900 <= number <= 2100 and "." not in match.group("n"):
             continue  # a year ("the 2026 intake") is not a check-worthy figure on its own
-        if _SCALE_AFTER.match(text[match.end() :]):
-            continue  # "on a 4.0 scale" describes the scale, not a requirement
-        clause_start = max(text.rfind(c, 0, match.start()) for c in ".;\n") + 1
-        before = list(_ACRONYM.finditer(text, clause_start, match.start()))
-        label = before[-1].group(0).upper() if before else None
-        if label is None:
-            after = _ACRONYM.search(text[match.end() : match.end() + 25])
-            label = after.group(0).upper() if after else None
+        if _SCALE_AFTER.match(text[match.end() :]) or _SCALE_BEFORE.search(text[: match.start()]):
+            continue  # "on a 4.0 scale", "out of 4.0" describe the scale, not a requirement
+        label = _score_label(text, match.start(), match.end(), taken)
         found.append(Value("score", (label, number), match.group(0), match.start(), match.end()))
         taken.append((match.start(), match.end()))
     return found
 
 
-def extract_values(text: str) -> list[Value]:
-    """Every value in `text`, in reading order; each character belongs to at most one value."""
+def _score_label(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> str | None:
+    """The test a bare number belongs to: the nearest acronym before it in its clause ('ALT 6.5
+    with every band at 6.0, or a GAEE total of 88': 6.0 is ALT's, 88 is GAEE's), else one just
+    after it with no number in between ('a 3.4 GPA'). A decimal point does not end a clause;
+    an alternative ('or a ...') does."""
+    clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    # An acronym inside another value is its currency ("TVP 1,350"), not a test.
+    before = [
+        m for m in _ACRONYM.finditer(text, clause_start, start)
+        if not _overlaps(m.start(), m.end(), taken)
+    ]  # fmt: skip
+    if before:
+        return before[-1].group(0).upper()
+    after = _ACRONYM.search(text, end, end + 25)
+    if after and not re.search(r"\d", text[end : after.start()]):
+        return after.group(0).upper()
+    return None
+
+
+def extract_values(text: str, currencies: Currencies = NONE) -> list[Value]:
+    """Every value in `text`, in reading order; each character belongs to at most one value.
+    `currencies` are those the corpus uses beyond the built-in ones."""
     taken: list[tuple[int, int]] = []
-    values = _money(text, taken) + _dates(text, taken) + _access(text, taken)
+    values = _money(text, taken, currencies) + _dates(text, taken) + _access(text, taken)
     values += _simple(text, taken, _HOURS, "hours")
     values += _simple(text, taken, _DURATION, "duration")
     values += _simple(text, taken, _PERCENT, "percent")

@@ -76,10 +76,10 @@ class ClaimVerifier:
     def _anchors(self, mentions: list[Mention], exclude: set[str] | None = None) -> list[str]:
         names = []
         for mention in mentions:
-            key = mention.text.lower()
+            key = mention.name
             if (
                 mention.known
-                and self.gazetteer.is_anchor(mention.text)
+                and self.gazetteer.is_anchor(mention.name)
                 and key not in (exclude or set())
             ):
                 if key not in names:
@@ -118,7 +118,7 @@ class ClaimVerifier:
         key = frozenset(names)
         if key not in self._about_cache:
             self._about_cache[key] = [
-                i for i, found in enumerate(self.index.span_names) if found & key
+                i for i, found in enumerate(self.index.span_subjects) if found & key
             ]
         return self._about_cache[key]
 
@@ -139,7 +139,7 @@ class ClaimVerifier:
         Spans from every anchor level compete, nearer levels slightly favoured: the heading may
         name a university while the value ("visa fee") belongs to its country's visa guide.
         """
-        words = content_words(claim.text) - {
+        words = content_words(claim.text, self.index.currencies) - {
             w for n in claim.mentions for w in n.text.lower().split()
         }
         error_class = VALUE_CLASS.get(value.kind, "number")
@@ -217,10 +217,10 @@ class ClaimVerifier:
         self, claim: Claim, mention: Mention, context: ClaimContext, claim_vector: np.ndarray
     ) -> Check | None:
         """A visa/policy/scheme/funder must be paired with the claim's subject in the corpus."""
-        name = mention.text.lower()
+        name = mention.name
         subject_levels = [
-            [m.text.lower() for m in group if m.known and m.text.lower() != name
-             and kind_of(m.text) not in ATTRIBUTE_KINDS and self.gazetteer.is_anchor(m.text)]
+            [m.name for m in group if m.known and m.name != name
+             and kind_of(m.name) not in ATTRIBUTE_KINDS and self.gazetteer.is_anchor(m.name)]
             for group in (claim.mentions, context.heading, context.question)
         ]  # fmt: skip
         subjects = next((level for level in subject_levels if level), [])
