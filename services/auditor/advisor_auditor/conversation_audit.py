@@ -8,6 +8,7 @@ on the same point as a contradicted premise is an *accepted false premise*.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from .findings import Check, Finding, Verdict, combine
 from .hedges import is_hedged
 from .llm import LlmVerifier
 from .retrieval import EvidenceIndex
+from .values import Value
 from .verify import ClaimContext, ClaimVerifier
 
 
@@ -50,6 +52,26 @@ def _needs_vector(claim: Claim) -> bool:
 
 def _names(mentions: list[Mention]) -> set[str]:
     return {m.name for m in mentions if m.known}
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I|I'm|I've|I'll|my|me|mine)\b|\bI['\u2019]", re.IGNORECASE)
+
+
+def first_person_values(claim: Claim) -> list[Value]:
+    """Figures the asker states about themselves (a grade, an age, a sum): in a clause with
+    I / my / me. Timing ("as soon as I land") is a premise about the rules, not a fact about
+    the person, and stays checked."""
+    found = []
+    for value in claim.values:
+        if value.kind not in ("score", "percent", "money"):
+            continue
+        starts = [m.end() for m in re.finditer(r"[.;!?,](?!\d)|\band\b|\bbut\b", claim.text)]
+        left = max([s for s in starts if s <= value.start] + [0])
+        ends = [m.start() for m in re.finditer(r"[.;!?,](?!\d)|\band\b|\bbut\b", claim.text)]
+        right = min([e for e in ends if e >= value.end] + [len(claim.text)])
+        if _FIRST_PERSON.search(claim.text[left:right]):
+            found.append(value)
+    return found
 
 
 class ConversationAuditor:
@@ -157,12 +179,14 @@ class ConversationAuditor:
         answer_mentions = [m for c in answer_claims for m in c.mentions] + [
             m for c in answer_claims for m in gazetteer.mentions(c.heading)
         ]
+        personal = [v for c in premise_claims for v in first_person_values(c)]
         contexts = [
             ClaimContext(
                 heading=gazetteer.mentions(c.heading),
                 question=question_mentions if c.role == "answer" else [],
                 answer=answer_mentions if c.role == "answer" else [],
                 earlier=earlier,
+                personal=personal,
             )
             for c in answer_claims + premise_claims
         ]

@@ -270,6 +270,11 @@ class Gazetteer:
             or any(t.startswith(key + " ") for t in self.title_names)
         )
 
+    def is_subject(self, name: str) -> bool:
+        """Whether some document is about `name`: a title names it or starts with it."""
+        key = name.lower()
+        return key in self.title_names or any(t.startswith(key + " ") for t in self.title_names)
+
     def contained_names(self, name: str) -> set[str]:
         """The single-word names inside a longer one ("tavora" in "tavora directorate of
         migration"): a span about the longer name is about them too."""

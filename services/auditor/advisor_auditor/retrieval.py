@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import bm25s
 import numpy as np
 
+from .attributes import value_contexts
 from .corpus import Corpus, Span
 from .encoder import SentenceEncoder
 from .entities import Gazetteer, kind_words
@@ -52,6 +53,23 @@ def content_words(text: str, currencies: Currencies = NONE) -> set[str]:
     return {w for w in _WORD.findall(mask_values(text, currencies).lower()) if w not in STOPWORDS}
 
 
+# Words that name one attribute in advising text ("applications close" = "deadline").
+_SAME_ATTRIBUTE = {
+    "close": "deadline", "closes": "deadline", "closing": "deadline", "closed": "deadline",
+    "due": "deadline", "begin": "start", "begins": "start", "starts": "start",
+    "commence": "start", "commences": "start", "decision": "result", "decisions": "result",
+    "results": "result", "announced": "result", "cost": "fee", "costs": "fee",
+    "charge": "fee", "charged": "fee", "price": "fee", "opens": "open", "opened": "open",
+}  # fmt: skip
+
+
+def _stem(word: str) -> str:
+    """A crude stem so that 'fees' = 'fee' and 'closes' = 'deadline' (see _SAME_ATTRIBUTE)."""
+    if word in _SAME_ATTRIBUTE:
+        return _SAME_ATTRIBUTE[word]
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
 class EvidenceIndex:
     """The corpus prepared for retrieval: a BM25 index, span embeddings, names per span."""
 
@@ -72,6 +90,11 @@ class EvidenceIndex:
             for s in self.spans
         ]
         self.span_values = [extract_values(s.match_text, self.currencies) for s in self.spans]
+        # The attribute words of each value of each span (see `attributes`).
+        self.span_value_words = [
+            [content_words(c, self.currencies) for c in value_contexts(s.match_text, values)]
+            for s, values in zip(self.spans, self.span_values, strict=True)
+        ]
         self.span_kinds = [kind_words(s.context_text) for s in self.spans]
         self.span_names = [
             {m.name for m in self.gazetteer.mentions(s.context_text) if m.known} for s in self.spans
@@ -114,10 +137,15 @@ class EvidenceIndex:
     def word_overlap(self, words: set[str], index: int) -> float:
         """IDF-weighted share of `words` that span `index` contains (qualifiers such as a
         degree level or 'processing' decide between otherwise similar rows)."""
+        return self.overlap(words, self.span_words[index])
+
+    def overlap(self, words: set[str], other: set[str]) -> float:
+        """IDF-weighted share of `words` found in `other` (a crude stem: 'fees' = 'fee')."""
         if not words:
             return 0.0
+        stems = {_stem(w) for w in other}
         weights = {w: self.word_idf.get(w, 1.0) for w in words}
-        present = sum(weight for w, weight in weights.items() if w in self.span_words[index])
+        present = sum(weight for w, weight in weights.items() if _stem(w) in stems)
         return present / sum(weights.values())
 
     def search(self, query: str, k: int = 5, pool: int = 50) -> list[Hit]:

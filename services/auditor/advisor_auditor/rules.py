@@ -104,6 +104,8 @@ def check_availability(
         listed = _PROGRAM_LIST.match(verifier.index.spans[i].match_text)
         if not listed or listed.group("level").lower() != level:
             continue
+        if any(not item[:1].isupper() for item in re.split(r",\s*", listed.group("items"))):
+            continue  # "Master: recognised bachelor's degree ..." is a requirement, not a list
         offered = subject in _items(listed.group("items"))
         if offered == denied:
             return Check(

@@ -77,7 +77,9 @@ _AFTER_DURATION = re.compile(
     rf"\bafter\s+(?:a\s+(?:waiting\s+period\s+of\s+)?)?(?P<n>{_COUNT})\s+(?P<unit>day|week|month|year)s?\b",
     re.IGNORECASE,
 )
-_DURATION = re.compile(rf"\b(?P<n>{_COUNT})[\s-](?P<unit>day|week|month|year)s?\b", re.IGNORECASE)
+_DURATION = re.compile(
+    rf"(?<![/\d])\b(?P<n>{_COUNT})[\s-](?P<unit>day|week|month|year)s?\b", re.IGNORECASE
+)
 _HOURS = re.compile(
     rf"\b(?P<n>{_COUNT})\s*(?:hours?|hrs?|h)\b(?=[^.;]{{0,30}}\b(?:week|wk)\b)", re.IGNORECASE
 )

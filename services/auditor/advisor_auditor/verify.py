@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .attributes import value_contexts
 from .claims import Claim
 from .entities import ATTRIBUTE_KINDS, Mention, kind_of, kind_words
 from .findings import Check, Evidence, Verdict
@@ -30,7 +31,7 @@ from .values import Value, comparable, same_value
 MIN_ALIGNMENT = 0.55  # below this a span is not about the claim's attribute
 MIN_SUPPORT = 0.45  # an equal value in a span aligned at least this well supports the claim
 WORD_WEIGHT = 0.5  # weight of qualifier-word overlap next to MiniLM cosine
-NEAR_LEVELS = 5  # own, heading, question, rest of answer, one hop; then earlier turns
+NEAR_LEVELS = 6  # own, heading, question, rest of answer, other names, one hop; then earlier
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 
 
@@ -42,6 +43,16 @@ class ClaimContext:
     question: list[Mention] = field(default_factory=list)
     answer: list[Mention] = field(default_factory=list)
     earlier: list[Mention] = field(default_factory=list)
+    # The asker's own figures ("I have a GPA of 3.6", "I'm 26"): facts about the person, which
+    # no source states; an answer repeating them ("your GPA of 3.6") is not checked on them.
+    personal: list[Value] = field(default_factory=list)
+
+
+def _without_mentions(claim: Claim) -> str:
+    text = claim.text
+    for mention in sorted(claim.mentions, key=lambda m: m.start, reverse=True):
+        text = text[: mention.start] + " " + text[mention.end :]
+    return text
 
 
 def evidence_of(index: EvidenceIndex, span_index: int, score: float) -> Evidence:
@@ -91,12 +102,18 @@ class ClaimVerifier:
     ) -> list[list[str]]:
         """Anchor names by distance from the claim; later levels are tried only when earlier
         ones find no evidence."""
-        near = [
+        groups = [
             self._anchors(claim.mentions, exclude),
             self._anchors(context.heading, exclude),
             self._anchors(context.question, exclude),
             self._anchors(context.answer, exclude),
         ]
+        # Names that documents are about (a university, a scholarship, a country) come first,
+        # nearest first; other names (a test, a portal) name what a value is measured by and
+        # appear in the documents of many subjects, so they anchor only after them.
+        subject = self.gazetteer.is_subject
+        near = [[n for n in group if subject(n)] for group in groups]
+        near.append(list(dict.fromkeys(n for group in groups for n in group if not subject(n))))
         near_names = {name for level in near for name in level}
         # One step from this answer's subjects comes before earlier turns' subjects.
         hop = sorted(self._hop(near_names) - near_names - (exclude or set()))
@@ -139,11 +156,16 @@ class ClaimVerifier:
         Spans from every anchor level compete, nearer levels slightly favoured: the heading may
         name a university while the value ("visa fee") belongs to its country's visa guide.
         """
-        words = content_words(claim.text, self.index.currencies) - {
-            w for n in claim.mentions for w in n.text.lower().split()
-        }
+        names = {w for n in claim.mentions for w in n.text.lower().split()}
+        # The value's own attribute words ("a room ... costs about [TVP 480] a month"), not
+        # the whole sentence's, which may state other attributes too.
+        local = value_contexts(claim.text, claim.values)[claim.values.index(value)]
+        words = content_words(local, self.index.currencies) - names
+        if not words:
+            words = content_words(claim.text, self.index.currencies) - names
         error_class = VALUE_CLASS.get(value.kind, "number")
-        kinds = kind_words(claim.text)
+        # Kinds named by common nouns ("the visa fee"), not inside names ("... Council").
+        kinds = kind_words(_without_mentions(claim))
         level_of: dict[int, int] = {}
         for depth, level in enumerate(levels):
             for i in self.spans_about(level):
@@ -162,7 +184,12 @@ class ClaimVerifier:
                 reason="no source span about the claim's subject states a value of this kind",
             )  # fmt: skip
         candidates = list(level_of)
-        scores = self._alignment(claim_vector, words, candidates)
+        # The span must be about this value's attribute and about what the claim says overall.
+        whole = content_words(claim.text, self.index.currencies) - names
+        scores = (
+            self._alignment(claim_vector, words, candidates)
+            + self._alignment(claim_vector, whole, candidates)
+        ) / 2
         # The subject is the nearest anchor level that states this attribute at all (a
         # university's page has no visa fee; its country's visa guide does).
         deciding = None
@@ -181,6 +208,7 @@ class ClaimVerifier:
         depth_limit = max(
             level_of[candidates[deciding]] if deciding is not None else 0, NEAR_LEVELS - 1
         )
+        attribute_words = content_words(local, self.index.currencies)
         equal = [
             k for k, i in enumerate(candidates)
             if scores[k] >= floor and level_of[i] <= depth_limit
@@ -203,7 +231,15 @@ class ClaimVerifier:
                 reason="no source span about the claim's subject states this attribute",
             )  # fmt: skip
         best, best_score = candidates[deciding], float(scores[deciding])
-        stated = [v for v in self.index.span_values[best] if comparable(value, v)]
+        # Names count here: "Bachelor applications close on ..., Master applications on ...".
+        stated = self._same_attribute(value, attribute_words, best)
+        if not stated:
+            return Check(
+                kind="value", verdict=Verdict.UNVERIFIABLE, claimed=value.text,
+                evidence=[evidence_of(self.index, best, best_score)],
+                reason="the best-matching span states several values of this kind and none is "
+                "clearly of the claimed attribute",
+            )  # fmt: skip
         return Check(
             kind="value", verdict=Verdict.CONTRADICTED, claimed=value.text,
             expected=", ".join(v.text for v in stated), error_class=error_class,
@@ -211,6 +247,20 @@ class ClaimVerifier:
             confidence=round(min(0.99, 0.4 + best_score / 2), 3),
             reason=f"the best-matching source span states a different {value.kind}",
         )  # fmt: skip
+
+    def _same_attribute(self, value: Value, words: set[str], span: int) -> list[Value]:
+        """The values of `span` that measure the claimed attribute: the only comparable one,
+        or those whose own attribute words overlap the claim's best (none when no overlap
+        tells several apart)."""
+        options = [
+            (v, self.index.overlap(words, self.index.span_value_words[span][j]))
+            for j, v in enumerate(self.index.span_values[span])
+            if comparable(value, v)
+        ]
+        if len(options) <= 1:
+            return [v for v, _ in options]
+        top = max(overlap for _, overlap in options)
+        return [v for v, overlap in options if overlap == top] if top > 0 else []
 
     # -- name checks -----------------------------------------------------------------------
     def check_attribute_name(
@@ -306,6 +356,8 @@ class ClaimVerifier:
         checks: list[Check] = []
         levels = self.anchor_levels(claim, context)
         for value in claim.values:
+            if any(comparable(value, p) and same_value(value, p) for p in context.personal):
+                continue
             checks.append(self.check_value(claim, value, levels, claim_vector))
         for mention in claim.mentions:
             if not mention.known:

@@ -1,0 +1,68 @@
+"""What each value in a text is the value *of*: its attribute words.
+
+One sentence or table row often states several values ("TVP 480 a month there versus TVP 620
+in Coralhaven"; "| Specialist care | Yes | TVP 25 per visit | 3 months |"). Comparing a claimed
+value with whichever value of the best-matching span came first compares a room's rent with a
+transport pass. Each value is therefore read with its own words: for prose, the words between
+it and its neighbouring values within its clause; for a table cell, the row's first cell and
+the cell's column header; for a "Label: value" line, the label.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .values import Value
+
+# Where one attribute-value pair ends and the next begins inside a sentence.
+_BOUNDARY = re.compile(
+    r"[.;!?](?!\d)|\s[\u2014\u2013]\s|\s-\s|,\s+(?:and|or|but|while|whereas|plus)\b|\bversus\b"
+    r"|\bvs\.?\s|\bcompared with\b|\bwhile\b|\bwhereas\b|\bbut\b|\(|\)"
+)
+
+
+def value_contexts(text: str, values: list[Value]) -> list[str]:
+    """The attribute words of each value in `text` (values in reading order), values removed."""
+    if not values:
+        return []
+    if _is_table_row(text):
+        return _table_contexts(text, values)
+    cuts = [m.start() for m in _BOUNDARY.finditer(text)]
+    contexts = []
+    for k, value in enumerate(values):
+        left = max([c for c in cuts if c <= value.start] + [0])
+        if k > 0:
+            left = max(left, values[k - 1].end)
+        right = min([c for c in cuts if c >= value.end] + [len(text)])
+        if k + 1 < len(values):
+            right = min(right, values[k + 1].start)
+        before, after = text[left : value.start], text[value.end : right]
+        # "Label: value" - the label names the attribute even when a clause boundary falls
+        # between the label and the value.
+        label = re.match(r"^\s*([^:;]{2,60}):\s", text)
+        prefix = label.group(1) if label and label.end() <= value.start and left > 0 else ""
+        contexts.append(f"{prefix} {before} {after}".strip())
+    return contexts
+
+
+def _is_table_row(text: str) -> bool:
+    """A linearised table row ('Header: cell; Header: cell'), see corpus.split_spans."""
+    cells = text.split("; ")
+    return len(cells) >= 2 and all(": " in cell for cell in cells)
+
+
+def _table_contexts(text: str, values: list[Value]) -> list[str]:
+    cells, position = [], 0
+    for cell in text.split("; "):
+        cells.append((position, position + len(cell), cell))
+        position += len(cell) + 2
+    row_label = cells[0][2]
+    contexts = []
+    for value in values:
+        cell = next((c for c in cells if c[0] <= value.start < c[1]), cells[0])
+        header, _, content = cell[2].partition(": ")
+        offset = cell[0] + len(header) + 2
+        rest = content[: value.start - offset] + " " + content[value.end - offset :]
+        label = "" if cell is cells[0] else row_label
+        contexts.append(f"{label} {header} {rest}".strip())
+    return contexts
