@@ -52,17 +52,18 @@ def _is_table_row(text: str) -> bool:
 
 
 def _table_contexts(text: str, values: list[Value]) -> list[str]:
-    cells, position = [], 0
-    for cell in text.split("; "):
-        cells.append((position, position + len(cell), cell))
-        position += len(cell) + 2
+    cells: list[tuple[int, int, str]] = []
+    position = 0
+    for piece in text.split("; "):
+        cells.append((position, position + len(piece), piece))
+        position += len(piece) + 2
     row_label = cells[0][2]
     contexts = []
     for value in values:
-        cell = next((c for c in cells if c[0] <= value.start < c[1]), cells[0])
-        header, _, content = cell[2].partition(": ")
-        offset = cell[0] + len(header) + 2
+        start, _, cell = next((c for c in cells if c[0] <= value.start < c[1]), cells[0])
+        header, _, content = cell.partition(": ")
+        offset = start + len(header) + 2
         rest = content[: value.start - offset] + " " + content[value.end - offset :]
-        label = "" if cell is cells[0] else row_label
+        label = "" if start == 0 else row_label
         contexts.append(f"{label} {header} {rest}".strip())
     return contexts

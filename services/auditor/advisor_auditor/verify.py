@@ -324,7 +324,7 @@ class ClaimVerifier:
                 kind="fabricated", verdict=Verdict.UNVERIFIABLE, claimed=mention.text,
                 reason="a name the sources do not use, of no recognised kind",
             )  # fmt: skip
-        for level in levels[:4]:
+        for level in levels[: NEAR_LEVELS - 1]:  # not one hop away, not earlier turns
             covering = [
                 i for i in self.spans_about(level)
                 if any(kind_of(n) == kind for n in self.index.span_names[i])
