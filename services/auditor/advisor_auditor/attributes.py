@@ -20,6 +20,10 @@ _BOUNDARY = re.compile(
     r"|\bvs\.?\s|\bcompared with\b|\bwhile\b|\bwhereas\b|\bbut\b|\(|\)"
 )
 
+_NEW_CLAUSE = re.compile(
+    r",\s+(?=[^,]*?\b(?:is|are|was|were|will|can|must|may|has|have|had)\b)", re.IGNORECASE
+)
+
 
 def value_contexts(text: str, values: list[Value]) -> list[str]:
     """The attribute words of each value in `text` (values in reading order), values removed."""
@@ -37,6 +41,11 @@ def value_contexts(text: str, values: list[Value]) -> list[str]:
         if k + 1 < len(values):
             right = min(right, values[k + 1].start)
         before, after = text[left : value.start], text[value.end : right]
+        # "..., the Bachelor closing date" names the value's attribute; "..., interviews are
+        # held in March" is a new clause about something else.
+        clause = _NEW_CLAUSE.search(after)
+        if clause:
+            after = after[: clause.start()]
         # "Label: value" - the label names the attribute even when a clause boundary falls
         # between the label and the value.
         label = re.match(r"^\s*([^:;]{2,60}):\s", text)

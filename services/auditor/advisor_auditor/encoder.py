@@ -67,11 +67,15 @@ class SentenceEncoder:
         assert self._model is not None and self._tokenizer is not None
         if not texts:
             return np.zeros((0, self._model.config.hidden_size), dtype=np.float32)
+        # Batches of similar length: a batch is padded to its longest text, and answers mix
+        # short list items with long sentences (about 1.5x faster on the audit worlds).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        ordered = [texts[i] for i in order]
         chunks = []
         with torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
+            for start in range(0, len(ordered), self.batch_size):
                 batch = self._tokenizer(
-                    texts[start : start + self.batch_size],
+                    ordered[start : start + self.batch_size],
                     padding=True,
                     truncation=True,
                     max_length=MAX_TOKENS,
@@ -82,4 +86,7 @@ class SentenceEncoder:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
                 pooled = torch.nn.functional.normalize(pooled, dim=-1)
                 chunks.append(pooled.float().numpy())
-        return np.concatenate(chunks)
+        embedded = np.concatenate(chunks)
+        result = np.empty_like(embedded)
+        result[order] = embedded
+        return result

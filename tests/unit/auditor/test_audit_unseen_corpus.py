@@ -105,6 +105,11 @@ def test_each_value_keeps_its_attribute_words() -> None:
     text = "A room costs about QSD 480 a month there versus QSD 620 in Harrow"
     first, second = value_contexts(text, extract_values(text, read_currencies([text, text])))
     assert "room" in first and "Harrow" in second and "room" not in second
+    text = "The deadline is 28 February 2026, interviews are held online in March"
+    (deadline,) = value_contexts(text, extract_values(text))
+    assert "deadline" in deadline and "interviews" not in deadline
+    text = "Submit everything before 19 Feb 2026, the Bachelor closing date"
+    assert "Bachelor closing date" in value_contexts(text, extract_values(text))[0]
 
 
 def test_names_made_of_ordinary_words_and_short_forms(engine) -> None:
