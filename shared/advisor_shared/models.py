@@ -139,6 +139,43 @@ def resolve_base_model(spec: str, cache_dir: Path) -> ResolvedModel:
     )
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+
+def check_model_folder(path: Path) -> Path:
+    """`path` if it is a local causal-LM folder every service can load: config.json, weights,
+    a tokenizer and a chat template (the trainer refuses to guess one, DESIGN.md lesson 1).
+    Otherwise a ModelResolutionError naming each thing that is missing."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise ModelResolutionError(f"base model folder {str(path)!r} does not exist")
+    missing: list[str] = []
+    if not (folder / "config.json").is_file():
+        missing.append("config.json")
+    if not any(p.suffix in (".safetensors", ".bin") for p in folder.iterdir()):
+        missing.append("weights (*.safetensors or *.bin)")
+    if not any((folder / name).is_file() for name in _TOKENIZER_FILES):
+        missing.append("a tokenizer (tokenizer.json or tokenizer.model)")
+    if not any((folder / name).is_file() for name in _TEMPLATE_FILES) and not _template_in_config(
+        folder / "tokenizer_config.json"
+    ):
+        missing.append("a chat template (chat_template.jinja or tokenizer_config.json)")
+    if missing:
+        raise ModelResolutionError(
+            f"{str(path)!r} is not a model folder: no {'; no '.join(missing)}"
+        )
+    return folder.resolve()
+
+
+def _template_in_config(tokenizer_config: Path) -> bool:
+    try:
+        fields = json.loads(tokenizer_config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # absent or not JSON
+        return False
+    return isinstance(fields, dict) and bool(fields.get("chat_template"))
+
+
 def _looks_like_hub_id(spec: str) -> bool:
     parts = spec.split("/")
     return len(parts) == 2 and all(p and not p.startswith(".") for p in parts)

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from ..errors import AdvisorError
-from ..models import materialise_smollm2
+from ..models import EMBEDDED_BASE, check_model_folder, materialise_smollm2, model_fingerprint
 from ..settings import AdvisorSettings
 from .calibration import calibrate_step_seconds, measured_step_seconds
 from .pipeline import (
@@ -30,6 +30,7 @@ from .pipeline import (
 )
 from .profile import PROFILES
 from .report import device_label, sizes_table, terminal_table, write_report
+from .stages import StageLog
 
 console = Console()
 
@@ -40,13 +41,23 @@ def demo(
     profile: str = typer.Option(
         "embedded", help="embedded (CPU, SmolLM2-135M) or gpu (Mistral-7B)."
     ),
+    base: Path | None = typer.Option(
+        None,
+        "--base",
+        help="A local model folder to use as the base model instead of the profile's "
+        "(config.json, weights, a tokenizer and a chat template).",
+    ),
     steps: int | None = typer.Option(
         None, min=2, help="Override the optimizer steps per fine-tune."
     ),
     prompts: int | None = typer.Option(
         None, min=2, help="Override the number of evaluation prompts."
     ),
-    new_tokens: int | None = typer.Option(None, min=8, help="Override the new tokens per answer."),
+    new_tokens: int | None = typer.Option(
+        None,
+        min=16,
+        help="Override the new tokens per answer (and per judge verdict, which needs 16).",
+    ),
     first_session_budget: float | None = typer.Option(
         None, min=6.0, help="Seconds the first training session gets (default: measured share)."
     ),
@@ -55,29 +66,37 @@ def demo(
     serve → evaluate → report — and print the paper's table."""
     if profile not in PROFILES:
         raise typer.BadParameter(f"unknown profile {profile!r}; choose {', '.join(PROFILES)}")
-    chosen = PROFILES[profile].with_overrides(
-        train_steps=steps, eval_prompts=prompts, new_tokens=new_tokens, judge_max_tokens=new_tokens
-    )
+    try:
+        base_folder = None if base is None else check_model_folder(base)
+    except AdvisorError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--base") from None
+    chosen = (
+        PROFILES[profile]
+        .with_overrides(train_steps=steps, eval_prompts=prompts, new_tokens=new_tokens,
+                        judge_max_tokens=new_tokens)
+        .with_base(None if base_folder is None else str(base_folder))
+    )  # fmt: skip
     settings = AdvisorSettings()
     paths = DemoPaths(repo=Path.cwd(), out=out, work=work)
     if not (paths.sample / "train.jsonl").is_file():
         raise typer.BadParameter("run the demo from the repository root (data/sample/ is missing)")
     ctx = DemoContext(paths, chosen, settings.cache_dir)
-    timings: dict[str, float] = {}
+    stages = StageLog(out / "stages.json", console)
     started = time.monotonic()
     try:
-        data = _run_stages(ctx, timings, first_session_budget)
+        data = _run_stages(ctx, stages, first_session_budget)
+        labels = {
+            "base": "base",
+            "fine-tuned": data["names"]["ungated"],
+            "fine-tuned (gated data)": data["names"]["gated"],
+        }
+        with stages.stage("report"):
+            data["timings"] = stages.timings | {"total": round(time.monotonic() - started, 1)}
+            written = write_report(out, data, labels)
     except AdvisorError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
         raise typer.Exit(1) from None
-    timings["total"] = round(time.monotonic() - started, 1)
-    data["timings"] = timings
-    labels = {
-        "base": "base",
-        "fine-tuned": data["names"]["ungated"],
-        "fine-tuned (gated data)": data["names"]["gated"],
-    }
-    written = write_report(out, data, labels)
+    timings = data["timings"]
     console.print(terminal_table(written["rows"], labels))
     for line in data["evaluation"]["report"].get("verdicts", []):
         console.print(f"[bold]verdict:[/bold] {line}")
@@ -86,40 +105,25 @@ def demo(
     )
 
 
-def _stage(name: str, timings: dict[str, float]):
-    """Print a stage header and record how long the stage took."""
-
-    class _Timer:
-        def __enter__(self) -> None:
-            self.started = time.monotonic()
-            console.rule(f"[bold]{name}")
-
-        def __exit__(self, *exc: object) -> None:
-            timings[name] = round(time.monotonic() - self.started, 1)
-            if exc[0] is None:
-                console.print(f"[green]✓[/green] {name} ({timings[name]:.0f} s)")
-
-    return _Timer()
-
-
 def _run_stages(
-    ctx: DemoContext, timings: dict[str, float], first_session_budget: float | None
+    ctx: DemoContext, stages: StageLog, first_session_budget: float | None
 ) -> dict[str, Any]:
     p = ctx.profile
     with (
-        _stage("prepare the base model", timings),
-        console.status("dequantising once, cached after …"),
+        stages.stage("prepare the base model"),
+        console.status("dequantising or hashing once, cached after …"),
     ):
-        model_dir = (
+        if p.base_model == EMBEDDED_BASE:
             materialise_smollm2(AdvisorSettings().cache_dir)
-            if p.base_model == "smollm2-135m-instruct"
-            else None
-        )
+        elif Path(p.base_model).is_dir():
+            # Every service fingerprints the base; hashed once here, cached beside the weights.
+            model_fingerprint(Path(p.base_model))
     with (
-        _stage("audit the training data and gate it", timings),
+        stages.stage("audit the training data and gate it") as record,
         console.status("auditing claims against the source corpus …"),
     ):
         audit = audit_training_data(ctx)
+        record["reused"] = audit["reused"]
     clean = Path(audit["dir"]) / "clean.jsonl"
     runs = [
         TrainingRun(
@@ -130,9 +134,9 @@ def _run_stages(
         TrainingRun("fine-tuned (gated data)", adapter_name("gated", p, clean), clean),
     ]
     step_s = 0.0
-    if model_dir is not None and p.train_steps and first_session_budget is None:
+    if p.handoff == "budget" and p.train_steps and first_session_budget is None:
         with (
-            _stage("measure one training step on this machine", timings),
+            stages.stage("measure one training step on this machine"),
             console.status("timing a few training steps …"),
         ):
             step_s = calibrate_step_seconds(
@@ -144,10 +148,11 @@ def _run_stages(
         )
     for run in runs:
         with (
-            _stage(f"train {run.label}: two sessions with a handoff", timings),
+            stages.stage(f"train {run.label}: two sessions with a handoff") as record,
             console.status(f"training {run.adapter} …"),
         ):
             train_with_handoff(ctx, run, step_s, first_session_budget)
+            record["reused"] = run.reused
         # A fine-tune that ran measured real steps: size the next one's budget from those.
         for session in (1, 2):
             events = ctx.paths.logs / f"{run.adapter}-session{session}.jsonl"
@@ -159,11 +164,7 @@ def _run_stages(
                 f"{device_label(s)} ({s['steps']} steps, {s['stop_reason']})" for s in sessions
             )
         )
-    with (
-        _stage("serve base + adapters and evaluate", timings),
-        console.status("generating, scoring, judging both orders, auditing answers …"),
-    ):
-        evaluation = serve_and_evaluate(ctx, runs)
+    evaluation = serve_and_evaluate(ctx, runs, stages)
     return {
         "profile": p.to_dict(),
         "sizes": sizes_table(p),

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
+import signal
+import subprocess
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +28,7 @@ from ..errors import BundleError
 from ..store import LocalStore
 from .processes import advisor_command, child_environment, free_port, run_logged, running_server
 from .profile import DemoProfile
+from .stages import StageLog
 
 
 @dataclass
@@ -147,8 +152,9 @@ def finished_ledger(ctx: DemoContext, adapter: str) -> dict[str, Any] | None:
 def train_with_handoff(
     ctx: DemoContext, run: TrainingRun, step_estimate_s: float, budget_s: float | None = None
 ) -> None:
-    """Session 1 on the first device profile until its budget runs out, then session 2 in a new
-    process on the second profile, resuming from the bundle with `--resume auto`."""
+    """Session 1 until its budget runs out (or, with the 'signal' handoff, until it is sent
+    SIGTERM after its share of the steps), then session 2 in a new process, resuming from the
+    bundle with `--resume auto`."""
     existing = finished_ledger(ctx, run.adapter)
     if existing is not None:
         run.reused, run.ledger = True, existing
@@ -158,12 +164,12 @@ def train_with_handoff(
     steps = p.train_steps or 0
     # The trainer's clock starts before the model loads, and before its first bundle write is
     # measured it keeps a reserve for one (about 12 s): the fixed part covers both.
-    if budget_s is None and steps and step_estimate_s:
+    if budget_s is None and steps and step_estimate_s and p.handoff == "budget":
         budget_s = round(20.0 + p.first_session_share * steps * step_estimate_s, 1)
     run.budget_s = budget_s
-    first = ["train", "--config", str(config),
-             "--events", str(ctx.paths.logs / f"{run.adapter}-session1.jsonl")]  # fmt: skip
-    if budget_s is not None:  # else (a GPU run of full epochs, no budget given): one session
+    first_events = ctx.paths.logs / f"{run.adapter}-session1.jsonl"
+    first = ["train", "--config", str(config), "--events", str(first_events)]
+    if budget_s is not None:
         first += ["--session-budget", f"{budget_s}s"]
     second = ["train", "--config", str(config), "--resume", "auto",
               "--events", str(ctx.paths.logs / f"{run.adapter}-session2.jsonl")]  # fmt: skip
@@ -171,9 +177,15 @@ def train_with_handoff(
         first += ["--device-profile", p.first_device]
     if p.second_device:
         second += ["--device-profile", p.second_device]
-    run_logged(advisor_command(*first), ctx.env, ctx.paths.logs / f"{run.adapter}-session1.log")
+    # Without a budget the first session is stopped by a signal, as a preempted one would be.
+    stopper = StopAfterShare(first_events, p.first_session_share) if budget_s is None else None
+    first_events.unlink(missing_ok=True)  # a failed earlier attempt's steps must not count
+    run_logged(
+        advisor_command(*first), ctx.env, ctx.paths.logs / f"{run.adapter}-session1.log",
+        on_tick=stopper, poll_s=0.1 if stopper else 0.5,
+    )  # fmt: skip
     state = finished_ledger(ctx, run.adapter)
-    if state is None:  # the budget stopped it: hand over to a new process
+    if state is None:  # the budget or the signal stopped it: hand over to a new process
         run_logged(
             advisor_command(*second), ctx.env, ctx.paths.logs / f"{run.adapter}-session2.log"
         )
@@ -181,6 +193,36 @@ def train_with_handoff(
     if state is None:
         raise BundleError(f"{run.adapter}: no finished bundle after both sessions")
     run.ledger = state
+
+
+class StopAfterShare:
+    """Sends a trainer session SIGTERM once its events file shows it has completed `share` of
+    the run's steps (at least one, at most all but one). The trainer finishes the running step,
+    writes its bundle and exits (stop_signals.py): the notice Kaggle or Kubernetes gives."""
+
+    def __init__(self, events: Path, share: float):
+        self.events, self.share = events, share
+        self.target: int | None = None
+        self.sent = False
+        self._offset = 0
+
+    def __call__(self, process: subprocess.Popen[bytes]) -> None:
+        if self.sent or not self.events.is_file():
+            return
+        with open(self.events, encoding="utf-8") as handle:
+            handle.seek(self._offset)
+            lines = handle.readlines()
+        complete = [line for line in lines if line.endswith("\n")]  # a line being written waits
+        self._offset += sum(len(line.encode("utf-8")) for line in complete)
+        for event in map(json.loads, complete):
+            if event.get("event") == "start":
+                total = int(event["total_steps"])
+                self.target = min(total - 1, max(1, math.ceil(self.share * total)))
+            elif event.get("event") == "step" and self.target is not None:
+                if int(event["step"]) >= self.target and self.target >= 1:
+                    process.send_signal(signal.SIGTERM)
+                    self.sent = True
+                    return
 
 
 def evaluation_config(ctx: DemoContext, candidates: dict[str, str]) -> Path:
@@ -202,9 +244,11 @@ def evaluation_config(ctx: DemoContext, candidates: dict[str, str]) -> Path:
     return path
 
 
-def serve_and_evaluate(ctx: DemoContext, runs: list[TrainingRun]) -> dict[str, Any]:
+def serve_and_evaluate(
+    ctx: DemoContext, runs: list[TrainingRun], stages: StageLog
+) -> dict[str, Any]:
     """Start the gateway with base + adapters and the auditor API, run `advisor eval` against
-    them, and return the evaluation report."""
+    them, and return the evaluation report; each of the three is its own stage."""
     gateway_port, auditor_port = free_port(), free_port()
     serve = ["serve", "--port", str(gateway_port), "--api-key", ctx.api_key,
              "--base", ctx.profile.base_model, "--log-level", "warning"]  # fmt: skip
@@ -230,20 +274,28 @@ def serve_and_evaluate(ctx: DemoContext, runs: list[TrainingRun]) -> dict[str, A
     versions = json.dumps([run.ledger.get("global_step") for run in runs]).encode()
     out = ctx.paths.work / "eval" / content_digest(config, versions)
     if (out / "report.json").is_file():
-        report = json.loads((out / "report.json").read_text())
+        with stages.stage("evaluate (reused)") as record:
+            record["reused"] = True
+            report = json.loads((out / "report.json").read_text())
         return {"dir": str(out), "report": report, "candidates": candidates, "seconds": 0.0,
                 "reused": True}  # fmt: skip
-    with (
-        running_server(advisor_command(*serve), env, ctx.paths.logs / "gateway.log",
-                       f"http://127.0.0.1:{gateway_port}/readyz"),
-        running_server([sys.executable, *auditor], env, ctx.paths.logs / "auditor.log",
-                       f"http://127.0.0.1:{auditor_port}/healthz"),
-    ):  # fmt: skip
-        seconds = run_logged(
-            advisor_command("eval", "--config", str(config), "--out", str(out)),
-            env,
-            ctx.paths.logs / "eval.log",
-        )
+    with ExitStack() as servers:
+        with stages.stage(f"serve: the gateway with the base and {len(runs)} adapters"):
+            servers.enter_context(
+                running_server(advisor_command(*serve), env, ctx.paths.logs / "gateway.log",
+                               f"http://127.0.0.1:{gateway_port}/readyz")
+            )  # fmt: skip
+        with stages.stage("serve: the auditor API"):
+            servers.enter_context(
+                running_server([sys.executable, *auditor], env, ctx.paths.logs / "auditor.log",
+                               f"http://127.0.0.1:{auditor_port}/healthz")
+            )  # fmt: skip
+        with stages.stage("evaluate: generate, score, judge both orders, audit the answers"):
+            seconds = run_logged(
+                advisor_command("eval", "--config", str(config), "--out", str(out)),
+                env,
+                ctx.paths.logs / "eval.log",
+            )
     report = json.loads((out / "report.json").read_text())
     return {"dir": str(out), "report": report, "candidates": candidates, "seconds": seconds,
             "reused": False}  # fmt: skip

@@ -31,9 +31,11 @@ def run_logged(
     env: dict[str, str],
     log_path: Path,
     *,
-    on_tick: Callable[[], None] | None = None,
+    on_tick: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    poll_s: float = 0.5,
 ) -> float:
-    """Run `command` to completion with output to `log_path`; return its wall time in seconds."""
+    """Run `command` to completion with output to `log_path`; return its wall time in seconds.
+    `on_tick(process)` is called every `poll_s` while it runs (e.g. to stop it at a step)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(log_path, "w", encoding="utf-8") as log:
@@ -42,8 +44,8 @@ def run_logged(
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         while process.poll() is None:
             if on_tick is not None:
-                on_tick()
-            time.sleep(0.5)
+                on_tick(process)
+            time.sleep(poll_s)
     if process.returncode != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-12:]
         raise StageFailed(

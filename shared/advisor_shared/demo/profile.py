@@ -30,6 +30,12 @@ class DemoProfile:
     first_session_share: float
     first_device: str | None
     second_device: str | None
+    # How the first session ends when no budget is given: 'budget' (a wall-clock budget sized
+    # from a measured step, the CPU demo's simulated cards) or 'signal' (SIGTERM once it has done
+    # its share of the steps, as a preempted notebook or pod is told to stop: on a GPU the start-up
+    # varies by more than the steps take, so a budget would end it before its first step or after
+    # its last).
+    handoff: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,6 +44,10 @@ class DemoProfile:
         """This profile with the given sizes replaced (None keeps the profile's own)."""
         changed: dict[str, Any] = {k: v for k, v in sizes.items() if v is not None}
         return replace(self, **changed, name=f"{self.name}-reduced" if changed else self.name)
+
+    def with_base(self, base_model: str | None) -> DemoProfile:
+        """This profile on another base model (a local folder); None keeps the profile's own."""
+        return self if base_model is None else replace(self, base_model=base_model)
 
 
 EMBEDDED = DemoProfile(
@@ -53,6 +63,7 @@ EMBEDDED = DemoProfile(
     first_session_share=0.45,
     first_device="p100",
     second_device="t4",
+    handoff="budget",
 )
 
 # Production: the paper's recipe on a real GPU (the device profile is the real card).
@@ -69,6 +80,7 @@ GPU = DemoProfile(
     first_session_share=0.33,
     first_device=None,
     second_device=None,
+    handoff="signal",
 )
 
 PROFILES = {p.name: p for p in (EMBEDDED, GPU)}
