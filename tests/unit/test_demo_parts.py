@@ -7,6 +7,8 @@ import io
 import json
 import shutil
 import signal
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,31 @@ def test_stage_log_keeps_each_stage_on_disk_including_the_one_that_broke(tmp_pat
     assert stages[0]["reused"] is False and stages[0]["seconds"] >= 0
     assert stages[1]["error"] == "RuntimeError: the gateway exited"
     assert set(log.timings) == {"first", "second"}
+
+
+def test_the_encoder_travels_in_bf16_and_is_restored_to_float32(tmp_path) -> None:
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from demo_gpu import prepare_encoder
+
+    folder = tmp_path / "all-minilm-l6-v2"
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    (folder / "1_Pooling" / "config.json").write_text("{}")
+    weights = {"w": torch.randn(4, 3).bfloat16(), "ids": torch.arange(5)}
+    save_file(weights, folder / "model.safetensors")
+    archive = tmp_path / "encoder.tar.xz"
+    with tarfile.open(archive, "w:xz") as packed:
+        packed.add(folder, arcname=folder.name)
+
+    restored = prepare_encoder(str(archive), tmp_path / "work")
+    assert restored == tmp_path / "work" / "encoder"
+    assert (restored / "1_Pooling" / "config.json").is_file()
+    tensors = load_file(restored / "model.safetensors")
+    assert tensors["w"].dtype == torch.float32 and torch.equal(tensors["w"], weights["w"].float())
+    assert torch.equal(tensors["ids"], weights["ids"])
+    assert prepare_encoder(str(archive), tmp_path / "work") == restored  # unpacked once
+    assert prepare_encoder(str(folder), tmp_path / "work") == folder.resolve()
+    assert prepare_encoder(None, tmp_path / "work") is None
