@@ -25,6 +25,15 @@ from advisor_shared.models import check_model_folder
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture
+def demo_gpu():
+    """benchmarks/demo_gpu.py, the GPU run's driver, as a module."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import demo_gpu
+
+    return demo_gpu
+
+
 def copy_model(source: Path, target: Path, leave_out: tuple[str, ...] = ()) -> Path:
     target.mkdir()
     for item in source.iterdir():
@@ -147,12 +156,11 @@ def test_stage_log_keeps_each_stage_on_disk_including_the_one_that_broke(tmp_pat
     assert set(log.timings) == {"first", "second"}
 
 
-def test_the_encoder_travels_in_bf16_and_is_restored_to_float32(tmp_path) -> None:
+def test_the_encoder_travels_in_bf16_and_is_restored_to_float32(tmp_path, demo_gpu) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    from demo_gpu import prepare_encoder
+    prepare_encoder = demo_gpu.prepare_encoder
 
     folder = tmp_path / "all-minilm-l6-v2"
     (folder / "1_Pooling").mkdir(parents=True)
@@ -173,3 +181,22 @@ def test_the_encoder_travels_in_bf16_and_is_restored_to_float32(tmp_path) -> Non
     assert prepare_encoder(str(archive), tmp_path / "work") == restored  # unpacked once
     assert prepare_encoder(str(folder), tmp_path / "work") == folder.resolve()
     assert prepare_encoder(None, tmp_path / "work") is None
+
+
+def test_gpu_memory_peaks_are_taken_within_each_stages_window(demo_gpu) -> None:
+    sampler = demo_gpu.GpuMemorySampler()
+    sampler.samples = [
+        (10.0, 500, {"advisor audit": 0}),
+        (11.0, 9000, {"advisor train": 8500}),
+        (12.0, 7000, {"advisor train": 6500}),
+        (20.0, 16000, {"advisor serve": 15000, "advisor eval": 700}),
+    ]
+    assert sampler.peaks(10.5, 12.5) == {
+        "peak_gpu_memory_mib": 9000,
+        "peak_gpu_memory_by_process_mib": {"advisor train": 8500},
+    }
+    assert sampler.peaks(19.0, 21.0)["peak_gpu_memory_by_process_mib"] == {
+        "advisor serve": 15000,
+        "advisor eval": 700,
+    }
+    assert sampler.peaks(13.0, 19.0)["peak_gpu_memory_mib"] is None  # no sample: not zero
