@@ -11,7 +11,7 @@
 # with the project's own packages first on the path (the code runs from the tree; their wheels
 # here only bring the entry points that register the `advisor` commands; rebuild after a change
 # to a pyproject.toml):
-#   python3 -m pip install --no-index --no-deps --target /tmp/site .whl/*.whl
+#   python3 -m pip install --no-compile --no-index --no-deps --target /tmp/site .whl/*.whl
 #   export PYTHONPATH=$PWD/shared:$PWD/services/trainer:$PWD/services/inference:$PWD/services/evaluator:$PWD/services/auditor:/tmp/site
 set -euo pipefail
 cd "$(dirname "$0")/.."
