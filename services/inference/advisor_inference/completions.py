@@ -11,11 +11,24 @@ from typing import Any
 
 from advisor_shared.api import error_body
 
-from .engines.base import GenerationRequest, GenerationResult, SamplingParams, StreamDelta
-from .errors import InferenceError
+from .engines.base import (
+    EngineInfo,
+    GenerationRequest,
+    GenerationResult,
+    SamplingParams,
+    StreamDelta,
+    TokenLogprob,
+)
+from .errors import InferenceError, InvalidParameterError
 from .schemas import ChatCompletionCreate
 
 SSE_DONE = b"data: [DONE]\n\n"
+
+
+def refuse_unsupported(body: ChatCompletionCreate, info: EngineInfo) -> None:
+    """A 400 naming each parameter the engine behind this gateway cannot honour."""
+    if body.logprobs and not info.logprobs:
+        raise InvalidParameterError("logprobs are not supported by this engine", param="logprobs")
 
 
 def to_generation_request(body: ChatCompletionCreate) -> GenerationRequest:
@@ -28,6 +41,8 @@ def to_generation_request(body: ChatCompletionCreate) -> GenerationRequest:
             top_p=body.top_p,
             seed=body.seed,
             stop=body.stop_strings,
+            logprobs=bool(body.logprobs),
+            top_logprobs=body.top_logprobs or 0,
         ),
     )
 
@@ -39,6 +54,25 @@ def new_completion_id() -> str:
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+
+
+def logprobs_body(tokens: tuple[TokenLogprob, ...] | None) -> dict[str, Any] | None:
+    """OpenAI's `choices[].logprobs`: `{"content": [{token, logprob, bytes, top_logprobs}]}`."""
+    if tokens is None:
+        return None
+    content = [
+        {
+            "token": t.token,
+            "logprob": t.logprob,
+            "bytes": t.bytes,
+            "top_logprobs": [
+                {"token": top.token, "logprob": top.logprob, "bytes": top.bytes}
+                for top in t.top_logprobs
+            ],
+        }
+        for t in tokens
+    ]
+    return {"content": content, "refusal": None}
 
 
 def completion_body(result: GenerationResult, model: str, completion_id: str) -> dict[str, Any]:
@@ -53,7 +87,7 @@ def completion_body(result: GenerationResult, model: str, completion_id: str) ->
                 "index": 0,
                 "message": {"role": "assistant", "content": result.text},
                 "finish_reason": result.finish_reason,
-                "logprobs": None,
+                "logprobs": logprobs_body(result.logprobs),
             }
         ],
         "usage": usage(result.prompt_tokens, result.completion_tokens),
@@ -68,8 +102,14 @@ class ChunkWriter:
         self.model, self.id, self.include_usage = model, completion_id, include_usage
         self.created = int(time.time())
 
-    def event(self, delta: dict[str, str], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+    def event(
+        self,
+        delta: dict[str, str],
+        finish_reason: str | None = None,
+        logprobs: tuple[TokenLogprob, ...] | None = None,
+    ) -> bytes:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason,
+                  "logprobs": logprobs_body(logprobs)}  # fmt: skip
         return self._encode({"choices": [choice]})
 
     def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
@@ -94,8 +134,10 @@ async def sse_events(
     yield writer.event({"role": "assistant", "content": ""})
     try:
         async for delta in deltas:
-            if delta.text:
-                yield writer.event({"content": delta.text})
+            # Tokens whose text was held back (a possible stop string) come with a later delta;
+            # the last ones may come with no text at all, and still get their content chunk.
+            if delta.text or delta.logprobs:
+                yield writer.event({"content": delta.text}, logprobs=delta.logprobs)
             if delta.finish_reason is not None:
                 yield writer.event({}, delta.finish_reason)
                 prompt, completion = delta.prompt_tokens or 0, delta.completion_tokens or 0

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from .engines.base import MAX_TOP_LOGPROBS
 
 MAX_MESSAGES = 256
 MAX_STOP_STRINGS = 4
@@ -51,6 +60,7 @@ class ChatCompletionCreate(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=MAX_TOP_LOGPROBS)
     tools: list[Any] | None = None
     presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
     frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
@@ -72,10 +82,16 @@ class ChatCompletionCreate(BaseModel):
             )
         return value
 
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_needs_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # OpenAI's rule: alternatives are only reported alongside the chosen tokens' logprobs.
+        if value is not None and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs needs logprobs set to true")
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsupported(self) -> ChatCompletionCreate:
-        if self.logprobs:
-            raise ValueError("logprobs are not supported by this server")
         if self.tools:
             raise ValueError("tools are not supported by this server")
         if self.presence_penalty or self.frequency_penalty:

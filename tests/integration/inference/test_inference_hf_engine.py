@@ -149,3 +149,60 @@ def test_an_adapter_that_changes_nothing_is_reported_ineffective(
         assert err.value.code == "adapter_ineffective" and "inert" not in engine.models()
 
     asyncio.run(scenario())
+
+
+def _reference_logprobs(model_dir: Path, steps: int, top: int) -> list[tuple[int, float, list]]:
+    """Greedy decoding with transformers' plain forward over the whole sequence at every step:
+    (chosen id, its logprob, the top ids with logprobs) per step."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    text = tokenizer.apply_chat_template(ASK, add_generation_prompt=True, tokenize=False)
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    found = []
+    with torch.inference_mode():
+        for _ in range(steps):
+            logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1].float(), -1)
+            best = logprobs.topk(top)
+            chosen = int(best.indices[0])
+            found.append((chosen, float(logprobs[chosen]),
+                          list(zip(best.indices.tolist(), best.values.tolist(), strict=True))))  # fmt: skip
+            ids.append(chosen)
+    return found
+
+
+def test_logprobs_are_the_models_own_distribution_in_a_mixed_batch(
+    engine: HFEngine, tiny_model_dir: Path, lora_dirs: dict[str, Path]
+) -> None:
+    """Per generated token: its logprob and the top alternatives equal a plain forward's, for a
+    row batched with adapter rows that asked for none; the bytes spell the text."""
+    from transformers import AutoTokenizer
+
+    asked = req("base", max_tokens=6, ignore_eos=True, logprobs=True, top_logprobs=4)
+
+    async def scenario() -> list:
+        if "alpha" not in engine.models():
+            await engine.load_adapter("alpha", lora_dirs["alpha"])
+        return await asyncio.gather(
+            engine.generate(req("alpha", max_tokens=9)), engine.generate(asked),
+            engine.generate(req("alpha", max_tokens=3, logprobs=True)),
+        )  # fmt: skip
+
+    plain, result, short = asyncio.run(scenario())
+    assert plain.logprobs is None
+    assert short.logprobs is not None and len(short.logprobs) == 3
+    assert all(t.top_logprobs == () for t in short.logprobs)
+    assert result.logprobs is not None and len(result.logprobs) == result.completion_tokens == 6
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    for got, (chosen, logprob, top) in zip(
+        result.logprobs, _reference_logprobs(tiny_model_dir, 6, 4), strict=True
+    ):
+        assert got.logprob == pytest.approx(logprob, abs=1e-4)
+        assert [t.token for t in got.top_logprobs] == [
+            tokenizer.decode([i]) for i, _ in top
+        ]  # greedy: the chosen token is the most likely one
+        assert [t.logprob for t in got.top_logprobs] == pytest.approx([v for _, v in top], abs=1e-4)
+        assert got.token == got.top_logprobs[0].token == tokenizer.decode([chosen])
+    assert b"".join(bytes(t.bytes or []) for t in result.logprobs).decode() == result.text

@@ -4,6 +4,7 @@ base and adapter answer differently, 4xx bodies, admin load/unload under load, h
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import subprocess
 import sys
@@ -134,6 +135,42 @@ def test_async_client_and_streaming_give_the_same_greedy_answers(gateway: Gatewa
         "".join(c.choices[0].delta.content or "" for c in sync_stream if c.choices)
         == expected["base"]
     )
+
+
+def test_logprobs_in_openai_shape_streamed_and_not(gateway: Gateway) -> None:
+    """`logprobs` / `top_logprobs` through the official client: one entry per generated token
+    whose bytes spell the answer, sorted alternatives, the chosen token the likeliest under
+    greedy decoding, and the same tokens and values streamed."""
+    client = gateway.client()
+    asked = {"model": "alpha", "messages": ASK, "max_tokens": 8, "temperature": 0,
+             "logprobs": True, "top_logprobs": 5}  # fmt: skip
+    answer = client.chat.completions.create(**asked)  # type: ignore[call-overload]
+    choice = answer.choices[0]
+    assert choice.logprobs is not None and choice.logprobs.content is not None
+    tokens = choice.logprobs.content
+    assert len(tokens) == answer.usage.completion_tokens - (choice.finish_reason == "stop")  # type: ignore[union-attr]
+    # A random model emits stray bytes; the tokenizer decodes them as U+FFFD, as this does.
+    spelled = b"".join(bytes(t.bytes or []) for t in tokens).decode(errors="replace")
+    assert spelled == choice.message.content
+    for token in tokens:
+        assert len(token.top_logprobs) == 5 and token.logprob <= 0.0
+        values = [top.logprob for top in token.top_logprobs]
+        assert values == sorted(values, reverse=True)
+        assert token.top_logprobs[0].token == token.token
+        assert token.top_logprobs[0].logprob == pytest.approx(token.logprob)
+        assert sum(math.exp(v) for v in values) <= 1.0 + 1e-6
+
+    stream = client.chat.completions.create(**asked, stream=True)  # type: ignore[call-overload]
+    streamed = [t for c in stream if c.choices and c.choices[0].logprobs
+                for t in c.choices[0].logprobs.content or []]  # fmt: skip
+    assert [t.token for t in streamed] == [t.token for t in tokens]
+    assert [t.logprob for t in streamed] == pytest.approx([t.logprob for t in tokens], abs=1e-5)
+
+    plain = client.chat.completions.create(model="base", messages=ASK, max_tokens=2)
+    assert plain.choices[0].logprobs is None
+    with pytest.raises(openai.BadRequestError) as unpaired:
+        client.chat.completions.create(model="base", messages=ASK, top_logprobs=2)
+    assert unpaired.value.body["param"] == "top_logprobs"  # type: ignore[index]
 
 
 def test_client_faults_raise_the_right_openai_errors(gateway: Gateway) -> None:

@@ -86,8 +86,27 @@ class MockVllm:
             return self.error(
                 400, "This model's maximum context length is 4096 tokens.", "BadRequestError"
             )
+        if body.get("top_logprobs", 0) > 20:
+            return self.error(
+                400, "Requested top_logprobs=21 exceeds max_logprobs=20.", "BadRequestError"
+            )
         text = f"answer from {model}"
         usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+        words = ("answer ", "from ", model)
+
+        def logprobs(*pieces: str) -> dict[str, Any] | None:
+            """vLLM's ChatCompletionLogProbs: one entry per token, `top_logprobs` alternatives."""
+            if not body.get("logprobs"):
+                return None
+            top = body.get("top_logprobs") or 0
+            return {"content": [
+                {"token": w, "logprob": -0.25, "bytes": list(w.encode()),
+                 "top_logprobs": [{"token": w if k == 0 else f"alt{k}", "logprob": -0.25 - k,
+                                   "bytes": list((w if k == 0 else f"alt{k}").encode())}
+                                  for k in range(top)]}
+                for w in pieces
+            ]}  # fmt: skip
+
         if not body.get("stream"):
             return httpx.Response(
                 200,
@@ -101,6 +120,7 @@ class MockVllm:
                             "index": 0,
                             "message": {"role": "assistant", "content": text},
                             "finish_reason": "stop",
+                            "logprobs": logprobs(*words),
                         }
                     ],
                     "usage": usage,
@@ -108,8 +128,8 @@ class MockVllm:
             )
         chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
         chunks += [
-            {"choices": [{"index": 0, "delta": {"content": w}}]}
-            for w in ("answer ", "from ", model)
+            {"choices": [{"index": 0, "delta": {"content": w}, "logprobs": logprobs(w)}]}
+            for w in words
         ]
         chunks += [{"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}]
         chunks += [{"choices": [], "usage": usage}]

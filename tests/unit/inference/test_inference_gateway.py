@@ -127,7 +127,10 @@ def test_stream_chunks_usage_and_done(tmp_path: Path) -> None:
             "invalid_value",
             None,
         ),
-        ({**HELLO, "logprobs": True}, 400, "invalid_value", None),
+        # The scripted engine has no token probabilities: the 400 names the parameter.
+        ({**HELLO, "logprobs": True}, 400, "invalid_value", "logprobs"),
+        ({**HELLO, "top_logprobs": 3}, 400, "invalid_value", "top_logprobs"),
+        ({**HELLO, "logprobs": True, "top_logprobs": 21}, 400, "invalid_value", "top_logprobs"),
     ],
 )
 def test_client_faults_get_openai_error_bodies(

@@ -103,10 +103,12 @@ async def generate_all(engine, jobs):
 
     async def one(model, text, tokens, delay):
         await asyncio.sleep(delay)  # later requests join a running batch
-        params = SamplingParams(max_tokens=tokens, temperature=0.0, ignore_eos=True)
+        # Every other row asks for logprobs: rows with and without them share steps.
+        params = SamplingParams(max_tokens=tokens, temperature=0.0, ignore_eos=True,
+                                logprobs=tokens % 2 == 0, top_logprobs=tokens % 4)  # fmt: skip
         result = await engine.generate(GenerationRequest(model, [{"role": "user", "content": text}],
                                                          params))  # fmt: skip
-        return result.text, result.completion_tokens
+        return result.text, result.completion_tokens, result.logprobs
 
     return await asyncio.gather(*(one(*job) for job in jobs))
 
@@ -140,9 +142,19 @@ def test_the_engine_decodes_the_same_tokens_static_and_dynamic(
     dynamic, used_dynamic, _ = asyncio.run(run("dynamic"))
     assert used_static and not used_dynamic
     assert largest > 1  # rows really shared steps
-    assert [t for _, t in static] == [tokens for _, _, tokens, _ in jobs]
-    assert static == dynamic
-    assert len({text for text, _ in static}) > 1
+    assert [t for _, t, _ in static] == [tokens for _, _, tokens, _ in jobs]
+    assert [r[:2] for r in static] == [r[:2] for r in dynamic]
+    assert len({text for text, _, _ in static}) > 1
+    # Logprobs: the same tokens with the same values (up to float rounding) on both paths.
+    for (_, tokens, mine), (_, _, theirs) in zip(static, dynamic, strict=True):
+        if tokens % 2:
+            assert mine is None and theirs is None
+            continue
+        assert [t.token for t in mine] == [t.token for t in theirs] and len(mine) == tokens
+        assert [t.logprob for t in mine] == pytest.approx([t.logprob for t in theirs], abs=1e-3)
+        assert all(len(t.top_logprobs) == tokens % 4 for t in mine)
+        for a, b in zip(mine, theirs, strict=True):
+            assert [x.token for x in a.top_logprobs] == [x.token for x in b.top_logprobs]
 
 
 def test_the_engine_refuses_an_unknown_decode_mode(tiny_model_dir) -> None:

@@ -70,6 +70,33 @@ def test_requests_sent_to_vllm_match_its_api(tmp_path: Path) -> None:
     assert sent[3] == ("POST", "/v1/unload_lora_adapter", {"lora_name": "advisor"})
 
 
+def test_logprobs_are_asked_of_vllm_and_read_back(tmp_path: Path) -> None:
+    mock = MockVllm()
+
+    async def scenario() -> tuple:
+        e = engine(mock, tmp_path)
+        result = await e.generate(ask("base", max_tokens=1, logprobs=True, top_logprobs=3))
+        stream = await e.stream(ask("base", max_tokens=5, logprobs=True, top_logprobs=0))
+        deltas = [d async for d in stream]
+        with pytest.raises(InferenceError, match="max_logprobs"):
+            await e.generate(ask("base", logprobs=True, top_logprobs=21))
+        await e.close()
+        return result, deltas
+
+    result, deltas = asyncio.run(scenario())
+    chat = [body for _, path, body in mock.requests if path == "/v1/chat/completions"]
+    assert chat[0]["logprobs"] is True and chat[0]["top_logprobs"] == 3
+    assert chat[1]["logprobs"] is True and chat[1]["top_logprobs"] == 0
+    assert [t.token for t in result.logprobs] == ["answer ", "from ", SERVED]
+    first = result.logprobs[0]
+    assert first.logprob == -0.25 and first.bytes == list(b"answer ")
+    assert [(t.token, t.logprob) for t in first.top_logprobs] == [
+        ("answer ", -0.25), ("alt1", -1.25), ("alt2", -2.25)]  # fmt: skip
+    streamed = [t for d in deltas for t in d.logprobs or ()]
+    assert [t.token for t in streamed] == ["answer ", "from ", SERVED]
+    assert all(t.top_logprobs == () for t in streamed)
+
+
 @pytest.mark.parametrize("old_shape", [False, True])
 def test_vllm_errors_in_either_shape_become_ours(tmp_path: Path, old_shape: bool) -> None:
     mock = MockVllm(old_error_shape=old_shape)

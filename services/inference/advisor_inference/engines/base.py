@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "length"]
+# OpenAI's ceiling for `top_logprobs` (vLLM's default `--max-logprobs` is the same).
+MAX_TOP_LOGPROBS = 20
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     # Keep generating past end-of-sequence (vLLM's `ignore_eos`): fixed-length benchmarks.
     ignore_eos: bool = False
+    # Report each generated token's log-probability, and the `top_logprobs` most likely
+    # alternatives at its position (OpenAI's `logprobs` / `top_logprobs`).
+    logprobs: bool = False
+    top_logprobs: int = 0
 
     @property
     def greedy(self) -> bool:
@@ -42,21 +48,45 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True)
+class TopLogprob:
+    """One candidate token at a position: its text, natural-log probability and UTF-8 bytes
+    (a token may hold part of a character, so `bytes` is the exact form)."""
+
+    token: str
+    logprob: float
+    bytes: list[int] | None
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A generated token with its log-probability and the most likely tokens at its position."""
+
+    token: str
+    logprob: float
+    bytes: list[int] | None
+    top_logprobs: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
 class GenerationResult:
     text: str
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
+    # One entry per generated token when the request asked for logprobs, else None.
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass(frozen=True)
 class StreamDelta:
-    """A piece of streamed text; the last one carries `finish_reason` and the token counts."""
+    """A piece of streamed text; the last one carries `finish_reason` and the token counts.
+    `logprobs` holds the tokens generated since the previous delta (when asked for)."""
 
     text: str
     finish_reason: FinishReason | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,9 @@ class EngineInfo:
     chat_template_sha256: str | None
     max_model_len: int
     linear_shapes: dict[str, tuple[int, int]] | None = None
+    # Whether the engine can report token log-probabilities; the gateway refuses `logprobs`
+    # with a 400 naming it where it cannot.
+    logprobs: bool = False
 
 
 @dataclass(frozen=True)

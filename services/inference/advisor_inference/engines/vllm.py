@@ -10,6 +10,7 @@ releases `{"error": {"message", "type", "code"}}`, older ones `{"object": "error
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -33,6 +34,8 @@ from .base import (
     GenerationRequest,
     GenerationResult,
     StreamDelta,
+    TokenLogprob,
+    TopLogprob,
 )
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,7 @@ class VllmEngine:
             chat_template_sha256=chat_template_sha256,
             max_model_len=DEFAULT_MAX_MODEL_LEN,
             linear_shapes=linear_shapes,
+            logprobs=True,  # vLLM reports them (up to its --max-logprobs, 20 by default)
         )
 
     @property
@@ -134,6 +138,9 @@ class VllmEngine:
             body["seed"] = p.seed
         if p.stop:
             body["stop"] = list(p.stop)
+        if p.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = p.top_logprobs
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
@@ -154,6 +161,7 @@ class VllmEngine:
             finish_reason=_finish(choice.get("finish_reason")),
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
+            logprobs=read_logprobs(choice.get("logprobs")) if request.params.logprobs else None,
         )
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
@@ -240,8 +248,9 @@ async def _read_sse(response: httpx.Response) -> AsyncGenerator[StreamDelta, Non
                 text = (choice.get("delta") or {}).get("content") or ""
                 if choice.get("finish_reason"):
                     finish = _finish(choice["finish_reason"])
-                if text:
-                    yield StreamDelta(text)
+                logprobs = read_logprobs(choice["logprobs"]) if choice.get("logprobs") else None
+                if text or logprobs:
+                    yield StreamDelta(text, logprobs=logprobs)
         yield StreamDelta(
             "",
             finish_reason=finish or "stop",
@@ -252,13 +261,31 @@ async def _read_sse(response: httpx.Response) -> AsyncGenerator[StreamDelta, Non
         await response.aclose()
 
 
+def read_logprobs(data: Any) -> tuple[TokenLogprob, ...]:
+    """OpenAI's `choices[].logprobs` (`{"content": [...]}`, as vLLM sends it) → our tokens."""
+    content = (data or {}).get("content") or []
+    return tuple(
+        TokenLogprob(
+            token=str(entry.get("token", "")),
+            logprob=float(entry.get("logprob", 0.0)),
+            bytes=entry.get("bytes"),
+            top_logprobs=tuple(
+                TopLogprob(
+                    str(top.get("token", "")), float(top.get("logprob", 0.0)), top.get("bytes")
+                )
+                for top in entry.get("top_logprobs") or []
+            ),
+        )
+        for entry in content
+    )
+
+
 def _finish(reason: object) -> FinishReason:
     return "length" if reason == "length" else "stop"
 
 
 def _with_max_len(info: EngineInfo, max_model_len: int) -> EngineInfo:
-    return EngineInfo(info.base_model, info.base_fingerprint, info.chat_template_sha256,
-                      max_model_len, info.linear_shapes)  # fmt: skip
+    return dataclasses.replace(info, max_model_len=max_model_len)
 
 
 def _unreachable(exc: Exception) -> EngineUnavailableError:

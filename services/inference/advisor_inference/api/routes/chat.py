@@ -17,6 +17,7 @@ from ...completions import (
     ChunkWriter,
     completion_body,
     new_completion_id,
+    refuse_unsupported,
     sse_events,
     to_generation_request,
 )
@@ -62,6 +63,11 @@ async def create_chat_completion(
         served = find_model(body.model, settings, engine, adapters)
     except InferenceError:
         metrics.requests.labels("unknown", "404").inc()
+        raise
+    try:
+        refuse_unsupported(body, engine.info)
+    except InferenceError as exc:
+        metrics.requests.labels(served.id, str(exc.status)).inc()
         raise
     owner = request_owner(http_request)
     if not gate.try_enter(owner):

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..base import FinishReason, StreamDelta
-from .sampling import choose_next_tokens
+from .sampling import StepLogprobs, choose_next_tokens, step_logprobs
 from .sequence import Sequence
 
 Forward = Callable[..., torch.Tensor]
@@ -88,12 +88,12 @@ class ActiveBatch:
 
     def step(self, forward: Forward, detokenize: Detokenize, eos_ids: set[int]) -> None:
         """Pick every row's next token, emit text, drop finished rows, run the next forward."""
-        tokens = choose_next_tokens(
-            self.last_logits, [r.params for r in self.rows], [r.generator for r in self.rows]
-        )
-        for row, token in zip(self.rows, tokens, strict=True):
+        params = [r.params for r in self.rows]
+        tokens = choose_next_tokens(self.last_logits, params, [r.generator for r in self.rows])
+        logprobs = step_logprobs(self.last_logits, tokens, params)
+        for row, token, logprob in zip(self.rows, tokens, logprobs, strict=True):
             if not row.cancelled:
-                _advance(row, token, detokenize, eos_ids)
+                _advance(row, token, detokenize, eos_ids, logprob)
         keep = [i for i, row in enumerate(self.rows) if not row.done]
         if len(keep) < len(self.rows):
             self._select(keep)
@@ -125,10 +125,18 @@ class ActiveBatch:
                 layer.values = layer.values[:, :, lead:, :]
 
 
-def _advance(row: Sequence, token: int, detokenize: Detokenize, eos_ids: set[int]) -> None:
+def _advance(
+    row: Sequence,
+    token: int,
+    detokenize: Detokenize,
+    eos_ids: set[int],
+    logprob: StepLogprobs | None = None,
+) -> None:
     hit_eos = token in eos_ids and not row.params.ignore_eos
     if not hit_eos:
         row.generated.append(token)
+        if logprob is not None:  # the end-of-sequence token is not part of the content
+            row.pending_logprobs.append(logprob)
     out_of_room = len(row.generated) >= row.max_new_tokens
     text = detokenize(row.generated)
     ending = hit_eos or out_of_room
@@ -144,7 +152,8 @@ def _advance(row: Sequence, token: int, detokenize: Detokenize, eos_ids: set[int
                 finish_reason=reason,
                 prompt_tokens=len(row.prompt_ids),
                 completion_tokens=len(row.generated) + (1 if hit_eos else 0),
+                logprobs=row.take_logprobs(),
             )
         )
     elif delta:
-        row.emit(StreamDelta(delta))
+        row.emit(StreamDelta(delta, logprobs=row.take_logprobs()))

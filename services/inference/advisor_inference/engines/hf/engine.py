@@ -18,6 +18,7 @@ from ..base import (
     GenerationRequest,
     GenerationResult,
     StreamDelta,
+    TokenLogprob,
 )
 from ..limits import completion_budget
 from ..text_stream import StopStringFilter
@@ -26,6 +27,7 @@ from .sampling import make_generator
 from .scheduler import BatchScheduler
 from .sequence import BASE_INSTANCE, MERGED_INSTANCE, Sequence
 from .static_decode import supports as static_decode_unsupported
+from .token_pieces import TokenPieces
 
 log = logging.getLogger(__name__)
 # The static KV cache holds this many positions per row unless max_model_len says otherwise
@@ -71,6 +73,7 @@ class HFEngine:
         self._torch_threads = torch_threads
         self._tokenizer: Any = None
         self._tokenizer_lock = threading.Lock()
+        self._pieces: TokenPieces | None = None
         self._scheduler: BatchScheduler | None = None
         self._info: EngineInfo | None = None
         self._configs: dict[str, Any] = {}
@@ -128,6 +131,7 @@ class HFEngine:
         eos |= set(configured if isinstance(configured, list) else [configured]) - {None}
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(eos, default=0)
         self._tokenizer = tokenizer
+        self._pieces = TokenPieces(tokenizer, self._tokenizer_lock)
         self._scheduler = BatchScheduler(
             runner,
             detokenize=self._detokenize,
@@ -146,6 +150,7 @@ class HFEngine:
             chat_template_sha256=template_fingerprint(tokenizer_template(tokenizer)),
             max_model_len=context,
             linear_shapes=shapes,
+            logprobs=True,
         )
         log.info("HF engine ready: %s on %s (%s)", self._alias, self._choice.device,
                  self._choice.dtype)  # fmt: skip
@@ -225,21 +230,27 @@ class HFEngine:
             adapter=adapter,
             stop_filter=StopStringFilter(stops=request.params.stop),
         )
+        if request.params.logprobs:
+            assert self._pieces is not None
+            sequence.render_logprobs = self._pieces.render
         self._scheduler.submit(sequence)
         return SequenceStream(sequence, queue)
 
     async def generate(self, request: GenerationRequest) -> GenerationResult:
         parts: list[str] = []
+        logprobs: list[TokenLogprob] = []
         stream = await self.stream(request)
         try:
             async for delta in stream:
                 parts.append(delta.text)
+                logprobs += delta.logprobs or ()
                 if delta.finish_reason is not None:
                     return GenerationResult(
                         text="".join(parts),
                         finish_reason=delta.finish_reason,
                         prompt_tokens=delta.prompt_tokens or 0,
                         completion_tokens=delta.completion_tokens or 0,
+                        logprobs=tuple(logprobs) if request.params.logprobs else None,
                     )
         finally:
             # Cancelled (the client left, the server stops): free the batch row now.

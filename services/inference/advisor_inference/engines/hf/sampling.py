@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence as Rows
+from dataclasses import dataclass
 
 import torch
 
@@ -38,3 +39,43 @@ def choose_next_tokens(
         else:
             chosen[row] = int(torch.multinomial(probs, 1, generator=generators[row]).item())
     return chosen
+
+
+@dataclass(frozen=True)
+class StepLogprobs:
+    """The chosen token's log-probability at one step, and the most likely tokens there
+    (`top`: (token id, log-probability), most likely first). Plain numbers: nothing here
+    refers to the logits, which the next step may overwrite."""
+
+    token: int
+    logprob: float
+    top: list[tuple[int, float]]
+
+
+def step_logprobs(
+    logits: torch.Tensor, tokens: Rows[int], params: Rows[SamplingParams]
+) -> list[StepLogprobs | None]:
+    """Log-probabilities of the chosen `tokens` for the rows that asked for them (None for the
+    others), from the model's own distribution: before temperature and top-p, as vLLM reports
+    them by default. Computed on the logits' device, one transfer to the host."""
+    wanted = [row for row, p in enumerate(params) if p.logprobs]
+    found: list[StepLogprobs | None] = [None] * len(params)
+    if not wanted:
+        return found
+    device = logits.device
+    rows = torch.tensor(wanted, device=device)
+    logprobs = torch.log_softmax(logits.index_select(0, rows).float(), dim=-1)
+    chosen_ids = torch.tensor([[tokens[row]] for row in wanted], device=device)
+    chosen = logprobs.gather(1, chosen_ids).squeeze(1).tolist()
+    k = max(params[row].top_logprobs for row in wanted)
+    top_values: list[list[float]] = [[] for _ in wanted]
+    top_ids: list[list[int]] = [[] for _ in wanted]
+    if k:
+        top = logprobs.topk(k, dim=-1)
+        top_values, top_ids = top.values.tolist(), top.indices.tolist()
+    for i, row in enumerate(wanted):
+        n = params[row].top_logprobs
+        found[row] = StepLogprobs(
+            tokens[row], float(chosen[i]), list(zip(top_ids[i][:n], top_values[i][:n], strict=True))
+        )
+    return found

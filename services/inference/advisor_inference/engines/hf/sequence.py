@@ -7,13 +7,19 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..base import SamplingParams, StreamDelta
+from ..base import SamplingParams, StreamDelta, TokenLogprob
 from ..text_stream import StopStringFilter
+from .sampling import StepLogprobs
 
 BASE_INSTANCE = "base"
 MERGED_INSTANCE = "merged"
 
 Sink = Callable[[StreamDelta | BaseException], None]
+RenderLogprobs = Callable[[list[StepLogprobs]], tuple[TokenLogprob, ...]]
+
+
+def no_logprobs(steps: list[StepLogprobs]) -> tuple[TokenLogprob, ...]:
+    raise RuntimeError("this sequence was created without a way to render logprobs")
 
 
 @dataclass(eq=False)
@@ -31,6 +37,16 @@ class Sequence:
     stop_filter: StopStringFilter = field(default_factory=StopStringFilter)
     cancelled: bool = False
     finished: bool = False
+    # With `params.logprobs`: the steps not yet sent with a delta, and how to render them.
+    pending_logprobs: list[StepLogprobs] = field(default_factory=list)
+    render_logprobs: RenderLogprobs = no_logprobs
+
+    def take_logprobs(self) -> tuple[TokenLogprob, ...] | None:
+        """The rendered logprobs of the tokens since the last delta (None when not asked for)."""
+        if not self.params.logprobs:
+            return None
+        steps, self.pending_logprobs = self.pending_logprobs, []
+        return self.render_logprobs(steps)
 
     @property
     def done(self) -> bool:

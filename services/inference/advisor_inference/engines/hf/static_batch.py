@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from .batch import Detokenize, Forward, _advance
-from .sampling import choose_next_tokens
+from .sampling import choose_next_tokens, step_logprobs
 from .sequence import Sequence
 
 # (ids, positions) -> logits [rows, vocab], through the static cache.
@@ -57,12 +57,14 @@ class StaticBatch:
     def step(self, decode: Decode, detokenize: Detokenize, eos_ids: set[int]) -> None:
         """Pick every row's next token, emit text, drop finished rows, run the next step."""
         assert self.last_logits is not None, "admit rows before stepping"
-        tokens = choose_next_tokens(
-            self.last_logits, [r.params for r in self.rows], [r.generator for r in self.rows]
-        )
-        for row, token in zip(self.rows, tokens, strict=True):
+        params = [r.params for r in self.rows]
+        tokens = choose_next_tokens(self.last_logits, params, [r.generator for r in self.rows])
+        # `last_logits` may be a view of a captured graph's output, which `decode` below
+        # overwrites: the log-probabilities are read out to plain numbers here, before it.
+        logprobs = step_logprobs(self.last_logits, tokens, params)
+        for row, token, logprob in zip(self.rows, tokens, logprobs, strict=True):
             if not row.cancelled:
-                _advance(row, token, detokenize, eos_ids)
+                _advance(row, token, detokenize, eos_ids, logprob)
         keep = [i for i, row in enumerate(self.rows) if not row.done]
         if len(keep) < len(self.rows):
             # Slots in increasing order: slot `target` is free or already moved down.
