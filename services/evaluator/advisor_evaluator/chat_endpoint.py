@@ -36,6 +36,9 @@ class Completion:
     template_sha256: str | None
     completion_tokens: int | None
     template_mismatch: str | None = None
+    # With `top_logprobs` asked: the first generated token's alternatives, `(token, logprob)`,
+    # the chosen one included; None when the endpoint returned no logprobs.
+    first_token_top: list[tuple[str, float]] | None = None
 
 
 def _classify(exc: Exception, what: str) -> Exception:
@@ -88,9 +91,13 @@ class ChatEndpoint:
         top_p: float,
         max_tokens: int,
         seed: int | None = None,
+        top_logprobs: int | None = None,
     ) -> Completion:
-        """One non-streamed chat completion with pinned decoding."""
+        """One non-streamed chat completion with pinned decoding; with `top_logprobs`, the
+        token log-probabilities too (OpenAI's `logprobs` / `top_logprobs`)."""
         extra: dict[str, Any] = {} if seed is None else {"seed": seed}
+        if top_logprobs is not None:
+            extra |= {"logprobs": True, "top_logprobs": top_logprobs}
         try:
             raw = self.client.chat.completions.with_raw_response.create(
                 model=model,
@@ -114,4 +121,17 @@ class ChatEndpoint:
             template_sha256=raw.headers.get(TEMPLATE_HEADER),
             completion_tokens=usage.completion_tokens if usage else None,
             template_mismatch=raw.headers.get(TEMPLATE_MISMATCH_HEADER),
+            first_token_top=_first_token_top(choice) if top_logprobs is not None else None,
         )
+
+
+def _first_token_top(choice: Any) -> list[tuple[str, float]] | None:
+    """The first token's alternatives with the token itself (an endpoint may list fewer
+    alternatives than asked, or only the chosen token with `top_logprobs: 0`)."""
+    content = choice.logprobs.content if choice.logprobs is not None else None
+    if not content:
+        return None
+    first = content[0]
+    found = [(first.token, first.logprob)]
+    found += [(top.token, top.logprob) for top in first.top_logprobs or []]
+    return found

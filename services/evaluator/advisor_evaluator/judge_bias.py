@@ -7,11 +7,14 @@ slot A is 0% position-consistent (every pair becomes a tie), and a strong correl
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from .pairwise import PairVerdict
-from .statistics import pearson, wilson_interval
+from .statistics import bootstrap_mean_ci, pearson, wilson_interval
 from .verdict_parsing import Verdict
 
 # Below this position-consistency the judge's preferences are reported as unreliable.
@@ -25,12 +28,53 @@ class SlotJudgement:
     verdict: Verdict
     length_a: int
     length_b: int
+    method: str = "text"
+    # Read from token probabilities (method "logprobs"): the verdict's normalised margin, and
+    # (P(A) − P(B)) / mass on the options, the lean towards slot A.
+    margin: float | None = None
+    first_slot_lean: float | None = None
+    option_mass: float | None = None
 
 
 def relative_length_difference(length_a: int, length_b: int) -> float:
     """(A − B) / (A + B): −1 … 1, 0 when both are equally long (or both empty)."""
     total = length_a + length_b
     return (length_a - length_b) / total if total else 0.0
+
+
+MARGIN_BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def margin_distribution(margins: list[float]) -> dict[str, Any]:
+    """How firmly the verdicts were given: quantiles and a 0.1-wide histogram of the margins."""
+    if not margins:
+        return {"n": 0, "mean": None, "quantiles": None, "histogram": None}
+    values = np.asarray(margins, dtype=float)
+    counts, _ = np.histogram(values, bins=MARGIN_BINS)
+    return {
+        "n": len(margins),
+        "mean": round(float(values.mean()), 6),
+        "quantiles": {
+            f"p{round(q * 100)}": round(float(np.quantile(values, q)), 6) for q in QUANTILES
+        },  # fmt: skip
+        "histogram": {"edges": list(MARGIN_BINS), "counts": counts.tolist()},
+    }
+
+
+def probability_figures(judgements: list[SlotJudgement]) -> dict[str, Any]:
+    """Figures only a judge read from its token probabilities has: the margin distribution, the
+    mean lean towards slot A with its bootstrap CI (0 for an unbiased judge: every pair is seen
+    in both orders, so the answers' quality cancels), and how much of its probability went to
+    an answer at all."""
+    read = [j for j in judgements if j.method == "logprobs" and j.verdict.parseable]
+    leans = [j.first_slot_lean for j in read if j.first_slot_lean is not None]
+    masses = [j.option_mass for j in read if j.option_mass is not None]
+    return {
+        "margin": margin_distribution([j.margin for j in read if j.margin is not None]),
+        "first_slot_lean": bootstrap_mean_ci(leans).to_dict() if leans else None,
+        "option_mass_median": round(float(np.median(masses)), 6) if masses else None,
+    }
 
 
 def measure_judge_bias(judgements: list[SlotJudgement], pairs: list[PairVerdict]) -> dict[str, Any]:
@@ -61,4 +105,6 @@ def measure_judge_bias(judgements: list[SlotJudgement], pairs: list[PairVerdict]
         "longer_answer_win_rate": wilson_interval(longer_won, len(unequal)).to_dict(),
         "length_win_correlation": None if correlation is None else round(correlation, 6),
         "reliable": bool(compared) and position_consistency.value >= MIN_POSITION_CONSISTENCY,
+        "methods": dict(Counter(j.method for j in judgements)),
+        **probability_figures(judgements),
     }

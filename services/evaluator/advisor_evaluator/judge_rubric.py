@@ -2,11 +2,15 @@
 
 The judge sees "Response A" and "Response B" only; which candidate sits in which slot is decided
 by the pair's order and never told to the judge. Every pair is judged in both orders.
+
+Two answer formats share the criteria: one token ("A", "B" or "tie"), read from the judge's
+token probabilities (`verdict_logprobs`), and the paper's JSON with scores, read from free text
+(`verdict_parsing`) for judges that return no logprobs.
 """
 
 from __future__ import annotations
 
-RUBRIC = """You are an expert advisor for students who want to study abroad. You compare two \
+CRITERIA = """You are an expert advisor for students who want to study abroad. You compare two \
 anonymous answers to the same student question and judge them on substance, not style.
 
 Score each response on two scales:
@@ -23,20 +27,35 @@ Rules:
 accepts a false premise must get domain_accuracy 0 or 1.
 - On visa and immigration rules, health insurance and healthcare, and deadlines, a missing caveat \
 (check the official source; rules change) must lower domain_accuracy.
-- The order of the responses is arbitrary; it must not influence you.
+- The order of the responses is arbitrary; it must not influence you."""
 
-Answer with one JSON object and nothing else:
+JSON_FORMAT = """Answer with one JSON object and nothing else:
 {"response_a": {"domain_accuracy": <0-3>, "helpfulness": <0-3>, "note": "<at most 15 words>"}, \
 "response_b": {"domain_accuracy": <0-3>, "helpfulness": <0-3>, "note": "<at most 15 words>"}, \
 "preference": "A" | "B" | "tie"}"""
 
+ONE_TOKEN_FORMAT = """Weigh both scales for each response, then answer with exactly one word and \
+nothing else: A if Response A is better, B if Response B is better, tie if neither is."""
 
-def judge_messages(question: str, response_a: str, response_b: str) -> list[dict[str, str]]:
-    """The chat messages of one blind comparison."""
-    user = (
+RUBRIC = f"{CRITERIA}\n\n{JSON_FORMAT}"
+ONE_TOKEN_RUBRIC = f"{CRITERIA}\n\n{ONE_TOKEN_FORMAT}"
+
+
+def _comparison(question: str, response_a: str, response_b: str) -> str:
+    return (
         f"Student question:\n{question}\n\n"
         f"[Response A]\n{response_a}\n[End of Response A]\n\n"
         f"[Response B]\n{response_b}\n[End of Response B]\n\n"
-        "Return the JSON object now."
     )
+
+
+def judge_messages(question: str, response_a: str, response_b: str) -> list[dict[str, str]]:
+    """The chat messages of one blind comparison, answered with the JSON verdict."""
+    user = _comparison(question, response_a, response_b) + "Return the JSON object now."
     return [{"role": "system", "content": RUBRIC}, {"role": "user", "content": user}]
+
+
+def one_token_messages(question: str, response_a: str, response_b: str) -> list[dict[str, str]]:
+    """The same comparison, answered with one token: A, B or tie."""
+    user = _comparison(question, response_a, response_b) + "Which is better? Answer A, B or tie."
+    return [{"role": "system", "content": ONE_TOKEN_RUBRIC}, {"role": "user", "content": user}]

@@ -30,6 +30,27 @@ def _verdict(record: dict[str, Any]) -> Verdict:
     return Verdict(stored["preference"], SlotScores(**stored["a"]), SlotScores(**stored["b"]))
 
 
+def _slot_judgement(record: dict[str, Any]) -> SlotJudgement:
+    """One stored judgement with what its probabilities say (records of the text method, and
+    those written before the method was recorded, have none)."""
+    probabilities = record.get("logprobs") or {}
+    masses = probabilities.get("masses") or {}
+    option_mass = probabilities.get("option_mass")
+    lean = (masses.get("A", 0.0) - masses.get("B", 0.0)) / option_mass if option_mass else None
+    return SlotJudgement(
+        _verdict(record), record["length_a"], record["length_b"],
+        method=record.get("method", "text"), margin=probabilities.get("margin"),
+        first_slot_lean=lean, option_mass=option_mass,
+    )  # fmt: skip
+
+
+def _challenger_advantage(judgement: SlotJudgement, order: str) -> float | None:
+    """(P(challenger's slot) − P(baseline's slot)) / mass on the options, in one order."""
+    if judgement.first_slot_lean is None:
+        return None
+    return judgement.first_slot_lean if order == "ab" else -judgement.first_slot_lean
+
+
 class StoredResults:
     """Every stored result of a job, indexed by candidate and item."""
 
@@ -152,6 +173,7 @@ def judge_comparison(
     judgements: list[SlotJudgement] = []
     pairs: list[PairVerdict] = []
     net: list[float] = []
+    advantages: list[float] = []
     accuracy_deltas: list[float] = []
     helpfulness_deltas: list[float] = []
     means: dict[str, list[float]] = defaultdict(list)
@@ -161,11 +183,15 @@ def judge_comparison(
         if not all(order in orders for order in ORDERS):
             continue
         readings: list[OrderReading] = []
+        pair_advantages: list[float | None] = []
         for order in ORDERS:
-            record = orders[order]
-            verdict = _verdict(record)
-            judgements.append(SlotJudgement(verdict, record["length_a"], record["length_b"]))
-            readings.append(deblind(verdict, order))
+            judgement = _slot_judgement(orders[order])
+            judgements.append(judgement)
+            readings.append(deblind(judgement.verdict, order))
+            pair_advantages.append(_challenger_advantage(judgement, order))
+        if None not in pair_advantages:
+            # The two orders averaged: the judge's pull to a slot cancels.
+            advantages.append(sum(a for a in pair_advantages if a is not None) / 2)
         pair = combine_orders(readings[0], readings[1])
         pairs.append(pair)
         counts[pair.result] += 1
@@ -200,6 +226,9 @@ def judge_comparison(
         "loss_rate": wilson_interval(counts["loss"], n).to_dict(),
         "unparseable_rate": wilson_interval(counts["unparseable"], n).to_dict(),
         "net_preference": net_estimate.to_dict() if net_estimate else None,
+        # From the token probabilities: the challenger's mean probability advantage over the
+        # baseline, both orders averaged per pair (−1 … 1; 0 = no preference).
+        "probability_preference": _as_dict(ci(advantages)),
         "domain_accuracy": {
             "challenger_mean": _mean(means["domain_accuracy_challenger"]),
             "baseline_mean": _mean(means["domain_accuracy_baseline"]),
@@ -277,6 +306,7 @@ def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict
     warnings += _warnings(plan, candidates, judge_bias)
     return {
         "job_id": job_id,
+        "headline": headline(candidates, comparisons, judge_bias),
         "items": len(plan["items"]),
         "baseline": baseline["name"],
         "settings": {
@@ -293,6 +323,42 @@ def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict
         "judge_bias": judge_bias,
         "warnings": warnings,
         "verdicts": [c["verdict"] for c in comparisons],
+    }
+
+
+def _interval(estimate: dict[str, Any] | None) -> list[float | None] | None:
+    """`[low, point, high]`, the headline's form of an estimate."""
+    if not estimate or not estimate.get("n"):
+        return None
+    return [estimate["low"], estimate["value"], estimate["high"]]
+
+
+def headline(
+    candidates: list[dict[str, Any]],
+    comparisons: list[dict[str, Any]],
+    judge_bias: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The few figures a reader checks first, in flat form (the sections below hold them with
+    their details). The judge's rates are over single-order replies and both-order pairs; None
+    where the judge did not run."""
+    judged = judge_bias is not None and judge_bias["judgements"] > 0
+    return {
+        "judge_unparseable_rate": (
+            round(judge_bias["unparseable"] / judge_bias["judgements"], 6)
+            if judge_bias is not None and judged
+            else None
+        ),
+        "judge_position_consistency": (
+            judge_bias["position_consistency"]["value"] if judge_bias is not None else None
+        ),
+        "fidelity_delta": {
+            c["challenger"]: interval
+            for c in comparisons
+            if (interval := _interval(c["bertscore_f1_delta"])) is not None
+        },
+        "truncated_rate": {
+            c["name"]: c["truncation_rate"]["value"] for c in candidates if c["generations"]
+        },
     }
 
 

@@ -65,8 +65,9 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     if report["comparisons"]:
         lines += ["## Differences from the baseline (95% CIs)", ""]
         lines += ["| challenger | Δ BERTScore F1 | Δ ROUGE-L | win / tie / loss / unparseable | "
-                  "win rate | net preference | Δ domain accuracy | Δ helpfulness |",
-                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "win rate | net preference | probability preference | Δ domain accuracy | "
+                  "Δ helpfulness |",
+                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for comp in report["comparisons"]:
             judge = comp.get("judge") or {}
             counts = (f"{judge['win']} / {judge['tie']} / {judge['loss']} / {judge['unparseable']}"
@@ -75,6 +76,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
                 f"| `{comp['challenger']}` | {_ci(comp['bertscore_f1_delta'])} | "
                 f"{_ci(comp['rouge_l_delta'])} | {counts} | {_rate(judge.get('win_rate'))} | "
                 f"{_ci(judge.get('net_preference'), 2)} | "
+                f"{_ci(judge.get('probability_preference'), 2)} | "
                 f"{_ci((judge.get('domain_accuracy') or {}).get('delta'), 2)} | "
                 f"{_ci((judge.get('helpfulness') or {}).get('delta'), 2)} |"
             )
@@ -84,7 +86,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     if bias:
         judge = report["settings"]["judge"]
         lines += ["## Judge bias (measured)", "",
-                  f"Judge: `{judge['model']}` at {judge.get('base_url') or 'the inference API'}, "
+                  f"Judge: `{judge['model']}` at {judge.get('endpoint') or 'the inference API'}, "
                   f"temperature {judge['temperature']}.", "",
                   "| figure | value | unbiased judge |", "|---|---|---|",
                   f"| position consistency (same verdict in both orders) | {_rate(bias['position_consistency'])} | 100% |",
@@ -92,6 +94,8 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
                   f"| longer answer wins | {_rate(bias['longer_answer_win_rate'])} | ≈50% |",
                   f"| correlation of win with relative length | {_num(bias['length_win_correlation'], 3)} | ≈0 |",
                   f"| unparseable replies | {bias['unparseable']}/{bias['judgements']} | 0 |",
+                  *_probability_rows(bias),
+                  "", _methods_line(bias),
                   "", f"Judge preferences {'can' if bias['reliable'] else 'can NOT'} be read as "
                   "evidence of quality.", ""]  # fmt: skip
 
@@ -153,3 +157,29 @@ def _pairs(entries: list[dict[str, Any]], other: str) -> str:
         return ""
     shown = ", ".join(f"{e['id']}→{e[other]}" for e in entries[:8])
     return f" ({shown}{' …' if len(entries) > 8 else ''})"
+
+
+def _probability_rows(bias: dict[str, Any]) -> list[str]:
+    """The rows only a judge read from its token probabilities has."""
+    margin = bias.get("margin") or {}
+    if not margin.get("n"):
+        return []
+    q = margin["quantiles"]
+    return [
+        f"| lean to slot A, (P(A) − P(B)) / P(any answer), mean | "
+        f"{_ci(bias['first_slot_lean'], 3)} | 0 |",
+        f"| verdict margin, median [p10, p90] (n = {margin['n']}) | "
+        f"{q['p50']:.2f} [{q['p10']:.2f}, {q['p90']:.2f}] | — |",
+        f"| probability on an answer at all (A, B or tie), median | "
+        f"{_num(bias['option_mass_median'], 2)} | 1 |",
+    ]
+
+
+def _methods_line(bias: dict[str, Any]) -> str:
+    methods = bias.get("methods") or {}
+    read = {"logprobs": "from the first token's probabilities", "text": "parsed from free text"}
+    return (
+        "Verdicts: "
+        + "; ".join(f"{n} {read.get(method, method)}" for method, n in sorted(methods.items()))
+        + "."
+    )

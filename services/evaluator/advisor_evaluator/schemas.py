@@ -108,7 +108,16 @@ class JudgeSettings(BaseModel):
         return data
 
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=512, ge=16, le=4096)
+    max_tokens: int = Field(
+        default=512, ge=16, le=4096, description="for the free-text verdict (method `text`)"
+    )
+    method: Literal["auto", "logprobs", "text"] = Field(
+        default="auto",
+        description="`logprobs`: one token (A/B/tie) read from its probabilities; `text`: the "
+        "JSON verdict parsed from free text; `auto`: logprobs, falling back to text for a "
+        "judge whose endpoint returns none",
+    )
+    top_logprobs: int = Field(default=20, ge=5, le=20)
 
 
 class HygieneSettings(BaseModel):

@@ -2,7 +2,8 @@
 
 Candidates answer deterministically from the prompt; the judge (any model named `judge-*`)
 answers per `--judge`: `consistent` prefers the answer mentioning "caveat" in either slot,
-`first-slot` always prefers slot A. Every completion is counted; `GET /stats` returns the counts,
+`first-slot` always prefers slot A. Asked for `logprobs`, the judge answers with one token and
+its alternatives (0.8 on its choice, 0.1 and 0.05 on the others). Every completion is counted; `GET /stats` returns the counts,
 so tests can check that no generation ran twice. `--delay` slows completions so a test can kill
 a worker mid-job.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import threading
 import time
 from collections import Counter
@@ -30,6 +32,17 @@ def judge_reply(mode: str, user: str) -> str:
     high, low = {"domain_accuracy": 3, "helpfulness": 3}, {"domain_accuracy": 1, "helpfulness": 1}
     slots = {"A": (high, low), "B": (low, high), "tie": (high, high)}[preference]
     return json.dumps({"response_a": slots[0], "response_b": slots[1], "preference": preference})
+
+
+def judge_logprobs(mode: str, user: str, count: int) -> dict:
+    """OpenAI's `choices[].logprobs` for a one-token verdict."""
+    a = user.split("[Response A]")[1].split("[End of Response A]")[0]
+    b = user.split("[Response B]")[1].split("[End of Response B]")[0]
+    choice = "A" if mode == "first-slot" or ("caveat" in a and "caveat" not in b) else "B"
+    other = "B" if choice == "A" else "A"
+    top = [{"token": t, "logprob": math.log(p), "bytes": list(t.encode())}
+           for t, p in ((choice, 0.8), (other, 0.1), ("tie", 0.05))]  # fmt: skip
+    return {"content": [{**top[0], "top_logprobs": top[:count]}], "refusal": None}
 
 
 def answer(model: str, prompt: str) -> str:
@@ -74,7 +87,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         time.sleep(self.server.delay)
         messages = body["messages"]
-        if model == "judge-stub":
+        logprobs = None
+        if model == "judge-stub" and body.get("logprobs"):
+            logprobs = judge_logprobs(self.server.judge, messages[-1]["content"],
+                                      body.get("top_logprobs") or 0)  # fmt: skip
+            text = logprobs["content"][0]["token"]
+        elif model == "judge-stub":
             text = judge_reply(self.server.judge, messages[-1]["content"])
         else:
             text = answer(model, messages[-1]["content"])
@@ -85,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
             self.server.calls[model] += 1
         self._send(200, {
             "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "finish_reason": finish,
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": logprobs,
                          "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": 1, "completion_tokens": len(text.split()), "total_tokens": 2},
         }, {"x-advisor-chat-template-sha256": TEMPLATE_SHA256})  # fmt: skip

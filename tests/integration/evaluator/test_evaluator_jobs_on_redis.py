@@ -51,6 +51,10 @@ def test_job_completes_through_redis_and_a_worker_process(start_stub, processes)
     judge = report["comparisons"][0]["judge"]
     assert (judge["win"], judge["tie"], judge["loss"]) == (0, 0, ITEMS)  # base gives the caveat
     assert report["judge_bias"]["position_consistency"]["value"] == 1.0
+    # Read from the token probabilities the official client parsed: 0.8 vs 0.1 and 0.05.
+    assert report["judge_bias"]["methods"] == {"logprobs": 2 * ITEMS}
+    assert report["judge_bias"]["margin"]["quantiles"]["p50"] == pytest.approx(0.7 / 0.95)
+    assert report["headline"]["judge_unparseable_rate"] == 0.0
     assert stub_calls(inference) == {"base": ITEMS, "tuned": ITEMS, "judge-stub": 2 * ITEMS}
 
 

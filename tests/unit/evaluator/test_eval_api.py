@@ -6,7 +6,16 @@ from __future__ import annotations
 import time
 
 import pytest
-from evaluator_fakes import AUTH, JUDGE, FakeEndpoint, consistent_judge, first_slot_judge
+from evaluator_fakes import (
+    AUTH,
+    JUDGE,
+    FakeEndpoint,
+    consistent_judge,
+    consistent_logprob_judge,
+    first_slot_judge,
+    first_slot_logprob_judge,
+    no_answer_logprob_judge,
+)
 from fastapi.testclient import TestClient
 
 from advisor_evaluator.errors import EndpointUnavailable
@@ -51,7 +60,7 @@ def wait_finished(client: TestClient, job_id: str, timeout: float = 60.0) -> dic
 
 
 def test_a_job_runs_to_a_complete_report(make_runtime) -> None:
-    endpoint = FakeEndpoint(models(), consistent_judge)
+    endpoint = FakeEndpoint(models(), consistent_judge, judge_logprobs=consistent_logprob_judge)
     runtime = make_runtime(endpoint)
     with TestClient(create_app(runtime.settings, runtime)) as client:
         submitted = client.post("/v1/evaluations", json=request(), headers=AUTH)
@@ -72,6 +81,52 @@ def test_a_job_runs_to_a_complete_report(make_runtime) -> None:
     assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
     # every unit ran exactly once: 6 items x 2 candidates, 6 items x 2 orders
     assert endpoint.calls == {"base": 6, "tuned": 6, JUDGE: 12}
+    # Read from token probabilities: "A" and " A" summed (0.5), against 0.15 and tie 0.05.
+    bias = report["judge_bias"]
+    assert bias["methods"] == {"logprobs": 12} and bias["unparseable"] == 0
+    assert bias["margin"]["n"] == 12 and bias["margin"]["quantiles"]["p50"] == pytest.approx(0.5)
+    assert bias["margin"]["histogram"]["counts"][5] == 12  # all in [0.5, 0.6)
+    assert bias["first_slot_lean"]["value"] == pytest.approx(0.0, abs=1e-9)
+    assert bias["option_mass_median"] == pytest.approx(0.7)
+    assert comparison["judge"]["probability_preference"]["value"] == pytest.approx(-0.5)
+    assert report["headline"]["judge_unparseable_rate"] == 0.0
+    assert report["headline"]["judge_position_consistency"] == 1.0
+
+
+def test_a_judge_without_logprobs_is_read_from_its_text(make_runtime) -> None:
+    """The one-token question comes back without logprobs: the JSON verdict is asked for."""
+    endpoint = FakeEndpoint(models(), consistent_judge)
+    runtime = make_runtime(endpoint)
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        job_id = client.post("/v1/evaluations", json=request(), headers=AUTH).json()["id"]
+        assert wait_finished(client, job_id)["status"] == "succeeded"
+        report = client.get(f"/v1/evaluations/{job_id}/report", headers=AUTH).json()
+    assert report["judge_bias"]["methods"] == {"text": 12}
+    assert report["judge_bias"]["margin"]["n"] == 0
+    assert (report["comparisons"][0]["judge"]["loss"], endpoint.calls[JUDGE]) == (6, 24)
+    assert report["comparisons"][0]["judge"]["domain_accuracy"]["delta"]["value"] == -2.0
+
+
+@pytest.mark.parametrize(
+    ("judge", "unparseable", "consistency"),
+    [(first_slot_logprob_judge, 0, 0.0), (no_answer_logprob_judge, 12, None)],
+)
+def test_a_logprob_judges_position_bias_and_unparseable_replies(
+    make_runtime, judge, unparseable, consistency
+) -> None:
+    runtime = make_runtime(FakeEndpoint(models(), consistent_judge, judge_logprobs=judge))
+    with TestClient(create_app(runtime.settings, runtime)) as client:
+        job_id = client.post("/v1/evaluations", json=request(), headers=AUTH).json()["id"]
+        assert wait_finished(client, job_id)["status"] == "succeeded"
+        report = client.get(f"/v1/evaluations/{job_id}/report", headers=AUTH).json()
+    bias, headline = report["judge_bias"], report["headline"]
+    assert bias["unparseable"] == unparseable
+    assert headline["judge_unparseable_rate"] == unparseable / 12
+    assert headline["judge_position_consistency"] == consistency
+    if consistency is not None:  # A 0.6 vs B 0.3 in every reply: a lean of 1/3 to slot A
+        assert bias["first_slot_lean"]["value"] == pytest.approx(1 / 3)
+        assert bias["first_slot_lean"]["low"] > 0
+        assert report["comparisons"][0]["judge"]["tie"] == 6
 
 
 def test_a_first_slot_judge_is_zero_percent_consistent_and_counts_no_wins(make_runtime) -> None:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from evaluator_fakes import JUDGE, FakeEndpoint, consistent_judge
+from evaluator_fakes import JUDGE, FakeEndpoint, consistent_judge, consistent_logprob_judge
 from typer.testing import CliRunner
 
 from advisor_evaluator import cli
@@ -18,7 +18,8 @@ SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
 def test_eval_runs_the_job_and_writes_the_report(make_runtime, monkeypatch, tmp_path) -> None:
     endpoint = FakeEndpoint({"base": lambda p: f"correct, with a caveat: {p}",
-                             "tuned": lambda p: f"sure: {p}"}, consistent_judge)  # fmt: skip
+                             "tuned": lambda p: f"sure: {p}"}, consistent_judge,
+                            judge_logprobs=consistent_logprob_judge)  # fmt: skip
     runtime = make_runtime(endpoint, inprocess_concurrency=4)  # the thread pool, as shipped
     monkeypatch.setattr(cli, "build_runtime", lambda settings: runtime)
     config = tmp_path / "eval.yaml"

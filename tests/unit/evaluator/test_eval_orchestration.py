@@ -4,7 +4,7 @@ units' reasons, report when everything is stored."""
 from __future__ import annotations
 
 import pytest
-from evaluator_fakes import JUDGE, FakeEndpoint, consistent_judge
+from evaluator_fakes import JUDGE, FakeEndpoint, consistent_judge, consistent_logprob_judge
 
 from advisor_evaluator.orchestration import advance_job
 from advisor_evaluator.pipeline import WorkUnit
@@ -29,7 +29,7 @@ SPEC = {
 @pytest.fixture
 def job(make_runtime):
     endpoint = FakeEndpoint({"base": lambda p: f"correct: {p}", "tuned": lambda p: f"sure: {p}"},
-                            consistent_judge)  # fmt: skip
+                            consistent_judge, judge_logprobs=consistent_logprob_judge)  # fmt: skip
     runtime = make_runtime(endpoint)
     record, _ = create_evaluation(
         runtime, EvaluationCreate.model_validate(SPEC), None, lambda _: None
