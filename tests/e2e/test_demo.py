@@ -71,6 +71,25 @@ def test_table_cells_are_the_evaluators_figures(demo_run) -> None:
     assert all(verdict in markdown for verdict in evaluation["verdicts"])
 
 
+def test_the_headline_has_its_figures_and_the_judge_decides(demo_run) -> None:
+    """Shape, not values: the study's sizes decide the figures; the judge, read from its token
+    probabilities, must give a verdict for at least 95% of its replies."""
+    out, _, _ = demo_run
+    report = json.loads((out / "report.json").read_text())
+    assert next(iter(report)) == "headline"
+    headline = report["headline"]
+    challengers = {report["names"]["ungated"], report["names"]["gated"]}
+    assert 0.0 <= headline["judge_unparseable_rate"] <= 0.05
+    consistency = headline["judge_position_consistency"]
+    assert consistency is None or 0.0 <= consistency <= 1.0
+    assert set(headline["fidelity_delta"]) == challengers
+    for low, point, high in headline["fidelity_delta"].values():
+        assert low <= point <= high
+    assert set(headline["truncated_rate"]) == challengers | {"base"}
+    assert all(0.0 <= rate <= 1.0 for rate in headline["truncated_rate"].values())
+    assert report["evaluation"]["report"]["judge_bias"]["methods"] == {"logprobs": 8}
+
+
 def test_each_fine_tune_handed_off_between_two_simulated_cards(demo_run) -> None:
     out, _, _ = demo_run
     report = json.loads((out / "report.json").read_text())

@@ -170,14 +170,22 @@ def sizes_table(profile: DemoProfile) -> list[dict[str, Any]]:
     ]
 
 
+def headline(data: dict[str, Any]) -> dict[str, Any]:
+    """The figures a reader checks first, at the top of report.json: the evaluator's headline
+    (judge_unparseable_rate, judge_position_consistency, fidelity_delta, truncated_rate)."""
+    return dict(data["evaluation"]["report"].get("headline") or {})
+
+
 def write_report(out: Path, data: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
     """Write report.json, report.md and the plots into `out`; return the table rows."""
     out.mkdir(parents=True, exist_ok=True)
     rows = paper_table(data["evaluation"]["report"], labels)
+    data["headline"] = headline(data)
     data["paper_table"] = rows
     plot_loss_across_handoff(data["training"], out / "loss_across_handoff.png")
     plot_audit_by_class(data["audit"]["summary"], out / "audit_by_class.png")
-    (out / "report.json").write_text(json.dumps(data, indent=2, default=str))
+    first = {"headline": data["headline"]}  # at the top of the file, where a reader looks first
+    (out / "report.json").write_text(json.dumps(first | data, indent=2, default=str))
     (out / "report.md").write_text(render_markdown(data, rows, labels))
     return {"rows": rows}
 
