@@ -36,6 +36,8 @@ def serve(
     """Serve the base model and adapters over the OpenAI API with the in-process HF engine."""
     import uvicorn
 
+    from advisor_shared.http_protocol import ReadDeadlineProtocol
+
     from .core.config import Settings
     from .main import create_app
 
@@ -55,4 +57,6 @@ def serve(
         f"serving {settings.base_model} as '{settings.base_alias}' on http://{host}:{port}/v1 "
         "(ready when /readyz answers 200)"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    # The deployed command's protocol: a slow client's socket is closed at the read deadline.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+                http=ReadDeadlineProtocol)  # fmt: skip
