@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -39,6 +39,9 @@ class AdvisorSettings(BaseSettings):
     # an app key does. In development with none set, the app keys are admins (the embedded
     # default runs with one key); elsewhere app keys never are.
     admin_api_keys: Annotated[list[SecretStr], NoDecode] = []
+    # HTTP services: a request (headers and body) must arrive within this many seconds of its
+    # first byte, or the connection is closed (`advisor_shared.http_protocol`: slow clients).
+    request_read_timeout_s: float = Field(default=15.0, gt=0)
 
     @field_validator("api_keys", "admin_api_keys", mode="before")
     @classmethod

@@ -52,6 +52,13 @@ def test_x3_task_longer_than_the_visibility_timeout(tmp_path: Path, capsys) -> N
                 f"--concurrency={THREADS}", "--loglevel=INFO", "--without-gossip",
                 "--without-mingle", "-n", f"{name}@%h",
             ])  # fmt: skip
+        # Submitted before a worker is ready, the job would be "stale" to the start-up
+        # reconciliation (queued, no heartbeat yet) and re-driven for no fault of Redis.
+        deadline = time.monotonic() + 120
+        while not all(" ready." in log.read_text() for log in group.logs
+                      if log.name.startswith("v")):  # fmt: skip
+            assert time.monotonic() < deadline, "the workers did not get ready"
+            time.sleep(0.2)
         started = time.monotonic()
         with group.client() as client:
             job_id = client.post("/v1/evaluations", json=evaluation_request(ITEMS)).json()["id"]

@@ -1,19 +1,26 @@
 """Re-drive evaluations whose work stopped (RELIABILITY.md F2, F5).
 
 A worker killed with SIGKILL leaves its message un-acked in Redis until the visibility timeout
-(13 h); the job would wait that long. Instead, every running job refreshes a heartbeat key while
-it makes progress, and a reconciler in each worker re-drives unfinished jobs whose heartbeat
-expired. Re-driving is always safe: stored units are skipped, units in flight hold a lease.
+(13 h); the job would wait that long. Instead a reconciler in each worker re-drives:
+
+- every few seconds, jobs with a step abandoned by a dead worker (`inflight.abandoned`: its
+  entry outlived its lease), so recovery takes a lease TTL plus one check, not minutes;
+- every `reconcile_interval_s`, as the backstop, unfinished jobs whose heartbeat (refreshed while
+  units run) expired.
+
+Re-driving is always safe: stored units are skipped, units in flight hold a lease.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from advisor_shared.jobs import JobRecord
 
+from . import inflight
 from .runtime import Runtime
 from .submission import JOB_KIND
 
@@ -43,11 +50,30 @@ def reconcile_once(
     return redriven
 
 
-class Reconciler:
-    """A daemon thread that calls `reconcile_once` every `interval_s` until stopped."""
+def recover_abandoned(runtime: Runtime, redrive: Callable[[str], None]) -> list[str]:
+    """Re-drive each job with a step whose worker died; each such step is reported once."""
+    redriven = []
+    for job_id, steps in inflight.abandoned(runtime.redis, runtime.settings.queue_name).items():
+        log.warning("re-driving evaluation %s: %s abandoned by a dead worker", job_id, steps)
+        redrive(job_id)
+        runtime.heartbeat(job_id)  # the stale backstop need not drive it a second time
+        redriven.append(job_id)
+    return redriven
 
-    def __init__(self, runtime: Runtime, redrive: Callable[[str], None], interval_s: float):
+
+class Reconciler:
+    """A daemon thread that calls `recover_abandoned` every `check_s` and `reconcile_once`
+    every `interval_s` until stopped."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        redrive: Callable[[str], None],
+        interval_s: float,
+        check_s: float | None = None,
+    ):
         self.runtime, self.redrive, self.interval_s = runtime, redrive, interval_s
+        self.check_s = min(interval_s, check_s if check_s is not None else interval_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="evaluator-reconciler", daemon=True)
 
@@ -58,9 +84,12 @@ class Reconciler:
         self._stop.set()
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
+        next_full = time.monotonic() + self.interval_s
+        while not self._stop.wait(self.check_s):
             try:
-                reconcile_once(self.runtime, self.redrive)
+                recover_abandoned(self.runtime, self.redrive)
+                if time.monotonic() >= next_full:
+                    next_full = time.monotonic() + self.interval_s
+                    reconcile_once(self.runtime, self.redrive)
             except Exception:  # noqa: BLE001 - a store hiccup must not end reconciliation
-                log.exception("reconciliation failed; retrying in %.0fs", self.interval_s)
-            self._stop.wait(self.interval_s)
+                log.exception("reconciliation failed; retrying in %.0fs", self.check_s)

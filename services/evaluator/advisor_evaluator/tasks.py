@@ -15,6 +15,7 @@ from celery.exceptions import Ignore
 
 from advisor_shared.lease import Lease
 
+from . import inflight
 from .errors import EndpointUnavailable
 from .orchestration import advance_job, fail_job
 from .pipeline import WorkUnit
@@ -24,7 +25,8 @@ from .units import execute_unit, record_failure, unit_finished
 
 # A job step whose lease another worker holds is tried again after this long.
 LEASE_WAIT_S = 2.0
-ADVANCE_LEASE_TTL_S = 60.0
+# A re-driven job whose pending units are all in flight is looked at again after this long.
+WATCH_S = 5.0
 # Time limits: a generation of 512 tokens on a loaded CPU engine can take minutes.
 ENDPOINT_TIME_LIMIT_S = 1800
 SCORE_TIME_LIMIT_S = 600
@@ -58,26 +60,37 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
 
     @app.task(name="evaluator.advance", soft_time_limit=ADVANCE_TIME_LIMIT_S,
               time_limit=ADVANCE_TIME_LIMIT_S + 60, **RELIABLE)  # fmt: skip
-    def advance(self: Task, job_id: str, recover: bool = False) -> str:
-        """One step of a job: plan, dispatch the next round as a chord, report, or fail."""
+    def advance(self: Task, job_id: str, recover: bool = False, watch: bool = False) -> str:
+        """One step of a job: plan, dispatch the next round as a chord, report, or fail.
+
+        A re-drive (`recover`) that finds every pending unit in flight keeps looking (`watch`)
+        until they are done: those units belong to a chord that lost a member with the dead
+        worker and will never fire, so nothing else would advance the job before the stale
+        backstop."""
         runtime = runtime_of()
-        with Lease(
-            runtime.redis, f"evaluator:{job_id}:advance", ttl_s=ADVANCE_LEASE_TTL_S
-        ) as lease:
+        lease = Lease(
+            runtime.redis, f"evaluator:{job_id}:advance", ttl_s=runtime.settings.unit_lease_ttl_s
+        )
+        with lease:
             if not lease.held:
                 raise self.retry(countdown=LEASE_WAIT_S)
-            step = advance_job(runtime, job_id, recover=recover)
-            if (
-                step.action == "retry"
-                and self.request.retries >= runtime.settings.endpoint_max_retries
-            ):
-                fail_job(runtime, runtime.jobs.get(JOB_KIND, job_id), f"gave up: {step.reason}")
-                return "failed"
+            # Registered until the next round is queued: a worker killed before that leaves an
+            # entry without a lease, and the reconciler drives the job again within seconds.
+            with inflight.running(runtime.redis, runtime.settings.queue_name, job_id, "advance"):
+                step = advance_job(runtime, job_id, recover=recover)
+                if (
+                    step.action == "retry"
+                    and self.request.retries >= runtime.settings.endpoint_max_retries
+                ):
+                    fail_job(runtime, runtime.jobs.get(JOB_KIND, job_id), f"gave up: {step.reason}")
+                    return "failed"
+                if step.action == "dispatch":
+                    header = [units[u.stage].si(job_id, u.to_dict()) for u in step.units]
+                    chord(header)(advance.si(job_id))
         if step.action == "retry":
             raise self.retry(countdown=backoff_s(self.request.retries))
-        if step.action == "dispatch":
-            header = [units[u.stage].si(job_id, u.to_dict()) for u in step.units]
-            chord(header)(advance.si(job_id))
+        if step.action == "wait" and (recover or watch):
+            advance.apply_async(args=[job_id], kwargs={"watch": True}, countdown=WATCH_S)
         return step.action
 
     def run_unit(self: Task, job_id: str, unit_data: dict[str, Any], failures: int = 0) -> str:
@@ -103,7 +116,12 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
             if unit_finished(results, unit):
                 return "skipped"
             try:
-                execute_unit(runtime, job_id, unit)
+                # Registered while it runs: if this worker dies, the entry outlives the lease
+                # and the reconciler re-dispatches the unit a lease TTL later (inflight.py).
+                with inflight.running(
+                    runtime.redis, runtime.settings.queue_name, job_id, unit.name
+                ):
+                    execute_unit(runtime, job_id, unit)
             except EndpointUnavailable as exc:
                 if failures >= runtime.settings.endpoint_max_retries:
                     record_failure(

@@ -28,7 +28,9 @@ def _start_reconciler(sender: Any = None, **_: Any) -> None:
         return
     runtime = build_runtime(settings)
     reconcile_once(runtime, tasks.redrive)
-    _reconciler = Reconciler(runtime, tasks.redrive, settings.reconcile_interval_s)
+    _reconciler = Reconciler(
+        runtime, tasks.redrive, settings.reconcile_interval_s, settings.abandoned_check_interval_s
+    )
     _reconciler.start()
 
 

@@ -32,9 +32,16 @@ def serve(
         "random key printed at start).",
     ),  # fmt: skip
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    timeout_graceful_shutdown: int = typer.Option(
+        8,
+        help="Seconds in-flight requests get to finish after SIGTERM/Ctrl-C; then they are "
+        "cancelled, their generations with them.",
+    ),  # fmt: skip
 ) -> None:
     """Serve the base model and adapters over the OpenAI API with the in-process HF engine."""
     import uvicorn
+
+    from advisor_shared.http_protocol import ReadDeadlineProtocol
 
     from .core.config import Settings
     from .main import create_app
@@ -55,4 +62,8 @@ def serve(
         f"serving {settings.base_model} as '{settings.base_alias}' on http://{host}:{port}/v1 "
         "(ready when /readyz answers 200)"
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+    # The deployed command's protocol and shutdown bound: a slow client's socket is closed at
+    # the read deadline; on SIGTERM, requests still generating are cancelled after the bound.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+                http=ReadDeadlineProtocol,
+                timeout_graceful_shutdown=timeout_graceful_shutdown)  # fmt: skip

@@ -1,7 +1,9 @@
-"""Middleware shared by every service: request ids and a request-size limit (413)."""
+"""Middleware shared by every service: request ids, a request-size limit (413) and the answer
+to a request cancelled at shutdown (503)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
@@ -67,6 +69,44 @@ class _TooLarge(BaseException):  # noqa: N818
     400, so a streamed (chunked) oversized body would never reach the 413 below."""
 
 
+class ShutdownAnswer:
+    """A request the server cancels at its graceful-shutdown bound (uvicorn's
+    `--timeout-graceful-shutdown`; uvicorn cancels request tasks for nothing else) gets
+    503 `shutting_down` with Retry-After and `connection: close`, not uvicorn's bare 500, so its
+    client retries on another replica. The handler's own cancellation has already stopped its
+    work (the gateway's generation: `until_disconnected`); the cancellation goes on up."""
+
+    RETRY_AFTER_S = 2
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            if not response_started:
+                body = json.dumps(error_body(503, "the server is shutting down; retry",
+                                             code="shutting_down")).encode()  # fmt: skip
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"application/json"),
+                                        (b"content-length", str(len(body)).encode()),
+                                        (b"retry-after", str(self.RETRY_AFTER_S).encode()),
+                                        (b"connection", b"close")]})  # fmt: skip
+                await send({"type": "http.response.body", "body": body})
+            raise
+
+
 class RequestId:
     """Give every request an id (`X-Request-ID`, echoed or generated) for logs and 500s."""
 
@@ -92,11 +132,12 @@ class RequestId:
 
 
 def install_common(app: FastAPI, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
-    """Error handlers, the text check, the body-size limit and request ids, in that order of
-    wrapping (the text check reads only what the size limit let through)."""
+    """Error handlers, the text check, the body-size limit, the shutdown answer and request ids,
+    in that order of wrapping (the text check reads only what the size limit let through)."""
     install_error_handlers(app)
     app.add_middleware(InvalidTextCheck)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(ShutdownAnswer)
     app.add_middleware(RequestId)
 
 

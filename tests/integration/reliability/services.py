@@ -215,13 +215,14 @@ class RedisServer:
 
 
 def figure(experiment: str, text: str, *, runs: int, faults: int, lost: int = 0,
-           duplicated: int = 0, refused: int | str = "", ok: bool) -> None:  # fmt: skip
+           duplicated: int = 0, refused: int | str = "", ok: bool, **measured: Any) -> None:  # fmt: skip
     """Print a measured figure: a line for people and a `FIGURE {json}` line that
-    benchmarks/reliability.py gathers into docs/reliability.md."""
+    benchmarks/reliability.py gathers into docs/reliability.md (`measured`: named figures kept
+    in the JSON row, e.g. `recovery_s`)."""
     import json
 
     print(f"\n{experiment}: {text}")
     row = {"experiment": experiment, "runs": runs, "faults": faults, "lost": lost,
            "duplicated": duplicated, "refused": refused, "result": "pass" if ok else "FAIL",
-           "figure": text}  # fmt: skip
+           "figure": text, **measured}  # fmt: skip
     print("FIGURE " + json.dumps(row))

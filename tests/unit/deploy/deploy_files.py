@@ -106,7 +106,7 @@ class AppReference:
 
     module: str
     attribute: str | None
-    kind: str  # "uvicorn-factory" or "celery-app"
+    kind: str  # "uvicorn-factory", "uvicorn-protocol" (`--http`) or "celery-app"
 
 
 def app_references(words: list[str]) -> list[AppReference]:
@@ -117,7 +117,11 @@ def app_references(words: list[str]) -> list[AppReference]:
     if program == "uvicorn" and "--factory" in words:
         target = next(w for w in words[1:] if not w.startswith("-") and ":" in w)
         module, attribute = target.split(":", 1)
-        return [AppReference(module, attribute, "uvicorn-factory")]
+        found = [AppReference(module, attribute, "uvicorn-factory")]
+        if "--http" in words and ":" in words[words.index("--http") + 1]:
+            module, attribute = words[words.index("--http") + 1].split(":", 1)
+            found.append(AppReference(module, attribute, "uvicorn-protocol"))
+        return found
     if program == "celery" and "-A" in words:
         return [AppReference(words[words.index("-A") + 1], None, "celery-app")]
     if program in ("sh", "/bin/sh") and "-c" in words:
@@ -158,7 +162,7 @@ def missing_app_reference(ref: AppReference) -> str | None:
     if not path.is_file():
         return f"{ref.module}: no module at {path.relative_to(REPO)}"
     names = top_level_names(path)
-    if ref.kind == "uvicorn-factory" and ref.attribute not in names:
+    if ref.kind in ("uvicorn-factory", "uvicorn-protocol") and ref.attribute not in names:
         return f"{ref.module}: defines no `{ref.attribute}`"
     # `celery -A module` looks for module.app, then module.celery.
     if ref.kind == "celery-app" and not names & {"app", "celery"}:

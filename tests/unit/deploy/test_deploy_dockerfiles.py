@@ -222,7 +222,7 @@ def test_default_command_healthcheck_and_port_agree(
     command = json.loads(cmd.arguments)
     # The image's own command is the one compose runs for the API service.
     assert command == compose()["services"][compose_service]["command"]
-    assert [missing_app_reference(r) for r in app_references(command)] == [None]
+    assert [missing_app_reference(r) for r in app_references(command)] == [None, None]
     (expose,) = image.all("EXPOSE")
     assert expose.arguments == str(port)
     (healthcheck,) = image.all("HEALTHCHECK")

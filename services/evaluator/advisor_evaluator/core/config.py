@@ -48,9 +48,15 @@ class Settings(AdvisorSettings):
     # this many times per work unit before the job fails with the reason.
     endpoint_max_retries: int = 6
     endpoint_timeout_s: float = 600.0
-    # Per-work-unit lease: a unit whose worker died is taken over after at most this long.
-    unit_lease_ttl_s: float = 30.0
-    # A running job with no activity for this long is driven again by the reconciler (F2).
+    # Lease of each running unit and job step, renewed every third of it: a step whose worker
+    # died is found abandoned at most this long after the death (inflight.py).
+    unit_lease_ttl_s: float = Field(default=15.0, gt=0)
+    # How often each worker looks for abandoned steps (Redis only, no store listing). A killed
+    # worker's job moves again within `unit_lease_ttl_s` + this (issue 17: <= 60 s in all).
+    abandoned_check_interval_s: float = Field(default=5.0, gt=0)
+    # The backstop for what leaves no entry (a retry waiting for its countdown in a killed
+    # worker's memory): a running job with no activity for this long is driven again (F2),
+    # looked for every `reconcile_interval_s` over the store's job records.
     stale_job_after_s: float = 300.0
     reconcile_interval_s: float = 60.0
     max_request_bytes: int = 8 * 1024 * 1024
