@@ -38,6 +38,24 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
 
 
+def wait_for_http(
+    proc: subprocess.Popen, url: str, log_path: Path, timeout: float, interval: float = 0.5
+) -> None:
+    """Wait until `url` answers 200; fail with the server's log if it exits or never does."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, f"{url} did not answer 200 within {timeout} s"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(interval)
+
+
 def _redis_answers(url: str) -> bool:
     import redis
 

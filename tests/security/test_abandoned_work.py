@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CACHE_DIR, free_port
+from tests.conftest import CACHE_DIR, free_port, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +46,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
                             stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert proc.poll() is None, (root / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the gateway did not get ready"
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
+        wait_for_http(proc, f"{url}/readyz", root / "server.log", timeout=300)
         yield url, proc.pid
     finally:
         proc.terminate()

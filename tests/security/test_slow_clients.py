@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, wait_for_http
 
 pytestmark = pytest.mark.integration
 
@@ -60,16 +60,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     proc = subprocess.Popen(image_command(port), cwd=REPO, env=env, stdout=log,
                             stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (root / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the evaluator API did not start"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+        wait_for_http(proc, f"http://127.0.0.1:{port}/healthz", root / "server.log", timeout=120,
+                      interval=0.3)  # fmt: skip
         yield port
     finally:
         proc.terminate()

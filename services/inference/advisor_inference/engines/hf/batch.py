@@ -53,12 +53,7 @@ class ActiveBatch:
         cls, rows: list[Sequence], forward: Forward, pad_id: int, cache: Any
     ) -> ActiveBatch:
         """Run the prompts of `rows` (left-padded) through the model once."""
-        width = max(len(r.prompt_ids) for r in rows)
-        ids = torch.tensor([[pad_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in rows])
-        mask = torch.tensor(
-            [[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in rows]
-        )
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, positions = left_padded(rows, pad_id)
         logits = forward(ids, mask, positions, cache, [r.adapter for r in rows])
         return cls(rows, cache, mask, positions[:, -1], logits)
 
@@ -88,12 +83,7 @@ class ActiveBatch:
 
     def step(self, forward: Forward, detokenize: Detokenize, eos_ids: set[int]) -> None:
         """Pick every row's next token, emit text, drop finished rows, run the next forward."""
-        params = [r.params for r in self.rows]
-        tokens = choose_next_tokens(self.last_logits, params, [r.generator for r in self.rows])
-        logprobs = step_logprobs(self.last_logits, tokens, params)
-        for row, token, logprob in zip(self.rows, tokens, logprobs, strict=True):
-            if not row.cancelled:
-                _advance(row, token, detokenize, eos_ids, logprob)
+        tokens = advance_rows(self.rows, self.last_logits, detokenize, eos_ids)
         keep = [i for i, row in enumerate(self.rows) if not row.done]
         if len(keep) < len(self.rows):
             self._select(keep)
@@ -123,6 +113,32 @@ class ActiveBatch:
             for layer in self.cache.layers:
                 layer.keys = layer.keys[:, :, lead:, :]
                 layer.values = layer.values[:, :, lead:, :]
+
+
+def left_padded(
+    rows: list[Sequence], pad_id: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Prompt ids, attention mask and positions of `rows`, left-padded to one width, so every
+    row's last prompt token sits in the last column."""
+    width = max(len(r.prompt_ids) for r in rows)
+    ids = torch.tensor([[pad_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in rows])
+    mask = torch.tensor([[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in rows])
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def advance_rows(
+    rows: list[Sequence], logits: torch.Tensor, detokenize: Detokenize, eos_ids: set[int]
+) -> list[int]:
+    """Choose each row's next token from `logits` and emit its text; returns the tokens. The
+    log-probabilities are read out to plain numbers here, so `logits` may be overwritten after
+    (a captured graph's output buffer)."""
+    params = [r.params for r in rows]
+    tokens = choose_next_tokens(logits, params, [r.generator for r in rows])
+    logprobs = step_logprobs(logits, tokens, params)
+    for row, token, logprob in zip(rows, tokens, logprobs, strict=True):
+        if not row.cancelled:
+            _advance(row, token, detokenize, eos_ids, logprob)
+    return tokens
 
 
 def _advance(

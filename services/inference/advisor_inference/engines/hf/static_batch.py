@@ -14,8 +14,7 @@ from typing import Any
 
 import torch
 
-from .batch import Detokenize, Forward, _advance
-from .sampling import choose_next_tokens, step_logprobs
+from .batch import Detokenize, Forward, advance_rows, left_padded
 from .sequence import Sequence
 
 # (ids, positions) -> logits [rows, vocab], through the static cache.
@@ -33,12 +32,8 @@ class StaticBatch:
 
     def admit(self, rows: list[Sequence], forward: Forward, pad_id: int, cache: Any) -> None:
         """Prefill `rows` together and append them (their cache in the next free slots)."""
-        width = max(len(r.prompt_ids) for r in rows)
-        ids = torch.tensor([[pad_id] * (width - len(r.prompt_ids)) + r.prompt_ids for r in rows])
-        mask = torch.tensor(
-            [[0] * (width - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in rows]
-        )
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        ids, mask, positions = left_padded(rows, pad_id)
+        width = ids.shape[1]
         logits = forward(ids, mask, positions, cache, [r.adapter for r in rows])
         first = len(self.rows)
         for i, row in enumerate(rows):
@@ -57,14 +52,9 @@ class StaticBatch:
     def step(self, decode: Decode, detokenize: Detokenize, eos_ids: set[int]) -> None:
         """Pick every row's next token, emit text, drop finished rows, run the next step."""
         assert self.last_logits is not None, "admit rows before stepping"
-        params = [r.params for r in self.rows]
-        tokens = choose_next_tokens(self.last_logits, params, [r.generator for r in self.rows])
         # `last_logits` may be a view of a captured graph's output, which `decode` below
-        # overwrites: the log-probabilities are read out to plain numbers here, before it.
-        logprobs = step_logprobs(self.last_logits, tokens, params)
-        for row, token, logprob in zip(self.rows, tokens, logprobs, strict=True):
-            if not row.cancelled:
-                _advance(row, token, detokenize, eos_ids, logprob)
+        # overwrites: advance_rows reads everything it needs from it first.
+        tokens = advance_rows(self.rows, self.last_logits, detokenize, eos_ids)
         keep = [i for i, row in enumerate(self.rows) if not row.done]
         if len(keep) < len(self.rows):
             # Slots in increasing order: slot `target` is free or already moved down.
