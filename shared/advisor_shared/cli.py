@@ -5,6 +5,7 @@ and an image that installs only the gateway shows only the gateway's commands.""
 from __future__ import annotations
 
 import logging
+import os
 from importlib.metadata import entry_points
 
 import typer
@@ -53,5 +54,9 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
+    # Nothing here uses JAX, but libraries that find it installed (bm25s) import it, and JAX
+    # then reserves 75 % of every GPU at start-up: a GPU demo's driver held 108 GB that way and
+    # starved the trainer. Child processes inherit the setting.
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     build_app()()

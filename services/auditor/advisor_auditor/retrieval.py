@@ -8,10 +8,15 @@ value could never be caught.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
-import bm25s
+# bm25s uses JAX for its top-k when JAX is installed, and JAX then takes 75 % of every GPU's
+# memory at start-up. Retrieval is small: keep JAX on the CPU unless the deployer says otherwise.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import bm25s  # noqa: E402  (after the JAX setting above)
 import numpy as np
 
 from .attributes import value_contexts

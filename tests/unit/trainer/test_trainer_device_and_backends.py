@@ -77,6 +77,7 @@ def test_gpu_backend_arguments(tmp_path) -> None:
     }  # fmt: skip
     assert load_kwargs(config, "/models/m", "bfloat16") == {
         "model_name": "/models/m", "max_seq_length": 2048, "dtype": "bfloat16", "load_in_4bit": True,
+        "device_map": {"": 0},
     }  # fmt: skip
     assert load_kwargs(config, str(tmp_path), "float16")["local_files_only"] is True
     unsloth_peft = peft_kwargs(config)

@@ -23,6 +23,10 @@ def load_kwargs(config: Any, location: str, dtype: str) -> dict[str, Any]:
         "max_seq_length": config.max_seq_len,
         "dtype": dtype,
         "load_in_4bit": config.load_in_4bit,
+        # The whole model on the one card. Unsloth's default ("sequential") quietly offloads
+        # layers to the CPU when the card is short of memory, and training then fails far
+        # away with a tensor on the wrong device; this way a full card is a clear OOM.
+        "device_map": {"": 0},
     }
     if Path(location).is_dir():  # a local folder: no hub look-ups (GPU.md)
         options["local_files_only"] = True
