@@ -124,6 +124,31 @@ def graph_step(model: Any, rows: int, cuda: bool, repeats: int) -> float:
     return timed(step, repeats, cuda)
 
 
+def kernel_table(model: Any, rows: int, top: int = 25) -> dict[str, Any]:
+    """The GPU kernels of one eager step of `rows` rows (torch.profiler): count and time by name.
+
+    Their summed time against `graph_step_ms` shows what the graph's replay still spends
+    between kernels; the table shows which operations cost most."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from advisor_inference.engines.hf.static_decode import StaticDecoder
+
+    decoder = StaticDecoder(model, slots=rows, tokens=LENGTH, use_graphs=False)
+    ids, positions = [5] * rows, [LENGTH - 2] * rows
+    for _ in range(2):
+        decoder.decode(model, ("profile",), ids, positions)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        decoder.decode(model, ("profile",), ids, positions)
+    events = [e for e in prof.key_averages() if e.device_time_total > 0]
+    events.sort(key=lambda e: e.device_time_total, reverse=True)
+    return {
+        "kernels": sum(e.count for e in events),
+        "kernel_ms": sum(e.device_time_total for e in events) / 1e3,
+        "top": [{"name": e.key[:120], "count": e.count, "ms": e.device_time_total / 1e3}
+                for e in events[:top]],
+    }  # fmt: skip
+
+
 def engine_token_ms(path: Path | None) -> float | None:
     if path is None or not path.is_file():
         return None
@@ -166,6 +191,8 @@ def main() -> None:
         }
         if cuda:
             torch.cuda.empty_cache()
+    if cuda:
+        result["kernels_rows_1"] = kernel_table(model, 1)
     token_ms = engine_token_ms(args.engine_result)
     if token_ms is not None:
         result["engine_token_ms"] = token_ms

@@ -48,16 +48,32 @@ def _rouge_scorer() -> Any:
 def bertscores(
     candidates: list[str], references: list[str], config: dict[str, Any]
 ) -> list[dict[str, float]]:
-    """BERTScore precision, recall and F1 of each candidate against its reference (one batch)."""
+    """BERTScore precision, recall and F1 of each candidate against its reference (one batch).
+
+    A pair with an empty side (a model that answered nothing) shares no token with the other,
+    so it scores the floor: 0, or 0 rescaled by the baseline. bert-score itself cannot encode
+    an empty text with current tokenizers, so such pairs never reach it."""
     with _SCORER_LOCK:
         scorer = _bert_scorer(config["encoder"], config["num_layers"], config["rescale"])
-    precision, recall, f1 = scorer.score(
-        [normalise_whitespace(c) for c in candidates], [normalise_whitespace(r) for r in references]
-    )
-    return [
-        {"precision": float(p), "recall": float(r), "f1": float(f)}
-        for p, r, f in zip(precision, recall, f1, strict=True)
-    ]
+    pairs = [(normalise_whitespace(c), normalise_whitespace(r))
+             for c, r in zip(candidates, references, strict=True)]  # fmt: skip
+    scored = [i for i, (c, r) in enumerate(pairs) if c and r]
+    scores = [_floor(scorer, config["rescale"])] * len(pairs)
+    if scored:
+        precision, recall, f1 = scorer.score([pairs[i][0] for i in scored],
+                                             [pairs[i][1] for i in scored])  # fmt: skip
+        for i, p, r, f in zip(scored, precision, recall, f1, strict=True):
+            scores[i] = {"precision": float(p), "recall": float(r), "f1": float(f)}
+    return scores
+
+
+def _floor(scorer: Any, rescale: bool) -> dict[str, float]:
+    """The score of nothing in common: 0 on bert-score's raw scale, or 0 rescaled."""
+    if not rescale:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    baseline = [float(b) for b in scorer.baseline_vals]
+    p, r, f = ((0.0 - b) / (1.0 - b) for b in baseline)
+    return {"precision": p, "recall": r, "f1": f}
 
 
 def bertscore(candidate: str, reference: str, config: dict[str, Any]) -> dict[str, float]:

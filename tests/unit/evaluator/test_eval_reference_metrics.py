@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_evaluator.reference_metrics import bertscore, normalise_whitespace, rouge_l
+from advisor_evaluator.reference_metrics import (
+    bertscore,
+    bertscores,
+    normalise_whitespace,
+    rouge_l,
+)
 
 pytestmark = pytest.mark.unit
 EMBEDDED = {"encoder": "all-minilm-l6-v2", "num_layers": 6, "rescale": False}
@@ -34,3 +39,11 @@ def test_rouge_l_is_f1_of_the_longest_common_subsequence() -> None:
         2 * 1 * (5 / 13) / (1 + 5 / 13)
     )
     assert rouge_l("", REFERENCE) == 0.0
+
+
+def test_an_empty_answer_scores_the_floor_and_the_rest_of_its_batch_as_usual() -> None:
+    # A model with nothing to say returns "": bert-score's tokenizers cannot encode it, and
+    # one empty answer must not fail the whole chunk.
+    scores = bertscores(["", " \n", REFERENCE], [REFERENCE, REFERENCE, REFERENCE], EMBEDDED)
+    assert scores[0] == scores[1] == {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    assert scores[2]["f1"] == pytest.approx(1.0, abs=1e-5)
