@@ -83,6 +83,51 @@ def test_unsupported_architectures_say_why(tiny_model_dir) -> None:
     assert "architecture 'gpt2'" in (supports(model) or "")
 
 
+def test_fused_products_with_an_adapter_give_peft_s_logits(tiny_model_dir) -> None:
+    """The fused (q, k, v) and (gate, up) products add an adapter's update on the right
+    slices, including for projections the adapter leaves out (here k and gate); base rows
+    and peft's own path (no lean adapter selected) give their logits too."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from advisor_inference.engines.hf import lora_fast
+    from advisor_inference.engines.hf.static_decode import StaticDecoder
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    decoder = StaticDecoder(model, slots=2, tokens=64, use_graphs=False)
+    prompt = torch.randint(3, 200, (1, 6), generator=torch.Generator().manual_seed(4))
+
+    def step(key, token):
+        with torch.inference_mode():
+            out = model(input_ids=prompt, use_cache=True)
+            layers = out.past_key_values.layers
+            decoder.store_prompt(0, [x.keys[0] for x in layers], [x.values[0] for x in layers])
+            return decoder.decode(model, key, [token], [prompt.shape[1]])[0]
+
+    def forward(token):
+        with torch.inference_mode():
+            return model(input_ids=torch.cat([prompt, torch.tensor([[token]])], 1)).logits[0, -1]
+
+    base = step(("base",), 9)  # fuses the base weights before peft wraps the layers
+    assert torch.allclose(base, forward(9), atol=1e-4)
+    targets = ["q_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
+    peft_model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=targets))
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.1, generator=torch.Generator().manual_seed(5))
+    lora_fast.install(peft_model)
+    with torch.inference_mode():
+        tuned = peft_model(input_ids=torch.cat([prompt, torch.tensor([[9]])], 1)).logits[0, -1]
+    assert not torch.allclose(tuned, base, atol=1e-3)  # the adapter changes the answer
+    with lora_fast.use("default"):
+        lean = step(("base", "default", True), 9)
+    assert torch.allclose(lean, tuned, atol=1e-4)
+    assert torch.allclose(step(("base", "default", False), 9), tuned, atol=1e-4)  # peft's path
+    peft_model.base_model.disable_adapter_layers()
+    assert torch.allclose(step(("base", None, False), 9), base, atol=1e-4)
+
+
 def make_adapter(base_dir, out_dir):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM

@@ -36,6 +36,11 @@ def use(name: str) -> Iterator[None]:
         _ACTIVE.reset(token)
 
 
+def active() -> str | None:
+    """The adapter selected by the enclosing `use` block, if any."""
+    return _ACTIVE.get()
+
+
 def install(model: Any) -> int:
     """Route every peft LoRA Linear of `model` through the lean path (idempotent); returns
     the number of layers routed."""

@@ -40,6 +40,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .fused_projections import GATE_UP, QKV, FusedLinear, LoraPlan, fuse, project
+
 log = logging.getLogger(__name__)
 
 ARCHITECTURES = ("llama", "mistral")
@@ -106,6 +108,10 @@ class StaticDecoder:
         self._positions = torch.zeros(s.slots, dtype=torch.long, device=device)
         self.use_graphs = device.type == "cuda" if use_graphs is None else use_graphs
         self._graphs: dict[tuple[Any, ...], tuple[Any, torch.Tensor]] = {}
+        # Per model: each layer's fused (q, k, v) and (gate, up) products, made on first use.
+        self._fused: dict[int, tuple[Any, list[tuple[FusedLinear | None, FusedLinear | None]]]] = {}
+        # Per step key (instance, adapter...): how each fused product applies the adapter.
+        self._plans: dict[tuple[Any, ...], list[tuple[Any, Any]]] = {}
         self._pool: Any = None
         log.info("static KV cache: %d slots x %d tokens, %.2f GB", s.slots, s.tokens, s.bytes / 1e9)
 
@@ -152,20 +158,20 @@ class StaticDecoder:
             if not self.use_graphs:
                 if prepare:
                     prepare()
-                return self._step(model, rows, length)[:n]
+                return self._step(model, key, rows, length)[:n]
             graph_key = (*key, rows, length)
             captured = self._graphs.get(graph_key)
             if captured is None:
                 if prepare:
                     prepare()
                 try:
-                    captured = self._graphs[graph_key] = self._capture(model, rows, length)
+                    captured = self._graphs[graph_key] = self._capture(model, key, rows, length)
                 except RuntimeError:
                     # A layer that cannot be captured (a kernel that syncs with the host):
                     # decode eagerly from now on rather than fail the requests.
                     log.exception("CUDA graph capture failed; decoding without graphs")
                     self.use_graphs = False
-                    return self._step(model, n, length)[:n]
+                    return self._step(model, key, n, length)[:n]
             graph, logits = captured
             graph.replay()
             return logits[:n]
@@ -173,51 +179,94 @@ class StaticDecoder:
     def forget_graphs(self) -> None:
         """Drop every graph (the model's layers changed: an adapter was attached or removed)."""
         self._graphs.clear()
+        self._plans.clear()  # the adapters' stacked matrices (fused_projections.LoraPlan)
         # The memory pool goes with its last graph: a later capture must start a new one.
         self._pool = None
 
-    def _capture(self, model: Any, rows: int, length: int) -> tuple[Any, torch.Tensor]:
+    def _capture(
+        self, model: Any, key: tuple[Any, ...], rows: int, length: int
+    ) -> tuple[Any, torch.Tensor]:
         # Warm-up passes on a side stream first (cuBLAS picks its kernels, lazy weights are
         # folded). They write this step's own keys/values, as the replay will: no harm done.
         stream = torch.cuda.Stream(self.device)
         stream.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(stream):
             for _ in range(2):
-                self._step(model, rows, length)
+                self._step(model, key, rows, length)
         torch.cuda.current_stream(self.device).wait_stream(stream)
         graph = torch.cuda.CUDAGraph()
         if self._pool is None:
             self._pool = torch.cuda.graph_pool_handle()
         with torch.cuda.graph(graph, pool=self._pool):
-            logits = self._step(model, rows, length)
+            logits = self._step(model, key, rows, length)
         return graph, logits
 
-    def _step(self, model: Any, rows: int, length: int) -> torch.Tensor:
+    def _layers(self, model: Any) -> list[tuple[FusedLinear | None, FusedLinear | None]]:
+        """Each layer's fused products, made once per model (its weights become views)."""
+        known = self._fused.get(id(model))
+        if known is None or known[0] is not model:
+            layers = [(fuse(layer.self_attn, QKV), fuse(layer.mlp, GATE_UP))
+                      for layer in model.model.layers]  # fmt: skip
+            known = self._fused[id(model)] = (model, layers)
+        return known[1]
+
+    def _lora_plans(self, model: Any, key: tuple[Any, ...]) -> list[tuple[Any, Any]]:
+        plans = self._plans.get(key)
+        if plans is None:
+            dtype = self.shape.dtype
+            plans = self._plans[key] = [
+                tuple(LoraPlan.of(f, dtype) if f is not None else None for f in pair)
+                for pair in self._layers(model)
+            ]
+        return plans
+
+    def _step(self, model: Any, key: tuple[Any, ...], rows: int, length: int) -> torch.Tensor:
         """One token per row through every layer; logits of the new position."""
         decoder = model.model
         ids, positions = self._ids[:rows], self._positions[:rows]
-        hidden = decoder.embed_tokens(ids[:, None])
+        hidden = decoder.embed_tokens(ids)  # [rows, hidden]: one token per row
         cos, sin = decoder.rotary_emb(hidden, positions[:, None])
-        cos, sin = cos[:, None], sin[:, None]  # [rows, 1, 1, head_dim]: broadcast over heads
+        cos, sin = cos.view(rows, 1, -1), sin.view(rows, 1, -1)  # broadcast over heads
         # Each row sees the cache positions up to its own (later ones are another request's).
         visible = torch.arange(length, device=ids.device)[None, :] <= positions[:, None]
         mask = visible[:, None, None, :]
         where = positions.view(rows, 1, 1, 1).expand(rows, self.shape.kv_heads, 1,
                                                      self.shape.head_dim)  # fmt: skip
+        fused, plans = self._layers(model), self._lora_plans(model, key)
         for index, layer in enumerate(decoder.layers):
-            residual = hidden
-            x = layer.input_layernorm(hidden)
-            attention = _attend(layer.self_attn, x, cos, sin, self.keys[index][:rows],
-                                self.values[index][:rows], where, mask, length)  # fmt: skip
-            hidden = residual + attention
-            hidden = hidden + layer.mlp(layer.post_attention_layernorm(hidden))
-        hidden = decoder.norm(hidden)
-        return model.lm_head(hidden[:, -1, :])
+            (qkv, gate_up), (qkv_plan, gate_up_plan) = fused[index], plans[index]
+            x = _norm(layer.input_layernorm, hidden)
+            if qkv is None:
+                attn = layer.self_attn
+                q, k, v = attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)
+            else:
+                q, k, v = project(qkv, x, qkv_plan)
+            hidden = hidden + _attend(layer.self_attn, q, k, v, cos, sin, self.keys[index][:rows],
+                                      self.values[index][:rows], where, mask, length)  # fmt: skip
+            x = _norm(layer.post_attention_layernorm, hidden)
+            if gate_up is None:
+                hidden = hidden + layer.mlp(x)
+            else:
+                gate, up = project(gate_up, x, gate_up_plan)
+                hidden = hidden + layer.mlp.down_proj(layer.mlp.act_fn(gate) * up)
+        return model.lm_head(_norm(decoder.norm, hidden))
+
+
+def _norm(norm: Any, x: torch.Tensor) -> torch.Tensor:
+    """Llama's RMSNorm as torch's fused kernel (one kernel instead of eight); any other norm
+    runs its module. The weight multiplies before the cast to the model's dtype, where
+    transformers multiplies after: the same value up to one rounding of bf16."""
+    eps = getattr(norm, "variance_epsilon", None)
+    if eps is None or not type(norm).__name__.endswith("RMSNorm"):
+        return norm(x)
+    return F.rms_norm(x, (x.shape[-1],), norm.weight, eps)
 
 
 def _attend(
     attn: Any,
-    x: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
     cos: torch.Tensor,
     sin: torch.Tensor,
     keys: torch.Tensor,
@@ -226,22 +275,20 @@ def _attend(
     mask: torch.Tensor,
     length: int,
 ) -> torch.Tensor:
-    rows = x.shape[0]
+    """Attention of one new token per row; `q`, `k`, `v` are `[rows, heads * head_dim]`."""
+    rows = q.shape[0]
     kv_heads, head_dim = keys.shape[1], keys.shape[3]
-    q = attn.q_proj(x).view(rows, -1, head_dim)  # [rows, heads, head_dim]
-    k = attn.k_proj(x).view(rows, kv_heads, 1, head_dim)
-    v = attn.v_proj(x).view(rows, kv_heads, 1, head_dim)
+    q = _rotate(q.view(rows, -1, head_dim), cos, sin)  # [rows, heads, head_dim]
+    k = _rotate(k.view(rows, kv_heads, head_dim), cos, sin)
+    keys.scatter_(2, where, k.view(rows, kv_heads, 1, head_dim))
+    values.scatter_(2, where, v.view(rows, kv_heads, 1, head_dim))
     heads = q.shape[1]
-    q = _rotate(q[:, :, None, :], cos, sin)  # [rows, heads, 1, head_dim]
-    k = _rotate(k, cos, sin)
-    keys.scatter_(2, where, k)
-    values.scatter_(2, where, v)
     # Query heads h*g .. h*g+g-1 share KV head h (transformers' repeat_kv order).
     grouped = q.view(rows, kv_heads, heads // kv_heads, head_dim)
     out = F.scaled_dot_product_attention(
         grouped, keys[:, :, :length], values[:, :, :length], attn_mask=mask, scale=attn.scaling
     )
-    return attn.o_proj(out.reshape(rows, 1, heads * head_dim))
+    return attn.o_proj(out.reshape(rows, heads * head_dim))
 
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
