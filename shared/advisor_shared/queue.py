@@ -1,8 +1,8 @@
 """Celery app factory shared by the job services.
 
 With `ADVISOR_REDIS_URL` set, Celery runs on Redis with the reliability options of
-RELIABILITY.md (late acks, requeue on worker loss, visibility timeout above the longest task).
-Without it, the same tasks run on an in-memory broker consumed by a worker thread in the same
+docs/reliability.md (F1, F2: late acks, requeue on worker loss, visibility timeout above the longest
+task). Without it, the same tasks run on an in-memory broker consumed by a worker thread in the same
 process (`run_inprocess_worker`): nothing is executed eagerly, nothing is bypassed.
 """
 

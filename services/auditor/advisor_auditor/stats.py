@@ -1,4 +1,4 @@
-"""Proportions with honest uncertainty: the Wilson score interval (PAPER.md §6.5 reports the
+"""Proportions with honest uncertainty: the Wilson score interval (docs/paper.md §4.4 reports the
 training-data error rate this way)."""
 
 from __future__ import annotations

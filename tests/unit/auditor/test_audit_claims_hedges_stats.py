@@ -73,7 +73,7 @@ def test_plain_statements_and_advice_are_not_hedges(text: str) -> None:
 
 
 def test_wilson_interval_on_fixed_inputs() -> None:
-    # The paper's hard count: 11/40 = 27.5% with Wilson [16%, 43%] (PAPER.md §6.5).
+    # The paper's hard count: 11/40 = 27.5% with Wilson [16%, 43%] (docs/paper.md §4.4).
     low, high = wilson_interval(11, 40)
     assert (round(low, 3), round(high, 3)) == (0.161, 0.428)
     assert wilson_interval(48, 160) == pytest.approx((0.2344, 0.3750), abs=1e-4)

@@ -41,7 +41,8 @@ def test_paired_deltas_are_aligned() -> None:
 
 
 def test_wilson_matches_the_papers_training_data_audit() -> None:
-    # PAPER.md §6.5: hard 11/40 = 27.5% (Wilson [16%, 43%]); inclusive 16/40 = 40% ([26%, 55%]).
+    # docs/paper.md §4.4: hard 11/40 = 27.5% (Wilson [16%, 43%]);
+    # inclusive 16/40 = 40% ([26%, 55%]).
     hard, inclusive = wilson_interval(11, 40), wilson_interval(16, 40)
     assert (round(hard.low, 2), round(hard.high, 2)) == (0.16, 0.43)
     assert (round(inclusive.low, 2), round(inclusive.high, 2)) == (0.26, 0.55)
