@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 # Files whose text may carry codes: code, tests, docs, deployment files, build and CI scripts.

@@ -50,6 +50,14 @@ def test_wilson_matches_the_papers_training_data_audit() -> None:
     assert none.value == 0.0 and none.low == 0.0 and none.high == pytest.approx(0.2775, abs=1e-4)
 
 
+def test_wilson_without_observations_has_no_value_and_the_whole_interval() -> None:
+    # The shared interval's n = 0 rule (advisor_shared.statistics), the auditor's too.
+    empty = wilson_interval(0, 0)
+    assert empty.n == 0 and math.isnan(empty.value) and (empty.low, empty.high) == (0.0, 1.0)
+    assert empty.to_dict() == {"value": None, "low": 0.0, "high": 1.0, "n": 0}
+    assert not empty.excludes_zero()
+
+
 def test_pearson_handles_constant_and_short_input() -> None:
     assert pearson([1, 2, 3, 4], [1, 3, 2, 5]) == pytest.approx(0.8315218406)
     assert pearson([1, 1, 1], [1, 2, 3]) is None
