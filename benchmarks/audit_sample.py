@@ -38,7 +38,7 @@ def score_split(
     audits: list[Any], conversations: list[Any], labels: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
     """Recall by planted class, false-positive rate on clean answers, estimate vs truth."""
-    from advisor_auditor.stats import wilson_interval
+    from advisor_shared.statistics import wilson_interval
 
     by_id = {a.item_id: a for a in audits}
     planted, detected = Counter(), Counter()

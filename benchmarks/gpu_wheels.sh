@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Wheels the GPU benchmark host lacks (../shared/GPU.md lists what it has), downloaded into
+# Wheels the GPU benchmark host lacks (docs/gpu.md#the-host lists what it has), downloaded into
 # .whl/ (git-ignored) for CPython 3.12 manylinux x86_64 and trimmed to fit the 64 MiB tree that
 # travels: Unsloth without its web UI (`studio/`, never imported by training), bitsandbytes
 # with only its CUDA 13.0 and CPU libraries (the host runs torch cu130). For `advisor demo`
@@ -22,7 +22,7 @@ download() {
     --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl "$@"
 }
-# Unsloth and what it needs there (GPU.md).
+# Unsloth and what it needs there (docs/gpu.md#wheels-travel-in-whl).
 download unsloth==2026.10.9 unsloth_zoo==2026.10.9 bitsandbytes==0.50.2 trl==1.15.0 \
   datasets==4.8.5 torchao==0.18.0 dill multiprocess tyro docstring-parser typeguard shtab \
   cut-cross-entropy msgspec hf-transfer json5 nest-asyncio structlog

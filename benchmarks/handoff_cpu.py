@@ -1,4 +1,4 @@
-"""Handoff fidelity on CPU with the packaged model (issue 3, RELIABILITY.md F13/X2).
+"""Handoff fidelity on CPU with the packaged model (issue 3; docs/reliability.md, F13 and X2).
 
 Three ways to train the same run of N optimizer steps on the embedded SmolLM2-135M, each
 through `advisor train` in its own process:

@@ -10,7 +10,7 @@ learning rates), in ONE command, so ratios are measured in the same run:
                        checkpointing, 8-bit AdamW, micro-batches padded to their longest, no
                        packing, the loss normalised over the step's target tokens
   baseline-noautocast  the same without autocast (fp32 norms, LoRA and attention): how
-                       ../shared/GPU.md's baseline of 3,061 tokens/s was run
+                       docs/gpu.md#the-first-baseline (3,061 tokens/s) was run
   unsloth              raw Unsloth as its documentation shows it (`use_gradient_checkpointing=
                        "unsloth"`), padded micro-batches, in the same loop as the baseline
   ours                 advisor_trainer exactly as users run it: `run_training` on a JSONL
@@ -668,10 +668,11 @@ def summary(runs: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-# Issue 10's "done when". Full length is compared with the plain baseline as GPU.md ran it
-# (no autocast: 3,061 tokens/s there), the mix with the paper's recipe as transformers'
-# Trainer runs it with bf16=True (autocast, `baseline`); the full-length ratio against that
-# stronger baseline is reported too (`speedup_full_length_vs_autocast`).
+# Issue 10's "done when". Full length is compared with the plain baseline as
+# docs/gpu.md#the-first-baseline ran it (no autocast: 3,061 tokens/s there), the mix with the
+# paper's recipe as transformers' Trainer runs it with bf16=True (autocast, `baseline`); the
+# full-length ratio against that stronger baseline is reported too
+# (`speedup_full_length_vs_autocast`).
 TARGETS_ISSUE_10 = [
     ("ratio_vs_raw_unsloth_full_length", ">=", 0.95),
     ("speedup_full_length", ">=", 3.4),

@@ -1,4 +1,4 @@
-"""Adapter bundles in the object store: `adapters/<name>/<version>/` (DESIGN.md).
+"""Adapter bundles in the object store, `adapters/<name>/<version>/` (docs/design.md).
 
 Writing: every file first, `manifest.json` last — the manifest is the commit marker. Reading:
 a bundle without a valid manifest does not exist; every file is checked against the manifest's

@@ -1,4 +1,4 @@
-"""Chat templates: taken from the tokenizer, identified by their sha256 (DESIGN.md lesson 1)."""
+"""Chat templates: taken from the tokenizer, known by their sha256 (docs/design.md, lesson 1)."""
 
 from __future__ import annotations
 

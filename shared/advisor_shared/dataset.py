@@ -1,4 +1,4 @@
-"""The dataset contract (DESIGN.md): JSONL, one conversation per line.
+"""The dataset contract (docs/design.md#dataset): JSONL, one conversation per line.
 
 `{"id", "messages": [{"role": "system"|"user"|"assistant", "content"}...], "topic"?, "meta"?}`.
 The ShareGPT shape of the paper's dataset (`{"conversations": [{"from", "value"}]}`) is imported

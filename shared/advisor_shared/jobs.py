@@ -1,7 +1,7 @@
 """Durable job records shared by the job services (evaluator, auditor, trainer).
 
 A job's status lives in the object store (`jobs/<kind>/<id>.json`), not in Celery's result
-backend, so it survives worker death, a Redis restart and result expiry (RELIABILITY.md F14).
+backend, so it survives worker death, a Redis restart and result expiry (docs/reliability.md, F14).
 `Idempotency-Key` maps to one job: the mapping is reserved with Redis `SET NX` when Redis is
 configured (atomic across API replicas) and recorded write-once in the store (durable).
 """

@@ -145,7 +145,7 @@ _TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
 
 def check_model_folder(path: Path) -> Path:
     """`path` if it is a local causal-LM folder every service can load: config.json, weights,
-    a tokenizer and a chat template (the trainer refuses to guess one, DESIGN.md lesson 1).
+    a tokenizer and a chat template (the trainer refuses to guess one, docs/design.md, lesson 1).
     Otherwise a ModelResolutionError naming each thing that is missing."""
     folder = Path(path).expanduser()
     if not folder.is_dir():

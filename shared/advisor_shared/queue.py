@@ -1,21 +1,39 @@
 """Celery app factory shared by the job services.
 
 With `ADVISOR_REDIS_URL` set, Celery runs on Redis with the reliability options of
-RELIABILITY.md (late acks, requeue on worker loss, visibility timeout above the longest task).
-Without it, the same tasks run on an in-memory broker consumed by a worker thread in the same
+docs/reliability.md (F1, F2: late acks, requeue on worker loss, visibility timeout above the longest
+task). Without it, the same tasks run on an in-memory broker consumed by a worker thread in the same
 process (`run_inprocess_worker`): nothing is executed eagerly, nothing is bypassed.
+
+`redis_client` is the one place a service builds its own Redis client (job records' idempotency
+keys, leases, the evaluator's heartbeats), from the same URL as the broker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from celery import Celery
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 # Longer than the longest task on any queue (a training session is ≤ 12 h), so Redis does not
 # redeliver a task that is still running (F1). Long jobs also hold a renewed lease.
 VISIBILITY_TIMEOUT_S = 13 * 3600
+
+
+def redis_client(redis_url: str | None) -> Redis | None:
+    """The Redis client of a service process, or None without a URL: then the broker is in
+    memory, and job records and leases keep their keys in the process instead."""
+    if not redis_url:
+        return None
+    # Imported here: `redis` comes with celery[redis], but a process without Redis never needs it.
+    import redis
+
+    return redis.Redis.from_url(redis_url)
 
 
 def make_celery(name: str, redis_url: str | None) -> Celery:

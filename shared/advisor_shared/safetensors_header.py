@@ -1,4 +1,4 @@
-"""Defensive parsing of an untrusted safetensors header (RELIABILITY.md F6).
+"""Defensive parsing of an untrusted safetensors header (docs/reliability.md, F6).
 
 The format: 8-byte little-endian header length N, N bytes of JSON, then the tensor data.
 A hostile file can claim a header past the end of the file, overlapping or out-of-bounds

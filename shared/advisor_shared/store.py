@@ -1,7 +1,7 @@
 """Object storage behind one interface: a local folder (embedded default) or S3 (MinIO).
 
 Objects are write-once: `put_*` refuses to overwrite unless asked, so a stored adapter version
-or result can never be replaced by a later write (RELIABILITY.md F3, F8).
+or result can never be replaced by a later write (docs/reliability.md, F3 and F8).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""RELIABILITY.md X1 (F2/F3): SIGKILL an evaluator worker and an auditor worker at random points
-of tiny jobs (seeded random delays), >= 20 times each, a fresh worker taking over after every
+"""docs/reliability.md, X1 (F2, F3): SIGKILL an evaluator worker and an auditor worker at random
+points of tiny jobs (seeded random delays), >= 20 times each, a fresh worker taking over after every
 kill. Figure: jobs completed, items lost, items duplicated (target N/N, 0, 0), counted as the
 results stored under their deterministic keys."""
 

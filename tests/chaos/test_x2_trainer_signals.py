@@ -1,7 +1,7 @@
-"""RELIABILITY.md X2 (issue 2's guarantees, counted): one training run of the tiny model stopped
->= 10 times mid-run by SIGTERM or SIGKILL (alternating, at seeded random steps), each time
-resumed by a new process with `--resume auto`, then run to the end. Figure: steps lost per
-signal (SIGTERM 0, SIGKILL <= the checkpoint interval) and the run finishing at its full length."""
+"""docs/reliability.md, X2 (issue 2's guarantees, counted): one training run of the tiny model
+stopped >= 10 times mid-run by SIGTERM or SIGKILL (alternating, at seeded random steps), each time
+resumed by a new process with `--resume auto`, then run to the end. Figure: steps lost per signal
+(SIGTERM 0, SIGKILL <= the checkpoint interval) and the run finishing at its full length."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RELIABILITY.md X3 (F1): tasks longer than the Redis visibility timeout, on two workers, so
+"""docs/reliability.md, X3 (F1): tasks longer than the Redis visibility timeout, on two workers, so
 Redis redelivers running tasks to the other worker. Figure: redeliveries, duplicate effects
 (target 0: the unit lease turns every redelivered copy away, and results are write-once), and
 re-drives by the reconciler (target 0: a turned-away copy leaves no result, so each round's

@@ -1,4 +1,4 @@
-"""RELIABILITY.md X4 (F4/F5): restart Redis (a server this test starts, AOF `everysec`) while
+"""docs/reliability.md, X4 (F4, F5): restart Redis (a server this test starts, AOF `everysec`) while
 evaluator and auditor jobs are queued and running on real worker processes. Figure: seconds until
 every worker consumes again after Redis is back, jobs lost (target 0)."""
 

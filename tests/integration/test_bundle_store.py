@@ -1,4 +1,5 @@
-"""Adapter bundles through both stores: the round trip and every refusal DESIGN.md requires."""
+"""Adapter bundles through both stores: the round trip and every refusal the contract requires
+(docs/design.md#adapter-bundle)."""
 
 from __future__ import annotations
 

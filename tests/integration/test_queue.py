@@ -1,5 +1,6 @@
 """The Celery factory: tasks run on real Redis in a worker process, and on the in-memory broker
-in a worker thread of this process — through the broker both times, never eagerly."""
+in a worker thread of this process — through the broker both times, never eagerly. The Redis
+client factory the services share talks to the configured database."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-from advisor_shared.queue import make_celery, run_inprocess_worker
+from advisor_shared.queue import make_celery, redis_client, run_inprocess_worker
 
 pytestmark = pytest.mark.integration
 
@@ -51,3 +52,17 @@ def test_reliability_options_are_set() -> None:
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
     assert conf.broker_transport_options["visibility_timeout"] > 12 * 3600
+
+
+def test_redis_client_uses_the_configured_database(redis_url: str) -> None:
+    assert redis_client(None) is None and redis_client("") is None  # no Redis: in-memory broker
+    client = redis_client(redis_url)
+    assert client is not None and client.ping()
+    database = int(redis_url.rsplit("/", 1)[1])
+    assert client.connection_pool.connection_kwargs["db"] == database
+    key = f"advisor-test:redis-client:{os.getpid()}"
+    try:
+        client.set(key, "stored", ex=60)
+        assert client.get(key) == b"stored"
+    finally:
+        client.delete(key)

@@ -1,8 +1,8 @@
 """Audit jobs over the queue: plan → one task per chunk → finalize. No Celery here; the tasks
 in `worker.py` call these functions.
 
-Every effect is written under a deterministic key, write-once (RELIABILITY.md F3): a chunk that
-runs twice (redelivery after a lost worker) finds its result present and does nothing; two
+Every effect is written under a deterministic key, write-once (docs/reliability.md, F3): a chunk
+that runs twice (redelivery after a lost worker) finds its result present and does nothing; two
 finalizers write the same bytes. Status lives in the job record (F14).
 
 Keys, under `audits/<job id>/`: `plan.json`, `chunks/<part>-<index>.json`, then the outputs

@@ -124,7 +124,7 @@ def _run_facts(
 
 def audit(
     data: Path | None = typer.Option(
-        None, "--data", help="Dataset JSONL (DESIGN.md contract or ShareGPT)."
+        None, "--data", help="Dataset JSONL (docs/design.md#dataset, or ShareGPT)."
     ),
     sources: Path = typer.Option(..., "--sources", help="Folder of .md/.txt source documents."),
     out: Path = typer.Option(..., "--out", help="Output folder (findings, summary, report)."),

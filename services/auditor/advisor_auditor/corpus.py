@@ -1,5 +1,5 @@
-"""Load the source corpus (DESIGN.md: a folder of `.md`/`.txt` documents with optional front
-matter) and cut it into evidence spans: sentences, list items and table rows.
+"""Load the source corpus (docs/design.md#source-corpus: a folder of `.md`/`.txt` documents with
+optional front matter) and cut it into evidence spans: sentences, list items and table rows.
 
 Every span keeps its document path and its character span in the document, so a finding can
 cite exactly what it rests on. Table rows are also linearised with their column headers

@@ -1,8 +1,8 @@
 """Hedge detection by wording: expressions of uncertainty and advice to verify.
 
-A contradicted claim in a hedged answer is an error, but not a *confident* error (PAPER.md §5.4:
-"a specific, unhedged factual assertion"). Hedges are found by their words, never guessed from
-tone; the matched phrases are reported so a reader can judge them.
+A contradicted claim in a hedged answer is an error, but not a *confident* error
+(docs/paper.md §3.4: "a specific, unhedged factual assertion"). Hedges are found by their words,
+never guessed from tone; the matched phrases are reported so a reader can judge them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Lineage: for each confident error in model answers, the training examples that assert the
-same claim, ranked - "this error was inherited from these examples" (PAPER.md §5.5 did this by
+same claim, ranked - "this error was inherited from these examples" (docs/paper.md §3.5: done by
 hand, at the level of error class; here it is per claim).
 
 A training claim is linked when it states the same wrong value or name as the answer's error

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from advisor_shared.jobs import JobStore
+from advisor_shared.queue import redis_client
 from advisor_shared.store import ObjectStore, open_store
 
 from .core.config import Settings
@@ -23,11 +24,7 @@ class Runtime:
 
     @cached_property
     def redis(self) -> Any | None:
-        if not self.settings.redis_url:
-            return None
-        import redis
-
-        return redis.Redis.from_url(self.settings.redis_url)
+        return redis_client(self.settings.redis_url)
 
     @cached_property
     def jobs(self) -> JobStore:

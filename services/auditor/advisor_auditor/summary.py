@@ -30,7 +30,7 @@ def summarise(audits: list[ItemAudit], *, population: int | None = None) -> dict
         "claims": sum(len(a.findings) for a in audits),
         "verdicts": {v.value: verdicts.get(v.value, 0) for v in Verdict},
         "error_rate": rate_with_interval(len(flagged), n),
-        # Items with a contradicted, unhedged claim (PAPER.md §5.4 "confident error").
+        # Items with a contradicted, unhedged claim (docs/paper.md §3.4, "confident error").
         "confident_errors": len(confident),
         "confident_error_rate": rate_with_interval(len(confident), n),
         "by_topic": {

@@ -3,7 +3,7 @@
 Run: `celery -A advisor_auditor.worker worker -Q auditor`. Tasks take ids, call `audit_jobs`,
 and record the outcome. Reliability is written in the decorators: late acks, requeue when the
 worker is lost, bounded retries; results go to deterministic write-once keys, so a redelivered
-task never duplicates anything (RELIABILITY.md F2, F3).
+task never duplicates anything (docs/reliability.md, F2 and F3).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from tenacity import (
 from .errors import EndpointRejected, EndpointUnavailable
 
 log = logging.getLogger(__name__)
-# The gateway states which chat template rendered the prompt (DESIGN.md lesson 1).
+# The gateway states which chat template rendered the prompt (docs/design.md, lesson 1).
 TEMPLATE_HEADER = "x-advisor-chat-template-sha256"
 # ... and flags an adapter served with a template other than its training one.
 TEMPLATE_MISMATCH_HEADER = "x-advisor-template-mismatch"

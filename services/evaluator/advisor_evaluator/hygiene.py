@@ -1,4 +1,4 @@
-"""Prompt hygiene (DESIGN.md lesson 8): exact and near-duplicate prompts, and overlap with the
+"""Prompt hygiene (docs/design.md, lesson 8): exact and near-duplicate prompts, and overlap with the
 training set. The paper's 50 evaluation prompts held 6 verbatim duplicates (44 unique).
 
 Near-duplicates are found by cosine similarity of character n-gram TF-IDF vectors (n = 3..5, within

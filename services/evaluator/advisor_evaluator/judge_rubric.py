@@ -1,4 +1,4 @@
-"""The judge's instructions: the paper's rubric (PAPER.md §5.3), with both answers anonymised.
+"""The judge's instructions: the paper's rubric (docs/paper.md §3.3), with both answers anonymised.
 
 The judge sees "Response A" and "Response B" only; which candidate sits in which slot is decided
 by the pair's order and never told to the judge. Every pair is judged in both orders.

@@ -1,8 +1,8 @@
 """Both-order pairwise judging: slot assignment, de-blinding, and combining the two orders.
 
 Every pair (challenger vs baseline, one item) is judged twice: order "ab" puts the challenger in
-slot A, order "ba" puts it in slot B. A pair counts as a win or a loss only when both orders
-agree; an order-inconsistent pair is a tie (DESIGN.md lesson 7), and a pair with an unparseable
+slot A, order "ba" puts it in slot B. A pair counts as a win or a loss only when both orders agree;
+an order-inconsistent pair is a tie (docs/design.md, lesson 7), and a pair with an unparseable
 verdict in either order is counted as unparseable, not as a tie.
 """
 

@@ -55,7 +55,7 @@ class WorkUnit:
         raise ValueError(f"unknown stage {self.stage!r}")
 
     def lease_name(self, job_id: str) -> str:
-        """The lease a worker holds while it runs this unit (RELIABILITY.md F3)."""
+        """The lease a worker holds while it runs this unit (docs/reliability.md, F3)."""
         return f"evaluator:{job_id}:{self.name}"
 
     def to_dict(self) -> dict[str, str | None]:

@@ -1,4 +1,4 @@
-"""Re-drive evaluations whose work stopped (RELIABILITY.md F2, F5).
+"""Re-drive evaluations whose work stopped (docs/reliability.md, F2 and F5).
 
 A worker killed with SIGKILL leaves its message un-acked in Redis until the visibility timeout
 (13 h); the job would wait that long. Instead a reconciler in each worker re-drives:

@@ -380,7 +380,7 @@ def _warnings(
             trained = (template["expected"] or "?")[:12]
             warnings.append(
                 f"{c['name']}: served with chat template {served} but trained with {trained} "
-                "(DESIGN.md lesson 1): its answers were produced outside its training format"
+                "(docs/design.md, lesson 1): its answers were produced outside its training format"
             )
         elif c["adapter"] and template["mismatch"] is None:
             warnings.append(f"{c['name']}: the endpoint did not report its chat template; "

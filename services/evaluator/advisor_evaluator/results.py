@@ -2,7 +2,7 @@
 
 Every work unit writes exactly one object whose key is derived from (job, stage, candidate, item,
 order), write-once. A unit that runs again — a redelivered message, a re-driven job — finds its
-object and does nothing, so a re-run never duplicates a result (RELIABILITY.md F3).
+object and does nothing, so a re-run never duplicates a result (docs/reliability.md, F3).
 
     evaluations/<job>/request.json                      the full request (write-once)
     evaluations/<job>/plan.json                         items after hygiene, candidates (write-once)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor_shared.jobs import JobStore
+from advisor_shared.queue import redis_client
 from advisor_shared.store import ObjectStore, open_store
 
 from .chat_endpoint import ChatEndpoint
@@ -99,10 +100,6 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     """The runtime of a service process, from its settings."""
-    redis_client = None
-    if settings.redis_url:
-        import redis
-
-        redis_client = redis.Redis.from_url(settings.redis_url)
+    redis = redis_client(settings.redis_url)
     store = open_store(settings)
-    return Runtime(settings, store, JobStore(store, redis_client), redis_client)
+    return Runtime(settings, store, JobStore(store, redis), redis)

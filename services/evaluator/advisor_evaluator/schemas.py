@@ -121,7 +121,7 @@ class JudgeSettings(BaseModel):
 
 
 class HygieneSettings(BaseModel):
-    """Prompt de-duplication and train/test overlap (DESIGN.md lesson 8)."""
+    """Prompt de-duplication and train/test overlap (docs/design.md, lesson 8)."""
 
     model_config = ConfigDict(extra="forbid")
     near_duplicate_threshold: float = Field(default=0.9, gt=0.0, le=1.0)

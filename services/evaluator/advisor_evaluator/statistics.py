@@ -2,7 +2,8 @@
 
 The bootstrap follows the paper's analysis (1,000 resamples of per-item deltas, percentile
 interval 2.5/97.5, numpy seed 42) so its numbers are comparable; Wilson intervals are used for
-proportions because they stay inside [0, 1] and behave at small n (the paper's n is 50).
+proportions because they stay inside [0, 1] and behave at small n (the paper's n is 50). The
+interval is the one the auditor uses too (`advisor_shared.statistics`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-Z_95 = 1.959963984540054
+from advisor_shared.statistics import Z_95
+from advisor_shared.statistics import wilson_interval as wilson_bounds
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,10 @@ def paired_deltas(challenger: Sequence[float], baseline: Sequence[float]) -> lis
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> Estimate:
-    """Proportion successes/n with the Wilson score interval."""
-    if n == 0:
-        return Estimate(math.nan, math.nan, math.nan, 0)
-    p = successes / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), n)
+    """Proportion successes/n with the shared Wilson score interval, as an `Estimate`. With n = 0
+    the proportion is undefined (NaN, null in JSON) and the interval is [0, 1]."""
+    low, high = wilson_bounds(successes, n, z)
+    return Estimate(successes / n if n else math.nan, low, high, n)
 
 
 def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:

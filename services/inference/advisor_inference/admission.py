@@ -1,5 +1,5 @@
 """Admission control: a bounded number of generations in flight, in all and per API key;
-beyond either, 429 at once (RELIABILITY.md F10) instead of an unbounded queue that times
+beyond either, 429 at once (docs/reliability.md, F10) instead of an unbounded queue that times
 everyone out, or one key holding every slot."""
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ class ContextLengthError(InferenceError):
 
 
 class AdapterRefusedError(InferenceError):
-    """A bundle failed a check before reaching the engine (RELIABILITY.md F6)."""
+    """A bundle failed a check before reaching the engine (docs/reliability.md, F6)."""
 
     status = 422
     code = "invalid_bundle"

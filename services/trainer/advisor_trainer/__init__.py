@@ -1,4 +1,4 @@
 """advisor-trainer: QLoRA fine-tuning that knows its session budget and hands over only the
-adapter (DESIGN.md, issue 3)."""
+adapter (docs/design.md, lesson 3; issue 3)."""
 
 __version__ = "0.1.0"

@@ -1,7 +1,7 @@
 """The session budget: stop at a step boundary while there is still time to hand over.
 
 Free-tier sessions end at a fixed wall-clock time (Kaggle: 12 h, the paper's phases ran
-5 h 47 m and 5 h 26 m, PAPER.md §4.2). Before each step the trainer asks whether one more
+5 h 47 m and 5 h 26 m, docs/paper.md §2.2). Before each step the trainer asks whether one more
 step, the end-of-session eval and the bundle write still fit before the deadline; each of
 those is measured during the session (the first bundle-write guess comes from the adapter
 size), and a fixed margin is kept on top.

@@ -5,7 +5,7 @@ the step boundary: 0.08-0.25 s for the 167.8 MB adapter of a 7B model on the H20
 part the training thread waits for (benchmarks/results/trainer_gpu.json). Writing the files and
 uploading them, the slow part, can then run in a background thread while training continues
 (`asynchronous=True`), so periodic bundles stay off the critical path. Uploads go through `advisor_shared.bundle.write_bundle`: files first,
-manifest last, so an upload cut short is never read as a bundle (RELIABILITY.md F8).
+manifest last, so an upload cut short is never read as a bundle (docs/reliability.md, F8).
 """
 
 from __future__ import annotations

@@ -1,15 +1,15 @@
 """The training job config: one documented dataclass, in the style of TRL's `SFTConfig`.
 
-Defaults are the paper's recipe (PAPER.md §4.1): LoRA r=16, alpha=32, dropout 0 on all seven
+Defaults are the paper's recipe (docs/paper.md §2.1): LoRA r=16, alpha=32, dropout 0 on all seven
 projections, NF4 with double quantisation, sequences of 2048 tokens, micro-batch 2 x gradient
 accumulation 4, 3 epochs, LR 2e-4 with a linear schedule and 3% warm-up, max grad norm 0.3,
 8-bit AdamW, seed 42 and LoRA init seed 3407.
 
-Defaults that differ from the paper's code, each a requirement of DESIGN.md:
+Defaults that differ from the paper's code, each a lesson of docs/design.md:
 
 - `loss_on="assistant"`: the paper's loss covered human turns too (lesson 2);
-- `validation_fraction=0.05`: the paper logged no validation loss (PAPER.md §4.3);
-- `length_grouping=True`: batches of similar length, so padding does not dominate (GPU.md);
+- `validation_fraction=0.05`: the paper logged no validation loss (docs/paper.md §2.3);
+- `length_grouping=True`: batches of similar length, so padding does not dominate (docs/gpu.md);
 - `packing=True`: the conversations of a step share rows without padding, attention kept
   within each conversation (`advisor_trainer.packing`); the step's conversations, its loss and
   the data order are those of the unpacked step;
@@ -81,7 +81,7 @@ class TrainingJobConfig:
     )
     dataset: str = field(
         default="data/sample/train.jsonl",
-        metadata=_help("Training conversations, JSONL in the DESIGN.md dataset format."),
+        metadata=_help("Training conversations, JSONL in the docs/design.md dataset format."),
     )
     validation_fraction: float = field(
         default=0.05,

@@ -2,7 +2,7 @@
 
 The batches of an epoch depend only on (seed, epoch) and the example lengths, never on what
 ran before, so a run resumed at step k in a new process takes exactly the batches the
-uninterrupted run took from step k on (DESIGN.md lesson 3). Peer trainers reshuffle from the
+uninterrupted run took from step k on (docs/design.md, lesson 3). Peer trainers reshuffle from the
 start after a reload (LLaMA-Factory #3042, Axolotl #1134); that is the `naive` handoff here.
 """
 

@@ -1,7 +1,7 @@
 """The device a session runs on, the dtype policy, and the simulated cards of the demo.
 
 dtype comes from the compute capability, never from `torch.cuda.is_bf16_supported()`, which
-answers yes on a P100 or T4 through emulation (DESIGN.md lesson 5): bf16 only from 8.0
+answers yes on a P100 or T4 through emulation (docs/design.md, lesson 5): bf16 only from 8.0
 (Ampere), fp16 below, fp32 on the CPU.
 """
 
@@ -36,7 +36,7 @@ class DeviceInfo:
 
 
 # Memory as torch reports `total_memory` on these cards (Unsloth prints it as "Max memory":
-# 15.888 GB on the P100 and 14.741 GB on the T4, PAPER.md §4.4).
+# 15.888 GB on the P100 and 14.741 GB on the T4, docs/paper.md §2.4).
 DEVICE_PROFILES: dict[str, DeviceInfo] = {
     "p100": DeviceInfo("cuda", "Tesla P100-PCIE-16GB", (6, 0), 17_059_545_088),
     "t4": DeviceInfo("cuda", "Tesla T4", (7, 5), 15_828_320_256),

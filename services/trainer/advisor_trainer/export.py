@@ -1,6 +1,6 @@
 """The merged export: base + adapter as one fp16 safetensors model, for engines without LoRA.
 
-The served and evaluated model stays the unmerged adapter (DESIGN.md lesson 6); this export is
+The served and evaluated model stays the unmerged adapter (docs/design.md, lesson 6); this export is
 for engines that cannot load one. It is built from the committed bundle, not from the live
 model, so it holds exactly what the bundle holds.
 """

@@ -1,4 +1,4 @@
-"""The handoff ledger, `trainer_state.json` in every bundle (DESIGN.md, adapter bundle).
+"""The handoff ledger, `trainer_state.json` in every bundle (docs/design.md#handoff-ledger).
 
 It holds what a new process on another machine needs to continue the run exactly where it
 stopped: the global step, the schedule, the data-order seed and shape, RNG states, the

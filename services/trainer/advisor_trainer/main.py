@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from advisor_shared.api import ApiKeyChecker, install_common
 from advisor_shared.api.app import docs_routes
 from advisor_shared.jobs import JobStore
+from advisor_shared.queue import redis_client
 from advisor_shared.store import open_store
 
 from .api.routes import training_jobs
@@ -22,11 +23,6 @@ def create_app(
     """Build the app. Without Redis, jobs run on an in-process worker of the long queue."""
     settings = settings or Settings()
     store = open_store(settings)
-    redis_client = None
-    if settings.redis_url:
-        import redis
-
-        redis_client = redis.Redis.from_url(settings.redis_url)
     worker_app = None
     if enqueue is None:
         from .worker import QUEUE, TASK_NAME, create_worker_app
@@ -55,7 +51,7 @@ def create_app(
     )
     install_common(app)
     app.state.settings = settings
-    app.state.jobs = JobStore(store, redis_client)
+    app.state.jobs = JobStore(store, redis_client(settings.redis_url))
     app.state.enqueue = enqueue
 
     @app.get("/healthz", include_in_schema=False)

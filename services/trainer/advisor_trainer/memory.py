@@ -17,12 +17,12 @@ max_seq_len) and T = micro_batch x S tokens. In bytes:
   logits         T x V x (a + 4 + 4): logits, their fp32 upcast for the loss, its gradient
                  (Unsloth: T x V x 2, its loss is chunked)
   overhead       CUDA: allocator slack x 1.18 (reserved/allocated measured on the H200,
-                 GPU.md) + 0.5 GB context; CPU: x 1.10 + 1 GB for the runtime
+                 docs/gpu.md) + 0.5 GB context; CPU: x 1.10 + 1 GB for the runtime
 
-Checked against GPU.md's H200 measurements (transformers + peft + bitsandbytes, NF4 + double
-quant, gradient checkpointing, 8-bit AdamW, Mistral-7B shape): 2048 x 2 estimates 12.68 GB
-allocated vs 12.41 measured; 1024 x 4 estimates 10.53 GB vs 10.26; Unsloth at 2048 x 2
-estimates 5.70 GB vs 5.74. The estimate is compared with the card's total memory (CUDA) or
+Checked against the H200 measurements of docs/gpu.md#the-first-baseline (transformers + peft +
+bitsandbytes, NF4 + double quant, gradient checkpointing, 8-bit AdamW, Mistral-7B shape): 2048 x 2
+estimates 12.68 GB allocated vs 12.41 measured; 1024 x 4 estimates 10.53 GB vs 10.26; Unsloth at
+2048 x 2 estimates 5.70 GB vs 5.74. The estimate is compared with the card's total memory (CUDA) or
 the RAM still available (CPU); a config above it is refused with these numbers.
 """
 

@@ -1,6 +1,6 @@
 """Padding-free packing: the conversations of one optimizer step share rows, none attends across.
 
-Real advising conversations are far shorter than `max_seq_len` and vary widely (GPU.md: padding
+Real advising conversations are far shorter than `max_seq_len` and vary widely (docs/gpu.md: padding
 every micro-batch to its longest wastes most of the compute). Packing keeps the optimizer step
 exactly as the data order defines it (the same conversations, so the LR schedule, the ledger and
 the resume guarantees do not change) and only changes how the step's conversations are laid out

@@ -3,7 +3,7 @@
 It matches transformers' `get_linear_schedule_with_warmup`: the update that produces step
 s+1 uses the multiplier of step s, so the first update of a warm-up runs at LR 0, and the
 warm-up length is `ceil(warmup_ratio * total_steps)` (the paper's 284 steps x 3% = 9,
-confirmed by its logged peak at step 9, PAPER.md §4.2). Being a function of the step alone,
+confirmed by its logged peak at step 9, docs/paper.md §2.2). Being a function of the step alone,
 the schedule continues exactly after a resume.
 """
 

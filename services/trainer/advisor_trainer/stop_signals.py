@@ -1,7 +1,7 @@
 """SIGTERM and SIGINT ask the trainer to stop at the next step boundary and hand over.
 
 Kaggle and Kubernetes both send SIGTERM before killing a session; finishing the running step
-and writing the bundle loses no completed step (RELIABILITY.md X2). A second signal is
+and writing the bundle loses no completed step (docs/reliability.md, X2). A second signal is
 honoured the same way: the step boundary is never more than one step away.
 """
 

@@ -364,7 +364,7 @@ def _snapshot(plan: RunPlan, model: Any, ledger: HandoffLedger, optimizer: Any) 
 
 
 def measured_peak_memory(device: str) -> dict[str, Any]:
-    """Measured peaks (never the card's capacity, DESIGN.md lesson 4)."""
+    """Measured peaks (never the card's capacity, docs/design.md, lesson 4)."""
     if device.startswith("cuda"):
         import torch
 

@@ -8,7 +8,7 @@ from typing import Any
 from celery import Celery
 
 from advisor_shared.jobs import JobStore
-from advisor_shared.queue import VISIBILITY_TIMEOUT_S, make_celery
+from advisor_shared.queue import VISIBILITY_TIMEOUT_S, make_celery, redis_client
 from advisor_shared.store import open_store
 
 from .core.config import Settings
@@ -18,20 +18,12 @@ QUEUE = "trainer-long"
 TASK_NAME = "advisor_trainer.train"
 
 
-def _redis_client(settings: Settings) -> Any | None:
-    if not settings.redis_url:
-        return None
-    import redis
-
-    return redis.Redis.from_url(settings.redis_url)
-
-
 def train_job(task: Any, job_id: str) -> dict[str, Any]:
     """The task body: one callable shared by every app instance (Celery keys tasks by name)."""
     settings: Settings = task.app.conf.advisor_trainer_settings
     store = open_store(settings)
-    redis_client = _redis_client(settings)
-    return run_training_job(job_id, settings, JobStore(store, redis_client), store, redis_client)
+    redis = redis_client(settings.redis_url)
+    return run_training_job(job_id, settings, JobStore(store, redis), store, redis)
 
 
 def create_worker_app(settings: Settings | None = None) -> Celery:

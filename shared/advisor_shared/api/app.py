@@ -18,7 +18,7 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 class BodySizeLimit:
     """Refuse bodies above `max_bytes` with 413, by Content-Length or while streaming, so an
-    oversized upload is never buffered whole (RELIABILITY.md F11)."""
+    oversized upload is never buffered whole (docs/reliability.md, F11)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
@@ -143,7 +143,7 @@ def install_common(app: FastAPI, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 def docs_routes(environment: str) -> dict[str, str | None]:
     """`FastAPI(**docs_routes(settings.environment))`: the OpenAPI schema and the docs pages are
-    unauthenticated routes, so they exist in development only (RELIABILITY.md F9)."""
+    unauthenticated routes, so they exist in development only (docs/reliability.md, F9)."""
     development = environment == "development"
     return {
         "openapi_url": "/openapi.json" if development else None,

@@ -1,4 +1,4 @@
-"""RELIABILITY.md X1: SIGKILL an evaluator worker at a random point of a job, N times.
+"""docs/reliability.md, X1: SIGKILL an evaluator worker at a random point of a job, N times.
 Figure: jobs completed, items lost, items duplicated (target N/N, 0, 0)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""A unit's message redelivered while the unit still runs (RELIABILITY.md F1), with real Redis and
-a real worker process: the copy is turned away by the unit lease and leaves no result, so the
-round's chord fires once the unit is stored and the job finishes on its own, without waiting for
-the reconciler, and the endpoint is called once."""
+"""A unit's message redelivered while the unit still runs (docs/reliability.md, F1), with real Redis
+and a real worker process: the copy is turned away by the unit lease and leaves no result, so the
+round's chord fires once the unit is stored and the job finishes on its own, without waiting for the
+reconciler, and the endpoint is called once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RELIABILITY.md X11: a concurrency ramp past the engine's capacity, against the gateway over
+"""docs/reliability.md, X11: a concurrency ramp past the engine's capacity, against the gateway over
 the real engine (the tiny model) on a loopback port. Up to the in-flight limit every request is
 answered; beyond it the excess gets 429 with `Retry-After` at once, never a 5xx, a timeout or a
 dropped connection, and the engine keeps serving after the burst. Half the requests stream."""

@@ -1,8 +1,8 @@
-"""RELIABILITY.md X6 at the gateway: 130 corrupt or hostile bundles (13 kinds, made with a fixed
-seed) posted to `/v1/adapters` of the gateway over the real engine, served on a loopback port.
+"""docs/reliability.md, X6 at the gateway: 130 corrupt or hostile bundles (13 kinds, made with a
+fixed seed) posted to `/v1/adapters` of the gateway over the real engine, served on a loopback port.
 Every one must be refused with a 4xx before the engine is asked to load it, the engine must stay
-healthy throughout (`/healthz` and `/readyz` after each), and the base model must still answer.
-The trainer's side of X6 is tests/integration/trainer/test_trainer_hostile_resume.py."""
+healthy throughout (`/healthz` and `/readyz` after each), and the base model must still answer. The
+trainer's side of X6 is tests/integration/trainer/test_trainer_hostile_resume.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""RELIABILITY.md X13 (one Idempotency-Key posted concurrently over HTTP) and X16 (statuses after
-the result backend expires), on each job API with a redis-server the test starts itself.
+"""docs/reliability.md, X13 (one Idempotency-Key posted concurrently over HTTP) and X16 (statuses
+after the result backend expires), on each job API with a redis-server the test starts itself.
 
 Figures: jobs created per key (1); statuses missing once every Redis key is gone (0)."""
 

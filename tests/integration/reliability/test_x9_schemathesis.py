@@ -1,5 +1,5 @@
-"""RELIABILITY.md X9: schemathesis against every service's OpenAPI, in-process (ASGI), with and
-without a key. Figures: 5xx answers (0) and responses that break their documented schema (0).
+"""docs/reliability.md, X9: schemathesis against every service's OpenAPI, in-process (ASGI), with
+and without a key. Figures: 5xx answers (0) and responses that break their documented schema (0).
 
 `make test` runs 200 examples per operation (about 40 s for the four services, with and without a
 key, on two cores); `pytest -m slow` runs 1000 (ADVISOR_FUZZ_EXAMPLES overrides either)."""

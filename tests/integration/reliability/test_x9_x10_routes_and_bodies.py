@@ -1,4 +1,4 @@
-"""RELIABILITY.md X9 (route-table walk) and X10 (oversized bodies) on every service's app.
+"""docs/reliability.md, X9 (route-table walk) and X10 (oversized bodies) on every service's app.
 
 Figures: non-public routes that answer without a valid key (0); oversized bodies answered 413
 (all), and the memory a 64 MiB streamed body costs the server (bounded by the limit)."""

@@ -1,4 +1,4 @@
-"""The GPU paths, for the GPU benchmark machine (GPU.md); skipped where there is no CUDA.
+"""The GPU paths, for the GPU benchmark machine (docs/gpu.md); skipped where there is no CUDA.
 
 A Mistral-7B-shaped model with random weights stands in for the real one: its memory and
 parameter counts are those of the real model. `ADVISOR_TEST_7B_DIR` may name a folder that

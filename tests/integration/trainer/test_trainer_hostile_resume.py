@@ -1,8 +1,8 @@
-"""RELIABILITY.md X6 at the trainer: 140 corrupt or hostile bundles (14 kinds, made with a fixed
-seed from a real bundle of the tiny model) given to a run as the bundle to resume from. Every one
-must be refused with a clear error (an `AdvisorError`: one line from the CLI, the job's error
-through the API) before a step is trained or a bundle committed, and no pickle may run code.
-The gateway's side of X6 is tests/integration/inference/test_inference_hostile_ramp.py."""
+"""docs/reliability.md, X6 at the trainer: 140 corrupt or hostile bundles (14 kinds, made with a
+fixed seed from a real bundle of the tiny model) given to a run as the bundle to resume from. Every
+one must be refused with a clear error (an `AdvisorError`: one line from the CLI, the job's error
+through the API) before a step is trained or a bundle committed, and no pickle may run code. The
+gateway's side of X6 is tests/integration/inference/test_inference_hostile_ramp.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Handoffs between real processes (RELIABILITY.md X2, issue 3's handoff fidelity, fast version
-on the tiny model): SIGTERM loses no completed step, SIGKILL at most the checkpoint interval,
-and a run resumed in a new process takes the uninterrupted run's LRs and batches."""
+"""Handoffs between real processes (docs/reliability.md, X2; issue 3's handoff fidelity, fast
+version on the tiny model): SIGTERM loses no completed step, SIGKILL at most the checkpoint
+interval, and a run resumed in a new process takes the uninterrupted run's LRs and batches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Claim extraction, hedge detection and the Wilson interval on fixed inputs."""
+"""Claim extraction, hedge detection and the summary's rates on fixed inputs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from advisor_auditor.claims import extract_claims
 from advisor_auditor.corpus import build_corpus
 from advisor_auditor.entities import Gazetteer
 from advisor_auditor.hedges import find_hedges, is_hedged
-from advisor_auditor.stats import wilson_interval
+from advisor_auditor.stats import rate_with_interval
 
 pytestmark = pytest.mark.unit
 
@@ -72,13 +72,15 @@ def test_plain_statements_and_advice_are_not_hedges(text: str) -> None:
     assert find_hedges(text) == []
 
 
-def test_wilson_interval_on_fixed_inputs() -> None:
-    # The paper's hard count: 11/40 = 27.5% with Wilson [16%, 43%] (PAPER.md §6.5).
-    low, high = wilson_interval(11, 40)
-    assert (round(low, 3), round(high, 3)) == (0.161, 0.428)
-    assert wilson_interval(48, 160) == pytest.approx((0.2344, 0.3750), abs=1e-4)
-    assert wilson_interval(0, 10)[0] == 0.0
-    assert wilson_interval(10, 10)[1] == pytest.approx(1.0)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
+def test_rates_carry_the_shared_wilson_interval() -> None:
+    # The paper's hard count: 11/40 = 27.5% with Wilson [16%, 43%] (docs/paper.md §4.4).
+    assert rate_with_interval(11, 40) == {
+        "count": 11,
+        "n": 40,
+        "rate": 0.275,
+        "wilson_ci": [0.1611, 0.4283],
+    }
+    # No items: no rate, and an interval that rules nothing out (advisor_shared.statistics).
+    assert rate_with_interval(0, 0) == {"count": 0, "n": 0, "rate": None, "wilson_ci": [0.0, 1.0]}
     with pytest.raises(ValueError):
-        wilson_interval(5, 3)
+        rate_with_interval(5, 3)

@@ -41,12 +41,21 @@ def test_paired_deltas_are_aligned() -> None:
 
 
 def test_wilson_matches_the_papers_training_data_audit() -> None:
-    # PAPER.md §6.5: hard 11/40 = 27.5% (Wilson [16%, 43%]); inclusive 16/40 = 40% ([26%, 55%]).
+    # docs/paper.md §4.4: hard 11/40 = 27.5% (Wilson [16%, 43%]);
+    # inclusive 16/40 = 40% ([26%, 55%]).
     hard, inclusive = wilson_interval(11, 40), wilson_interval(16, 40)
     assert (round(hard.low, 2), round(hard.high, 2)) == (0.16, 0.43)
     assert (round(inclusive.low, 2), round(inclusive.high, 2)) == (0.26, 0.55)
     none = wilson_interval(0, 10)
     assert none.value == 0.0 and none.low == 0.0 and none.high == pytest.approx(0.2775, abs=1e-4)
+
+
+def test_wilson_without_observations_has_no_value_and_the_whole_interval() -> None:
+    # The shared interval's n = 0 rule (advisor_shared.statistics), the auditor's too.
+    empty = wilson_interval(0, 0)
+    assert empty.n == 0 and math.isnan(empty.value) and (empty.low, empty.high) == (0.0, 1.0)
+    assert empty.to_dict() == {"value": None, "low": 0.0, "high": 1.0, "n": 0}
+    assert not empty.excludes_zero()
 
 
 def test_pearson_handles_constant_and_short_input() -> None:

@@ -101,7 +101,7 @@ def test_cpu_runs_plain_adamw_and_says_so() -> None:
 
 
 def test_mistral_7b_shape_has_the_papers_trainable_parameter_count() -> None:
-    """r=16 on all seven projections of a Mistral-7B-shaped model: 41,943,040 (PAPER.md §4.1).
+    """r=16 on all seven projections of a Mistral-7B-shaped model: 41,943,040 (docs/paper.md §2.1).
     Built on the meta device: shapes without memory."""
     import torch
     from transformers import AutoModelForCausalLM, MistralConfig

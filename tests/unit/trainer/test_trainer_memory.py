@@ -1,4 +1,5 @@
-"""The peak-memory estimate against GPU.md's H200 measurements, and the refusal it drives."""
+"""The peak-memory estimate against the H200 measurements of docs/gpu.md#the-first-baseline, and
+the refusal it drives."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ def test_schedule_matches_transformers_linear_warmup() -> None:
     from transformers import get_linear_schedule_with_warmup
 
     schedule = LRSchedule.build("linear", 2e-4, 0.03, 284)
-    assert schedule.warmup_steps == 9  # the paper's P100 phase: peak at step 9 (PAPER.md §4.2)
+    assert schedule.warmup_steps == 9  # the paper's P100 phase: peak at step 9 (docs/paper.md §2.2)
     optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=2e-4)
     reference = get_linear_schedule_with_warmup(optimizer, 9, 284)
     for step in range(284):

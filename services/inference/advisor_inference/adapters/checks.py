@@ -1,8 +1,8 @@
-"""Checks a verified bundle must pass before the engine sees it (RELIABILITY.md F6).
+"""Checks a verified bundle must pass before the engine sees it (docs/reliability.md, F6).
 
 `read_bundle` has already matched every file to the manifest's sha256 and parsed the safetensors
-header defensively; here the bundle is compared with what the engine serves: base fingerprint,
-LoRA rank and target modules, tensor names and shapes, and the chat template (DESIGN.md lesson 1).
+header defensively; here the bundle is compared with what the engine serves: base fingerprint, LoRA
+rank and target modules, tensor names and shapes, and the chat template (docs/design.md, lesson 1).
 """
 
 from __future__ import annotations

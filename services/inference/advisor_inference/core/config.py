@@ -41,14 +41,14 @@ class Settings(AdvisorSettings):
     merged_model_path: Path | None = None
     merged_model_name: str | None = None
 
-    # Admission control (RELIABILITY.md F10/F11).
+    # Admission control (docs/reliability.md, F10 and F11).
     max_in_flight: int = Field(default=32, ge=1)
     # ... and per API key, so one client cannot hold every slot (None: the global limit).
     max_in_flight_per_key: int | None = Field(default=16, ge=1)
     retry_after_s: int = Field(default=2, ge=1)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
 
-    # Adapter checks (RELIABILITY.md F6; DESIGN.md lesson 1).
+    # Adapter checks (docs/reliability.md, F6; docs/design.md, lesson 1).
     max_lora_rank: int = Field(default=16, ge=1)
     allowed_target_modules: Annotated[list[str], NoDecode] = list(DEFAULT_TARGET_MODULES)
     template_mismatch: Literal["refuse", "flag"] = "refuse"
@@ -75,7 +75,7 @@ class Settings(AdvisorSettings):
     # Cap on completion length when a request sets none (a CPU engine must not run for minutes).
     default_max_tokens: int | None = Field(default=512, ge=1)
 
-    # vLLM engine (private network only, RELIABILITY.md F9).
+    # vLLM engine (private network only, docs/reliability.md, F9).
     vllm_url: str = "http://127.0.0.1:8100"
     # The model name vLLM serves the base under (`--served-model-name`); default: base_model.
     vllm_served_model: str | None = None

@@ -1,11 +1,11 @@
-"""Training backends and the rule that picks one (DESIGN.md, "trainer backend").
+"""Training backends and the rule that picks one (docs/design.md#embedded-default-and-production).
 
 - `unsloth`: CUDA, compute capability >= 7.0 (its Triton kernels) and the package importable;
 - `hf-bnb`: transformers + peft + bitsandbytes 4-bit on CUDA (the path a P100 takes);
 - `cpu-lora`: plain LoRA in fp32 on the CPU, no quantisation (the embedded default).
 
 Only `cpu-lora` runs on the machines the project is built on; the GPU paths are exercised on
-the GPU benchmark machine (GPU.md). Their argument builders are pure functions, unit-tested.
+the GPU benchmark machine (docs/gpu.md). Their argument builders are pure functions, unit-tested.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def load_kwargs(config: Any, location: str, dtype: str) -> dict[str, Any]:
         # away with a tensor on the wrong device; this way a full card is a clear OOM.
         "device_map": {"": 0},
     }
-    if Path(location).is_dir():  # a local folder: no hub look-ups (GPU.md)
+    if Path(location).is_dir():  # a local folder: no hub look-ups (docs/gpu.md)
         options["local_files_only"] = True
     return options
 

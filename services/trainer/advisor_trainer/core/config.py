@@ -21,7 +21,7 @@ class Settings(AdvisorSettings):
     trainer_data_dir: Path = Path("data")
     # Where the worker stages bundles and exports.
     trainer_output_dir: Path = Path("var/trainer")
-    # Lease time-to-live; renewed every third of it while a job runs (RELIABILITY.md F1).
+    # Lease time-to-live; renewed every third of it while a job runs (docs/reliability.md, F1).
     trainer_lease_ttl_s: float = 60.0
     # What an HTTP job may train (the CLI is not limited): base models besides the embedded one,
     # as hub ids (comma-separated) and local folders under `trainer_models_dir` (none if unset).

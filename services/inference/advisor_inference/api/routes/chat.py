@@ -29,7 +29,7 @@ from ..disconnect import ClientGone, until_disconnected
 router = APIRouter(tags=["chat"])
 TEMPLATE_MISMATCH_HEADER = "X-Advisor-Template-Mismatch"
 # The chat template the engine formatted this request with, so an evaluator can compare it
-# with the template an adapter was trained with (DESIGN.md lesson 1).
+# with the template an adapter was trained with (docs/design.md, lesson 1).
 TEMPLATE_HEADER = "X-Advisor-Chat-Template-Sha256"
 
 

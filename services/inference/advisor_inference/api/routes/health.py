@@ -1,5 +1,5 @@
 """Public probes that say only alive/ready; `/v1/status` (the engine's detail, the models,
-start-up errors) and `/metrics` need a key, like every other route (RELIABILITY.md F9)."""
+start-up errors) and `/metrics` need a key, like every other route (docs/reliability.md, F9)."""
 
 from __future__ import annotations
 

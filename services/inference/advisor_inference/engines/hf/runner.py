@@ -30,7 +30,7 @@ class DeviceChoice:
 
 
 def choose_device(device: str = "auto", dtype: str = "auto") -> DeviceChoice:
-    """CUDA when present; bf16 only from compute capability 8.0 (DESIGN.md lesson 5)."""
+    """CUDA when present; bf16 only from compute capability 8.0 (docs/design.md, lesson 5)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     chosen = torch.device(device)
