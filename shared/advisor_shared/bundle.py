@@ -158,6 +158,41 @@ def list_adapters(store: ObjectStore) -> list[str]:
     return sorted(n for n in names if ADAPTER_NAME.match(n))
 
 
+@dataclass(frozen=True)
+class BundleSummary:
+    """A committed bundle as a listing shows it: its manifest, or why it could not be read."""
+
+    name: str
+    version: str
+    manifest: Manifest | None = None
+    problem: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def list_bundles(store: ObjectStore) -> list[BundleSummary]:
+    """Every committed bundle in the store (one listing of `adapters/`, then each manifest),
+    by name then version. An unreadable manifest is listed with its problem, not hidden."""
+    committed: set[tuple[str, int]] = set()
+    for key in store.list("adapters/"):
+        parts = key.split("/")
+        if len(parts) != 4 or parts[3] != MANIFEST or not ADAPTER_NAME.match(parts[1]):
+            continue
+        match = VERSION.match(parts[2])
+        if match:
+            committed.add((parts[1], int(match.group(1))))
+    found = []
+    for name, number in sorted(committed):
+        ref = BundleRef(name, format_version(number))
+        try:
+            found.append(BundleSummary(name, ref.version, manifest=read_manifest(store, ref)))
+        except BundleError as exc:
+            found.append(BundleSummary(name, ref.version, problem=str(exc)))
+    return found
+
+
 def write_bundle(
     store: ObjectStore,
     name: str,

@@ -121,7 +121,7 @@ def resolve_base_model(spec: str, cache_dir: Path) -> ResolvedModel:
         if not (local / "config.json").is_file():
             raise ModelResolutionError(f"base model folder {spec!r} has no config.json")
         return ResolvedModel(spec, str(local), model_fingerprint(local), True)
-    if _looks_like_hub_id(spec):
+    if looks_like_hub_id(spec):
         try:
             from huggingface_hub import constants, try_to_load_from_cache
         except ImportError:
@@ -176,7 +176,7 @@ def _template_in_config(tokenizer_config: Path) -> bool:
     return isinstance(fields, dict) and bool(fields.get("chat_template"))
 
 
-def _looks_like_hub_id(spec: str) -> bool:
+def looks_like_hub_id(spec: str) -> bool:
     parts = spec.split("/")
     return len(parts) == 2 and all(p and not p.startswith(".") for p in parts)
 

@@ -17,6 +17,19 @@ def test_help_lists_registered_subcommands() -> None:
         assert command in result.output
 
 
+def test_the_shared_package_registers_its_commands() -> None:
+    """`advisor adapters` comes from the shared package's entry points."""
+    import tomllib
+    from importlib import import_module
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[2] / "shared" / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text())["project"]["entry-points"]["advisor.commands"]
+    for name in ("adapters",):
+        module, _, attribute = declared[name].partition(":")
+        assert getattr(import_module(module), attribute) is not None
+
+
 def test_data_validate_reports_bad_lines(tmp_path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "x"}\n')
