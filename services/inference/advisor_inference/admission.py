@@ -16,22 +16,23 @@ class AdmissionGate:
         self.in_flight = 0
         self._by_key: Counter[str] = Counter()
 
-    def try_enter(self, key: str | None = None) -> bool:
-        if self.in_flight >= self.limit:
+    def try_enter(self, key: str | None = None, weight: int = 1) -> bool:
+        """Admit `weight` generations (a request's `n` choices) at once, or none."""
+        if self.in_flight + weight > self.limit:
             return False
-        if key is not None and self._by_key[key] >= self.per_key_limit:
+        if key is not None and self._by_key[key] + weight > self.per_key_limit:
             return False
-        self.in_flight += 1
+        self.in_flight += weight
         if key is not None:
-            self._by_key[key] += 1
+            self._by_key[key] += weight
         return True
 
-    def key_is_full(self, key: str | None) -> bool:
-        return key is not None and self._by_key[key] >= self.per_key_limit
+    def key_is_full(self, key: str | None, weight: int = 1) -> bool:
+        return key is not None and self._by_key[key] + weight > self.per_key_limit
 
-    def leave(self, key: str | None = None) -> None:
-        self.in_flight = max(0, self.in_flight - 1)
+    def leave(self, key: str | None = None, weight: int = 1) -> None:
+        self.in_flight = max(0, self.in_flight - weight)
         if key is not None and self._by_key[key] > 0:
-            self._by_key[key] -= 1
+            self._by_key[key] = max(0, self._by_key[key] - weight)
             if not self._by_key[key]:
                 del self._by_key[key]

@@ -1,4 +1,6 @@
-"""Which model names the gateway serves: the base alias, each loaded adapter, the merged model."""
+"""Which model names the gateway serves: the base alias, each loaded adapter as `name@version`
+(several versions side by side), each adapter name alone for its newest loaded version, and
+the merged model."""
 
 from __future__ import annotations
 
@@ -20,6 +22,10 @@ class ServedModel:
     def parent(self, base_alias: str) -> str | None:
         return None if self.kind == "base" else base_alias
 
+    def engine_id(self) -> str:
+        """The name the engine knows it by: an adapter's `name@version`."""
+        return str(self.adapter.ref) if self.adapter is not None else self.id
+
 
 def served_models(
     settings: Settings, engine: Engine, adapters: AdapterService
@@ -28,7 +34,11 @@ def served_models(
     if not engine.models():
         return []
     models = [ServedModel(settings.base_alias, "base")]
-    models += [ServedModel(a.ref.name, "adapter", a) for a in adapters.list()]
+    loaded = adapters.list()
+    for name in sorted({a.ref.name for a in loaded}):
+        newest = adapters.get(name)
+        models.append(ServedModel(name, "adapter", newest))
+    models += [ServedModel(str(a.ref), "adapter", a) for a in loaded]
     if settings.merged_model_name and settings.merged_model_name in engine.models():
         models.append(ServedModel(settings.merged_model_name, "merged"))
     return models

@@ -20,20 +20,46 @@ from .engines.base import (
     TokenLogprob,
 )
 from .errors import InferenceError, InvalidParameterError
-from .schemas import ChatCompletionCreate
+from .schemas import UNSUPPORTED, ChatCompletionCreate
 
 SSE_DONE = b"data: [DONE]\n\n"
 
 
 def refuse_unsupported(body: ChatCompletionCreate, info: EngineInfo) -> None:
-    """A 400 naming each parameter the engine behind this gateway cannot honour."""
+    """A 400 naming the first parameter this gateway, or the engine behind it, cannot honour:
+    unknown fields (as OpenAI's own server does), parameters no engine here honours when they
+    hold a value, and the ones this engine lacks."""
+    for name in body.model_extra or {}:
+        raise InvalidParameterError(f"unrecognized request argument supplied: {name[:100]}",
+                                    param=name[:100], code="unknown_parameter")  # fmt: skip
+    for name, (accepted, reason) in UNSUPPORTED.items():
+        if not accepted(getattr(body, name)):
+            raise InvalidParameterError(f"{name}: {reason}", param=name,
+                                        code="unsupported_parameter")  # fmt: skip
+    if body.stream_options and body.stream_options.include_obfuscation:
+        raise InvalidParameterError("stream_options.include_obfuscation is not supported",
+                                    param="stream_options", code="unsupported_parameter")  # fmt: skip
     if body.logprobs and not info.logprobs:
         raise InvalidParameterError("logprobs are not supported by this engine", param="logprobs")
+    if body.structured_output and not info.structured_output:
+        raise InvalidParameterError(
+            f"response_format {body.response_format['type']!r} needs an engine with structured "
+            "output (vLLM); this one generates free text only", param="response_format",
+            code="unsupported_parameter",
+        )  # fmt: skip
+    if body.logit_bias and info.vocab_size is not None:
+        beyond = [t for t in body.logit_bias if int(t) >= info.vocab_size]
+        if beyond:
+            raise InvalidParameterError(
+                f"logit_bias: token id {beyond[0]} is beyond the vocabulary "
+                f"(0 to {info.vocab_size - 1})", param="logit_bias",
+            )  # fmt: skip
 
 
-def to_generation_request(body: ChatCompletionCreate) -> GenerationRequest:
+def to_generation_request(body: ChatCompletionCreate, engine_model: str) -> GenerationRequest:
+    """The engine's request for `engine_model` (the served id a name resolved to)."""
     return GenerationRequest(
-        model=body.model,
+        model=engine_model,
         messages=[m.as_template_message() for m in body.messages],
         params=SamplingParams(
             max_tokens=body.requested_max_tokens,
@@ -43,6 +69,11 @@ def to_generation_request(body: ChatCompletionCreate) -> GenerationRequest:
             stop=body.stop_strings,
             logprobs=bool(body.logprobs),
             top_logprobs=body.top_logprobs or 0,
+            presence_penalty=body.presence_penalty or 0.0,
+            frequency_penalty=body.frequency_penalty or 0.0,
+            logit_bias=tuple((int(t), b) for t, b in (body.logit_bias or {}).items()),
+            response_format=body.response_format if body.structured_output else None,
+            n=body.n,
         ),
     )
 
@@ -75,8 +106,10 @@ def logprobs_body(tokens: tuple[TokenLogprob, ...] | None) -> dict[str, Any] | N
     return {"content": content, "refusal": None}
 
 
-def completion_body(result: GenerationResult, model: str, completion_id: str) -> dict[str, Any]:
-    """A `chat.completion` object."""
+def completion_body(
+    results: list[GenerationResult], model: str, completion_id: str
+) -> dict[str, Any]:
+    """A `chat.completion` object with one choice per result. The prompt is counted once."""
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -84,13 +117,14 @@ def completion_body(result: GenerationResult, model: str, completion_id: str) ->
         "model": model,
         "choices": [
             {
-                "index": 0,
+                "index": index,
                 "message": {"role": "assistant", "content": result.text},
                 "finish_reason": result.finish_reason,
                 "logprobs": logprobs_body(result.logprobs),
             }
+            for index, result in enumerate(results)
         ],
-        "usage": usage(result.prompt_tokens, result.completion_tokens),
+        "usage": usage(results[0].prompt_tokens, sum(r.completion_tokens for r in results)),
         "system_fingerprint": None,
     }
 
@@ -107,8 +141,9 @@ class ChunkWriter:
         delta: dict[str, str],
         finish_reason: str | None = None,
         logprobs: tuple[TokenLogprob, ...] | None = None,
+        index: int = 0,
     ) -> bytes:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason,
+        choice = {"index": index, "delta": delta, "finish_reason": finish_reason,
                   "logprobs": logprobs_body(logprobs)}  # fmt: skip
         return self._encode({"choices": [choice]})
 
@@ -128,23 +163,30 @@ async def sse_events(
     deltas: AsyncIterator[StreamDelta],
     writer: ChunkWriter,
     on_finish: Callable[[int, int], None] | None = None,
+    choices: int = 1,
 ) -> AsyncIterator[bytes]:
-    """Role chunk, content chunks, a finish chunk, the usage chunk if asked for, `[DONE]`.
-    An engine failure mid-stream becomes an error event (the status line is already sent)."""
-    yield writer.event({"role": "assistant", "content": ""})
+    """A role chunk per choice, content chunks, a finish chunk per choice, then (once every
+    choice has finished) the usage chunk if asked for, and `[DONE]`. An engine failure
+    mid-stream becomes an error event (the status line is already sent)."""
+    for index in range(choices):
+        yield writer.event({"role": "assistant", "content": ""}, index=index)
+    prompt, completion, finished = 0, 0, 0
     try:
         async for delta in deltas:
             # Tokens whose text was held back (a possible stop string) come with a later delta;
             # the last ones may come with no text at all, and still get their content chunk.
             if delta.text or delta.logprobs:
-                yield writer.event({"content": delta.text}, logprobs=delta.logprobs)
+                yield writer.event({"content": delta.text}, logprobs=delta.logprobs,
+                                   index=delta.index)  # fmt: skip
             if delta.finish_reason is not None:
-                yield writer.event({}, delta.finish_reason)
-                prompt, completion = delta.prompt_tokens or 0, delta.completion_tokens or 0
-                if on_finish is not None:
-                    on_finish(prompt, completion)
-                if writer.include_usage:
-                    yield writer.usage_event(prompt, completion)
+                yield writer.event({}, delta.finish_reason, index=delta.index)
+                prompt = max(prompt, delta.prompt_tokens or 0)
+                completion += delta.completion_tokens or 0
+                finished += 1
+        if finished and on_finish is not None:
+            on_finish(prompt, completion)
+        if finished and writer.include_usage:
+            yield writer.usage_event(prompt, completion)
     except InferenceError as exc:
         yield _error_event(exc.status, exc.message, exc.code)
     except Exception:  # noqa: BLE001 - the client gets an error event, not a cut stream

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Protocol, runtime_checkable
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -43,11 +44,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_start(app))
+        tasks = [asyncio.create_task(_start(app))]
+        if isinstance(engine, Reconciling):
+            tasks.append(asyncio.create_task(_keep_engine_in_sync(engine, settings)))
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
             await engine.close()
 
     # The OpenAPI schema and docs are unauthenticated routes: development only (F9).
@@ -59,6 +63,7 @@ def create_app(
     )  # fmt: skip
     app.state.settings = settings
     app.state.engine = engine
+    app.state.store = store
     app.state.adapters = AdapterService(store, engine, settings)
     app.state.gate = AdmissionGate(settings.max_in_flight, settings.max_in_flight_per_key)
     app.state.metrics = GatewayMetrics()
@@ -80,8 +85,11 @@ def create_app(
 
 
 async def _start(app: FastAPI) -> None:
+    """Load the model, then the start-up adapters (ADVISOR_ADAPTERS), then those recorded in
+    the store by earlier API loads. Refusals are listed in /v1/status; the base serves on."""
     engine: Engine = app.state.engine
     settings: Settings = app.state.settings
+    adapters: AdapterService = app.state.adapters
     try:
         await engine.start()
     except Exception:
@@ -89,11 +97,36 @@ async def _start(app: FastAPI) -> None:
         return
     for ref in settings.adapters:
         try:
-            await app.state.adapters.load(ref)
+            await adapters.load(ref)
         except InferenceError as exc:
             app.state.startup_errors.append(f"{ref}: {exc.message}")
             log.error("start-up adapter %s refused: %s", ref, exc.message)
         except Exception as exc:  # noqa: BLE001 - the base model keeps serving
             app.state.startup_errors.append(f"{ref}: {type(exc).__name__}")
             log.exception("start-up adapter %s failed", ref)
+    try:
+        problems = await adapters.restore()
+    except Exception as exc:  # noqa: BLE001 - the base model keeps serving
+        problems = [f"recorded adapters: {type(exc).__name__}"]
+        log.exception("restoring the recorded adapters failed")
+    for problem in problems:
+        app.state.startup_errors.append(problem)
+        log.error("recorded adapter not restored: %s", problem)
     app.state.started = True
+
+
+@runtime_checkable
+class Reconciling(Protocol):
+    """An engine in another process that may forget adapters (vLLM, when it restarts)."""
+
+    async def reconcile(self) -> list[str]: ...
+
+
+async def _keep_engine_in_sync(engine: Reconciling, settings: Settings) -> None:
+    """Every `VLLM_SYNC_INTERVAL_S`: the engine registers again what it forgot."""
+    while True:
+        await asyncio.sleep(settings.vllm_sync_interval_s)
+        try:
+            await engine.reconcile()
+        except Exception:  # noqa: BLE001 - the loop must outlive one failed round
+            log.exception("keeping the engine's adapters in sync failed")

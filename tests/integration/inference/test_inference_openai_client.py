@@ -91,7 +91,7 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 18
 
 def test_sync_client_base_and_adapter_answer_differently(gateway: Gateway) -> None:
     client = gateway.client()
-    assert {m.id for m in client.models.list()} == {"base", "alpha"}
+    assert {m.id for m in client.models.list()} == {"base", "alpha", "alpha@v0001"}
     base = client.chat.completions.create(model="base", messages=ASK, max_tokens=8, temperature=0)
     alpha = client.chat.completions.create(model="alpha", messages=ASK, max_tokens=8, temperature=0)
     assert base.choices[0].message.content != alpha.choices[0].message.content
@@ -289,3 +289,190 @@ def test_hostile_bundles_are_refused_and_the_engine_stays_healthy(
     assert (
         gateway.client().chat.completions.create(model="alpha", messages=ASK, max_tokens=4).choices
     )
+
+
+# --- every parameter of OpenAI's chat completions: honoured, or refused by name -------------
+
+SHORT = {"model": "alpha", "messages": ASK, "max_tokens": 8}
+
+
+def greedy(client: openai.OpenAI, **params: object):  # type: ignore[no-untyped-def]
+    return client.chat.completions.create(**{**SHORT, "temperature": 0, **params})  # type: ignore[call-overload]
+
+
+def tokens_of(answer) -> list[str]:  # type: ignore[no-untyped-def]
+    return [t.token for t in answer.choices[0].logprobs.content]
+
+
+def check_n(client: openai.OpenAI) -> None:
+    answer = client.chat.completions.create(**SHORT, n=3, seed=11)  # type: ignore[call-overload]
+    assert [c.index for c in answer.choices] == [0, 1, 2]
+    alone = client.chat.completions.create(**SHORT, n=1, seed=11)  # type: ignore[call-overload]
+    assert answer.choices[0].message.content == alone.choices[0].message.content
+    assert len({c.message.content for c in answer.choices}) > 1  # seeds 11, 12, 13
+    assert answer.usage.completion_tokens == sum(  # type: ignore[union-attr]
+        len(tokens_of(client.chat.completions.create(**SHORT, seed=11 + i, logprobs=True)))  # type: ignore[call-overload]
+        + (c.finish_reason == "stop") for i, c in enumerate(answer.choices))  # fmt: skip
+    streamed = client.chat.completions.create(**SHORT, n=2, seed=11, stream=True)  # type: ignore[call-overload]
+    texts = {0: "", 1: ""}
+    for chunk in streamed:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+    assert texts[0] == alone.choices[0].message.content and texts[1]
+
+
+def check_penalty(name: str):  # type: ignore[no-untyped-def]
+    def check(client: openai.OpenAI) -> None:
+        plain = greedy(client, max_tokens=16, logprobs=True)
+        penalised = greedy(client, max_tokens=16, logprobs=True, **{name: 2.0})
+        assert tokens_of(plain) != tokens_of(penalised)
+        # Repeats cost more: the penalised answer repeats its tokens no more than the plain one.
+        repeats = [len(t) - len(set(t)) for t in (tokens_of(plain), tokens_of(penalised))]
+        assert repeats[1] <= repeats[0]
+
+    return check
+
+
+def check_logit_bias(client: openai.OpenAI, base_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    ids = tokenizer.encode("application deadline", add_special_tokens=False)
+    token_id = max(ids, key=lambda i: len(tokenizer.decode([i])))
+    piece = tokenizer.decode([token_id])
+    assert len(piece) > 2 and greedy(client).choices[0].message.content != piece * 8
+    biased = greedy(client, logit_bias={str(token_id): 100})
+    assert biased.choices[0].message.content == piece * 8  # every token is the favoured one
+    refused = httpx.post(f"{client.base_url}chat/completions", headers=AUTH, json={
+        **SHORT, "logit_bias": {str(len(tokenizer) + 10_000): 5}})  # fmt: skip
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "logit_bias"
+
+
+def check_stop(client: openai.OpenAI) -> None:
+    text = greedy(client).choices[0].message.content or ""
+    cut = greedy(client, stop=[text[3:6]])
+    assert cut.choices[0].message.content == text[: text.index(text[3:6])]
+
+
+def check_seed(client: openai.OpenAI) -> None:
+    first, second = (client.chat.completions.create(**SHORT, seed=5).choices[0].message.content  # type: ignore[call-overload]
+                     for _ in range(2))  # fmt: skip
+    assert first == second
+
+
+def check_top_p(client: openai.OpenAI) -> None:
+    # Sampling from the smallest nucleus, the top token alone, is greedy decoding.
+    narrow = client.chat.completions.create(**SHORT, temperature=1.0, top_p=1e-9, seed=3)  # type: ignore[call-overload]
+    assert narrow.choices[0].message.content == greedy(client).choices[0].message.content
+
+
+def check_stream(client: openai.OpenAI, **options: object) -> None:
+    chunks = list(client.chat.completions.create(**SHORT, temperature=0, stream=True, **options))  # type: ignore[call-overload]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
+        greedy(client).choices[0].message.content)  # fmt: skip
+    if options:
+        assert chunks[-1].usage is not None and chunks[-1].choices == []
+
+
+def check_limit(name: str):  # type: ignore[no-untyped-def]
+    def check(client: openai.OpenAI) -> None:
+        answer = client.chat.completions.create(model="alpha", messages=ASK, **{name: 3})  # type: ignore[call-overload]
+        assert answer.usage.completion_tokens <= 3  # type: ignore[union-attr]
+
+    return check
+
+
+HONOURED: dict[str, object] = {
+    "messages": lambda c: greedy(c),
+    "model": lambda c: greedy(c).model == "alpha" or pytest.fail("model"),
+    "frequency_penalty": check_penalty("frequency_penalty"),
+    "presence_penalty": check_penalty("presence_penalty"),
+    "logit_bias": "needs the base folder",
+    "logprobs": lambda c: greedy(c, logprobs=True).choices[0].logprobs.content or pytest.fail(),
+    "top_logprobs": lambda c: len(greedy(c, logprobs=True, top_logprobs=2).choices[0]
+                                  .logprobs.content[0].top_logprobs) == 2 or pytest.fail(),
+    "max_tokens": check_limit("max_tokens"),
+    "max_completion_tokens": check_limit("max_completion_tokens"),
+    "n": check_n,
+    "seed": check_seed,
+    "stop": check_stop,
+    "stream": check_stream,
+    "stream_options": lambda c: check_stream(c, stream_options={"include_usage": True}),
+    "temperature": lambda c: greedy(c).choices[0].message.content == greedy(c).choices[0]
+                             .message.content or pytest.fail(),
+    "top_p": check_top_p,
+    # Plain text is what every engine gives; JSON output is refused below on this engine.
+    "response_format": lambda c: greedy(c, response_format={"type": "text"}),
+    # "none": no tool is called, which is what happens.
+    "tool_choice": lambda c: greedy(c, tool_choice="none"),
+    "modalities": lambda c: greedy(c, modalities=["text"]),
+    "store": lambda c: greedy(c, store=False),
+    "service_tier": lambda c: greedy(c, service_tier="auto"),
+}  # fmt: skip
+REFUSED = {
+    "audio": {"voice": "alloy", "format": "wav"},
+    "function_call": "auto",
+    "functions": [{"name": "f", "parameters": {"type": "object"}}],
+    "metadata": {"run": "1"},
+    "modalities": ["text", "audio"],
+    "moderation": {"mode": "block"},
+    "parallel_tool_calls": True,
+    "prediction": {"type": "content", "content": "x"},
+    "prompt_cache_key": "k",
+    "prompt_cache_options": {"ttl": 60},
+    "prompt_cache_retention": "24h",
+    "reasoning_effort": "low",
+    "response_format": {"type": "json_object"},  # the HF engine has no constrained decoding
+    "safety_identifier": "user-1",
+    "service_tier": "flex",
+    "store": True,
+    "tool_choice": "auto",
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+    "user": "user-1",
+    "verbosity": "low",
+    "web_search_options": {"search_context_size": "low"},
+}
+NOT_PARAMETERS = {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+
+
+def openai_parameters() -> set[str]:
+    import inspect
+
+    from openai.resources.chat.completions import Completions
+
+    return set(inspect.signature(Completions.create).parameters) - NOT_PARAMETERS
+
+
+def test_every_openai_parameter_is_classified() -> None:
+    """A parameter a new `openai` release adds fails here until it is honoured or refused."""
+    assert openai_parameters() == set(HONOURED) | set(REFUSED)
+
+
+@pytest.mark.parametrize("name", sorted(HONOURED))
+def test_honoured_parameters_take_effect(gateway: Gateway, name: str) -> None:
+    if name == "logit_bias":  # token ids are the base model's
+        check_logit_bias(gateway.client(), gateway.base_dir)
+        return
+    HONOURED[name](gateway.client())  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_other_parameters_are_refused_by_name(gateway: Gateway, name: str) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        gateway.client().chat.completions.create(**SHORT, **{name: REFUSED[name]})  # type: ignore[call-overload]
+    assert refused.value.body["param"] == name  # type: ignore[index]
+    assert name in refused.value.body["message"]  # type: ignore[index]
+
+
+def test_unknown_fields_are_refused_by_name(gateway: Gateway) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        gateway.client().chat.completions.create(**SHORT, extra_body={"guided_regex": "a+"})  # type: ignore[call-overload]
+    assert refused.value.body["param"] == "guided_regex"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError) as in_message:
+        gateway.client().chat.completions.create(model="alpha", max_tokens=4, messages=[
+            {"role": "user", "content": "hi", "name": "ana"}])  # fmt: skip
+    assert "name" in in_message.value.body["message"]  # type: ignore[index]
+    echoed = greedy(gateway.client()).choices[0].message.model_dump()  # refusal=None, ...
+    follow_up = [*ASK, echoed, {"role": "user", "content": "And then?"}]
+    assert gateway.client().chat.completions.create(model="alpha", messages=follow_up,
+                                                    max_tokens=2).choices  # fmt: skip

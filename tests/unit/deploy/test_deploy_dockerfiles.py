@@ -4,6 +4,7 @@ service and the extras its pyproject asks for, nothing else; the gateway never g
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import textwrap
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from deploy_files import (
     REPO,
@@ -264,6 +266,13 @@ class OnlyImagePackages(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, OnlyImagePackages())
+if sys.argv[1] == "adapters":  # `advisor adapters ...` as run in the gateway's container
+    from advisor_shared.adapters_cli import app
+    try:
+        app(sys.argv[2:])
+    except SystemExit as exc:
+        print(sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules))
+        raise
 from advisor_inference.core.config import Settings
 from advisor_inference.engines.factory import build_engine
 import advisor_inference.main
@@ -292,7 +301,59 @@ def test_gateway_builds_its_vllm_engine_with_only_the_image_packages(tmp_path: P
         text=True,
         timeout=60,
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+        env=_image_env(),
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines() == ["VllmEngine", "[]"]
+
+
+def _image_env(**variables: str) -> dict[str, str]:
+    # The tree under test first, where a checkout puts its own packages on the path.
+    return {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **variables}  # fmt: skip
+
+
+def test_the_gateway_image_imports_an_adapter_against_the_engines_files(tmp_path: Path) -> None:
+    """`advisor adapters import` in the gateway's container (no torch, no hub client): the base
+    is the hub id, read from the engine's Hugging Face cache, so the shapes are checked."""
+    from safetensors.numpy import save_file
+
+    from advisor_shared.model_files import llama_linear_shapes
+
+    config = {"model_type": "mistral", "hidden_size": 32, "intermediate_size": 64,
+              "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2}  # fmt: skip
+    snapshot = tmp_path / "hub" / "models--org--tiny" / "snapshots" / "rev1"
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("rev1")
+    (snapshot / "config.json").write_text(json.dumps(config))
+    (snapshot / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ x }}"}))
+    adapter = tmp_path / "lora_model"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps(
+        {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"]}))  # fmt: skip
+
+    def save(in_features: int) -> None:
+        out_features, _ = llama_linear_shapes(config)["model.layers.0.self_attn.q_proj"]  # type: ignore[index]
+        prefix = "base_model.model.model.layers.0.self_attn.q_proj"
+        save_file({f"{prefix}.lora_A.weight": np.ones((2, in_features), np.float32),
+                   f"{prefix}.lora_B.weight": np.zeros((out_features, 2), np.float32)},
+                  str(adapter / "adapter_model.safetensors"))  # fmt: skip
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _ONLY_IMAGE_PACKAGES, "adapters", "import", str(adapter),
+             "--name", "advisor"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env=_image_env(ADVISOR_STORE_URL=f"file://{tmp_path / 'store'}",
+                           ADVISOR_BASE_MODEL="org/tiny", ADVISOR_VLLM_HF_CACHE=str(tmp_path / "hub")),
+        )  # fmt: skip
+
+    save(in_features=48)  # trained for another base
+    refused = run()
+    assert refused.returncode == 2 and "is 32x32 in the base model" in refused.stderr
+    save(in_features=32)
+    done = run()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["advisor@v0001", "[]"]
+    manifest = json.loads((tmp_path / "store/adapters/advisor/v0001/manifest.json").read_text())
+    assert manifest["base_model"] == {"id": "org/tiny", "fingerprint": "hub:org/tiny"}

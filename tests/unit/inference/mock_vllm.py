@@ -90,9 +90,13 @@ class MockVllm:
             return self.error(
                 400, "Requested top_logprobs=21 exceeds max_logprobs=20.", "BadRequestError"
             )
-        text = f"answer from {model}"
-        usage = {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
-        words = ("answer ", "from ", model)
+        choices = int(body.get("n", 1))
+        usage = {"prompt_tokens": 7, "completion_tokens": 3 * choices,
+                 "total_tokens": 7 + 3 * choices}  # fmt: skip
+
+        def words(index: int) -> tuple[str, ...]:
+            # One choice answers as before; several are told apart by their index.
+            return ("answer ", "from ", model) if choices == 1 else ("answer ", f"{index} ", model)
 
         def logprobs(*pieces: str) -> dict[str, Any] | None:
             """vLLM's ChatCompletionLogProbs: one entry per token, `top_logprobs` alternatives."""
@@ -117,21 +121,26 @@ class MockVllm:
                     "model": model,
                     "choices": [
                         {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text},
+                            "index": i,
+                            "message": {"role": "assistant", "content": "".join(words(i))},
                             "finish_reason": "stop",
-                            "logprobs": logprobs(*words),
+                            "logprobs": logprobs(*words(i)),
                         }
+                        for i in range(choices)
                     ],
                     "usage": usage,
                 },
             )
-        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+        chunks = [{"choices": [{"index": i, "delta": {"role": "assistant", "content": ""}}]}
+                  for i in range(choices)]  # fmt: skip
         chunks += [
-            {"choices": [{"index": 0, "delta": {"content": w}, "logprobs": logprobs(w)}]}
-            for w in words
+            {"choices": [{"index": i, "delta": {"content": w}, "logprobs": logprobs(w)}]}
+            for position in range(3)
+            for i in range(choices)
+            for w in [words(i)[position]]
         ]
-        chunks += [{"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}]
+        chunks += [{"choices": [{"index": i, "delta": {}, "finish_reason": "length"}]}
+                   for i in range(choices)]  # fmt: skip
         chunks += [{"choices": [], "usage": usage}]
         sse = "".join(
             f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', **c})}\n\n"

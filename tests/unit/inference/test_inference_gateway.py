@@ -118,7 +118,31 @@ def test_stream_chunks_usage_and_done(tmp_path: Path) -> None:
         ({**HELLO, "model": "nope"}, 404, "model_not_found", "model"),
         ({**HELLO, "max_tokens": 0}, 400, "invalid_value", "max_tokens"),
         ({**HELLO, "max_tokens": 10_000}, 400, "invalid_value", "max_tokens"),
-        ({**HELLO, "n": 2}, 400, "invalid_value", "n"),
+        ({**HELLO, "n": 9}, 400, "invalid_value", "n"),
+        # Nothing is silently ignored: unknown fields and unhonoured parameters name themselves.
+        ({**HELLO, "guided_regex": "a+"}, 400, "unknown_parameter", "guided_regex"),
+        ({**HELLO, "user": "u-1"}, 400, "unsupported_parameter", "user"),
+        ({**HELLO, "tools": [{"type": "function"}]}, 400, "unsupported_parameter", "tools"),
+        (
+            {**HELLO, "response_format": {"type": "json_object"}},
+            400,
+            "unsupported_parameter",
+            "response_format",
+        ),
+        ({**HELLO, "response_format": {"type": "yaml"}}, 400, "invalid_value", "response_format"),
+        ({**HELLO, "logit_bias": {"x": 1}}, 400, "invalid_value", "logit_bias"),
+        (
+            {**HELLO, "stream_options": {"include_obfuscation": True}},
+            400,
+            "unsupported_parameter",
+            "stream_options",
+        ),
+        (
+            {"model": "base", "messages": [{"role": "user", "content": "x", "tool_calls": [{}]}]},
+            400,
+            "invalid_value",
+            "messages.0",
+        ),
         ({**HELLO, "temperature": 3}, 400, "invalid_value", "temperature"),
         ({"model": "base", "messages": []}, 400, "invalid_value", "messages"),
         (

@@ -4,6 +4,7 @@ vLLM's answers. vLLM itself cannot run here (no GPU); docs/inference.md says wha
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
@@ -152,10 +153,103 @@ def test_gateway_loads_a_bundle_into_vllm_through_the_admin_api(tmp_path: Path) 
             assert loaded.json()["canary"] == {"prompts": 3, "differing": 3, "effective": True}
             chat = await client.post("/v1/chat/completions", headers=KEY, json={
                 "model": "advisor", "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
-            assert chat.json()["choices"][0]["message"]["content"] == "answer from advisor"
+            # The bare name answers from its newest loaded version, registered as name@version.
+            assert chat.json()["choices"][0]["message"]["content"] == "answer from advisor@v0001"
             assert chat.json()["model"] == "advisor"
+            assert chat.headers["X-Advisor-Adapter"] == "advisor@v0001"
 
     asyncio.run(scenario())
     assert ("POST", "/v1/load_lora_adapter",
-            {"lora_name": "advisor", "lora_path": "/adapters/advisor/v0001"}) in mock.requests  # fmt: skip
+            {"lora_name": "advisor@v0001", "lora_path": "/adapters/advisor/v0001"}) in mock.requests  # fmt: skip
     assert (tmp_path / "shared" / "advisor" / "v0001" / "adapter_model.safetensors").is_file()
+
+
+def test_openai_parameters_are_passed_through_to_vllm_as_its_request_body(tmp_path: Path) -> None:
+    """n, the penalties, logit_bias and response_format reach vLLM under OpenAI's names (vLLM
+    implements each), and its n choices come back in order with their own text."""
+    mock = MockVllm()
+    schema = {
+        "type": "json_schema",
+        "json_schema": {"name": "answer", "schema": {"type": "object"}},
+    }
+    asked = ask("base", max_tokens=20, seed=7, stop=("\n",), n=3, presence_penalty=0.5,
+                frequency_penalty=-0.25, logit_bias=((42, -100.0), (7, 3.5)),
+                response_format=schema)  # fmt: skip
+
+    async def scenario() -> tuple[list, list]:
+        e = engine(mock, tmp_path)
+        results = await e.generate_choices(asked)
+        stream = await e.stream(ask("base", max_tokens=5, n=2))
+        deltas = [d async for d in stream]
+        await e.close()
+        return results, deltas
+
+    results, deltas = asyncio.run(scenario())
+    chat = [body for _, path, body in mock.requests if path == "/v1/chat/completions"]
+    assert chat[0] == {
+        "model": SERVED, "messages": [{"role": "user", "content": "hi"}], "temperature": 1.0,
+        "top_p": 1.0, "stream": False, "max_tokens": 20, "seed": 7, "stop": ["\n"], "n": 3,
+        "presence_penalty": 0.5, "frequency_penalty": -0.25,
+        "logit_bias": {"42": -100.0, "7": 3.5}, "response_format": schema,
+    }  # fmt: skip
+    assert [r.text for r in results] == [f"answer {i} {SERVED}" for i in range(3)]
+    assert sum(r.completion_tokens for r in results) == 9  # vLLM's total over the choices
+    assert chat[1]["n"] == 2 and chat[1]["stream"] is True
+    text = {i: "".join(d.text for d in deltas if d.index == i) for i in (0, 1)}
+    assert text == {0: f"answer 0 {SERVED}", 1: f"answer 1 {SERVED}"}
+    finals = [d for d in deltas if d.finish_reason]
+    assert [(d.index, d.finish_reason) for d in finals] == [(0, "length"), (1, "length")]
+    assert sum(d.completion_tokens or 0 for d in finals) == 6
+
+
+def test_the_gateway_gives_n_choices_and_json_formats_in_front_of_vllm(tmp_path: Path) -> None:
+    mock = MockVllm()
+    settings = Settings(engine="vllm", api_keys=["k-123"], adapter_dir=tmp_path / "shared",
+                        base_model=SERVED)  # fmt: skip
+    app = create_app(settings, engine=engine(mock, tmp_path / "shared"),
+                     store=LocalStore(tmp_path / "store"))  # fmt: skip
+    hello = {"model": "base", "messages": [{"role": "user", "content": "hi"}]}
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            plain = await client.post("/v1/chat/completions", headers=KEY, json={
+                **hello, "n": 2, "response_format": {"type": "json_object"}})  # fmt: skip
+            streamed = await client.post("/v1/chat/completions", headers=KEY, json={
+                **hello, "n": 2, "stream": True, "stream_options": {"include_usage": True}})  # fmt: skip
+            return plain, streamed
+
+    plain, streamed = asyncio.run(scenario())
+    assert plain.status_code == 200, plain.text
+    body = plain.json()
+    assert [c["index"] for c in body["choices"]] == [0, 1]
+    assert body["usage"] == {"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13}
+    sent = [b for _, path, b in mock.requests if path == "/v1/chat/completions"]
+    assert sent[0]["n"] == 2 and sent[0]["response_format"] == {"type": "json_object"}
+    events = [json.loads(line[6:]) for line in streamed.text.split("\n\n")
+              if line.startswith("data: {")]  # fmt: skip
+    finishes = [(c["index"], c["finish_reason"]) for e in events for c in e["choices"]
+                if c["finish_reason"]]  # fmt: skip
+    assert finishes == [(0, "length"), (1, "length")]
+    usages = [e["usage"] for e in events if e.get("usage")]
+    assert usages == [{"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13}]
+
+
+def test_the_gateway_finds_vllms_chat_template_in_its_downloaded_files(tmp_path: Path) -> None:
+    """No fingerprint set by hand: the template is read from the snapshot vLLM downloaded into
+    its cache, mounted read-only (asked again at start if vLLM was still downloading)."""
+    from advisor_inference.engines.factory import build_engine
+
+    hub = tmp_path / "engine-hf" / "hub"
+    settings = Settings(engine="vllm", api_keys=["k-123"], base_model=SERVED, vllm_hf_cache=hub,
+                        base_fingerprint=FINGERPRINT, vllm_url="http://127.0.0.1:9")  # fmt: skip
+    built = build_engine(settings)
+    assert built.info.chat_template_sha256 is None  # nothing downloaded yet
+    repo = hub / "models--mistralai--Mistral-7B-Instruct-v0.3"
+    snapshot = repo / "snapshots" / "0123abc"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abc")
+    (snapshot / "tokenizer_config.json").write_text(json.dumps({"chat_template": TEMPLATE}))
+    asyncio.run(built.start())
+    assert built.info.chat_template_sha256 == template_fingerprint(TEMPLATE)

@@ -1,12 +1,14 @@
 """Load and unload adapter bundles: store → verify → check → engine → canary → registry.
 
 Only adapters that passed every step are listed and routable. A refused bundle never reaches
-the engine, and its unpacked files are removed; the engine keeps serving throughout.
+the engine, and its unpacked files are removed; the engine keeps serving throughout. Adapters
+loaded through the API are recorded in the store (`LoadedSet`) and loaded again at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from .checks import (
     check_lora_config,
     check_tensors,
 )
+from .loaded_set import LoadedSet
 
 log = logging.getLogger(__name__)
 
@@ -58,22 +61,35 @@ class LoadedAdapter:
 
 
 class AdapterService:
-    """The gateway's registry of loaded adapters; one load or unload per name at a time."""
+    """The gateway's registry of loaded adapters, each served as `name@version`; several
+    versions of one name side by side. One load or unload per name at a time."""
 
     def __init__(self, store: ObjectStore, engine: Engine, settings: Settings):
         self._store, self._engine, self._settings = store, engine, settings
         self._loaded: dict[str, LoadedAdapter] = {}
         self._busy: dict[str, asyncio.Lock] = {}
         self._reserved = {settings.base_alias, settings.merged_model_name} - {None}
+        self.recorded = (
+            LoadedSet(store, settings.adapter_set) if settings.persist_adapters else None
+        )
 
     def list(self) -> list[LoadedAdapter]:
-        return [self._loaded[name] for name in sorted(self._loaded)]
+        return [self._loaded[key] for key in sorted(self._loaded)]
 
-    def get(self, name: str) -> LoadedAdapter | None:
-        return self._loaded.get(name)
+    def get(self, model: str) -> LoadedAdapter | None:
+        """The adapter served as `model`: `name@version`, or `name` for its newest loaded
+        version."""
+        if "@" in model:
+            return self._loaded.get(model)
+        versions = self.versions_of(model)
+        return versions[-1] if versions else None
 
-    async def load(self, text: str) -> LoadedAdapter:
-        """Load `name@version` (or `name`, the latest); raise a 4xx InferenceError if refused."""
+    def versions_of(self, name: str) -> list[LoadedAdapter]:
+        return [a for a in self.list() if a.ref.name == name]
+
+    async def load(self, text: str, *, record: bool = False) -> LoadedAdapter:
+        """Load `name@version` (or `name`, the latest); raise a 4xx InferenceError if refused.
+        With `record`, the load is written to the store's loaded set (API loads are)."""
         try:
             ref = BundleRef.parse(text)
         except InvalidNameError as exc:
@@ -84,35 +100,80 @@ class AdapterService:
                 f"{ref.name!r} is the name of a served model", param="adapter"
             )
         async with self._busy.setdefault(ref.name, asyncio.Lock()):
-            if ref.name in self._loaded:
-                current = self._loaded[ref.name].ref
+            ref = await self._resolve(ref)
+            if str(ref) in self._loaded:
                 raise AdapterConflictError(
-                    f"adapter {ref.name!r} is already loaded ({current}); unload it first",
-                    param="adapter",
+                    f"adapter {ref} is already loaded; unload it first", param="adapter"
                 )
             loaded = await self._load_checked(ref)
-            self._loaded[ref.name] = loaded
+            self._loaded[str(ref)] = loaded
             log.info("adapter %s loaded (canary %d/%d differ)", loaded.ref,
                      loaded.canary.differing, loaded.canary.prompts)  # fmt: skip
+            if record and self.recorded is not None:
+                await self._record(loaded)
             return loaded
 
-    async def unload(self, name: str) -> LoadedAdapter:
+    async def unload(self, text: str) -> list[LoadedAdapter]:
+        """Unload `name@version`, or every loaded version of `name`; forget their records."""
+        name = text.partition("@")[0]
         async with self._busy.setdefault(name, asyncio.Lock()):
-            loaded = self._loaded.pop(name, None)
-            if loaded is None:
-                raise AdapterNotFoundError(f"adapter {name[:100]!r} is not loaded", param="name")
-            await self._engine.unload_adapter(name)
-            log.info("adapter %s unloaded", loaded.ref)
-            return loaded
+            chosen = [self._loaded[text]] if text in self._loaded else (
+                [] if "@" in text else self.versions_of(text))  # fmt: skip
+            if not chosen:
+                raise AdapterNotFoundError(f"adapter {text[:100]!r} is not loaded", param="name")
+            for loaded in chosen:
+                del self._loaded[str(loaded.ref)]
+                await self._engine.unload_adapter(str(loaded.ref))
+                log.info("adapter %s unloaded", loaded.ref)
+                if self.recorded is not None:
+                    try:
+                        await asyncio.to_thread(self.recorded.remove, loaded.ref)
+                    except StoreError as exc:
+                        log.error("could not forget %s in the store: %s", loaded.ref, exc)
+            return chosen
 
-    async def _load_checked(self, ref: BundleRef) -> LoadedAdapter:
+    async def restore(self) -> list[str]:
+        """Load every recorded adapter not loaded yet (a restarted gateway); returns the
+        problems, one line each. A refused record is kept: it is reported at every start
+        until it is unloaded (`DELETE /v1/adapters/...`) or loads again."""
+        if self.recorded is None:
+            return []
         try:
-            ref = await asyncio.to_thread(resolve_ref, self._store, ref)
+            refs = await asyncio.to_thread(self.recorded.refs)
+        except StoreError as exc:
+            return [f"recorded adapters: the store did not answer ({exc})"]
+        problems = []
+        for ref in refs:
+            if str(ref) in self._loaded:
+                continue
+            try:
+                await self.load(str(ref))
+            except InferenceError as exc:
+                problems.append(f"{ref} (recorded): {exc.message}")
+        return problems
+
+    async def _resolve(self, ref: BundleRef) -> BundleRef:
+        try:
+            return await asyncio.to_thread(resolve_ref, self._store, ref)
         except BundleError as exc:
             raise AdapterNotFoundError(str(exc), param="adapter") from None
         except StoreError as exc:
             raise InferenceError(f"object store error: {exc}", status=503,
                                  code="store_unavailable") from None  # fmt: skip
+
+    async def _record(self, loaded: LoadedAdapter) -> None:
+        assert self.recorded is not None
+        try:
+            await asyncio.to_thread(self.recorded.add, loaded.ref)
+        except StoreError as exc:
+            # Served now, but a restart will not bring it back: say so where it is listed.
+            message = f"not recorded in the store, a restart will not load it again ({exc})"
+            log.error("adapter %s: %s", loaded.ref, message)
+            self._loaded[str(loaded.ref)] = dataclasses.replace(
+                loaded, warnings=(*loaded.warnings, message)
+            )
+
+    async def _load_checked(self, ref: BundleRef) -> LoadedAdapter:
         dest = self._settings.resolved_adapter_dir()
         folder = dest / ref.name / ref.version
         try:
@@ -145,7 +206,7 @@ class AdapterService:
                 raise AdapterRefusedError(message, param="adapter", code="chat_template_mismatch")
             warnings.append(message)
             log.warning("serving %s despite a chat template mismatch: %s", bundle.ref, message)
-        name = bundle.ref.name
+        name = str(bundle.ref)  # the engine serves it as name@version
         try:
             await self._engine.load_adapter(name, bundle.path)
         except InferenceError:

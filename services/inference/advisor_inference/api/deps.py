@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from pydantic import SecretStr
 
 from advisor_shared.api import ApiKeyChecker, require_admin
+from advisor_shared.store import ObjectStore
 
 from ..adapters.service import AdapterService
 from ..admission import AdmissionGate
@@ -33,6 +34,10 @@ async def get_adapters(request: Request) -> AdapterService:
     return request.app.state.adapters
 
 
+async def get_store(request: Request) -> ObjectStore:
+    return request.app.state.store
+
+
 async def get_gate(request: Request) -> AdmissionGate:
     return request.app.state.gate
 
@@ -44,6 +49,7 @@ async def get_metrics(request: Request) -> GatewayMetrics:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 AdaptersDep = Annotated[AdapterService, Depends(get_adapters)]
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
 GateDep = Annotated[AdmissionGate, Depends(get_gate)]
 MetricsDep = Annotated[GatewayMetrics, Depends(get_metrics)]
 

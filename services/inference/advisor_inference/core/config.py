@@ -9,13 +9,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from advisor_shared.api.app import DEFAULT_MAX_BODY_BYTES
+from advisor_shared.lora_checks import DEFAULT_MAX_LORA_RANK, DEFAULT_TARGET_MODULES
 from advisor_shared.models import EMBEDDED_BASE
 from advisor_shared.settings import AdvisorSettings
-
-# The projection names of Mistral/Llama blocks; LoRA on anything else (embeddings, lm_head,
-# norms) is refused: vLLM cannot serve it and it is not what the trainer produces.
-DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                          "down_proj")  # fmt: skip
 
 
 def _split_csv(value: object) -> object:
@@ -33,7 +29,8 @@ class Settings(AdvisorSettings):
     base_alias: str = "base"
     # Fingerprint of the base weights; computed from a local folder when unset.
     base_fingerprint: str | None = None
-    # sha256 of the engine's chat template; read from the tokenizer (hf) or a local folder.
+    # sha256 of the engine's chat template; read from the tokenizer (hf), from a local base
+    # folder, or from vLLM's own copy of the model (vllm_hf_cache). Set it only to override.
     chat_template_sha256: str | None = None
     # Adapters loaded at start-up, `name@version` or `name` (= latest), comma-separated.
     adapters: Annotated[list[str], NoDecode] = []
@@ -49,7 +46,7 @@ class Settings(AdvisorSettings):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
 
     # Adapter checks (docs/reliability.md, F6; docs/design.md, lesson 1).
-    max_lora_rank: int = Field(default=16, ge=1)
+    max_lora_rank: int = Field(default=DEFAULT_MAX_LORA_RANK, ge=1)
     allowed_target_modules: Annotated[list[str], NoDecode] = list(DEFAULT_TARGET_MODULES)
     template_mismatch: Literal["refuse", "flag"] = "refuse"
     canary_policy: Literal["report", "refuse"] = "report"
@@ -84,6 +81,18 @@ class Settings(AdvisorSettings):
     vllm_timeout_s: float = Field(default=600.0, gt=0)
     # A second vLLM server holding the merged export, if one is served.
     vllm_merged_url: str | None = None
+    # vLLM's Hugging Face hub cache as mounted (read-only) in the gateway: the chat template
+    # vLLM serves is read from the snapshot it downloaded.
+    vllm_hf_cache: Path | None = None
+    # How often the gateway checks that vLLM still holds every loaded adapter (it forgets them
+    # when it restarts) and registers the missing ones again.
+    vllm_sync_interval_s: float = Field(default=15.0, gt=0)
+
+    # The adapters loaded through the API are recorded in the store and loaded again when the
+    # gateway starts. Gateways sharing one store and engine share one set; a separate gateway
+    # on the same store names its own.
+    persist_adapters: bool = True
+    adapter_set: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
     @field_validator("adapters", "allowed_target_modules", mode="before")
     @classmethod

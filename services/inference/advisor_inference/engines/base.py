@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 FinishReason = Literal["stop", "length"]
 # OpenAI's ceiling for `top_logprobs` (vLLM's default `--max-logprobs` is the same).
@@ -32,10 +32,25 @@ class SamplingParams:
     # alternatives at its position (OpenAI's `logprobs` / `top_logprobs`).
     logprobs: bool = False
     top_logprobs: int = 0
+    # OpenAI's penalties on the tokens generated so far: each logit minus
+    # `frequency_penalty * count + presence_penalty * (count > 0)`.
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    # `(token id, bias)` pairs added to the logits before choosing (OpenAI's `logit_bias`).
+    logit_bias: tuple[tuple[int, float], ...] = ()
+    # OpenAI's `response_format` when it asks for JSON (engines with structured output only).
+    response_format: dict[str, Any] | None = None
+    # Completions asked for at once (OpenAI's `n`); engines with `native_n` return them all.
+    n: int = 1
 
     @property
     def greedy(self) -> bool:
         return self.temperature == 0.0
+
+    @property
+    def adjusts_logits(self) -> bool:
+        """Whether the logits are changed before the token is chosen."""
+        return bool(self.presence_penalty or self.frequency_penalty or self.logit_bias)
 
 
 @dataclass(frozen=True)
@@ -80,13 +95,15 @@ class GenerationResult:
 @dataclass(frozen=True)
 class StreamDelta:
     """A piece of streamed text; the last one carries `finish_reason` and the token counts.
-    `logprobs` holds the tokens generated since the previous delta (when asked for)."""
+    `logprobs` holds the tokens generated since the previous delta (when asked for). `index`
+    is the choice it belongs to when several were asked for (`n`)."""
 
     text: str
     finish_reason: FinishReason | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     logprobs: tuple[TokenLogprob, ...] | None = None
+    index: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,6 +123,13 @@ class EngineInfo:
     # Whether the engine can report token log-probabilities; the gateway refuses `logprobs`
     # with a 400 naming it where it cannot.
     logprobs: bool = False
+    # Whether it constrains output to JSON (`response_format` json_object / json_schema).
+    structured_output: bool = False
+    # Whether one request returns `n` completions (else the gateway asks for n rows itself).
+    native_n: bool = False
+    # Token ids run from 0 to vocab_size - 1 (`logit_bias` is checked against it; None: the
+    # engine checks it itself).
+    vocab_size: int | None = None
 
 
 @dataclass(frozen=True)

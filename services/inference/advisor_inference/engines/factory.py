@@ -10,7 +10,7 @@ from advisor_shared.models import resolve_base_model
 
 from ..core.config import Settings
 from .base import Engine
-from .model_files import read_chat_template, read_linear_shapes
+from .model_files import hub_snapshot, read_chat_template, read_linear_shapes
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -47,15 +47,14 @@ def build_engine(settings: Settings) -> Engine:
         settings.base_fingerprint
         or resolve_base_model(settings.base_model, settings.cache_dir).fingerprint
     )
-    template = read_chat_template(folder) if folder else None
     return VllmEngine(
         url=settings.vllm_url,
         served_model=settings.vllm_served_model or settings.base_model,
         base_alias=settings.base_alias,
         base_model=settings.base_model,
         base_fingerprint=fingerprint,
-        chat_template_sha256=settings.chat_template_sha256
-        or (template_fingerprint(template) if template else None),
+        chat_template_sha256=settings.chat_template_sha256,
+        template_source=lambda: engine_template_sha256(settings),
         linear_shapes=read_linear_shapes(folder) if folder else None,
         adapter_dir=settings.resolved_adapter_dir(),
         remote_adapter_dir=settings.vllm_adapter_dir,
@@ -63,3 +62,15 @@ def build_engine(settings: Settings) -> Engine:
         merged_url=settings.vllm_merged_url,
         timeout_s=settings.vllm_timeout_s,
     )
+
+
+def engine_template_sha256(settings: Settings) -> str | None:
+    """The sha256 of the chat template vLLM renders, from the files it loads: the base model's
+    folder, or its snapshot in vLLM's Hugging Face cache (`VLLM_HF_CACHE`, mounted read-only
+    into the gateway). None while neither holds it (vLLM still downloading)."""
+    local = Path(settings.base_model).expanduser()
+    folder: Path | None = local if local.is_dir() else None
+    if folder is None and settings.vllm_hf_cache is not None:
+        folder = hub_snapshot(settings.vllm_hf_cache, settings.base_model)
+    template = read_chat_template(folder) if folder is not None else None
+    return template_fingerprint(template) if template is not None else None

@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 from advisor_shared.api import ApiError, request_owner
 
 from ...catalog import ServedModel, find_model
+from ...choices import generate_choices, stream_choices
 from ...completions import (
     ChunkWriter,
     completion_body,
@@ -31,12 +32,16 @@ TEMPLATE_MISMATCH_HEADER = "X-Advisor-Template-Mismatch"
 # The chat template the engine formatted this request with, so an evaluator can compare it
 # with the template an adapter was trained with (docs/design.md, lesson 1).
 TEMPLATE_HEADER = "X-Advisor-Chat-Template-Sha256"
+# The bundle an adapter model answered from (`name@version`; a bare name is its newest).
+ADAPTER_HEADER = "X-Advisor-Adapter"
 
 
 def _template_headers(model: ServedModel, serving_sha256: str | None) -> dict[str, str]:
-    """The serving template's fingerprint, and a loud flag when an adapter is served despite a
-    template mismatch."""
+    """The serving template's fingerprint, the bundle that answered, and a loud flag when an
+    adapter is served despite a template mismatch."""
     headers = {TEMPLATE_HEADER: serving_sha256} if serving_sha256 else {}
+    if model.adapter is not None:
+        headers[ADAPTER_HEADER] = str(model.adapter.ref)
     if model.adapter is not None and model.adapter.template_mismatch:
         t = model.adapter.template
         headers[TEMPLATE_MISMATCH_HEADER] = (
@@ -70,8 +75,9 @@ async def create_chat_completion(
         metrics.requests.labels(served.id, str(exc.status)).inc()
         raise
     owner = request_owner(http_request)
-    if not gate.try_enter(owner):
-        per_key = gate.key_is_full(owner)
+    rows = body.n  # each choice is a generation in flight
+    if not gate.try_enter(owner, rows):
+        per_key = gate.key_is_full(owner, rows)
         metrics.rejections.labels("key_quota" if per_key else "overloaded").inc()
         metrics.requests.labels(served.id, "429").inc()
         message = (f"this key has {gate.per_key_limit} requests in flight, its limit; retry later"
@@ -80,30 +86,32 @@ async def create_chat_completion(
         raise ApiError(429, message, code="key_quota" if per_key else "overloaded",
                        headers={"Retry-After": str(settings.retry_after_s)})  # fmt: skip
     started = time.perf_counter()
-    request = to_generation_request(body)
+    request = to_generation_request(body, served.engine_id())
     completion_id = new_completion_id()
     try:
         if not body.stream:
-            result = await until_disconnected(http_request, engine.generate(request))
+            results = await until_disconnected(http_request, generate_choices(engine, request))
         else:
-            deltas = await engine.stream(request)
+            deltas = await stream_choices(engine, request)
     except InferenceError as exc:
-        gate.leave(owner)
+        gate.leave(owner, rows)
         metrics.requests.labels(served.id, str(exc.status)).inc()
         raise
     except ClientGone:
-        gate.leave(owner)
+        gate.leave(owner, rows)
         metrics.requests.labels(served.id, "499").inc()
         return JSONResponse({}, status_code=499)  # nobody reads it; the generation is cancelled
     except BaseException:
-        gate.leave(owner)
+        gate.leave(owner, rows)
         metrics.requests.labels(served.id, "500").inc()
         raise
     headers = _template_headers(served, engine.info.chat_template_sha256)
     if not body.stream:
-        gate.leave(owner)
-        _record(metrics, served.id, started, False, result.prompt_tokens, result.completion_tokens)
-        return JSONResponse(completion_body(result, served.id, completion_id), headers=headers)
+        gate.leave(owner, rows)
+        body_out = completion_body(results, served.id, completion_id)
+        _record(metrics, served.id, started, False, body_out["usage"]["prompt_tokens"],
+                body_out["usage"]["completion_tokens"])  # fmt: skip
+        return JSONResponse(body_out, headers=headers)
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     writer = ChunkWriter(served.id, completion_id, include_usage)
@@ -112,14 +120,14 @@ async def create_chat_completion(
         _record(metrics, served.id, started, True, prompt, completion)
 
     async def release() -> None:
-        gate.leave(owner)
+        gate.leave(owner, rows)
         close = getattr(deltas, "aclose", None)
         if close is not None:
             await close()
 
     return GatedStreamingResponse(
-        sse_events(deltas, writer, finished), release=release, media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", **headers},
+        sse_events(deltas, writer, finished, choices=body.n), release=release,
+        media_type="text/event-stream", headers={"Cache-Control": "no-cache", **headers},
     )  # fmt: skip
 
 

@@ -133,7 +133,9 @@ def advance_rows(
     log-probabilities are read out to plain numbers here, so `logits` may be overwritten after
     (a captured graph's output buffer)."""
     params = [r.params for r in rows]
-    tokens = choose_next_tokens(logits, params, [r.generator for r in rows])
+    tokens = choose_next_tokens(
+        logits, params, [r.generator for r in rows], [r.generated for r in rows]
+    )
     logprobs = step_logprobs(logits, tokens, params)
     for row, token, logprob in zip(rows, tokens, logprobs, strict=True):
         if not row.cancelled:

@@ -151,6 +151,7 @@ class HFEngine:
             max_model_len=context,
             linear_shapes=shapes,
             logprobs=True,
+            vocab_size=int(base.config.vocab_size),
         )
         log.info("HF engine ready: %s on %s (%s)", self._alias, self._choice.device,
                  self._choice.dtype)  # fmt: skip

@@ -21,15 +21,24 @@ def make_generator(seed: int | None) -> torch.Generator:
 
 
 def choose_next_tokens(
-    logits: torch.Tensor, params: Rows[SamplingParams], generators: Rows[torch.Generator]
+    logits: torch.Tensor,
+    params: Rows[SamplingParams],
+    generators: Rows[torch.Generator],
+    generated: Rows[list[int]] | None = None,
 ) -> list[int]:
-    """`logits` is `[rows, vocab]`; returns one token id per row."""
+    """`logits` is `[rows, vocab]`; returns one token id per row. `generated` holds each row's
+    tokens so far, which the penalties count."""
     chosen = logits.argmax(dim=-1).tolist()
     for row, p in enumerate(params):
-        if p.greedy:
+        if p.greedy and not p.adjusts_logits:
             continue
-        scores = logits[row].float().cpu() / p.temperature
-        probs = torch.softmax(scores, dim=-1)
+        scores = logits[row].float()
+        if p.adjusts_logits:
+            scores = adjusted_logits(scores, p, generated[row] if generated else [])
+        if p.greedy:
+            chosen[row] = int(scores.argmax().item())
+            continue
+        probs = torch.softmax(scores.cpu() / p.temperature, dim=-1)
         if p.top_p < 1.0:
             sorted_probs, order = probs.sort(descending=True)
             # Keep the smallest prefix whose mass reaches top_p (the first token always stays).
@@ -39,6 +48,21 @@ def choose_next_tokens(
         else:
             chosen[row] = int(torch.multinomial(probs, 1, generator=generators[row]).item())
     return chosen
+
+
+def adjusted_logits(scores: torch.Tensor, p: SamplingParams, generated: list[int]) -> torch.Tensor:
+    """OpenAI's definitions, as vLLM applies them: each token generated so far lowers its logit
+    by `frequency_penalty` per occurrence plus `presence_penalty` once; `logit_bias` is added.
+    A new tensor: the model's logits (the logprobs are read from them) stay as they were."""
+    scores = scores.clone()
+    if (p.frequency_penalty or p.presence_penalty) and generated:
+        ids = torch.tensor(generated, device=scores.device)
+        counts = torch.bincount(ids, minlength=scores.shape[0])[: scores.shape[0]].to(scores.dtype)
+        scores -= p.frequency_penalty * counts + p.presence_penalty * (counts > 0).to(scores.dtype)
+    for token, bias in p.logit_bias:
+        if token < scores.shape[0]:
+            scores[token] += bias
+    return scores
 
 
 @dataclass(frozen=True)
