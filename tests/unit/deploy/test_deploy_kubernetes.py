@@ -336,12 +336,30 @@ def test_autoscalers_target_existing_deployments_and_their_queues() -> None:
 
 def test_cluster_overlay_shares_volumes_across_nodes() -> None:
     objects = rendered("overlays/cluster")
-    for name in ("adapters", "trainer-data"):
+    for name in ("adapters", "model-cache", "trainer-data"):
         claim = find(objects, "PersistentVolumeClaim", name)
         assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
     for name in ("vllm", "trainer-worker"):
         pod = find(objects, "Deployment", name)["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+
+
+@pytest.mark.parametrize("build", [f"overlays/{o}" for o in OVERLAYS])
+def test_the_gateway_reads_the_engines_chat_template_read_only(build: str) -> None:
+    """The gateway mounts the engine's model volume read-only where ADVISOR_VLLM_HF_CACHE
+    expects vLLM's hub cache (vLLM's HF_HOME plus `hub`)."""
+    objects = rendered(build)
+    gateway = find(objects, "Deployment", "gateway")["spec"]["template"]["spec"]
+    (container,) = gateway["containers"]
+    hub = {e["name"]: e.get("value") for e in container["env"]}["ADVISOR_VLLM_HF_CACHE"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "model-cache"]
+    assert mount["readOnly"] is True and hub == f"{mount['mountPath']}/hub"
+    (volume,) = [v for v in gateway["volumes"] if v["name"] == "model-cache"]
+    assert volume["persistentVolumeClaim"] == {"claimName": "model-cache", "readOnly": True}
+    (engine,) = find(objects, "Deployment", "vllm")["spec"]["template"]["spec"]["containers"]
+    home = {e["name"]: e.get("value") for e in engine["env"]}["HF_HOME"]
+    (engine_mount,) = [m for m in engine["volumeMounts"] if m["name"] == "model-cache"]
+    assert home == f"{engine_mount['mountPath']}/{mount['subPath']}"
 
 
 def test_train_job_config_is_a_valid_training_config() -> None:
