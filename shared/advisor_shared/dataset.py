@@ -1,12 +1,22 @@
-"""The dataset contract (docs/design.md#dataset): JSONL, one conversation per line.
+"""The dataset contract (docs/design.md#dataset): one conversation per record.
 
 `{"id", "messages": [{"role": "system"|"user"|"assistant", "content"}...], "topic"?, "meta"?}`.
-The ShareGPT shape of the paper's dataset (`{"conversations": [{"from", "value"}]}`) is imported
-into it. Nothing is silently dropped: every invalid line is reported as `file:line: reason`.
+What users already have is accepted as it is:
+
+- the OpenAI/TRL chat JSONL, `{"messages": [...]}` without `id`: the id is a hash of the
+  messages (`content_id`), so the same conversation gets the same id in every run;
+- keys the contract does not know are kept in `meta`, not refused;
+- the ShareGPT shape of the paper's dataset (`{"conversations": [{"from", "value"}]}`);
+- parquet and Arrow files and `datasets` folders written by `save_to_disk`
+  (`advisor_shared.dataset_formats`).
+
+Nothing is silently dropped: every invalid record is reported as `file:line: reason` (the row
+number for parquet, Arrow and `datasets` folders).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -63,8 +73,19 @@ class Conversation(BaseModel):
         return [(i, m.content) for i, m in enumerate(self.messages) if m.role == "assistant"]
 
 
+KNOWN_KEYS = ("id", "messages", "topic", "meta")
+
+
+def content_id(messages: Any) -> str:
+    """A stable id for a conversation that has none: a hash of its messages (roles and text),
+    so the same conversation gets the same id whatever file, order or run it comes in."""
+    canonical = json.dumps(messages, sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256-" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
 def from_sharegpt(record: dict[str, Any], fallback_id: str) -> dict[str, Any]:
-    """Map a ShareGPT record onto the dataset contract (raises ValueError if it cannot)."""
+    """Map a ShareGPT record onto the dataset contract (raises ValueError if it cannot).
+    Keys besides `conversations` are kept for `normalise_record`."""
     turns = record.get("conversations")
     if not isinstance(turns, list):
         raise ValueError("'conversations' must be a list")
@@ -73,11 +94,37 @@ def from_sharegpt(record: dict[str, Any], fallback_id: str) -> dict[str, Any]:
         if not isinstance(turn, dict) or turn.get("from") not in SHAREGPT_ROLES:
             raise ValueError(f"unknown ShareGPT speaker {str(turn)[:60]!r}")
         messages.append({"role": SHAREGPT_ROLES[turn["from"]], "content": turn.get("value")})
-    converted: dict[str, Any] = {"id": str(record.get("id", fallback_id)), "messages": messages}
-    for key in ("topic", "meta"):
-        if key in record:
-            converted[key] = record[key]
+    converted = {key: value for key, value in record.items() if key != "conversations"}
+    converted["id"] = str(record.get("id", fallback_id))
+    converted["messages"] = messages
     return converted
+
+
+def normalise_record(record: Any, fallback_id: str) -> dict[str, Any]:
+    """A record in the contract's shape: ShareGPT converted, a missing id derived from the
+    messages, unknown keys moved into `meta`. Raises ValueError naming what cannot be mapped."""
+    if not isinstance(record, dict):
+        raise ValueError("a record must be a JSON object")
+    if "conversations" in record and "messages" not in record:
+        # ShareGPT exports number their lines; the paper's data has ids like `file-N`.
+        record = from_sharegpt(record, fallback_id)
+    normalised = {key: record[key] for key in KNOWN_KEYS if key in record}
+    if "id" not in normalised:
+        normalised["id"] = content_id(record.get("messages"))
+    elif isinstance(normalised["id"], int) and not isinstance(normalised["id"], bool):
+        normalised["id"] = str(normalised["id"])  # numbered datasets: 17 and "17" are one id
+    extra = {key: value for key, value in record.items() if key not in KNOWN_KEYS}
+    if extra:
+        meta = normalised.get("meta")
+        if meta is None:
+            meta = {}
+        if not isinstance(meta, dict):
+            raise ValueError("meta must be an object when the record has other unknown keys")
+        clash = sorted(set(extra) & set(meta))
+        if clash:
+            raise ValueError(f"key {clash[0]!r} is both a top-level key and a key of meta")
+        normalised["meta"] = {**meta, **extra}
+    return normalised
 
 
 def _describe(exc: ValidationError) -> str:
@@ -86,21 +133,22 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-def parse_lines(lines: Iterable[str], source: str) -> tuple[list[Conversation], list[str]]:
-    """Parse JSONL text; return the valid conversations and `source:line: reason` problems."""
+def parse_records(
+    records: Iterable[tuple[int, Any]], source: str
+) -> tuple[list[Conversation], list[str]]:
+    """Validate (number, record) pairs; return the valid conversations and the problems as
+    `source:number: reason`. A record that failed to decode is passed as an exception."""
     conversations: list[Conversation] = []
     problems: list[str] = []
     seen_ids: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    stem = Path(source).stem
+    for number, record in records:
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("a line must be a JSON object")
-            if "conversations" in record and "messages" not in record:
-                record = from_sharegpt(record, fallback_id=f"{Path(source).stem}-{number}")
-            conversation = Conversation.model_validate(record)
+            if isinstance(record, json.JSONDecodeError):
+                raise record
+            conversation = Conversation.model_validate(
+                normalise_record(record, fallback_id=f"{stem}-{number}")
+            )
         except json.JSONDecodeError as exc:
             problems.append(f"{source}:{number}: not valid JSON ({exc.msg})")
             continue
@@ -111,9 +159,13 @@ def parse_lines(lines: Iterable[str], source: str) -> tuple[list[Conversation], 
             problems.append(f"{source}:{number}: {exc}")
             continue
         if conversation.id in seen_ids:
+            first = seen_ids[conversation.id]
+            given = isinstance(record, dict) and "id" in record
             problems.append(
-                f"{source}:{number}: duplicate id {conversation.id!r} (first on line "
-                f"{seen_ids[conversation.id]})"
+                f"{source}:{number}: duplicate id {conversation.id!r} (first on line {first})"
+                if given
+                else f"{source}:{number}: the same conversation as line {first} (no id given; "
+                f"its id {conversation.id!r} is a hash of the messages)"
             )
             continue
         seen_ids[conversation.id] = number
@@ -121,16 +173,39 @@ def parse_lines(lines: Iterable[str], source: str) -> tuple[list[Conversation], 
     return conversations, problems
 
 
-def load_dataset(path: Path) -> list[Conversation]:
-    """Load a dataset file; raise DatasetError listing every bad line, or if it is empty."""
+def _decoded(lines: Iterable[str]) -> Iterable[tuple[int, Any]]:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, exc
+
+
+def parse_lines(lines: Iterable[str], source: str) -> tuple[list[Conversation], list[str]]:
+    """Parse JSONL text; return the valid conversations and `source:line: reason` problems."""
+    return parse_records(_decoded(lines), source)
+
+
+def load_dataset(path: Path, split: str | None = None) -> list[Conversation]:
+    """Load a dataset: JSONL, or a parquet/Arrow file or `datasets` folder (`split` picks one
+    split of a folder with several). Raise DatasetError listing every bad record, or if the
+    dataset is empty or cannot be read."""
+    from .dataset_formats import is_columnar, read_rows
+
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError([f"{path}: no such file"])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DatasetError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
-    conversations, problems = parse_lines(text.splitlines(), str(path))
+    if is_columnar(path):
+        source, rows = read_rows(path, split)
+        conversations, problems = parse_records(rows, source)
+    else:
+        if not path.is_file():
+            raise DatasetError([f"{path}: no such file"])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DatasetError([f"{path}: not UTF-8 text ({exc.reason})"]) from None
+        conversations, problems = parse_lines(text.splitlines(), str(path))
     if problems:
         raise DatasetError(problems)
     if not conversations:

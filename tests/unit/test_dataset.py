@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor_shared.dataset import load_dataset, write_dataset
+from advisor_shared.dataset import content_id, load_dataset, write_dataset
 from advisor_shared.errors import DatasetError
 
 pytestmark = pytest.mark.unit
@@ -87,3 +87,38 @@ def test_empty_missing_and_binary_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(DatasetError, match="not UTF-8"):
         load_dataset(tmp_path / "bin.jsonl")
+
+
+CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Visa fee?"},
+        {"role": "assistant", "content": "EUR 80."}]  # fmt: skip
+
+
+def test_chat_jsonl_without_id_gets_a_stable_id_from_its_messages(tmp_path: Path) -> None:
+    """The OpenAI/TRL chat JSONL: `{"messages": [...]}` and nothing else."""
+    other = [{"role": "user", "content": "Deadline?"}, {"role": "assistant", "content": "May."}]
+    lines = [json.dumps({"messages": CHAT}), json.dumps({"messages": other})]
+    first = load_dataset(_write(tmp_path / "a.jsonl", lines))
+    again = load_dataset(_write(tmp_path / "b.jsonl", lines[::-1]))
+    assert first[0].id == content_id(CHAT) and first[0].id.startswith("sha256-")
+    assert {c.id for c in first} == {c.id for c in again}  # same content, same id, any order
+    assert len({c.id for c in first}) == 2
+    copy = write_dataset(first, tmp_path / "copy.jsonl")
+    assert copy == 2 and load_dataset(tmp_path / "copy.jsonl") == first
+
+
+def test_unknown_keys_are_kept_in_meta(tmp_path: Path) -> None:
+    record = {"messages": CHAT, "source": "forum", "score": 4, "meta": {"lang": "en"}}
+    (conversation,) = load_dataset(_write(tmp_path / "d.jsonl", [json.dumps(record)]))
+    assert conversation.meta == {"lang": "en", "source": "forum", "score": 4}
+    clash = {"messages": CHAT, "lang": "de", "meta": {"lang": "en"}}
+    with pytest.raises(DatasetError, match=r"d2.jsonl:1: key 'lang' is both a top-level key"):
+        load_dataset(_write(tmp_path / "d2.jsonl", [json.dumps(clash)]))
+
+
+def test_a_repeated_conversation_without_id_is_named_as_such(tmp_path: Path) -> None:
+    lines = [json.dumps({"messages": CHAT})] * 2 + ['{"messages": [{"role": "user"}]}']
+    with pytest.raises(DatasetError) as caught:
+        load_dataset(_write(tmp_path / "d.jsonl", lines))
+    repeated, bad = caught.value.problems
+    assert repeated.startswith(f"{tmp_path / 'd.jsonl'}:2: the same conversation as line 1")
+    assert bad.startswith(f"{tmp_path / 'd.jsonl'}:3: messages")
