@@ -74,6 +74,11 @@ def makefile_torch_pin() -> str:
     return match[1]
 
 
+def gpu_benchmark_versions() -> dict[str, str]:
+    results = json.loads((REPO / "benchmarks/results/trainer_gpu.json").read_text())
+    return dict(results["versions"])
+
+
 def installed_projects(image: Dockerfile) -> list[LocalProject]:
     return [
         project
@@ -88,7 +93,15 @@ SERVICE_EXTRAS = {
     "inference": frozenset(),
     "evaluator": frozenset(),
     "auditor": frozenset(),
-    "trainer": frozenset({"cuda", "unsloth"}),
+    "trainer": frozenset({"gpu", "tensorboard"}),
+}
+# The lock each image installs the projects under: the tested CPU stack, except the trainer's
+# GPU stack, which runs the versions the GPU benchmarks ran (test_deploy_gpu_pins.py).
+CONSTRAINTS = {
+    "inference": "constraints.txt",
+    "evaluator": "constraints.txt",
+    "auditor": "constraints.txt",
+    "trainer": "services/trainer/constraints-gpu.txt",
 }
 
 
@@ -144,14 +157,15 @@ def test_image_copies_only_what_it_installs(service: str) -> None:
         if not copy.arguments.startswith("--from=")
         for word in copy.arguments.split()[:-1]
     ]
-    assert sources == ["constraints.txt", "shared/", f"services/{service}/"]
+    copied_constraints = [] if CONSTRAINTS[service].startswith("services/") else ["constraints.txt"]
+    assert sources == [*copied_constraints, "shared/", f"services/{service}/"]
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
 def test_project_installs_use_the_tested_constraints(service: str) -> None:
     for install in pip_installs(dockerfile(service)):
         if any(local_project(t) for t in install.targets):
-            assert install.constraints == ("constraints.txt",)
+            assert install.constraints == (CONSTRAINTS[service],)
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -166,7 +180,12 @@ def test_torch_is_installed_exactly_when_the_pyproject_needs_it(service: str) ->
         assert torch_installs == []
         return
     (install,) = torch_installs
-    assert install.targets == (f"torch=={makefile_torch_pin()}",)
+    if service == "trainer":  # the GPU benchmarks' torch, and the torchvision built for it
+        torch_version = gpu_benchmark_versions()["torch"]
+        assert install.targets[0] == f"torch=={torch_version}"
+        assert [Requirement(t).name for t in install.targets] == ["torch", "torchvision"]
+    else:
+        assert install.targets == (f"torch=={makefile_torch_pin()}",)
     # Installed before the projects, from an explicit index, so pip never picks a default build.
     assert pip_installs(image).index(install) == 0
     if service == "trainer":
