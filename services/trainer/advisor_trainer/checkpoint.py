@@ -66,10 +66,16 @@ def take_snapshot(
     # The manifest carries the base model's identity; a local cache path would leak the
     # machine's layout into a bundle meant for any machine.
     adapter_config.base_model_name_or_path = base_model_id
-    optimizer_state = _to_cpu(optimizer.state_dict()) if optimizer is not None else None
+    optimizer_state = optimizer_snapshot(optimizer) if optimizer is not None else None
     return BundleSnapshot(
         global_step, state, adapter_config, chat_template, copy.deepcopy(ledger), optimizer_state
     )
+
+
+def optimizer_snapshot(optimizer: Any) -> dict[str, Any]:
+    """The optimizer's state dict copied to host memory: what `optimizer.pt` holds."""
+    state: dict[str, Any] = _to_cpu(optimizer.state_dict())
+    return state
 
 
 def _to_cpu(value: Any) -> Any:

@@ -218,8 +218,12 @@ class TrainingJobConfig:
         default=0, metadata=_help("Eval loss every N steps; 0 = at the end of each session.")
     )
     save_optimizer: bool = field(
-        default=False,
-        metadata=_help("Save optimizer.pt in bundles so a resume keeps the Adam moments."),
+        default=True,
+        metadata=_help(
+            "Save optimizer.pt in bundles so a resume keeps the Adam moments and continues the "
+            "run step for step (7B adapter, 8-bit AdamW: 255 MB bundles instead of 168 MB); "
+            "false resumes with fresh moments."
+        ),
     )
     resume: str | None = field(
         default=None,

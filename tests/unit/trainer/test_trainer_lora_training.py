@@ -92,7 +92,7 @@ def test_ledger_records_the_session(config, local_store, tmp_path) -> None:
 def test_stop_then_resume_continues_the_schedule_and_the_batches(
     config, local_store, tmp_path
 ) -> None:
-    run = config.with_overrides(save_optimizer=True)
+    run = config  # save_optimizer is left at its default: a handoff is exact by default
     full = run_training(run.with_overrides(run_name="whole"), local_store, tmp_path / "c")
     stop = StopRequest()
     first = run_training(
@@ -110,7 +110,8 @@ def test_stop_then_resume_continues_the_schedule_and_the_batches(
 
     assert per_step(second, "lr") == per_step(full, "lr")
     assert per_step(second, "batch") == per_step(full, "batch")
-    # Adam moments saved too: the resumed run is the uninterrupted one, step for step.
+    # Adam moments saved too (the default): the resumed run is the uninterrupted one, step for
+    # step.
     assert per_step(second, "loss") == pytest.approx(per_step(full, "loss"), abs=1e-5)
     assert second.ledger.eval_history[-1]["eval_loss"] == pytest.approx(
         full.ledger.eval_history[-1]["eval_loss"], rel=1e-4
