@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from importlib.metadata import entry_points
 
 import typer
@@ -17,10 +18,13 @@ ENTRY_POINT_GROUP = "advisor.commands"
 console = Console(stderr=True)
 
 
-def registered_commands() -> dict[str, object]:
-    """Installed subcommands by name; a broken plug-in is reported, not fatal to the others."""
+def registered_commands(only: str | None = None) -> dict[str, object]:
+    """Installed subcommands by name (just `only`, when given); a broken plug-in is reported,
+    not fatal to the others."""
     commands: dict[str, object] = {}
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if only is not None and ep.name != only:
+            continue
         try:
             commands[ep.name] = ep.load()
         except Exception as exc:  # noqa: BLE001 - one broken service must not hide the rest
@@ -28,7 +32,8 @@ def registered_commands() -> dict[str, object]:
     return commands
 
 
-def build_app() -> typer.Typer:
+def build_app(only: str | None = None) -> typer.Typer:
+    """The `advisor` app with every installed subcommand, or only `only`."""
     app = typer.Typer(
         name="advisor",
         help="advisor-stack: fine-tune, serve, evaluate and audit a domain advisor.",
@@ -45,7 +50,7 @@ def build_app() -> typer.Typer:
             console.print(f"advisor-stack {__version__}")
             raise typer.Exit()
 
-    for name, command in registered_commands().items():
+    for name, command in registered_commands(only).items():
         if isinstance(command, typer.Typer):
             app.add_typer(command, name=name)
         elif callable(command):
@@ -59,4 +64,9 @@ def main() -> None:
     # starved the trainer. Child processes inherit the setting.
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    build_app()()
+    # `advisor train ...` imports the trainer's command only: importing every service's CLI
+    # (the evaluator's pulls in the OpenAI client and matplotlib) took seconds before a mistake
+    # could be reported. `advisor` alone and `advisor --help` still list them all.
+    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    asked = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in names else None
+    build_app(only=asked)()

