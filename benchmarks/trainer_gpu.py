@@ -422,6 +422,9 @@ class TimedProgress:
             self.first_step_start = now - report.step_time_s
         self.display.on_step(report)
 
+    def on_bundle(self, ref: str, step: int) -> None:
+        self.display.on_bundle(ref, step)
+
     def on_event(self, message: str) -> None:
         self.display.on_event(message)
 

@@ -274,6 +274,22 @@ def read_manifest(store: ObjectStore, ref: BundleRef) -> Manifest:
     return manifest
 
 
+def read_bundle_file(store: ObjectStore, ref: BundleRef, filename: str) -> bytes:
+    """One file of committed bundle `ref` (a pinned version), checked against the manifest's
+    size and sha256, without downloading the rest (e.g. the ledger, for a training curve)."""
+    manifest = read_manifest(store, ref)
+    entry = manifest.files.get(filename)
+    if entry is None:
+        raise BundleError(f"bundle {ref} has no {filename}")
+    try:
+        data = store.get_bytes(f"{_prefix(ref.name)}{ref.version}/{filename}")
+    except ObjectNotFoundError:
+        raise BundleError(f"bundle {ref}: {filename} is missing from the store") from None
+    if len(data) != entry.size or hashlib.sha256(data).hexdigest() != entry.sha256:
+        raise BundleError(f"bundle {ref}: {filename} does not match its sha256 in the manifest")
+    return data
+
+
 def read_bundle(
     store: ObjectStore, ref: BundleRef, dest: Path, *, include_optimizer: bool = False
 ) -> AdapterBundle:

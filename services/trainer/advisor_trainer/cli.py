@@ -11,11 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from advisor_shared.cli_output import fail, say
 from advisor_shared.errors import AdvisorError
+from advisor_shared.models import EMBEDDED_BASE, PRODUCTION_BASE, check_base_model
 
 from .config import TrainingJobConfig, field_help, parse_override
 from .core.config import Settings
-from .progress import StepReport
+from .progress import StepReport, format_duration
 from .stop_signals import StopRequest
 from .stores import store_for
 
@@ -65,7 +67,7 @@ def train(
         "max_steps": max_steps,
     }  # fmt: skip
     try:
-        job = TrainingJobConfig.from_yaml(config) if config else TrainingJobConfig()
+        values = TrainingJobConfig.read_yaml(config) if config else {}
         changes: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}
         changes.update(dict(parse_override(item) for item in overrides))
         # A budget given on the command line replaces a deadline from the file, and back.
@@ -73,7 +75,10 @@ def train(
             changes.setdefault("deadline", None)
         if changes.get("deadline") is not None:
             changes.setdefault("session_budget", None)
-        job = job.with_overrides(**changes) if changes else job
+        if "base_model" not in values and "base_model" not in changes:
+            changes["base_model"] = default_base_model()
+        job = TrainingJobConfig.from_mapping({**values, **changes})
+        check_base_model(job.base_model)  # one that cannot be had fails before torch loads
         settings = Settings()
         from .trainer import run_training  # torch and transformers load here, not for --help
 
@@ -82,8 +87,7 @@ def train(
                 job, store_for(job, settings), settings.cache_dir, stop=stop, progress=progress
             )
     except AdvisorError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        fail(str(exc))
     ledger = outcome.ledger
     state = "finished" if outcome.finished else f"stopped ({outcome.stop_reason})"
     console.print(
@@ -96,6 +100,21 @@ def train(
         console.print(f"  continue with: advisor train ... --resume {outcome.bundle}")
 
 
+def default_base_model() -> str:
+    """The base model when none is named: the production one where a CUDA GPU can train it,
+    the embedded one elsewhere (a laptop's first run trains something in minutes instead of
+    failing to fetch 14 GB), said in one line."""
+    from .device import detect_device
+
+    if detect_device().kind == "cuda":
+        return PRODUCTION_BASE
+    say(
+        f"no CUDA GPU here: training the embedded {EMBEDDED_BASE} instead of {PRODUCTION_BASE} "
+        "(choose with --base-model)"
+    )
+    return EMBEDDED_BASE
+
+
 def _print_fields() -> None:
     table = Table(title="training job config fields")
     for column in ("field", "default", "help"):
@@ -103,16 +122,6 @@ def _print_fields() -> None:
     for name, default, text in field_help():
         table.add_row(name, default, text)
     Console().print(table)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return (
-        f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
-    )
 
 
 class RichProgress:
@@ -134,11 +143,13 @@ class RichProgress:
         if self.events_path is not None:
             self.events_path.parent.mkdir(parents=True, exist_ok=True)
             self._events = open(self.events_path, "a", encoding="utf-8")
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        # The live display starts with training (on_start): a run refused before that prints
+        # its one error line and nothing else.
+        if self.task is not None:
+            self.progress.stop()
         if self._events is not None:
             self._events.close()
 
@@ -162,16 +173,22 @@ class RichProgress:
         self.task = self.progress.add_task(
             "train", total=info["total_steps"], completed=info["start_step"], status="loading"
         )
+        self.progress.start()
         self._emit({"event": "start", **info})
 
     def on_step(self, report: StepReport) -> None:
         status = (
             f"loss {report.loss:.4f} lr {report.lr:.2e} {report.tokens_per_s:,.0f} tok/s "
-            f"ETA {_duration(report.eta_s)} session left {_duration(report.session_left_s)}"
+            f"ETA {format_duration(report.eta_s)} "
+            f"session left {format_duration(report.session_left_s)}"
         )
         if self.task is not None:
             self.progress.update(self.task, completed=report.step, status=status)
         self._emit({"event": "step", **report.__dict__})
+
+    def on_bundle(self, ref: str, step: int) -> None:
+        self.progress.console.print(f"  bundle {ref} at step {step}")
+        self._emit({"event": "bundle", "bundle": ref, "step": step})
 
     def on_event(self, message: str) -> None:
         self.progress.console.print(f"  {message}")

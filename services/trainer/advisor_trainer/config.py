@@ -50,6 +50,7 @@ Scheduler = Literal["linear", "constant"]
 LossOn = Literal["assistant", "all"]
 ResumeMode = Literal["restore", "naive"]
 Precision = Literal["auto", "bf16", "fp16"]
+ReportTo = Literal["none", "tensorboard", "mlflow", "wandb"]
 
 
 # Fields that no longer exist, with why: still accepted (and ignored) in a config, with a warning.
@@ -248,6 +249,18 @@ class TrainingJobConfig:
         default=False,
         metadata=_help("Also write the base merged with the adapter as fp16 safetensors."),
     )
+    report_to: ReportTo = field(
+        default="none",
+        metadata=_help(
+            "Also send loss, LR, grad norm, tokens/s and eval loss to 'tensorboard' (event "
+            "files in logging_dir, offline), 'mlflow' (MLFLOW_TRACKING_URI) or 'wandb' "
+            "(WANDB_PROJECT, WANDB_MODE); each needs its library (extras of advisor-trainer)."
+        ),
+    )
+    logging_dir: str | None = field(
+        default=None,
+        metadata=_help("TensorBoard event files; default <output_dir>/runs/<run_name>."),
+    )
 
     def __post_init__(self) -> None:
         _coerce_and_check_types(self)
@@ -271,6 +284,11 @@ class TrainingJobConfig:
     @classmethod
     def from_yaml(cls, path: Path) -> TrainingJobConfig:
         """Read a YAML mapping of fields (the `advisor train --config FILE` format)."""
+        return cls.from_mapping(cls.read_yaml(path))
+
+    @staticmethod
+    def read_yaml(path: Path) -> dict[str, Any]:
+        """The field values a YAML config file sets, not yet validated."""
         path = Path(path)
         try:
             values = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -278,7 +296,11 @@ class TrainingJobConfig:
             raise ConfigError(f"config file {path} does not exist") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
-        return cls.from_mapping(values or {})
+        if values is None:
+            return {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must be a mapping of field: value")
+        return values
 
     def with_overrides(self, **changes: Any) -> TrainingJobConfig:
         """A copy with `changes` applied and validated."""

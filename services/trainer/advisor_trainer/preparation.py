@@ -35,6 +35,7 @@ from .memory import (
 from .packing import packed_row_width_bound
 from .schedule import LRSchedule
 from .tokenization import TokenizedExample, encode_dataset
+from .tracking import check_tracker_library
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def prepare_run(
     budget = budget or SessionBudget.from_config(
         config.session_budget, config.deadline, config.budget_margin_s
     )
+    check_tracker_library(config.report_to)
     device = device or detect_device()
     backend = choose_backend(
         config.backend,

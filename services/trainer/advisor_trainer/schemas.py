@@ -24,6 +24,32 @@ class TrainingJobCreate(BaseModel):
     resume: str | None = Field(None, max_length=200, examples=["auto", "advisor@v0003"])
 
 
+class LossPoint(BaseModel):
+    """One optimizer step of the run: its loss, LR and gradient norm, and the session (0, 1,
+    ...) that ran it."""
+
+    step: int
+    loss: float
+    lr: float
+    grad_norm: float | None = None
+    session: int
+
+
+class EvalPoint(BaseModel):
+    step: int
+    eval_loss: float
+    session: int
+
+
+class TrainingHistory(BaseModel):
+    """The run's curve as the ledger of `bundle` (the job's last committed bundle) has it."""
+
+    bundle: str | None = Field(None, description="the bundle whose ledger the curve is read from")
+    loss: list[LossPoint] = Field(default_factory=list)
+    eval: list[EvalPoint] = Field(default_factory=list)
+    error: str | None = None
+
+
 class TrainingJobPublic(BaseModel):
     """What `GET /v1/training-jobs/{id}` returns."""
 
@@ -36,9 +62,16 @@ class TrainingJobPublic(BaseModel):
     result: dict[str, Any]
     error: str | None
     attempts: int
+    history: TrainingHistory = Field(
+        default_factory=TrainingHistory,
+        description="loss per step (step, loss, lr, session) and eval loss, from the ledger "
+        "of the last committed bundle; only on GET of one job",
+    )
 
     @classmethod
-    def from_record(cls, record: JobRecord) -> TrainingJobPublic:
+    def from_record(
+        cls, record: JobRecord, history: TrainingHistory | None = None
+    ) -> TrainingJobPublic:
         return cls(
             id=record.id,
             status=record.status,
@@ -49,4 +82,5 @@ class TrainingJobPublic(BaseModel):
             result=record.result,
             error=record.error,
             attempts=record.attempts,
+            history=history or TrainingHistory(),
         )

@@ -36,6 +36,7 @@ from .pass_size import choose_rows_per_pass, measured_free_bytes
 from .preparation import RunPlan, prepare_run
 from .progress import ProgressSink, SilentProgress, StepReport
 from .stop_signals import StopRequest
+from .tracking import Tracker, open_tracker, step_metrics
 from .warm_up import largest_pass, warm_up
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,6 @@ def train_session(
     started: float | None = None,
 ) -> TrainingOutcome:
     """Train from the plan's starting point until finished, stopped, or out of budget."""
-    import torch
-
     config = plan.config
     stop = stop or StopRequest()
     progress = progress or SilentProgress()
@@ -92,6 +91,29 @@ def train_session(
         session.stop_reason = "already finished"
         return TrainingOutcome(plan.resume_point.ref, ledger, session, "already finished")
 
+    # Opened before the model loads, so that a tracking server that refuses fails in seconds.
+    tracker = open_tracker(
+        config, len(ledger.sessions),
+        {"first_step": ledger.global_step, "device": plan.device.name, "backend": plan.backend.name},
+    )  # fmt: skip
+    try:
+        return _run_session(plan, store, stop, progress, started, ledger, tracker)
+    finally:
+        tracker.close()
+
+
+def _run_session(
+    plan: RunPlan,
+    store: ObjectStore,
+    stop: StopRequest,
+    progress: ProgressSink,
+    started: float,
+    ledger: HandoffLedger,
+    tracker: Tracker,
+) -> TrainingOutcome:
+    import torch
+
+    config = plan.config
     torch.manual_seed(config.seed)
     loaded = load_model(plan.backend.name, config, plan.base.location, plan.dtype)
     model = loaded.model
@@ -138,6 +160,7 @@ def train_session(
     session.packing = loaded.packing or "off"
     session.rows_per_pass = rows_per_pass
     stalls: dict[int, float] = {}
+    reported = 0  # bundles of this session already passed to progress.on_bundle
     progress.on_start(_start_info(plan, loaded, ledger))
     model.train()
     stop_reason = "finished"
@@ -162,11 +185,14 @@ def train_session(
         elapsed = time.monotonic() - step_started
         plan.budget.record_step(elapsed)
         session.steps += 1
-        progress.on_step(_report(plan, ledger, record, elapsed))
+        report = _report(plan, ledger, record, elapsed)
+        progress.on_step(report)
+        tracker.log_metrics(step_metrics(report), report.step)
+        reported = _report_bundles(writer, progress, reported)
         step = ledger.global_step
         if config.eval_every_steps and step % config.eval_every_steps == 0 and step < total:
             eval_started = time.monotonic()
-            _evaluate(plan, loaded, ledger)
+            _evaluate(plan, loaded, ledger, tracker)
             plan.budget.record_eval(time.monotonic() - eval_started)
         if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
             if step < total:
@@ -179,12 +205,13 @@ def train_session(
                     writer.submit(snapshot)
                 else:
                     writer.write(snapshot)
-                    progress.on_event(f"bundle {writer.last_ref} at step {step}")
+                    reported = _report_bundles(writer, progress, reported)
                 # What the periodic bundle cost the training thread (the snapshot, and waiting
                 # for the previous upload if it still ran): the part not off the critical path.
                 stalls[step] = round(time.monotonic() - stall_started, 4)
 
     writer.wait()
+    reported = _report_bundles(writer, progress, reported)
     session.periodic_bundles = [
         {"step": step, "stall_s": stalls.get(step), "write_s": round(seconds, 4)}
         for step, seconds in writer.write_times
@@ -196,7 +223,7 @@ def train_session(
         )
     if plan.validation:
         eval_started = time.monotonic()
-        _evaluate(plan, loaded, ledger)
+        _evaluate(plan, loaded, ledger, tracker)
         plan.budget.record_eval(time.monotonic() - eval_started)
     session.stop_reason = stop_reason
     session.wall_time_s = round(time.monotonic() - started, 3)
@@ -205,7 +232,7 @@ def train_session(
     bundle = plan.resume_point.ref if plan.resume_point else None
     if session.steps:
         bundle = writer.write(_snapshot(plan, model, ledger, optimizer))
-        progress.on_event(f"bundle {bundle} at step {ledger.global_step} ({stop_reason})")
+        _report_bundles(writer, progress, reported)
     merged = None
     if config.export_merged and ledger.finished and bundle is not None:
         merged = export_merged(plan, store, bundle)
@@ -334,7 +361,18 @@ def _train_one_step(
     }
 
 
-def _evaluate(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> None:
+def _report_bundles(writer: BundleWriter, progress: ProgressSink, reported: int) -> int:
+    """Pass bundles committed since the last call (the upload thread appends to
+    `writer.written`) to the progress sink from the training thread; return the new count."""
+    committed = list(writer.written)
+    for step, ref in committed[reported:]:
+        progress.on_bundle(str(ref), step)
+    return len(committed)
+
+
+def _evaluate(
+    plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger, tracker: Tracker | None = None
+) -> None:
     value = evaluation_loss(
         loaded.model,
         plan.validation,
@@ -350,6 +388,8 @@ def _evaluate(plan: RunPlan, loaded: LoadedModel, ledger: HandoffLedger) -> None
         entry = {"step": ledger.global_step, "eval_loss": round(value, 6)}
         if not ledger.eval_history or ledger.eval_history[-1] != entry:
             ledger.eval_history.append(entry)
+            if tracker is not None:
+                tracker.log_metrics({"eval/loss": entry["eval_loss"]}, ledger.global_step)
 
 
 def _snapshot(plan: RunPlan, model: Any, ledger: HandoffLedger, optimizer: Any) -> Any:

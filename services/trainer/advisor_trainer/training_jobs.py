@@ -22,13 +22,15 @@ from advisor_shared.store import ObjectStore
 from .config import TrainingJobConfig
 from .core.config import Settings
 from .errors import ConfigError
-from .progress import StepReport
+from .progress import StepReport, step_line
 from .request_limits import allowed_base_model, check_session_budget, check_sizes
 from .stop_signals import StopRequest
 
 JOB_KIND = "training"
 # Fields a job may not set over HTTP: the service decides where files and bundles go.
-SERVICE_OWNED_FIELDS = ("output_dir", "store_url", "session_budget", "deadline", "resume")
+SERVICE_OWNED_FIELDS = (
+    "output_dir", "store_url", "session_budget", "deadline", "resume", "logging_dir",
+)  # fmt: skip
 log = logging.getLogger(__name__)
 
 
@@ -85,8 +87,11 @@ def create_training_job(
 
 
 class JobProgress:
-    """Stores step progress in the durable job record, at most every `interval_s` seconds,
-    and stops the run at the next step boundary if the job's lease was lost (e.g. Redis came
+    """What a queued job shows while it runs: step progress in the durable job record (at most
+    every `interval_s` seconds), the last committed bundle in its result (where the loss
+    history is read from, `loss_history.py`), and step lines with loss, LR, tokens/s and ETA
+    in the worker's log (at most every `log_interval_s`, and the first and last step).
+    It stops the run at the next step boundary if the job's lease was lost (e.g. Redis came
     back empty): another worker may then start it, and two runs must not write one run."""
 
     def __init__(
@@ -96,21 +101,43 @@ class JobProgress:
         lease: Lease,
         stop: StopRequest,
         interval_s: float = 5.0,
+        log_interval_s: float = 30.0,
     ):
         self.jobs, self.job_id, self.interval_s = jobs, job_id, interval_s
         self.lease, self.stop = lease, stop
+        self.log_interval_s = log_interval_s
         self._last = 0.0
+        self._last_log: float | None = None
+        self._first_step: int | None = None
 
     def on_start(self, info: dict[str, Any]) -> None:
+        self._first_step = info["start_step"] + 1
+        where = f"{info['device']} [{info['backend']}, {info['dtype']}]"
+        resumed = f", continuing {info['resumed_from']}" if info.get("resumed_from") else ""
+        log.info(
+            "job %s: training %s on %s from step %d of %d%s: %s trainable parameters, "
+            "%d train / %d validation conversations", self.job_id, info["run_name"], where,
+            info["start_step"], info["total_steps"], resumed,
+            f"{info['trainable_parameters']:,}", info["train_examples"],
+            info["validation_examples"],
+        )  # fmt: skip
         self.jobs.set_stage(JOB_KIND, self.job_id, "train", info["start_step"], info["total_steps"])
 
     def on_step(self, report: StepReport) -> None:
         if not self.lease.held:
             self.stop.request("lease lost")
         now = time.monotonic()
+        edge = report.step in (self._first_step, report.total_steps)
+        if edge or self._last_log is None or now - self._last_log >= self.log_interval_s:
+            self._last_log = now
+            log.info("job %s: %s", self.job_id, step_line(report))
         if now - self._last >= self.interval_s or report.step == report.total_steps:
             self._last = now
             self.jobs.set_stage(JOB_KIND, self.job_id, "train", report.step, report.total_steps)
+
+    def on_bundle(self, ref: str, step: int) -> None:
+        log.info("job %s: bundle %s at step %d", self.job_id, ref, step)
+        self.jobs.update(JOB_KIND, self.job_id, result={"bundle": ref, "global_step": step})
 
     def on_event(self, message: str) -> None:
         log.info("job %s: %s", self.job_id, message)
@@ -142,14 +169,12 @@ def run_training_job(
             from .trainer import run_training
 
             stop = stop or StopRequest()
-            outcome = run_training(
-                config,
-                store,
-                settings.cache_dir,
-                stop=stop,
-                progress=JobProgress(jobs, job_id, lease, stop),
+            progress = JobProgress(
+                jobs, job_id, lease, stop, log_interval_s=settings.trainer_log_interval_s
             )
+            outcome = run_training(config, store, settings.cache_dir, stop=stop, progress=progress)
         except Exception as exc:
+            log.error("job %s failed: %s", job_id, exc)
             jobs.update(JOB_KIND, job_id, status=JobStatus.FAILED, error=str(exc)[:2000])
             raise
         result = {
@@ -163,4 +188,23 @@ def run_training_job(
             else None,
         }
         jobs.update(JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result)
+        session = outcome.session
+        log.info(
+            "job %s: %s at step %d/%d in %.0f s; bundle %s; eval loss %s; peak memory %s",
+            job_id, session.stop_reason, result["global_step"], result["total_steps"],
+            session.wall_time_s, result["bundle"], result["eval_loss"],
+            describe_peak_memory(session.peak_memory),
+        )  # fmt: skip
         return {"job_id": job_id, "status": "succeeded", **result}
+
+
+def describe_peak_memory(peak: dict[str, Any]) -> str:
+    """The session's measured peak, as the log shows it."""
+    if peak.get("kind") == "cuda":
+        return (
+            f"{peak['max_memory_allocated_bytes'] / 1e9:.2f} GB allocated, "
+            f"{peak['max_memory_reserved_bytes'] / 1e9:.2f} GB reserved (CUDA)"
+        )
+    if "rss_peak_bytes" in peak:
+        return f"{peak['rss_peak_bytes'] / 1e9:.2f} GB resident (CPU)"
+    return "not measured"

@@ -67,7 +67,8 @@ def choose_backend(
         if not bitsandbytes_importable:
             raise BackendUnavailableError(
                 "CUDA is available but neither unsloth nor bitsandbytes is installed; "
-                "pip install 'advisor-trainer[cuda]' (or [unsloth]), or set backend: cpu-lora"
+                "pip install 'advisor-trainer[gpu]' (or [cuda] for bitsandbytes alone), or set "
+                "backend: cpu-lora"
             )
         why = "unsloth not installed" if cc >= UNSLOTH_MIN_CAPABILITY else "cc below 7.0"
         return BackendChoice("hf-bnb", f"CUDA, {why}")

@@ -23,6 +23,9 @@ class Settings(AdvisorSettings):
     trainer_output_dir: Path = Path("var/trainer")
     # Lease time-to-live; renewed every third of it while a job runs (docs/reliability.md, F1).
     trainer_lease_ttl_s: float = 60.0
+    # The worker logs a step line (loss, LR, tokens/s, ETA) at most this often, besides the
+    # first and the last step of a session; 0 logs every step.
+    trainer_log_interval_s: float = Field(default=30.0, ge=0)
     # What an HTTP job may train (the CLI is not limited): base models besides the embedded one,
     # as hub ids (comma-separated) and local folders under `trainer_models_dir` (none if unset).
     trainer_hub_models: Annotated[list[str], NoDecode] = [PRODUCTION_BASE]

@@ -8,6 +8,7 @@ from advisor_shared.api import ApiError, request_owner, require_admin
 from advisor_shared.jobs import JobNotFoundError
 
 from ...errors import TrainerError
+from ...loss_history import read_history
 from ...schemas import TrainingJobCreate, TrainingJobPublic
 from ...training_jobs import JOB_KIND, create_training_job
 from ..deps import EnqueueDep, JobsDep, SettingsDep
@@ -46,8 +47,11 @@ def post_training_job(
 
 @router.get("/{job_id}", response_model=TrainingJobPublic)
 def get_training_job(job_id: str, jobs: JobsDep) -> TrainingJobPublic:
-    """Status, progress and result of a training job."""
+    """Status, progress, result and the loss history of a training job."""
     try:
-        return TrainingJobPublic.from_record(jobs.get(JOB_KIND, job_id))
+        record = jobs.get(JOB_KIND, job_id)
     except JobNotFoundError:
         raise ApiError(404, f"no training job {job_id[:80]!r}", code="not_found") from None
+    return TrainingJobPublic.from_record(
+        record, read_history(jobs.store, record.result.get("bundle"))
+    )
