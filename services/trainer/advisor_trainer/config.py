@@ -82,7 +82,10 @@ class TrainingJobConfig:
     )
     dataset: str = field(
         default="data/sample/train.jsonl",
-        metadata=_help("Training conversations, JSONL in the docs/design.md dataset format."),
+        metadata=_help(
+            "Training conversations: JSONL (ours, OpenAI/TRL chat messages, ShareGPT), parquet, "
+            "Arrow, or a datasets save_to_disk folder (its train split)."
+        ),
     )
     validation_fraction: float = field(
         default=0.05,
