@@ -57,11 +57,16 @@ def test_the_worker_log_has_step_lines_at_an_interval_and_the_bundles(
             if step == 6:
                 progress.on_bundle("r@v0002", 6)
     lines = [r.getMessage() for r in caplog.records if r.name == "advisor_trainer.training_jobs"]
-    assert lines[0].startswith(f"job {record.id}: training r on cpu [cpu-lora, float32] from step 2")
+    assert lines[0].startswith(
+        f"job {record.id}: training r on cpu [cpu-lora, float32] from step 2"
+    )
     steps = [line.split(": ", 1)[1] for line in lines if ": step " in line]
     # The first step of the session, then at most one line per 30 s, then the last step.
     assert [s.split()[1] for s in steps] == ["3/10", "6/10", "8/10", "10/10"]
-    assert steps[0] == "step 3/10 epoch 0.30 loss 1.0000 lr 1.00e-04 100 tok/s ETA 0m09s session left -"
+    assert (
+        steps[0]
+        == "step 3/10 epoch 0.30 loss 1.0000 lr 1.00e-04 100 tok/s ETA 0m09s session left -"
+    )
     assert f"job {record.id}: bundle r@v0002 at step 6" in lines
     # The last committed bundle is in the job's result: the loss history is read from it.
     assert jobs.get(JOB_KIND, record.id).result == {"bundle": "r@v0002", "global_step": 6}
