@@ -37,7 +37,7 @@ def env(tmp_path: Path, redis_url: str, tiny_model_dir: Path) -> dict[str, str]:
         "ADVISOR_TRAINER_OUTPUT_DIR": str(tmp_path / "work"),
         "ADVISOR_TRAINER_MODELS_DIR": str(tiny_model_dir.parent),
         "ADVISOR_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
+        "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
         # Every step logged, so that the short run shows several lines.
         "ADVISOR_TRAINER_LOG_INTERVAL_S": "0",
     }  # fmt: skip
