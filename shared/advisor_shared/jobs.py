@@ -4,10 +4,16 @@ A job's status lives in the object store (`jobs/<kind>/<id>.json`), not in Celer
 backend, so it survives worker death, a Redis restart and result expiry (docs/reliability.md, F14).
 `Idempotency-Key` maps to one job: the mapping is reserved with Redis `SET NX` when Redis is
 configured (atomic across API replicas) and recorded write-once in the store (durable).
+
+Cancelling is a request, not a write to the record: `request_cancel` stores a write-once marker
+(`jobs/<kind>-cancel/<id>.json`) beside the record. The record keeps a single writer (the worker
+that owns the job's step), so a cancel can never be lost to, or overwrite, a concurrent progress
+update; the owner sees the marker at its next step boundary, stops, and records `cancelled`.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -33,10 +39,11 @@ class JobStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def finished(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class StageProgress(BaseModel):
@@ -60,6 +67,15 @@ class JobRecord(BaseModel):
     heartbeat_at: str | None = None
     # Who submitted it: the key's owner id (`advisor_shared.api.auth.key_owner`), never the key.
     owner: str | None = None
+    # When a cancel was asked for (from the marker, filled in by `JobStore.with_cancel`).
+    cancel_requested_at: str | None = None
+
+
+class JobPage(BaseModel):
+    """One page of a listing, newest first; `next_cursor` continues it (None at the end)."""
+
+    records: list[JobRecord]
+    next_cursor: str | None = None
 
 
 def _now() -> str:
@@ -162,3 +178,87 @@ class JobStore:
             if key.endswith(".json"):
                 records.append(JobRecord.model_validate(json.loads(self.store.get_bytes(key))))
         return records
+
+    def page(
+        self,
+        kind: str,
+        *,
+        statuses: set[JobStatus] | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> JobPage:
+        """Jobs of `kind`, newest first, optionally only those in `statuses`.
+
+        The cursor is the (created_at, id) of the last job of the previous page, so a page does
+        not shift when new jobs arrive. Every record is read once per call: fine for the
+        thousands of jobs one deployment keeps; beyond that an index would be needed."""
+        records = sorted(self.list(kind), key=lambda r: (r.created_at, r.id), reverse=True)
+        if cursor is not None:
+            after = decode_cursor(cursor)
+            records = [r for r in records if (r.created_at, r.id) < after]
+        if statuses:
+            records = [r for r in records if r.status in statuses]
+        chosen = [self.with_cancel(r) for r in records[:limit]]
+        more = len(records) > limit
+        return JobPage(
+            records=chosen,
+            next_cursor=encode_cursor(chosen[-1].created_at, chosen[-1].id) if more else None,
+        )
+
+    # Cancelling (see the module docstring).
+
+    @staticmethod
+    def _cancel_key(kind: str, job_id: str) -> str:
+        return validate_key(f"jobs/{kind}-cancel/{job_id}.json")
+
+    def request_cancel(self, kind: str, job_id: str) -> JobRecord:
+        """Ask the job's owner to stop it; return the record with `cancel_requested_at` set.
+
+        A finished job is returned as it is (nothing to stop). Asking twice keeps the first
+        request's time."""
+        record = self.get(kind, job_id)
+        if record.status.finished:
+            return record
+        try:
+            self.store.put_bytes(
+                self._cancel_key(kind, job_id), json.dumps({"requested_at": _now()}).encode()
+            )
+        except ObjectExistsError:
+            pass
+        return self.with_cancel(record)
+
+    def cancel_requested(self, kind: str, job_id: str) -> bool:
+        return self.store.exists(self._cancel_key(kind, job_id))
+
+    def with_cancel(self, record: JobRecord) -> JobRecord:
+        """The record with `cancel_requested_at` read from its marker, if there is one."""
+        try:
+            raw = self.store.get_bytes(self._cancel_key(record.kind, record.id))
+        except ObjectNotFoundError:
+            return record
+        requested = json.loads(raw).get("requested_at")
+        return record.model_copy(update={"cancel_requested_at": requested})
+
+    def mark_cancelled(self, kind: str, job_id: str, **changes: Any) -> JobRecord:
+        """Record that the owner stopped the job. Only the job's owner calls this, at a step
+        boundary, so no result is written after it; a finished job is left as it is."""
+        record = self.get(kind, job_id)
+        if record.status.finished:
+            return record
+        return self.update(kind, job_id, status=JobStatus.CANCELLED, **changes)
+
+
+def encode_cursor(created_at: str, job_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at}|{job_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (created_at, id) a cursor names; ValueError for anything else."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, _, job_id = base64.urlsafe_b64decode(padded.encode()).decode().partition("|")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError(f"invalid cursor {cursor[:40]!r}") from None
+    if not created_at or not job_id:
+        raise ValueError(f"invalid cursor {cursor[:40]!r}")
+    return created_at, job_id
