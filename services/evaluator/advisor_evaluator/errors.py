@@ -29,3 +29,8 @@ class UnknownJudgeEndpoint(EndpointRejected):
     def __init__(self, name: str):
         super().__init__(f"no judge endpoint named {name[:64]!r} is configured")
         self.name = name
+
+
+class JobCancelled(AdvisorError):
+    """The job was cancelled while a unit waited on something long (an audit): the unit stops
+    and stores nothing."""

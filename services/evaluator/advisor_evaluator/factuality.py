@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from .errors import EndpointRejected, EndpointUnavailable
+from .errors import EndpointRejected, EndpointUnavailable, JobCancelled
 from .generation import plan_candidate
 from .pipeline import WorkUnit
 from .results import JobResults, generation_key
 from .runtime import Runtime
+from .submission import JOB_KIND
 
 
 def answers_jsonl(plan: dict[str, Any], results: JobResults, candidate: str) -> str:
@@ -72,18 +74,36 @@ class AuditorClient:
                                    f"({response.text[:300]})")  # fmt: skip
         return dict(response.json())
 
-    def audit(self, answers: str, idempotency_key: str, poll_interval_s: float) -> dict[str, Any]:
+    def audit(
+        self, answers: str, idempotency_key: str, poll_interval_s: float,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Submit, then wait for the audit; `should_stop` (the evaluation was cancelled) stops
+        the wait and asks the auditor to cancel its job too."""
         job = self._call("POST", "/v1/audits", json={"answers": answers},
                          headers={"Idempotency-Key": idempotency_key})  # fmt: skip
         deadline = time.monotonic() + self.timeout_s
-        while job.get("status") not in ("succeeded", "failed"):
+        while job.get("status") not in ("succeeded", "failed", "cancelled"):
+            if should_stop():
+                self._cancel_quietly(str(job.get("id")))
+                raise JobCancelled(f"evaluation cancelled while auditor job {job.get('id')} ran")
             if time.monotonic() > deadline:
                 raise EndpointUnavailable(f"auditor job {job.get('id')} did not finish in time")
             time.sleep(poll_interval_s)
             job = self._call("GET", f"/v1/audits/{job['id']}")
+        if job["status"] == "cancelled":
+            raise EndpointRejected(f"auditor job {job.get('id')} was cancelled")
         if job["status"] == "failed":
             raise EndpointRejected(f"auditor job {job.get('id')} failed: {job.get('error')}")
         return job
+
+    def _cancel_quietly(self, job_id: str) -> None:
+        """Best effort: the auditor's job is only a part of ours, and an auditor that does not
+        answer must not keep the evaluation from being cancelled."""
+        try:
+            self.http.post(f"/v1/audits/{job_id}/cancel")
+        except httpx.HTTPError:
+            pass
 
 
 def audit_unit(
@@ -97,8 +117,9 @@ def audit_unit(
     client = AuditorClient(settings.auditor_url, key, settings.auditor_timeout_s, transport)
     job = client.audit(
         answers_jsonl(plan, results, unit.candidate),
-        idempotency_key=f"{results.prefix.rstrip('/').split('/')[-1]}-{unit.candidate}",
+        idempotency_key=f"{results.job_id}-{unit.candidate}",
         poll_interval_s=settings.auditor_poll_interval_s,
+        should_stop=lambda: runtime.jobs.cancel_requested(JOB_KIND, results.job_id),
     )
     candidate = plan_candidate(plan, unit.candidate)
     results.put_once(unit.result_key, {

@@ -9,6 +9,11 @@ Calling it twice is harmless: units already stored are not dispatched, nor are u
 (a worker holds their lease); a unit dispatched twice runs once, because it takes that lease and
 checks for its result first. So the reconciler may re-drive any job at any time (`recover=True`
 only counts the attempt), and a chord body that fires late or twice changes nothing.
+
+A cancel request (`JobStore.request_cancel`) is seen here first: nothing more is dispatched, and
+the job is recorded `cancelled` once no unit of it is in flight. A unit checks the request after
+taking its lease, so a unit that starts after this step looked at the leases finds the request
+and stores nothing: no result is written after the job is recorded cancelled.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from .runtime import Runtime
 from .schemas import EvaluationCreate
 from .submission import JOB_KIND, served_models
 
-Action = Literal["dispatch", "wait", "done", "failed", "stale", "retry"]
+Action = Literal["dispatch", "wait", "done", "failed", "stale", "retry", "cancelled"]
 MAX_REASONS = 3
 
 
@@ -92,6 +97,8 @@ def advance_job(runtime: Runtime, job_id: str, *, recover: bool = False) -> Step
     if record.status.finished:
         return Step("stale", reason=f"job already {record.status.value}")
     results = runtime.results(job_id)
+    if runtime.jobs.cancel_requested(JOB_KIND, job_id):
+        return settle_cancel(runtime, record, results)
     if not results.exists("request.json"):
         return fail_job(runtime, record, "the job's request was never stored")
     try:
@@ -133,6 +140,23 @@ def advance_job(runtime: Runtime, job_id: str, *, recover: bool = False) -> Step
         return Step("wait")
     runtime.heartbeat(job_id)
     return Step("dispatch", units=idle)
+
+
+def settle_cancel(runtime: Runtime, record: JobRecord, results: JobResults) -> Step:
+    """Record `cancelled` once none of the job's units is in flight; until then, wait (the
+    units' chord, or the watch of a re-drive, calls this step again)."""
+    plan = results.get_or_none("plan.json")
+    keys = stored_keys(results)
+    if plan is not None:
+        pending = next_round(plan, keys)
+        units = pending[1] if pending is not None else []
+        if any(lease_held(runtime.redis, u.lease_name(record.id)) for u in units):
+            return Step("wait", reason="cancelling: units in flight")
+        record.stages = progress(plan, keys)
+    record.status = JobStatus.CANCELLED
+    record.error = None
+    runtime.jobs.save(record)
+    return Step("cancelled")
 
 
 def live_progress(runtime: Runtime, record: JobRecord) -> dict[str, Any]:

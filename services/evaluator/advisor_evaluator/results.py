@@ -31,6 +31,7 @@ class JobResults:
 
     def __init__(self, store: ObjectStore, job_id: str):
         self.store = store
+        self.job_id = job_id
         self.prefix = validate_key(f"evaluations/{job_id}") + "/"
 
     def key(self, *parts: str) -> str:

@@ -201,3 +201,7 @@ class EvaluationPublic(BaseModel):
     error: str | None = None
     links: ResultLinks = Field(default_factory=ResultLinks)
     summary: dict[str, Any] = {}
+    # Set while a cancel request waits for the units in flight (then the status is `cancelled`).
+    cancel_requested_at: str | None = None
+    # The request as stored (inline items summarised): candidates, metrics, sample…
+    request: dict[str, Any] = {}

@@ -16,7 +16,7 @@ from celery.exceptions import Ignore
 from advisor_shared.lease import Lease
 
 from . import inflight
-from .errors import EndpointUnavailable
+from .errors import EndpointUnavailable, JobCancelled
 from .orchestration import advance_job, fail_job
 from .pipeline import WorkUnit
 from .runtime import Runtime
@@ -53,6 +53,10 @@ class EvaluatorTasks:
 
     def redrive(self, job_id: str) -> None:
         self.advance.apply_async(args=[job_id], kwargs={"recover": True})
+
+    def settle(self, job_id: str) -> None:
+        """After a cancel request: one step now, watching until no unit is in flight."""
+        self.advance.apply_async(args=[job_id], kwargs={"watch": True})
 
 
 def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorTasks:
@@ -115,6 +119,10 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
                 raise Ignore()
             if unit_finished(results, unit):
                 return "skipped"
+            # Checked while holding the lease: `advance` records `cancelled` only when no unit
+            # lease is held, so a unit past this line always finishes before that record.
+            if runtime.jobs.cancel_requested(JOB_KIND, job_id):
+                return "cancelled"
             try:
                 # Registered while it runs: if this worker dies, the entry outlives the lease
                 # and the reconciler re-dispatches the unit a lease TTL later (inflight.py).
@@ -122,6 +130,8 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
                     runtime.redis, runtime.settings.queue_name, job_id, unit.name
                 ):
                     execute_unit(runtime, job_id, unit)
+            except JobCancelled:
+                return "cancelled"
             except EndpointUnavailable as exc:
                 if failures >= runtime.settings.endpoint_max_retries:
                     record_failure(

@@ -1,11 +1,15 @@
-"""`/v1/evaluations`: submit a job, read its status, fetch its report and plots."""
+"""`/v1/evaluations`: submit a job, list and read jobs, cancel one, fetch its report, plots
+and per-sample results."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Header, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from advisor_shared.api import ApiError, request_owner
+from advisor_shared.api.job_listing import JobList, ListQuery, list_query, page_of, request_cancel
 from advisor_shared.errors import ObjectNotFoundError
 from advisor_shared.jobs import JobNotFoundError, JobRecord, JobStatus
 
@@ -15,6 +19,7 @@ from ...report_plots import PLOTS
 from ...report_writer import read_report
 from ...results import REPORT_MARKDOWN
 from ...runtime import Runtime
+from ...samples import SampleFilter, SamplePage, sample_page
 from ...schemas import EvaluationCreate, EvaluationPublic, ResultLinks
 from ...submission import JOB_KIND, create_evaluation
 from ..deps import MetricsDep, RuntimeDep, TasksDep
@@ -33,12 +38,14 @@ def _public(runtime: Runtime, record: JobRecord) -> EvaluationPublic:
         error=record.error,
         links=ResultLinks(**links) if links else ResultLinks(),
         summary=record.result.get("summary", {}) if record.status is JobStatus.SUCCEEDED else {},
+        cancel_requested_at=record.cancel_requested_at,
+        request=record.request,
     )
 
 
 def _record(runtime: Runtime, job_id: str) -> JobRecord:
     try:
-        return runtime.jobs.get(JOB_KIND, job_id)
+        return runtime.jobs.with_cancel(runtime.jobs.get(JOB_KIND, job_id))
     except JobNotFoundError:
         raise ApiError(404, f"no evaluation {job_id[:80]!r}", code="not_found") from None
 
@@ -76,10 +83,58 @@ def submit_evaluation(
     return _public(runtime, record)
 
 
+@router.get("", response_model=JobList[EvaluationPublic])
+def list_evaluations(
+    runtime: RuntimeDep, query: Annotated[ListQuery, Depends(list_query)]
+) -> JobList[EvaluationPublic]:
+    """Evaluations, newest first; `status` filters (comma-separated), `cursor` pages."""
+    page = page_of(runtime.jobs, JOB_KIND, query)
+    return JobList[EvaluationPublic](
+        data=[_public(runtime, record) for record in page.records],
+        next_cursor=page.next_cursor, has_more=page.next_cursor is not None,
+    )  # fmt: skip
+
+
 @router.get("/{job_id}", response_model=EvaluationPublic)
 def get_evaluation(job_id: str, runtime: RuntimeDep) -> EvaluationPublic:
     """Status, per-stage progress and result links."""
     return _public(runtime, _record(runtime, job_id))
+
+
+@router.post("/{job_id}/cancel", status_code=202, response_model=EvaluationPublic)
+def cancel_evaluation(job_id: str, runtime: RuntimeDep, tasks: TasksDep) -> EvaluationPublic:
+    """Stop a queued or running evaluation. Nothing more is dispatched; units in flight finish
+    and keep their results; the job is `cancelled` once none is left (`cancel_requested_at` is
+    set until then). 409 for a job that already succeeded or failed."""
+    record = request_cancel(runtime.jobs, JOB_KIND, job_id, "evaluation")
+    if not record.status.finished:
+        tasks.settle(job_id)
+    return _public(runtime, record)
+
+
+@router.get("/{job_id}/samples", response_model=SamplePage)
+def get_samples(
+    job_id: str,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=12, pattern=r"^[0-9]+$")] = None,
+    topic: Annotated[str | None, Query(max_length=100)] = None,
+    disagreement: bool = False,
+    confident_error: bool = False,
+) -> SamplePage:
+    """Each prompt with every candidate's answer, BERTScore and ROUGE-L, the judge's verdict in
+    both orders with its margin, and the auditor's contradicted claims with their evidence.
+    Filters: `topic`; `disagreement` (the judge contradicts itself across the orders, or its
+    verdict and BERTScore point different ways); `confident_error` (an answer with an unhedged
+    contradicted claim). A running job shows what is stored so far."""
+    _record(runtime, job_id)
+    results = runtime.results(job_id)
+    plan = results.get_or_none("plan.json")
+    if plan is None:
+        raise ApiError(409, f"evaluation {job_id} has no plan yet; try again shortly",
+                       code="not_ready")  # fmt: skip
+    keep = SampleFilter(topic=topic, disagreement=disagreement, confident_error=confident_error)
+    return sample_page(plan, results, keep, limit, int(cursor or 0))
 
 
 @router.get("/{job_id}/report")
@@ -106,6 +161,18 @@ def get_report_markdown(job_id: str, runtime: RuntimeDep) -> PlainTextResponse:
 @router.get("/{job_id}/artifacts/{name}")
 def get_artifact(job_id: str, name: str, runtime: RuntimeDep) -> Response:
     """A report plot (PNG)."""
+    return _plot(runtime, job_id, name)
+
+
+@router.get("/{job_id}/{name}", include_in_schema=False)
+def get_report_asset(job_id: str, name: str, runtime: RuntimeDep) -> Response:
+    """A plot beside `report.md`: the report links its plots relatively (`deltas.png`), so the
+    links work both in the folder `advisor eval --out` writes and when the report is read at
+    `/v1/evaluations/{id}/report.md`."""
+    return _plot(runtime, job_id, name)
+
+
+def _plot(runtime: Runtime, job_id: str, name: str) -> Response:
     _succeeded(runtime, job_id)
     if name not in PLOTS:
         raise ApiError(404, f"no artifact {name[:80]!r}", code="not_found")
