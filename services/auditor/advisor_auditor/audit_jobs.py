@@ -135,6 +135,12 @@ def chunk_key(job_id: str, part: str, index: int) -> str:
     return job_key(job_id, f"chunks/{part}-{index:05d}.json")
 
 
+def chunk_lease_name(job_id: str, part: str, index: int) -> str:
+    """The lease a worker holds while it audits a chunk (`cancellation.settle_cancel` waits
+    until none is held)."""
+    return f"auditor:{job_id}:chunk:{part}-{index:05d}"
+
+
 def audit_chunk(runtime: Runtime, job_id: str, part: str, index: int) -> bool:
     """Audit one chunk; return True when this call wrote the result (False: already there)."""
     store = runtime.store
@@ -183,7 +189,7 @@ def finalize_audit(runtime: Runtime, job_id: str) -> JobRecord:
     """Aggregate the chunks, write the outputs once, mark the job succeeded."""
     store = runtime.store
     record = runtime.jobs.get(JOB_KIND, job_id)
-    if record.status is JobStatus.SUCCEEDED:
+    if record.status.finished:
         return record
     plan = plan_audit(runtime, job_id)
     request = record.request

@@ -68,4 +68,11 @@ class AuditPublic(BaseModel):
     stages: dict[str, StageProgress] = Field(default_factory=dict)
     error: str | None = None
     summary: dict[str, Any] = Field(default_factory=dict)
+    # Store keys of the output files (what the evaluator's factuality stage reads).
     links: dict[str, str] = Field(default_factory=dict)
+    # The same files over this API: `name → /v1/audits/{id}/files/{name}`.
+    files: dict[str, str] = Field(default_factory=dict)
+    # Set while a cancel request waits for the chunks in flight (then `cancelled`).
+    cancel_requested_at: str | None = None
+    # The request as stored (inline inputs replaced by their store keys).
+    request: dict[str, Any] = Field(default_factory=dict)

@@ -4,6 +4,11 @@ Run: `celery -A advisor_auditor.worker worker -Q auditor`. Tasks take ids, call 
 and record the outcome. Reliability is written in the decorators: late acks, requeue when the
 worker is lost, bounded retries; results go to deterministic write-once keys, so a redelivered
 task never duplicates anything (docs/reliability.md, F2 and F3).
+
+A chunk runs under a lease (a copy of a chunk in flight is sent again later) and, after taking it,
+looks for a cancel request; `finalize` settles a cancelled job (`cancellation.py`) and every
+chunk that ends while a cancel is pending calls it again, so the job is recorded `cancelled`
+as soon as its last chunk in flight is done.
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ from celery import Celery
 from celery.signals import worker_ready
 
 from advisor_shared.errors import AdvisorError, StoreError
+from advisor_shared.lease import Lease
 from advisor_shared.queue import make_celery
 
 from .audit_jobs import (
     JOB_KIND,
     all_chunks_done,
     audit_chunk,
+    chunk_key,
+    chunk_lease_name,
     fail_audit,
     finalize_audit,
     plan_audit,
 )
+from .cancellation import cancel_requested, settle_cancel
 from .core.config import Settings
 from .runtime import Runtime
 
@@ -40,6 +49,13 @@ RELIABLE: dict[str, Any] = {
     # Each app keeps its own tasks: the API and a test may build apps on different runtimes.
     "shared": False,
 }
+# A chunk's lease: renewed every third of this while the chunk runs, gone this long after its
+# worker dies (then a redelivered copy may run it).
+CHUNK_LEASE_TTL_S = 30.0
+# A chunk whose lease another worker holds is sent again after this long.
+CHUNK_RETRY_S = 10.0
+# A cancel waiting for chunks in flight is looked at again after this long.
+SETTLE_WATCH_S = 5.0
 
 
 def create_celery(runtime: Runtime) -> Celery:
@@ -63,6 +79,9 @@ def create_celery(runtime: Runtime) -> Celery:
 
     @app.task(name="auditor.plan", bind=True, **RELIABLE)
     def plan(self: Any, job_id: str) -> int:
+        if cancel_requested(runtime, job_id):
+            finalize.delay(job_id)
+            return 0
         planned = _run(self, job_id, lambda: plan_audit(runtime, job_id))
         if planned is None:
             return 0
@@ -74,14 +93,38 @@ def create_celery(runtime: Runtime) -> Celery:
 
     @app.task(name="auditor.chunk", bind=True, **RELIABLE)
     def chunk(self: Any, job_id: str, part: str, index: int) -> bool:
-        wrote = _run(self, job_id, lambda: audit_chunk(runtime, job_id, part, index))
-        if wrote is not None and all_chunks_done(runtime, job_id):
+        lease = Lease(runtime.redis, chunk_lease_name(job_id, part, index), CHUNK_LEASE_TTL_S)
+        wrote = None
+        with lease:
+            if not lease.held:
+                # A copy is in flight (or its dead worker's lease has not expired yet): look
+                # again later; once its result is stored this copy does nothing.
+                if not runtime.store.exists(chunk_key(job_id, part, index)):
+                    chunk.apply_async(args=[job_id, part, index], countdown=CHUNK_RETRY_S)
+                return False
+            if not cancel_requested(runtime, job_id):
+                wrote = _run(self, job_id, lambda: audit_chunk(runtime, job_id, part, index))
+        # After the lease is released, so that a settling finalize sees this chunk done.
+        if cancel_requested(runtime, job_id):
+            finalize.delay(job_id)
+        elif wrote is not None and all_chunks_done(runtime, job_id):
             finalize.delay(job_id)
         return bool(wrote)
 
     @app.task(name="auditor.finalize", bind=True, **RELIABLE)
-    def finalize(self: Any, job_id: str) -> str:
-        record = _run(self, job_id, lambda: finalize_audit(runtime, job_id))
+    def finalize(self: Any, job_id: str, watch: bool = False) -> str:
+        lease = Lease(runtime.redis, f"auditor:{job_id}:finalize", CHUNK_LEASE_TTL_S)
+        with lease:
+            if not lease.held:  # another finalize runs now: try again once it is done
+                finalize.apply_async(args=[job_id], kwargs={"watch": watch}, countdown=1)
+                return "busy"
+            if cancel_requested(runtime, job_id):
+                settled = _run(self, job_id, lambda: settle_cancel(runtime, job_id))
+                if settled == "waiting" and watch:
+                    finalize.apply_async(args=[job_id], kwargs={"watch": True},
+                                         countdown=SETTLE_WATCH_S)  # fmt: skip
+                return str(settled)
+            record = _run(self, job_id, lambda: finalize_audit(runtime, job_id))
         return record.status.value if record is not None else "failed"
 
     return app
