@@ -51,7 +51,8 @@ def create_app(
     )
     install_common(app)
     app.state.settings = settings
-    app.state.jobs = JobStore(store, redis_client(settings.redis_url))
+    app.state.redis = redis_client(settings.redis_url)
+    app.state.jobs = JobStore(store, app.state.redis)
     app.state.enqueue = enqueue
 
     @app.get("/healthz", include_in_schema=False)

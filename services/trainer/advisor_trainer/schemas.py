@@ -67,6 +67,8 @@ class TrainingJobPublic(BaseModel):
         description="loss per step (step, loss, lr, session) and eval loss, from the ledger "
         "of the last committed bundle; only on GET of one job",
     )
+    # Set while a cancel request waits for the run to reach its next step (then `cancelled`).
+    cancel_requested_at: str | None = None
 
     @classmethod
     def from_record(
@@ -83,4 +85,5 @@ class TrainingJobPublic(BaseModel):
             error=record.error,
             attempts=record.attempts,
             history=history or TrainingHistory(),
+            cancel_requested_at=record.cancel_requested_at,
         )

@@ -5,6 +5,11 @@ durably in the job record, and the queued message carries only the job id. The w
 lease per job id for the whole run, so a redelivered message (Redis visibility timeout, F1)
 finds the lease held and returns at once; a retry after a lost worker resumes from the last
 committed bundle of the run instead of starting over.
+
+Cancelling (`cancel_training_job`): the request is stored beside the record; a run in progress
+sees it at its next step boundary, stops as it would for SIGTERM (the bundle of every completed
+step is committed, so nothing trained is lost) and records `cancelled`. A job that no worker
+holds (queued, or its worker gone) is recorded `cancelled` at once, under the same lease.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .request_limits import allowed_base_model, check_session_budget, check_size
 from .stop_signals import StopRequest
 
 JOB_KIND = "training"
+CANCEL_REASON = "cancel request"
 # Fields a job may not set over HTTP: the service decides where files and bundles go.
 SERVICE_OWNED_FIELDS = (
     "output_dir", "store_url", "session_budget", "deadline", "resume", "logging_dir",
@@ -102,11 +108,14 @@ class JobProgress:
         stop: StopRequest,
         interval_s: float = 5.0,
         log_interval_s: float = 30.0,
+        cancel_check_s: float = 2.0,
     ):
         self.jobs, self.job_id, self.interval_s = jobs, job_id, interval_s
         self.lease, self.stop = lease, stop
         self.log_interval_s = log_interval_s
+        self.cancel_check_s = cancel_check_s
         self._last = 0.0
+        self._last_cancel_check = 0.0
         self._last_log: float | None = None
         self._first_step: int | None = None
 
@@ -127,6 +136,10 @@ class JobProgress:
         if not self.lease.held:
             self.stop.request("lease lost")
         now = time.monotonic()
+        if now - self._last_cancel_check >= self.cancel_check_s:
+            self._last_cancel_check = now
+            if self.jobs.cancel_requested(JOB_KIND, self.job_id):
+                self.stop.request(CANCEL_REASON)
         edge = report.step in (self._first_step, report.total_steps)
         if edge or self._last_log is None or now - self._last_log >= self.log_interval_s:
             self._last_log = now
@@ -159,8 +172,12 @@ def run_training_job(
         record = jobs.get(JOB_KIND, job_id)
         if record.status.finished:
             return {"job_id": job_id, "status": record.status.value, "reason": "already done"}
+        if jobs.cancel_requested(JOB_KIND, job_id):
+            jobs.mark_cancelled(JOB_KIND, job_id)
+            return {"job_id": job_id, "status": "cancelled", "reason": "cancelled before it ran"}
         attempts = record.attempts + 1
         jobs.update(JOB_KIND, job_id, status=JobStatus.RUNNING, attempts=attempts, error=None)
+        stop = stop or StopRequest()
         try:
             config = job_config(record.request, settings, job_id)
             if attempts > 1 and config.resume is None:
@@ -168,12 +185,16 @@ def run_training_job(
                 config = config.with_overrides(resume="auto")
             from .trainer import run_training
 
-            stop = stop or StopRequest()
             progress = JobProgress(
                 jobs, job_id, lease, stop, log_interval_s=settings.trainer_log_interval_s
             )
             outcome = run_training(config, store, settings.cache_dir, stop=stop, progress=progress)
         except Exception as exc:
+            if stop.reason == CANCEL_REASON:
+                # Stopped before its first step: nothing was trained, nothing to hand over.
+                jobs.mark_cancelled(JOB_KIND, job_id, error=None)
+                log.info("job %s cancelled before its first step", job_id)
+                return {"job_id": job_id, "status": "cancelled", "reason": str(exc)[:200]}
             log.error("job %s failed: %s", job_id, exc)
             jobs.update(JOB_KIND, job_id, status=JobStatus.FAILED, error=str(exc)[:2000])
             raise
@@ -187,7 +208,12 @@ def run_training_job(
             if outcome.ledger.eval_history
             else None,
         }
-        jobs.update(JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result)
+        cancelled = stop.reason == CANCEL_REASON
+        if cancelled:
+            # The bundle of the completed steps is committed: `resume` continues from it.
+            jobs.mark_cancelled(JOB_KIND, job_id, result=result)
+        else:
+            jobs.update(JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result)
         session = outcome.session
         log.info(
             "job %s: %s at step %d/%d in %.0f s; bundle %s; eval loss %s; peak memory %s",
@@ -195,7 +221,7 @@ def run_training_job(
             session.wall_time_s, result["bundle"], result["eval_loss"],
             describe_peak_memory(session.peak_memory),
         )  # fmt: skip
-        return {"job_id": job_id, "status": "succeeded", **result}
+        return {"job_id": job_id, "status": "cancelled" if cancelled else "succeeded", **result}
 
 
 def describe_peak_memory(peak: dict[str, Any]) -> str:
@@ -208,3 +234,16 @@ def describe_peak_memory(peak: dict[str, Any]) -> str:
     if "rss_peak_bytes" in peak:
         return f"{peak['rss_peak_bytes'] / 1e9:.2f} GB resident (CPU)"
     return "not measured"
+
+
+def cancel_training_job(
+    jobs: JobStore, redis_client: Any | None, job_id: str, settings: Settings
+) -> JobRecord:
+    """Store the cancel request; if no worker holds the job, record `cancelled` now."""
+    record = jobs.request_cancel(JOB_KIND, job_id)
+    if record.status.finished:
+        return record
+    with Lease(redis_client, f"train:{job_id}", ttl_s=settings.trainer_lease_ttl_s) as lease:
+        if lease.held:  # no run in progress: nobody else will see the request soon
+            return jobs.with_cancel(jobs.mark_cancelled(JOB_KIND, job_id))
+    return record

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -19,6 +19,10 @@ def get_jobs(request: Request) -> JobStore:
     return request.app.state.jobs
 
 
+def get_redis(request: Request) -> Any | None:
+    return request.app.state.redis
+
+
 def get_enqueue(request: Request):  # noqa: ANN201 - a callable taking a job id
     return request.app.state.enqueue
 
@@ -26,3 +30,4 @@ def get_enqueue(request: Request):  # noqa: ANN201 - a callable taking a job id
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 JobsDep = Annotated[JobStore, Depends(get_jobs)]
 EnqueueDep = Annotated[object, Depends(get_enqueue)]
+RedisDep = Annotated[Any | None, Depends(get_redis)]
