@@ -46,7 +46,7 @@ def built_from(service: dict[str, Any]) -> str | None:
 def test_compose_lists_the_stack() -> None:
     assert set(SERVICES) == {
         "redis", "minio", "minio-init", "vllm", "gateway", "evaluator", "evaluator-worker",
-        "auditor", "auditor-worker", "trainer", "trainer-worker",
+        "auditor", "auditor-worker", "trainer", "trainer-worker", "flower",
     }  # fmt: skip
 
 
@@ -103,7 +103,7 @@ def test_secrets_are_required_never_defaulted() -> None:
     assert {name for name, _ in secret_uses} == {
         "HF_TOKEN", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "ADVISOR_S3_ACCESS_KEY",
         "ADVISOR_S3_SECRET_KEY", "REDIS_PASSWORD", "ADVISOR_API_KEYS", "SERVICE_API_KEY",
-        "ADVISOR_ADMIN_API_KEYS",
+        "ADVISOR_ADMIN_API_KEYS", "FLOWER_PASSWORD",
     }  # fmt: skip
     assert [use for use in secret_uses if use[1] != ":?"] == []
     # Every `:?` carries a message that names the variable to set.
@@ -119,8 +119,10 @@ def test_no_credential_is_written_literally(name: str) -> None:
 
 
 def test_only_the_gateway_publishes_a_port() -> None:
+    """Flower, when its profile is started, publishes on the host's loopback only."""
     published = {name: s["ports"] for name, s in SERVICES.items() if "ports" in s}
-    assert published == {"gateway": ["8000:8000"]}
+    assert published == {"gateway": ["8000:8000"], "flower": ["127.0.0.1:5555:5555"]}
+    assert SERVICES["flower"]["profiles"] == ["flower"]
 
 
 def test_engine_redis_and_minio_are_on_private_networks() -> None:
@@ -153,8 +155,8 @@ def test_a_plain_up_builds_only_what_serving_and_evaluation_need() -> None:
     """`docker compose up` starts (and builds) the services without a profile: the trainer's
     CUDA + Unsloth image is not among them, and nothing they wait for is behind a profile."""
     profiled = {n for n, s in SERVICES.items() if "profiles" in s}
-    assert profiled == {"trainer", "trainer-worker"}
-    assert all(SERVICES[n]["profiles"] == ["train"] for n in profiled)
+    assert {n: SERVICES[n]["profiles"] for n in profiled} == {
+        "trainer": ["train"], "trainer-worker": ["train"], "flower": ["flower"]}  # fmt: skip
     default = {n: s for n, s in SERVICES.items() if n not in profiled}
     assert {built_from(s) for s in default.values() if "build" in s} == {
         "inference", "evaluator", "auditor"}  # fmt: skip
@@ -173,6 +175,36 @@ def test_the_gateway_reads_the_chat_template_from_the_engines_files() -> None:
     # vLLM's image keeps its Hugging Face cache (HF_HOME) in /root/.cache/huggingface.
     assert "model-cache:/root/.cache/huggingface" in vllm["volumes"]
     assert "HF_HOME" not in vllm["environment"]
+
+
+def test_flower_watches_the_queues_behind_basic_auth_from_env() -> None:
+    flower = SERVICES["flower"]
+    environment = flower["environment"]
+    assert flower["image"].startswith("mher/flower:2.")  # pinned, never `latest`
+    assert environment["FLOWER_BASIC_AUTH"] == (
+        "${FLOWER_USER:?set FLOWER_USER in .env (the Flower login)}:"
+        "${FLOWER_PASSWORD:?set FLOWER_PASSWORD in .env (the Flower password)}"
+    )
+    assert "--basic-auth" not in " ".join(command_words(flower.get("command")))
+    assert environment["CELERY_BROKER_URL"] == SERVICES["evaluator"]["environment"][
+        "ADVISOR_REDIS_URL"]  # fmt: skip
+    assert set(flower["networks"]) == {"default", "data"}
+    assert healthcheck_words(flower)[-1].endswith("urlopen('http://127.0.0.1:5555/healthcheck', "
+                                                  "timeout=4)")  # fmt: skip
+    env = fake_operator_env()
+    assert container_environment("flower", env)["FLOWER_BASIC_AUTH"] == (
+        f"{env['FLOWER_USER']}:{env['FLOWER_PASSWORD']}")  # fmt: skip
+
+
+def test_the_console_reads_the_job_apis_where_they_listen() -> None:
+    environment = SERVICES["gateway"]["environment"]
+    for name, port in (("evaluator", 8001), ("auditor", 8002), ("trainer", 8003)):
+        assert environment[f"ADVISOR_{name.upper()}_URL"] == f"http://{name}:{port}"
+        words = command_words(SERVICES[name]["command"])
+        assert words[words.index("--port") + 1] == str(port)
+        assert set(SERVICES[name]["networks"]) & set(SERVICES["gateway"]["networks"])
+    published = SERVICES["flower"]["ports"][0].split(":")
+    assert environment["ADVISOR_FLOWER_URL"] == f"http://localhost:{published[1]}"
 
 
 def flag_values(words: list[str]) -> dict[str, str | None]:
