@@ -81,6 +81,10 @@ def create_app(
     app.include_router(health.router)
     for router in (models.router, chat.router, adapters.router, health.keyed):
         app.include_router(router, dependencies=keys)
+    if settings.console_enabled:
+        from .console import install_console
+
+        install_console(app, settings, store, app.state.adapters)
     return app
 
 

@@ -21,7 +21,9 @@ from tests.conftest import REPO, free_port, wait_for_port
 # The operator's key: an admin key too (it loads adapters and starts training).
 KEY = "reliability-key-7c1e9a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-PUBLIC = {"/healthz", "/readyz"}
+# The console's sign-in form and its stylesheet and script are public by necessity; every
+# other /ui route answers 401 without a session (a browser's page request is redirected).
+PUBLIC = {"/healthz", "/readyz", "/ui/login", "/ui/static"}
 SAMPLE = REPO / "data" / "sample"
 
 

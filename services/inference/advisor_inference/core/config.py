@@ -94,6 +94,24 @@ class Settings(AdvisorSettings):
     persist_adapters: bool = True
     adapter_set: str = Field(default="default", pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
+    # The console at /ui (docs/console.md): the job services' APIs it reads (each call carries
+    # the signed-in user's own key), and where Flower, if deployed, is reached. Unset: that part
+    # of the console says it is not configured.
+    console_enabled: bool = True
+    evaluator_url: str | None = None
+    auditor_url: str | None = None
+    trainer_url: str | None = None
+    flower_url: str | None = None
+    # How long a console sign-in lasts.
+    console_session_ttl_s: int = Field(default=12 * 3600, ge=60)
+    # Seconds the console waits for a job service to answer.
+    console_backend_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("evaluator_url", "auditor_url", "trainer_url", "flower_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("adapters", "allowed_target_modules", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
