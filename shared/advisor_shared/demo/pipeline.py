@@ -16,17 +16,26 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from ..bundle import BundleRef, read_bundle
 from ..errors import BundleError
 from ..store import LocalStore
-from .processes import advisor_command, child_environment, free_port, run_logged, running_server
+from .processes import (
+    StageFailed,
+    advisor_command,
+    child_environment,
+    free_port,
+    run_logged,
+    running_server,
+)
 from .profile import DemoProfile
 from .stages import StageLog
 
@@ -85,19 +94,53 @@ class DemoContext:
 
 
 def audit_training_data(ctx: DemoContext) -> dict[str, Any]:
-    """`advisor audit --gate` on the sample training data: findings, summary, clean set."""
+    """The gate through the auditor service: `POST /v1/audits` with `gate: true` on the sample
+    training data, against the sample sources; its findings, summary, clean set and quarantine
+    are fetched over the API into the work folder (and stay in the store as an audit job)."""
     inputs = [ctx.paths.sample / "train.jsonl", *sorted((ctx.paths.sample / "sources").glob("*"))]
-    out = ctx.paths.work / "audit" / content_digest(*inputs)
+    digest = content_digest(*inputs)
+    out = ctx.paths.work / "audit" / digest
     if (out / "summary.json").is_file() and (out / "clean.jsonl").is_file():
         return {"dir": str(out), "summary": json.loads((out / "summary.json").read_text()),
                 "seconds": 0.0, "reused": True}  # fmt: skip
-    command = advisor_command(
-        "audit", "--data", str(ctx.paths.sample / "train.jsonl"),
-        "--sources", str(ctx.paths.sample / "sources"), "--out", str(out), "--gate",
-    )  # fmt: skip
-    seconds = run_logged(command, ctx.env, ctx.paths.logs / "audit.log")
-    summary = json.loads((out / "summary.json").read_text())
-    return {"dir": str(out), "summary": summary, "seconds": seconds, "reused": False}
+    data = (ctx.paths.sample / "train.jsonl").read_bytes()
+    dataset_key = f"datasets/local/{hashlib.sha256(data).hexdigest()[:24]}.jsonl"
+    if not ctx.store.exists(dataset_key):
+        ctx.store.put_bytes(dataset_key, data)
+    port = free_port()
+    env = {**ctx.env, "ADVISOR_AUDITOR_SOURCES": str(ctx.paths.sample / "sources")}
+    base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    with running_server(auditor_api_command(port), env, ctx.paths.logs / "audit.log",
+                        f"{base}/healthz"):  # fmt: skip
+        with httpx.Client(base_url=base, timeout=60,
+                          headers={"Authorization": f"Bearer {ctx.api_key}"}) as client:  # fmt: skip
+            job = client.post("/v1/audits", json={"dataset_key": dataset_key, "gate": True},
+                              headers={"Idempotency-Key": f"demo-gate-{digest}"})  # fmt: skip
+            job.raise_for_status()
+            record = wait_for_job(client, f"/v1/audits/{job.json()['id']}")
+            out.mkdir(parents=True, exist_ok=True)
+            for name, path in record["files"].items():
+                (out / name).write_bytes(client.get(path).raise_for_status().content)
+    summary = {**record["summary"]["data"], "job_id": record["id"]}
+    return {"dir": str(out), "summary": summary, "seconds": time.monotonic() - started,
+            "reused": False}  # fmt: skip
+
+
+def auditor_api_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", "--factory", "advisor_auditor.main:create_app",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
+
+
+def wait_for_job(client: httpx.Client, path: str, poll_s: float = 0.5) -> dict[str, Any]:
+    """Poll a job until it ends; a job that does not succeed stops the demo with its error."""
+    while True:
+        record = client.get(path).raise_for_status().json()
+        if record["status"] == "succeeded":
+            return dict(record)
+        if record["status"] in ("failed", "cancelled"):
+            raise StageFailed(f"{path}: {record['status']}: {record.get('error')}")
+        time.sleep(poll_s)
 
 
 def content_digest(*parts: Path | bytes) -> str:
@@ -254,10 +297,6 @@ def serve_and_evaluate(
              "--base", ctx.profile.base_model, "--log-level", "warning"]  # fmt: skip
     for run in runs:
         serve += ["--adapter", run.adapter]
-    auditor = [
-        "-m", "uvicorn", "--factory", "advisor_auditor.main:create_app",
-        "--host", "127.0.0.1", "--port", str(auditor_port), "--log-level", "warning",
-    ]  # fmt: skip
     env = dict(ctx.env)
     env.update(
         {
@@ -287,7 +326,7 @@ def serve_and_evaluate(
             )  # fmt: skip
         with stages.stage("serve: the auditor API"):
             servers.enter_context(
-                running_server([sys.executable, *auditor], env, ctx.paths.logs / "auditor.log",
+                running_server(auditor_api_command(auditor_port), env, ctx.paths.logs / "auditor.log",
                                f"http://127.0.0.1:{auditor_port}/healthz")
             )  # fmt: skip
         with stages.stage("evaluate: generate, score, judge both orders, audit the answers"):
