@@ -35,7 +35,8 @@ SECURITY_HEADERS = [
 
 
 class ConsoleHeaders:
-    """Security headers on every /ui response; pages are never cached (they show live jobs)."""
+    """Security headers on every /ui response; pages are never cached (they show live jobs
+    and carry the session's CSRF token)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -50,7 +51,9 @@ class ConsoleHeaders:
                 headers = message.setdefault("headers", [])
                 headers.extend(SECURITY_HEADERS)
                 if not any(name == b"cache-control" for name, _ in headers):
-                    headers.append((b"cache-control", b"no-store"))
+                    # Assets are revalidated by their ETag; pages are never stored.
+                    static = scope["path"].startswith("/ui/static/")
+                    headers.append((b"cache-control", b"no-cache" if static else b"no-store"))
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -160,6 +160,13 @@ def line_chart(
     return Markup("".join(parts))
 
 
+def share_domain(rows: list[Interval]) -> tuple[float, float]:
+    """0 to the smallest of 10%, 20%, 25%, 50%, 100% that holds every interval: small rates
+    stay readable instead of hugging the axis."""
+    top = max((v for r in rows for v in (r.value, r.high) if v is not None), default=1.0)
+    return (0.0, next(c for c in (0.1, 0.2, 0.25, 0.5, 1.0) if top <= c))
+
+
 def interval_chart(
     rows: list[Interval],
     *,

@@ -108,7 +108,7 @@ def back(target: str, **notice: str) -> RedirectResponse:
 
 
 @router.get("")
-def root() -> RedirectResponse:
+def root(session: SessionDep) -> RedirectResponse:
     return RedirectResponse("/ui/jobs", status_code=303)
 
 
@@ -253,8 +253,15 @@ async def evaluation_page(
             candidate_intervals(report, "bertscore_f1"), title="BERTScore F1 by candidate",
             domain=_domain(candidate_intervals(report, "bertscore_f1")), percent=False)
             if report else None),
-        baseline=(report or {}).get("baseline") or (job.get("request") or {}).get("baseline"),
+        baseline=_baseline(job, report),
     )  # fmt: skip
+
+
+def _baseline(job: dict[str, Any], report: dict[str, Any] | None) -> str | None:
+    """The candidate the others are compared with (the request's first when it names none)."""
+    request = job.get("request") or {}
+    candidates = request.get("candidates") or [None]
+    return (report or {}).get("baseline") or request.get("baseline") or candidates[0]
 
 
 def _domain(rows: list[charts.Interval]) -> tuple[float, float]:
@@ -293,13 +300,14 @@ async def audit_page(
             findings = await backends.call("audit", "GET", f"{base}/findings", key, params={
                 "part": part, "verdict": "contradicted", "limit": 25, "cursor": cursor or "0"})  # fmt: skip
             rates = summary[part]
+            classes = [charts.Interval(name.replace("_", " "), r.get("rate"), *r["wilson_ci"],
+                                       note=f"({r['count']}/{r['n']})")
+                       for name, r in rates.get("by_error_class", {}).items()]  # fmt: skip
             parts.append({
                 "name": part, "title": title, "summary": rates, "findings": findings,
                 "class_chart": charts.interval_chart(
-                    [charts.Interval(name.replace("_", " "), r.get("rate"), *r["wilson_ci"],
-                                     note=f"({r['count']}/{r['n']})")
-                     for name, r in rates.get("by_error_class", {}).items()],
-                    title=f"{title}: error rate by class"),
+                    classes, title=f"{title}: error rate by class",
+                    domain=charts.share_domain(classes)),
             })  # fmt: skip
         if "quarantine.jsonl" in job.get("files", {}):
             raw = await backends.call("audit", "GET", f"{base}/files/quarantine.jsonl", key,
