@@ -102,14 +102,15 @@ def test_headline_cards_read_the_report_with_its_intervals() -> None:
                                    "net_preference": {"value": -0.17, "low": -0.5,
                                                       "high": 0.17}}}],
     }  # fmt: skip
-    cards = {(c.title, c.subject): c for c in headline_cards(report)}
-    fidelity = cards[("Fidelity", "tuned vs base")]
-    assert (fidelity.value, fidelity.tone) == ("+0.063 BERTScore F1", "good")
-    assert fidelity.interval == "95% CI [+0.047, +0.079]"
-    preference = cards[("Preference", "tuned vs base")]
+    groups = headline_cards(report)
+    assert [(g.candidate, g.role) for g in groups] == [("tuned", "challenger"),
+                                                       ("base", "baseline")]  # fmt: skip
+    fidelity, preference, correctness = groups[0].cards
+    assert (fidelity.title, fidelity.value, fidelity.tone) == ("Fidelity", "+0.063", "good")
+    assert fidelity.interval == "95% CI [+0.047, +0.079]" and "vs base" in fidelity.subject
     assert preference.tone == "muted" and "no evidence" in preference.reading
-    assert cards[("Correctness", "tuned")].value == "3 confident errors"
-    assert cards[("Correctness", "base")].tone == "good"
+    assert (correctness.value, correctness.unit, correctness.tone) == ("3", "errors", "bad")
+    assert [(c.title, c.tone) for c in groups[1].cards] == [("Correctness", "good")]
 
 
 def test_job_rows_say_who_may_cancel_and_how_old_they_are() -> None:

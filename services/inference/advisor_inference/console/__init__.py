@@ -73,6 +73,7 @@ def install_console(
         backends=Backends(settings.evaluator_url, settings.auditor_url, settings.trainer_url,
                           settings.console_backend_timeout_s, transport),
         store=store, adapters=adapters, flower_url=settings.flower_url,
+        base=(settings.base_alias, settings.base_model, settings.engine),
     )  # fmt: skip
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="console-static")

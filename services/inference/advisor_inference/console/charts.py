@@ -178,7 +178,9 @@ def interval_chart(
 ) -> Markup:
     """One row per estimate: a bar to the point value and a whisker over its 95% CI."""
     label = escape(title)
-    label_width, value_width = 170, 150
+    # Room for the longest label (about 7.5 px a character at 13 px), within reason.
+    label_width = min(300, max(120, int(7.5 * max((len(r.label) for r in rows), default=8)) + 20))
+    value_width = 170
     height = 24 + row_height * max(1, len(rows))
     frame = _Frame(width, height, left=label_width, right=value_width, top=8, bottom=16,
                    x_range=domain)  # fmt: skip

@@ -12,14 +12,25 @@ from .charts import Interval
 
 @dataclass(frozen=True)
 class Card:
-    """One headline figure: what it measures, its value, its interval and how to read it."""
+    """One headline figure: what it measures, its value (and unit), its interval and how to
+    read it."""
 
     title: str
     subject: str
     value: str
+    unit: str = ""
     interval: str = ""
     reading: str = ""
     tone: str = "neutral"  # good | bad | neutral | muted
+
+
+@dataclass(frozen=True)
+class CardGroup:
+    """The cards of one candidate: fidelity, preference and correctness side by side."""
+
+    candidate: str
+    role: str
+    cards: list[Card]
 
 
 def _signed(value: float, digits: int = 3) -> str:
@@ -37,23 +48,37 @@ def _direction(low: float | None, high: float | None) -> str:
     return "up" if low > 0 else "down" if high < 0 else "flat"
 
 
-def headline_cards(report: dict[str, Any]) -> list[Card]:
-    """Fidelity, correctness and preference for each challenger against the baseline."""
-    cards: list[Card] = []
+def _correctness(report: dict[str, Any], candidate: dict[str, Any]) -> Card | None:
+    errors = candidate.get("confident_errors")
+    if errors is None:
+        return None
+    answers = candidate.get("generations") or report.get("items") or 0
+    return Card("Correctness", "confident errors", str(errors),
+                f"error{'s' if errors != 1 else ''}", f"in {answers} answers",
+                "contradicted by the sources, stated without a hedge",
+                "bad" if errors else "good")  # fmt: skip
+
+
+def headline_cards(report: dict[str, Any]) -> list[CardGroup]:
+    """For each challenger against the baseline: fidelity (Δ BERTScore F1), preference (the
+    judge's net preference) and correctness (confident errors); then the baseline's own
+    correctness, the figure the others are read against."""
+    groups: list[CardGroup] = []
     baseline = report.get("baseline", "baseline")
     candidates = {c["name"]: c for c in report.get("candidates", [])}
     bias = report.get("judge_bias") or {}
     reliable = bool(bias.get("reliable"))
     for comparison in report.get("comparisons", []):
         name = comparison["challenger"]
+        cards: list[Card] = []
         delta = comparison.get("bertscore_f1_delta") or {}
         if delta.get("n"):
             way = _direction(delta.get("low"), delta.get("high"))
             cards.append(Card(
-                "Fidelity", f"{name} vs {baseline}", f"{_signed(delta['value'])} BERTScore F1",
+                "Fidelity", f"Δ BERTScore F1 vs {baseline}", _signed(delta["value"]), "",
                 f"95% CI [{_signed(delta['low'])}, {_signed(delta['high'])}]",
                 {"up": "closer to the references", "down": "further from the references",
-                 "flat": "no clear change"}[way],
+                 "flat": "no clear change: the interval holds zero"}[way],
                 {"up": "good", "down": "bad", "flat": "neutral"}[way],
             ))  # fmt: skip
         judge = comparison.get("judge") or {}
@@ -63,24 +88,21 @@ def headline_cards(report: dict[str, Any]) -> list[Card]:
             reading = (f"won {judge['win']}, tied {judge['tie']}, lost {judge['loss']} of "
                        f"{judge['pairs']} pairs")  # fmt: skip
             if not reliable:
-                reading += "; the judge follows the order, not the answers: no evidence"
+                reading += "; the judge follows the slot order, not the answers: no evidence"
             cards.append(Card(
-                "Preference", f"{name} vs {baseline}", f"{net['value'] * 100:+.0f}% net",
+                "Preference", f"the judge, net vs {baseline}", f"{net['value'] * 100:+.0f}%", "",
                 f"95% CI [{net['low'] * 100:+.0f}%, {net['high'] * 100:+.0f}%]", reading,
                 "muted" if not reliable else {"up": "good", "down": "bad",
                                               "flat": "neutral"}[way],
             ))  # fmt: skip
-    for name, candidate in candidates.items():
-        errors = candidate.get("confident_errors")
-        if errors is None:
-            continue
-        answers = candidate.get("generations") or report.get("items") or 0
-        cards.append(Card(
-            "Correctness", name, f"{errors} confident error{'s' if errors != 1 else ''}",
-            f"in {answers} answers", "contradicted by the sources, stated without a hedge",
-            "bad" if errors else "good",
-        ))  # fmt: skip
-    return cards
+        correctness = _correctness(report, candidates.get(name, {}))
+        if correctness is not None:
+            cards.append(correctness)
+        groups.append(CardGroup(name, "challenger", cards))
+    base = _correctness(report, candidates.get(baseline, {}))
+    if base is not None:
+        groups.append(CardGroup(baseline, "baseline", [base]))
+    return groups
 
 
 def candidate_intervals(report: dict[str, Any], metric: str) -> list[Interval]:

@@ -116,7 +116,7 @@ def root(session: SessionDep) -> RedirectResponse:
 def login_form(request: Request, next: str | None = None) -> Response:
     if state_of(request).codec.open(request.cookies.get(COOKIE)) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    return page(request, "login.html", None, next=safe_next(next), error=None)
+    return page(request, "login.html", None, next=safe_next(next), login_error=None)
 
 
 @router.post("/login")
@@ -128,7 +128,7 @@ async def login(request: Request) -> Response:
     target = safe_next(fields.get("next"))
     if codec.scope_of(key) is None:
         return page(request, "login.html", None, 401, next=target,
-                    error="That key is not accepted here.")  # fmt: skip
+                    login_error="That key is not accepted here.")  # fmt: skip
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, codec.seal(key), max_age=codec.ttl_s, path=COOKIE_PATH,
                         httponly=True, samesite="strict",
@@ -325,6 +325,7 @@ async def source_page(
     doc: Annotated[str, Query(max_length=500)],
     start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=0)],
     claim: Annotated[str | None, Query(max_length=2000)] = None,
+    reason: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> HTMLResponse:  # fmt: skip
     """The cited source document with the evidence span marked."""
     path = f"/v1/audits/{quote(job_id, safe='')}/sources/{quote(doc, safe='/')}"
@@ -333,7 +334,7 @@ async def source_page(
     inside = 0 <= start <= end <= len(text)
     return page(request, "source.html", session, nav="jobs", job_id=job_id, document=document,
                 before=text[:start] if inside else text, span=text[start:end] if inside else "",
-                after=text[end:] if inside else "", claim=claim,
+                after=text[end:] if inside else "", claim=claim, reason=reason,
                 span_found=inside and end > start)  # fmt: skip
 
 
@@ -400,7 +401,8 @@ async def adapters_page(
     catalog = await asyncio.to_thread(adapter_catalog, state.store)
     loaded = {a.ref.name: a for a in state.adapters.list()}
     return page(request, "adapters.html", session, nav="adapters", catalog=catalog,
-                loaded=loaded, notice=notice, error=error)  # fmt: skip
+                loaded=loaded, notice=notice, error=error, base=state.base,
+                ready=bool(getattr(request.app.state, "started", False)))  # fmt: skip
 
 
 @router.post("/adapters/load")

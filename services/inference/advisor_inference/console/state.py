@@ -18,3 +18,5 @@ class ConsoleState:
     store: ObjectStore
     adapters: AdapterService
     flower_url: str | None = None
+    # What the gateway serves as its base: (alias, model, engine), for the adapters page.
+    base: tuple[str, str, str] = ("base", "", "")
