@@ -147,3 +147,61 @@ def test_a_job_runs_through_the_long_queue_worker(settings, job_body) -> None:
     assert status["status"] == "succeeded", status["error"]
     assert status["result"]["bundle"] == "api-run@v0001" and status["result"]["finished"]
     assert status["progress"]["train"] == {"done": 3, "total": 3}
+
+
+def test_jobs_are_listed_newest_first_with_a_status_filter(client, job_body, queued) -> None:
+    ids = []
+    for tag in ("a", "b"):
+        body = {"config": {**job_body["config"], "run_name": f"run-{tag}"}}
+        ids.append(client.post("/v1/training-jobs", json=body, headers=AUTH).json()["id"])
+        time.sleep(0.002)
+    listed = client.get("/v1/training-jobs", headers=AUTH).json()
+    assert [j["id"] for j in listed["data"]] == ids[::-1] and not listed["has_more"]
+    assert client.get("/v1/training-jobs?status=running", headers=AUTH).json()["data"] == []
+    assert client.get("/v1/training-jobs?status=nope", headers=AUTH).status_code == 400
+
+
+def test_a_queued_job_is_cancelled_at_once_and_only_by_an_admin(settings, job_body) -> None:
+    app_key = "trainer-app-key-77c1"
+    with TestClient(create_app(settings.model_copy(update={"api_keys": [KEY, app_key]}),
+                               enqueue=lambda job_id: None)) as client:  # fmt: skip
+        job = client.post("/v1/training-jobs", json=job_body, headers=AUTH).json()
+        refused = client.post(f"/v1/training-jobs/{job['id']}/cancel",
+                              headers={"Authorization": f"Bearer {app_key}"})  # fmt: skip
+        cancelled = client.post(f"/v1/training-jobs/{job['id']}/cancel", headers=AUTH)
+        unknown = client.post("/v1/training-jobs/train-nope/cancel", headers=AUTH)
+    assert refused.status_code == 403
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["cancel_requested_at"] is not None
+    assert unknown.status_code == 404
+
+
+def test_a_cancel_stops_a_run_at_a_step_and_keeps_its_bundle(
+    settings, job_body, monkeypatch
+) -> None:
+    """In-process: a job cancelled before it ran never starts; one cancelled at step 2 stops
+    there and commits its bundle (worker processes: tests/integration/test_cancel_jobs.py)."""
+    from advisor_trainer.training_jobs import CANCEL_REASON, JobProgress
+
+    store = LocalStore(Path(settings.store_url.removeprefix("file://")))
+    jobs = JobStore(store, None)
+    body = {"config": {**job_body["config"], "max_steps": 50}}
+    early, _ = jobs.create(JOB_KIND, body)
+    jobs.request_cancel(JOB_KIND, early.id)
+    first = run_training_job(early.id, settings, jobs, store, None)
+    assert first["status"] == "cancelled" and first["reason"] == "cancelled before it ran"
+    record, _ = jobs.create(JOB_KIND, body)
+    real_on_step = JobProgress.on_step
+
+    def cancel_at_step_two(self, report):  # type: ignore[no-untyped-def]
+        if report.step == 2:
+            jobs.request_cancel(JOB_KIND, record.id)
+            self._last_cancel_check = 0.0  # look now, not in 2 s
+        real_on_step(self, report)
+
+    monkeypatch.setattr(JobProgress, "on_step", cancel_at_step_two)
+    outcome = run_training_job(record.id, settings, jobs, store, None)
+    final = jobs.get(JOB_KIND, record.id)
+    assert outcome["status"] == "cancelled" and final.status is JobStatus.CANCELLED
+    assert final.result["stop_reason"] == f"stopped by {CANCEL_REASON}"
+    assert final.result["global_step"] == 2 and final.result["bundle"] == "api-run@v0001"
