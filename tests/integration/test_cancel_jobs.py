@@ -148,21 +148,29 @@ def test_a_training_job_stops_at_a_step_boundary_and_keeps_its_bundle(
 
 
 def test_a_queued_training_job_is_cancelled_at_once(
-    trainer: tuple[ProcessGroup, str], tiny_model_dir: Path
+    trainer: tuple[ProcessGroup, str], tiny_model_dir: Path, own_redis_url: str
 ) -> None:
     """No worker consumes the long queue: the API records `cancelled` itself; a worker that
-    receives the message later leaves it cancelled."""
+    takes the message later leaves it cancelled and never starts it."""
+    import redis
+
     group, url = trainer
+    queue = redis.Redis.from_url(own_redis_url)
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
         job_id = client.post("/v1/training-jobs",
                              json=training_body(tiny_model_dir, 3)).json()["id"]  # fmt: skip
         cancel = client.post(f"/v1/training-jobs/{job_id}/cancel")
+        assert queue.llen("trainer-long") == 1  # the message waits for a worker
         group.spawn("worker", [sys.executable, "-m", "celery", "-A", "advisor_trainer.worker",
                                "worker", "--pool=solo", "--loglevel=WARNING", "-Q",
                                "trainer-long", "--without-gossip", "--without-mingle"])  # fmt: skip
-        time.sleep(8)  # the worker starts and receives the queued message
+        deadline = time.monotonic() + 60
+        while queue.llen("trainer-long") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)  # the worker runs the task it took
         later = client.get(f"/v1/training-jobs/{job_id}").json()
         finished_again = client.post(f"/v1/training-jobs/{job_id}/cancel")
     assert cancel.status_code == 202 and cancel.json()["status"] == "cancelled"
+    assert queue.llen("trainer-long") == 0, "the worker never took the message"
     assert later["status"] == "cancelled" and later["attempts"] == 0
     assert finished_again.status_code == 202
