@@ -44,6 +44,8 @@ VARIABLES = (
     EnvVariable("SERVICE_API_KEY", "the key the services call each other with", _hex(32)),
     EnvVariable("ADVISOR_ADMIN_API_KEYS", "the operator's keys: load adapters, start training",
                 _hex(32)),
+    EnvVariable("FLOWER_USER", "Flower's login (profile `flower`; read it here)", _hex(10)),
+    EnvVariable("FLOWER_PASSWORD", "Flower's password", _hex(20)),
 )  # fmt: skip
 
 
