@@ -176,3 +176,56 @@ def test_a_job_service_that_does_not_answer_is_a_message(store: Path) -> None:
     assert "Not shown: the auditor, trainer APIs" in jobs.text
     assert page.status_code == 503 and "the evaluator does not answer" in page.text
     assert audit.status_code == 503 and "ADVISOR_AUDITOR_URL" in audit.json()["error"]["message"]
+
+
+class StubAdapters:
+    """The gateway's adapter registry as the console sees it: what it serves, load, unload
+    (a real load needs weights, which the snapshot leaves out)."""
+
+    def __init__(self) -> None:
+        self.served: dict[str, object] = {}
+        self.calls: list[tuple[str, str, bool]] = []
+
+    def list(self) -> list[object]:
+        return [self.served[key] for key in sorted(self.served)]
+
+    async def load(self, text: str, *, record: bool = False) -> object:
+        from types import SimpleNamespace
+
+        from advisor_shared.bundle import BundleRef
+
+        self.calls.append(("load", text, record))
+        loaded = SimpleNamespace(
+            ref=BundleRef.parse(text), loaded_at="2026-01-01T00:00:00+00:00",
+            template=SimpleNamespace(matches=True),
+            canary=SimpleNamespace(differing=3, prompts=4),
+        )  # fmt: skip
+        self.served[text] = loaded
+        return loaded
+
+    async def unload(self, text: str) -> list[object]:
+        self.calls.append(("unload", text, False))
+        return [self.served.pop(text)]
+
+
+def test_an_admin_loads_and_unloads_a_version_from_the_page(store: Path) -> None:
+    import dataclasses
+
+    app = gateway_app(store, service_apps(store))
+    stub = StubAdapters()
+    app.state.console = dataclasses.replace(app.state.console, adapters=stub)
+    name = sorted(p.name for p in (store / "adapters").iterdir())[0]
+    with TestClient(app, follow_redirects=False) as client:
+        admin = signed_in(client)
+        user = as_user(admin["cookie"])
+        loaded = client.post("/ui/adapters/load", data={"csrf": admin["csrf"],
+                                                        "adapter": f"{name}@v0002"}, headers=user)  # fmt: skip
+        page = client.get("/ui/adapters", headers={**HTML, **user}).text
+        unloaded = client.post("/ui/adapters/unload", data={"csrf": admin["csrf"],
+                                                            "adapter": f"{name}@v0002"}, headers=user)  # fmt: skip
+        after = client.get("/ui/adapters", headers={**HTML, **user}).text
+    assert loaded.headers["location"] == f"/ui/adapters?notice=loaded+{name}%40v0002"
+    assert stub.calls == [("load", f"{name}@v0002", True), ("unload", f"{name}@v0002", False)]
+    assert "canary: 3/4 answers changed" in page and 'value="' + name + '@v0002"' in page
+    assert "1 adapter version loaded" in page and "0 adapter versions loaded" in after
+    assert unloaded.headers["location"] == f"/ui/adapters?notice=unloaded+{name}%40v0002"

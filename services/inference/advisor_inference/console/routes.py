@@ -399,7 +399,9 @@ async def adapters_page(
     notice: str | None = None, error: str | None = None,
 ) -> HTMLResponse:  # fmt: skip
     catalog = await asyncio.to_thread(adapter_catalog, state.store)
-    loaded = {a.ref.name: a for a in state.adapters.list()}
+    loaded: dict[str, list[Any]] = {}
+    for adapter in state.adapters.list():  # several versions of one name may be served
+        loaded.setdefault(adapter.ref.name, []).append(adapter)
     return page(request, "adapters.html", session, nav="adapters", catalog=catalog,
                 loaded=loaded, notice=notice, error=error, base=state.base,
                 ready=bool(getattr(request.app.state, "started", False)))  # fmt: skip
@@ -411,7 +413,8 @@ async def load_adapter(request: Request, session: SessionDep, state: StateDep) -
     if not session.admin:
         return back("/ui/adapters", error="loading an adapter needs an admin key")
     try:
-        loaded = await state.adapters.load(fields.get("adapter", ""))
+        # Recorded like a load through the API: the gateway loads it again when it restarts.
+        loaded = await state.adapters.load(fields.get("adapter", ""), record=True)
     except InferenceError as exc:
         return back("/ui/adapters", error=exc.message)
     return back("/ui/adapters", notice=f"loaded {loaded.ref}")
@@ -423,7 +426,7 @@ async def unload_adapter(request: Request, session: SessionDep, state: StateDep)
     if not session.admin:
         return back("/ui/adapters", error="unloading an adapter needs an admin key")
     try:
-        unloaded = await state.adapters.unload(fields.get("name", ""))
+        unloaded = await state.adapters.unload(fields.get("adapter", ""))
     except InferenceError as exc:
         return back("/ui/adapters", error=exc.message)
-    return back("/ui/adapters", notice=f"unloaded {unloaded.ref}")
+    return back("/ui/adapters", notice="unloaded " + ", ".join(str(a.ref) for a in unloaded))
