@@ -4,6 +4,7 @@ scripted engine. Fast enough for every page and every refusal to be checked in s
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -58,5 +59,7 @@ def gateway_app(store_dir: Path, services: dict[str, FastAPI], **extra: Any) -> 
         trainer_url="http://trainer", flower_url="http://localhost:5555", **extra,
     )  # fmt: skip
     app = create_app(settings, engine=ScriptedEngine(), store=LocalStore(store_dir))
-    app.state.console.backends.__dict__["transport"] = HostRouter(services)
+    console = app.state.console
+    backends = dataclasses.replace(console.backends, transport=HostRouter(services))
+    app.state.console = dataclasses.replace(console, backends=backends)
     return app

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -64,14 +63,13 @@ def install_console(
     settings: Settings,
     store: ObjectStore,
     adapters: AdapterService,
-    transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
     """Mount the console's pages and assets on the gateway app."""
     app.state.console = ConsoleState(
         codec=SessionCodec(settings.api_keys, settings.effective_admin_keys(),
                            settings.console_session_ttl_s),
         backends=Backends(settings.evaluator_url, settings.auditor_url, settings.trainer_url,
-                          settings.console_backend_timeout_s, transport),
+                          settings.console_backend_timeout_s),
         store=store, adapters=adapters, flower_url=settings.flower_url,
         base=(settings.base_alias, settings.base_model, settings.engine),
     )  # fmt: skip
