@@ -35,7 +35,7 @@ from .llm import llm_from_settings
 from .report import findings_jsonl, markdown_report
 from .runtime import Runtime
 from .sampling import seeded_sample
-from .summary import summarise
+from .summary import per_answer, summarise
 
 JOB_KIND = "audit"
 INPUT_PREFIX = "audits/inputs"
@@ -208,6 +208,7 @@ def finalize_audit(runtime: Runtime, job_id: str) -> JobRecord:
         )
         summary = summarise(audits, population=population)
         if part == "answers":
+            summary["per_answer"] = per_answer(audits)
             summary["lineage_links"] = _write_lineage(
                 runtime, job_id, request, audits, data_audits, links
             )

@@ -28,7 +28,7 @@ from .lineage import lineage_records, trace_lineage
 from .llm import llm_from_settings
 from .report import write_outputs
 from .sampling import seeded_sample
-from .summary import summarise
+from .summary import per_answer, summarise
 
 console = Console(stderr=True)
 
@@ -94,7 +94,7 @@ def run_audit(
     if answer_items:
         started, claims_before = time.perf_counter(), engine.claims_checked
         answer_audits = _audit_with_progress(engine, answer_items, "auditing model answers")
-        summary = summarise(answer_audits)
+        summary = summarise(answer_audits) | {"per_answer": per_answer(answer_audits)}
         summary |= _run_facts(engine, started, claims_before, None, seed, answers, sources)
         if training_items:
             links = trace_lineage(answer_audits, training_items, engine.index, data_audits)

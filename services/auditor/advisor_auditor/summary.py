@@ -1,5 +1,6 @@
 """Aggregate item audits into the summary: error rate with a Wilson 95% CI, per topic and per
-error class, confident errors, verdict counts."""
+error class, confident errors, verdict counts; for model answers also each answer's claim
+counts, which an evaluator compares answer by answer between models."""
 
 from __future__ import annotations
 
@@ -44,3 +45,20 @@ def summarise(audits: list[ItemAudit], *, population: int | None = None) -> dict
         },
         "flagged_items": [a.item_id for a in flagged],
     }
+
+
+def answer_counts(audit: ItemAudit) -> dict[str, int]:
+    """One answer's claims by verdict, and how many of its contradicted claims are confident
+    (unhedged) errors."""
+    verdicts = Counter(f.verdict.value for f in audit.findings)
+    return {
+        "claims": len(audit.findings),
+        **{v.value: verdicts.get(v.value, 0) for v in Verdict},
+        "confident_errors": len(audit.confident_errors),
+    }
+
+
+def per_answer(audits: list[ItemAudit]) -> dict[str, dict[str, int]]:
+    """`answer_counts` of every audited answer, by its id (the evaluator pairs answers of two
+    models to the same prompt through it)."""
+    return {audit.item_id: answer_counts(audit) for audit in audits}

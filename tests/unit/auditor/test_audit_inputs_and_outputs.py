@@ -115,6 +115,10 @@ def test_answers_audit_traces_errors_to_training_examples(tmp_path: Path, corpus
          "answer": "Tuition at University of Eastmarch is EUR 9,900 per year.", "model": "lora"}])  # fmt: skip
     results = run_audit(data=data, sources=corpus_dir, out=tmp_path / "out", answers=answers)
     assert results["answers"]["confident_errors"] == 1
+    # each answer's claims by verdict: what an evaluator compares answer by answer
+    assert results["answers"]["per_answer"] == {
+        "lora/p1": {"claims": 1, "supported": 0, "contradicted": 1, "unverifiable": 0,
+                    "confident_errors": 1}}  # fmt: skip
     links = [
         json.loads(line) for line in (tmp_path / "out" / "lineage.jsonl").read_text().splitlines()
     ]
