@@ -1,6 +1,7 @@
 """Factuality through the auditor service (issue 5): every answer of a candidate goes to
 `POST /v1/audits` as a JSONL of single-turn conversations; the finished audit's confident-error
-count goes into the report. Without a configured auditor the stage is skipped with that reason
+count and each answer's claim counts (supported, contradicted, unverifiable, confident errors)
+go into the report. Without a configured auditor the stage is skipped with that reason
 (decided when the plan is made)."""
 
 from __future__ import annotations
@@ -50,6 +51,17 @@ def _confident_errors(payload: Any) -> int | None:
             if found is not None:
                 return found
     return None
+
+
+def _per_answer(job: dict[str, Any], plan: dict[str, Any]) -> dict[str, dict[str, int]] | None:
+    """The auditor's per-answer counts, re-keyed from the item id sent to the plan's item key;
+    None from an auditor that reports only totals."""
+    summary = job.get("summary") or (job.get("result") or {}).get("summary") or {}
+    per_answer = (summary.get("answers") or {}).get("per_answer")
+    if not isinstance(per_answer, dict):
+        return None
+    keys = {item["id"]: item["key"] for item in plan["items"]}
+    return {keys[item_id]: counts for item_id, counts in per_answer.items() if item_id in keys}
 
 
 class AuditorClient:
@@ -126,5 +138,6 @@ def audit_unit(
         "candidate": candidate["name"],
         "audit_id": job.get("id"),
         "confident_errors": _confident_errors(job.get("result") or job.get("summary") or job),
+        "answers": _per_answer(job, plan),
         "links": job.get("links") or job.get("result"),
     })  # fmt: skip

@@ -68,6 +68,7 @@ def build_plan(
             "parent": (listings or {}).get(name, {}).get("parent"),
         })  # fmt: skip
     baseline = next(c["key"] for c in candidates if c["role"] == "baseline")
+    key_of = {c["name"]: c["key"] for c in candidates}
     stages = ["generate"]
     skipped: dict[str, str] = {}
     if REFERENCE_METRICS & set(spec.metrics):
@@ -89,6 +90,7 @@ def build_plan(
         "hygiene": hygiene.to_report(),
         "candidates": candidates,
         "baseline": baseline,
+        "contrasts": [[key_of[a], key_of[b]] for a, b in spec.contrasts],
         "metrics": list(spec.metrics),
         "stages": stages,
         "skipped": skipped,

@@ -1,18 +1,29 @@
 """Assemble the report from the stored results: per-candidate figures, comparisons with the
-baseline (deltas with paired bootstrap CIs, both-order judge outcomes with Wilson CIs), the
-judge's measured bias, warnings, and one verdict line per comparison."""
+baseline (deltas with paired bootstrap CIs, both-order judge outcomes with Wilson CIs,
+source-verified correctness answer by answer), the contrasts the request asked for between
+two candidates, the judge's measured bias, warnings, and one three-axis verdict per
+comparison."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
+from .correctness import correctness_summary, counts_by_item, paired_correctness
 from .judge_bias import SlotJudgement, measure_judge_bias
 from .model_family import shared_family_warning
 from .pairwise import ORDERS, OrderReading, PairVerdict, combine_orders, deblind, mean_score
+from .per_item import per_item_rows, telling_items
 from .results import JobResults
-from .statistics import Estimate, bootstrap_mean_ci, paired_deltas, wilson_interval
-from .verdict_line import verdict_line
+from .statistics import Estimate, bootstrap_mean_ci, paired_deltas, paired_summary, wilson_interval
+from .verdict_axes import (
+    RELEVANT_BERTSCORE,
+    RELEVANT_CONTRADICTED,
+    RELEVANT_NET_PREFERENCE,
+    RELEVANT_PROBABILITY_PREFERENCE,
+    AxisEvidence,
+    three_axis_verdict,
+)
 from .verdict_parsing import SlotScores, Verdict
 
 # Above these rates the report warns: the numbers are then hard to interpret.
@@ -142,27 +153,49 @@ def candidate_summary(
         "bertscore_f1": _mean_with_ci(bert, plan["bootstrap"]),
         "rouge_l": _mean_with_ci(rouge, plan["bootstrap"]),
         "confident_errors": _confident_errors(stored.factuality.get(key)),
-        "factuality": stored.factuality.get(key),
+        "correctness": correctness_summary(
+            counts_by_item(stored.factuality.get(key)), items, plan["bootstrap"]
+        ),
+        "factuality": _factuality_record(stored.factuality.get(key)),
     }
 
 
+def _factuality_record(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored audit outcome without its per-answer counts (the correctness figures and
+    the per-prompt table hold those)."""
+    return None if record is None else {k: v for k, v in record.items() if k != "answers"}
+
+
 def _paired_metric(
-    plan: dict[str, Any], stored: StoredResults, challenger: str, pick: Any
-) -> Estimate | None:
+    plan: dict[str, Any], stored: StoredResults, first: str, pick: Any, second: str | None = None
+) -> dict[str, Any] | None:
+    """`first` − `second` (default: the baseline) of a reference metric, item by item."""
     items = [item["key"] for item in plan["items"]]
-    baseline = plan["baseline"]
+    second = second or plan["baseline"]
     pairs = [
-        (pick(stored.scores[challenger][i]), pick(stored.scores[baseline][i]))
+        (pick(stored.scores[first][i]), pick(stored.scores[second][i]))
         for i in items
-        if i in stored.scores.get(challenger, {}) and i in stored.scores.get(baseline, {})
+        if i in stored.scores.get(first, {}) and i in stored.scores.get(second, {})
     ]
     pairs = [(c, b) for c, b in pairs if c is not None and b is not None]
     if not pairs:
         return None
     deltas = paired_deltas([c for c, _ in pairs], [b for _, b in pairs])
-    return bootstrap_mean_ci(
+    return paired_summary(
         deltas, resamples=plan["bootstrap"]["resamples"], seed=plan["bootstrap"]["seed"]
     )
+
+
+def _bertscore(scores: dict[str, Any]) -> float | None:
+    return scores.get("bertscore", {}).get("f1")
+
+
+def _rouge(scores: dict[str, Any]) -> float | None:
+    return scores.get("rouge_l")
+
+
+def _item_counts(plan: dict[str, Any], stored: StoredResults, key: str) -> Any:
+    return counts_by_item(stored.factuality.get(key))
 
 
 def judge_comparison(
@@ -217,7 +250,12 @@ def judge_comparison(
             else None
         )
 
-    net_estimate = ci(net)
+    def paired(values: list[float]) -> dict[str, Any] | None:
+        """Per-pair differences, with the SD and MDE a verdict needs."""
+        if not values:
+            return None
+        return paired_summary(values, resamples=bootstrap["resamples"], seed=bootstrap["seed"])
+
     summary = {
         "pairs": n,
         **counts,
@@ -225,10 +263,10 @@ def judge_comparison(
         "tie_rate": wilson_interval(counts["tie"], n).to_dict(),
         "loss_rate": wilson_interval(counts["loss"], n).to_dict(),
         "unparseable_rate": wilson_interval(counts["unparseable"], n).to_dict(),
-        "net_preference": net_estimate.to_dict() if net_estimate else None,
+        "net_preference": paired(net),
         # From the token probabilities: the challenger's mean probability advantage over the
         # baseline, both orders averaged per pair (−1 … 1; 0 = no preference).
-        "probability_preference": _as_dict(ci(advantages)),
+        "probability_preference": paired(advantages),
         "domain_accuracy": {
             "challenger_mean": _mean(means["domain_accuracy_challenger"]),
             "baseline_mean": _mean(means["domain_accuracy_baseline"]),
@@ -254,9 +292,57 @@ def _as_dict(estimate: Estimate | None) -> dict[str, Any] | None:
 
 
 def _estimate(data: dict[str, Any] | None) -> Estimate | None:
-    if not data or not data.get("n"):
+    if not data or not data.get("n") or data.get("low") is None:
         return None
     return Estimate(data["value"], data["low"], data["high"], data["n"])
+
+
+def _axis_evidence(
+    fidelity: dict[str, Any] | None,
+    correctness: dict[str, Any] | None,
+    judge: dict[str, Any] | None,
+    plan: dict[str, Any],
+) -> list[AxisEvidence]:
+    """The three axes of one comparison, as the verdict reads them."""
+    missing_correctness = None
+    if correctness is None:
+        missing_correctness = (plan["skipped"].get("factuality")
+                               or "the auditor gave no per-answer counts")  # fmt: skip
+    contradicted = (correctness or {}).get("contradicted_delta")
+    evidence = [
+        AxisEvidence("correctness", _estimate(contradicted), (contradicted or {}).get("sd"),
+                     "contradicted claims per answer", higher_is_better=False,
+                     relevant=RELEVANT_CONTRADICTED, missing=missing_correctness),
+    ]  # fmt: skip
+    if judge is None:
+        evidence.append(AxisEvidence("preference", None, None, "judge preference", True,
+                                     RELEVANT_NET_PREFERENCE,
+                                     missing=plan["skipped"].get("judge") or "no judge"))  # fmt: skip
+    else:
+        by_probability = judge.get("probability_preference")
+        figure = by_probability or judge.get("net_preference")
+        unusable = None
+        if judge.get("reliable") is False:
+            consistency = (judge.get("position_consistency") or {}).get("value")
+            unusable = (
+                "no pair got a readable verdict in both orders"
+                if consistency is None
+                else f"the judge kept its verdict when the answers swapped slots on only "
+                f"{consistency * 100:.0f}% of pairs: it follows the order, not the answers"
+            )
+        evidence.append(AxisEvidence(
+            "preference", _estimate(figure), (figure or {}).get("sd"),
+            "probability preference (−1 … 1)" if by_probability else "net preference (won − lost)",
+            higher_is_better=True,
+            relevant=RELEVANT_PROBABILITY_PREFERENCE if by_probability else RELEVANT_NET_PREFERENCE,
+            unusable=unusable,
+        ))  # fmt: skip
+    evidence.append(AxisEvidence(
+        "fidelity", _estimate(fidelity), (fidelity or {}).get("sd"), "Δ BERTScore F1",
+        higher_is_better=True, relevant=RELEVANT_BERTSCORE,
+        missing=None if fidelity else "no reference metric",
+    ))  # fmt: skip
+    return evidence
 
 
 def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict[str, Any]:
@@ -265,48 +351,59 @@ def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict
     by_key = {c["key"]: c for c in plan["candidates"]}
     baseline = by_key[plan["baseline"]]
     candidates = [candidate_summary(plan, c, stored) for c in plan["candidates"]]
-    summaries = {c["key"]: c for c in candidates}
     warnings: list[str] = []
     all_judgements: list[SlotJudgement] = []
     all_pairs: list[PairVerdict] = []
     comparisons = []
+    item_keys = [item["key"] for item in plan["items"]]
+    rows = per_item_rows(plan, stored)
     for challenger in (c for c in plan["candidates"] if c["role"] == "challenger"):
         key = challenger["key"]
-        fidelity = _paired_metric(plan, stored, key, lambda s: s.get("bertscore", {}).get("f1"))
-        rouge = _paired_metric(plan, stored, key, lambda s: s.get("rouge_l"))
+        fidelity = _paired_metric(plan, stored, key, _bertscore)
         judge_summary = None
         if "judge" in plan["stages"]:
             judge_summary, judgements, pairs = judge_comparison(plan, stored, key)
             all_judgements += judgements
             all_pairs += pairs
-        errors = (
-            summaries[key]["confident_errors"],
-            summaries[baseline["key"]]["confident_errors"],
-        )
-        line = verdict_line(
-            challenger["name"],
-            baseline["name"],
-            fidelity,
-            _estimate(judge_summary["net_preference"]) if judge_summary else None,
-            judge_reliable=judge_summary["reliable"] if judge_summary else None,
-            position_consistency=(judge_summary or {}).get("position_consistency", {}).get("value"),
-            confident_errors=errors if None not in errors else None,
-        )
+        correctness = paired_correctness(
+            _item_counts(plan, stored, key), _item_counts(plan, stored, baseline["key"]),
+            item_keys, plan["bootstrap"],
+        )  # fmt: skip
+        verdict = three_axis_verdict(
+            challenger["name"], baseline["name"],
+            _axis_evidence(fidelity, correctness, judge_summary, plan),
+        )  # fmt: skip
         comparisons.append({
             "challenger": challenger["name"],
             "baseline": baseline["name"],
-            "bertscore_f1_delta": _as_dict(fidelity),
-            "rouge_l_delta": _as_dict(rouge),
+            "bertscore_f1_delta": fidelity,
+            "rouge_l_delta": _paired_metric(plan, stored, key, _rouge),
+            "correctness": correctness,
             "judge": judge_summary,
-            "verdict": line,
+            "verdict_axes": verdict.to_dict(),
+            "verdict": verdict.text,
+            "telling_items": telling_items(rows, challenger["name"], baseline["name"]),
         })  # fmt: skip
+    names = {c["key"]: c["name"] for c in plan["candidates"]}
+    contrasts = [
+        {
+            "a": names[a], "b": names[b],
+            "bertscore_f1_delta": _paired_metric(plan, stored, a, _bertscore, b),
+            "rouge_l_delta": _paired_metric(plan, stored, a, _rouge, b),
+            "correctness": paired_correctness(_item_counts(plan, stored, a),
+                                              _item_counts(plan, stored, b), item_keys,
+                                              plan["bootstrap"]),
+            "telling_items": telling_items(rows, names[a], names[b]),
+        }
+        for a, b in plan.get("contrasts", [])
+    ]  # fmt: skip
     judge_bias = (
         measure_judge_bias(all_judgements, all_pairs) if "judge" in plan["stages"] else None
     )
     warnings += _warnings(plan, candidates, judge_bias)
     return {
         "job_id": job_id,
-        "headline": headline(candidates, comparisons, judge_bias),
+        "headline": headline(candidates, comparisons, judge_bias, contrasts),
         "items": len(plan["items"]),
         "baseline": baseline["name"],
         "settings": {
@@ -320,9 +417,11 @@ def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict
         "hygiene": plan["hygiene"],
         "candidates": candidates,
         "comparisons": comparisons,
+        "contrasts": contrasts,
         "judge_bias": judge_bias,
         "warnings": warnings,
         "verdicts": [c["verdict"] for c in comparisons],
+        "per_item": rows,
     }
 
 
@@ -337,11 +436,17 @@ def headline(
     candidates: list[dict[str, Any]],
     comparisons: list[dict[str, Any]],
     judge_bias: dict[str, Any] | None,
+    contrasts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The few figures a reader checks first, in flat form (the sections below hold them with
     their details). The judge's rates are over single-order replies and both-order pairs; None
-    where the judge did not run."""
+    where the judge did not run. Intervals are `[low, point, high]`; a candidate or comparison
+    without the figure (no auditor, no reference) is left out of its mapping."""
     judged = judge_bias is not None and judge_bias["judgements"] > 0
+
+    def correctness_delta(comparison: dict[str, Any]) -> list[float | None] | None:
+        return _interval((comparison.get("correctness") or {}).get("contradicted_delta"))
+
     return {
         "judge_unparseable_rate": (
             round(judge_bias["unparseable"] / judge_bias["judgements"], 6)
@@ -359,6 +464,25 @@ def headline(
         "truncated_rate": {
             c["name"]: c["truncation_rate"]["value"] for c in candidates if c["generations"]
         },
+        "contradicted_per_answer": {
+            c["name"]: interval
+            for c in candidates
+            if (interval := _interval((c.get("correctness") or {}).get("contradicted_per_answer")))
+        },
+        "contradicted_delta": {
+            c["challenger"]: interval
+            for c in comparisons
+            if (interval := correctness_delta(c)) is not None
+        },
+        "contrasts": {
+            f"{c['a']} − {c['b']}": {
+                "fidelity_delta": _interval(c["bertscore_f1_delta"]),
+                "contradicted_delta": correctness_delta(c),
+            }
+            for c in contrasts or []
+        },
+        "verdict": {c["challenger"]: c["verdict"] for c in comparisons},
+        "deciding_axis": {c["challenger"]: c["verdict_axes"]["deciding_axis"] for c in comparisons},
     }
 
 

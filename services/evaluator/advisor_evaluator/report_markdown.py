@@ -1,5 +1,7 @@
 """The report as Markdown: verdicts first, then the paper's table side by side for the
-candidates, the deltas with CIs, the judge's bias panel, hygiene, warnings and the plots."""
+candidates, the three axes of each verdict, the deltas with CIs, source-verified correctness,
+the contrasts, the judge's bias panel, the most telling prompts side by side, hygiene,
+warnings and the plots."""
 
 from __future__ import annotations
 
@@ -48,33 +50,37 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     lines += ["", f"{report['items']} prompts after hygiene; baseline: `{report['baseline']}`.", ""]
 
     lines += ["## Results (the paper's table)", ""]
-    lines += ["| candidate | BERTScore F1 | ROUGE-L | judge preference | ties | confident errors | truncated |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["| candidate | BERTScore F1 | ROUGE-L | judge preference | ties | contradicted claims / answer | answers with a confident error | truncated |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for c in report["candidates"]:
         preference, ties = _preference_cells(report, c)
-        errors = "—" if c["confident_errors"] is None else str(c["confident_errors"])
         f1 = (c["bertscore_f1"] or {}).get("value")
         rouge = (c["rouge_l"] or {}).get("value")
         lines.append(
             f"| `{c['name']}` ({c['role']}) | {_num(f1)} | {_num(rouge)} | {preference} | {ties} "
-            f"| {errors} | {c['truncated']}/{c['generations']} |"
+            f"| {_contradicted_cell(c)} | {_confident_cell(c)} | {c['truncated']}/{c['generations']} |"
         )
     lines += ["", "Judge preference counts pairs judged in both orders; a pair whose two orders "
-              "disagree is a tie. Confident errors come from the source-verified audit.", ""]  # fmt: skip
+              "disagree is a tie. Contradicted claims and confident errors (a contradicted claim "
+              "in an unhedged answer) come from the source-verified audit.", ""]  # fmt: skip
+    lines += _axes_section(report)
 
     if report["comparisons"]:
         lines += ["## Differences from the baseline (95% CIs)", ""]
-        lines += ["| challenger | Δ BERTScore F1 | Δ ROUGE-L | win / tie / loss / unparseable | "
+        lines += ["| challenger | Δ BERTScore F1 | Δ ROUGE-L | Δ contradicted / answer | "
+                  "win / tie / loss / unparseable | "
                   "win rate | net preference | probability preference | Δ domain accuracy | "
                   "Δ helpfulness |",
-                  "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for comp in report["comparisons"]:
             judge = comp.get("judge") or {}
             counts = (f"{judge['win']} / {judge['tie']} / {judge['loss']} / {judge['unparseable']}"
                       if judge else "—")  # fmt: skip
+            contradicted = (comp.get("correctness") or {}).get("contradicted_delta")
             lines.append(
                 f"| `{comp['challenger']}` | {_ci(comp['bertscore_f1_delta'])} | "
-                f"{_ci(comp['rouge_l_delta'])} | {counts} | {_rate(judge.get('win_rate'))} | "
+                f"{_ci(comp['rouge_l_delta'])} | {_ci(contradicted, 2)} | {counts} | "
+                f"{_rate(judge.get('win_rate'))} | "
                 f"{_ci(judge.get('net_preference'), 2)} | "
                 f"{_ci(judge.get('probability_preference'), 2)} | "
                 f"{_ci((judge.get('domain_accuracy') or {}).get('delta'), 2)} | "
@@ -82,6 +88,8 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
             )
         lines += [""]
 
+    lines += _correctness_section(report)
+    lines += _contrasts_section(report)
     bias = report.get("judge_bias")
     if bias:
         judge = report["settings"]["judge"]
@@ -99,6 +107,7 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
                   "", f"Judge preferences {'can' if bias['reliable'] else 'can NOT'} be read as "
                   "evidence of quality.", ""]  # fmt: skip
 
+    lines += _side_by_side_section(report)
     hygiene = report["hygiene"]
     overlap = hygiene["training_overlap"]
     lines += ["## Prompt hygiene", "",
@@ -183,3 +192,150 @@ def _methods_line(bias: dict[str, Any]) -> str:
         + "; ".join(f"{n} {read.get(method, method)}" for method, n in sorted(methods.items()))
         + "."
     )
+
+
+def _contradicted_cell(candidate: dict[str, Any]) -> str:
+    correctness = candidate.get("correctness") or {}
+    return _ci(correctness.get("contradicted_per_answer"), 2, signed=False)
+
+
+def _confident_cell(candidate: dict[str, Any]) -> str:
+    correctness = candidate.get("correctness")
+    if correctness:
+        return (f"{correctness['answers_with_confident_error']}/{correctness['answers']} "
+                f"({_rate(correctness['confident_error_share'])})")  # fmt: skip
+    errors = candidate.get("confident_errors")
+    return "—" if errors is None else str(errors)
+
+
+def _axes_section(report: dict[str, Any]) -> list[str]:
+    """Each verdict's three axes: the figure, its CI, the MDE and what the axis concluded."""
+    rows = [c for c in report["comparisons"] if c.get("verdict_axes")]
+    if not rows:
+        return []
+    lines = ["## The verdict's three axes", "",
+             "Each axis is a paired difference, challenger − baseline, item by item (95% CI). "
+             "MDE: the smallest true difference this many items detects with 80% power; an "
+             "axis whose CI covers 0 is *not measurable at this size* when its MDE exceeds the "
+             "difference that matters, and shows *no difference* otherwise. Correctness decides "
+             "first, then preference; fidelity alone never makes a better advisor.", "",
+             "| challenger | axis | difference [95% CI] | n | MDE | matters from | outcome |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for comp in rows:
+        verdict = comp["verdict_axes"]
+        for axis, reading in verdict["axes"].items():
+            estimate = reading["estimate"] or {}
+            decides = " (decides)" if axis == verdict["deciding_axis"] else ""
+            lines.append(
+                f"| `{comp['challenger']}` | {axis} | {_ci(estimate or None, 3)} | "
+                f"{estimate.get('n', '—')} | {_num(reading['mde'], 3)} | {reading['relevant']:g} | "
+                f"{reading['outcome']}{decides} |"
+            )
+    return lines + [""]
+
+
+def _correctness_section(report: dict[str, Any]) -> list[str]:
+    candidates = [c for c in report["candidates"] if c.get("correctness")]
+    if not candidates:
+        return []
+    lines = ["## Source-verified correctness (the auditor)", "",
+             "Every answer's claims checked against the source corpus: means per answer with "
+             "bootstrap CIs, the share of answers with a confident error with a Wilson CI.", "",
+             "| candidate | answers | claims / answer | supported / answer | contradicted / answer | answers with a confident error |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for c in candidates:
+        k = c["correctness"]
+        lines.append(
+            f"| `{c['name']}` | {k['answers']} | {_ci(k['claims_per_answer'], 2, False)} | "
+            f"{_ci(k['supported_per_answer'], 2, False)} | "
+            f"{_ci(k['contradicted_per_answer'], 2, False)} | {_confident_cell(c)} |"
+        )
+    pairs = [
+        (f"`{c['challenger']}` − `{c['baseline']}`", c.get("correctness"))
+        for c in report["comparisons"]
+    ]
+    pairs += [(f"`{c['a']}` − `{c['b']}`", c.get("correctness"))
+              for c in report.get("contrasts", [])]  # fmt: skip
+    pairs = [(label, k) for label, k in pairs if k]
+    if pairs:
+        lines += ["", "Paired, answer by answer on the same prompts (MDE at 80% power):", "",
+                  "| difference | Δ contradicted / answer | MDE | Δ supported / answer | Δ share with a confident error |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for label, k in pairs:
+            lines.append(
+                f"| {label} | {_ci(k['contradicted_delta'], 2)} | "
+                f"{_num(k['contradicted_delta'].get('mde'), 2)} | {_ci(k['supported_delta'], 2)} | "
+                f"{_ci(k['confident_error_delta'], 2)} |"
+            )
+    return lines + [""]
+
+
+def _contrasts_section(report: dict[str, Any]) -> list[str]:
+    contrasts = report.get("contrasts") or []
+    if not contrasts:
+        return []
+    lines = ["## Contrasts between candidates (95% CIs)", "",
+             "| contrast | Δ BERTScore F1 | Δ ROUGE-L | Δ contradicted / answer |",
+             "|---|---|---|---|"]  # fmt: skip
+    for c in contrasts:
+        contradicted = (c.get("correctness") or {}).get("contradicted_delta")
+        lines.append(f"| `{c['a']}` − `{c['b']}` | {_ci(c['bertscore_f1_delta'])} | "
+                     f"{_ci(c['rouge_l_delta'])} | {_ci(contradicted, 2)} |")  # fmt: skip
+    return lines + [""]
+
+
+def _side_by_side_section(report: dict[str, Any]) -> list[str]:
+    """The prompts on which each compared pair differs most, every answer in full view."""
+    rows = {row["id"]: row for row in report.get("per_item") or []}
+    pairs = [
+        (c["challenger"], c["baseline"], c.get("telling_items") or [])
+        for c in report["comparisons"]
+    ]
+    pairs += [(c["a"], c["b"], c.get("telling_items") or []) for c in report.get("contrasts", [])]
+    pairs = [(a, b, [i for i in items if i in rows]) for a, b, items in pairs]
+    if not any(items for _, _, items in pairs):
+        return []
+    lines = ["## The most telling prompts, side by side", "",
+             "Per compared pair, the prompts on which the two differ most in contradicted "
+             "claims, then in BERTScore F1.", ""]  # fmt: skip
+    for a, b, items in pairs:
+        if not items:
+            continue
+        lines += [f"### `{a}` vs `{b}`", ""]
+        for item_id in items:
+            lines += side_by_side(rows[item_id], [a, b])
+    return lines
+
+
+def _quote(text: str, limit: int = 700) -> list[str]:
+    """An answer as a block quote, shortened, its own headings made plain lines."""
+    short = text.strip() if len(text.strip()) <= limit else text.strip()[:limit].rstrip() + " …"
+    return [
+        "> " + line.lstrip("#").strip() if line.strip() else ">" for line in short.splitlines()
+    ] or ["> (empty)"]
+
+
+def answer_figures(answer: dict[str, Any]) -> str:
+    """One answer's figures in a line: reference score, claims against the sources, the cap."""
+    parts = []
+    if answer.get("bertscore_f1") is not None:
+        parts.append(f"BERTScore F1 {answer['bertscore_f1']:.3f}")
+    if "contradicted" in answer:
+        parts.append(f"{answer['supported']} supported, {answer['contradicted']} contradicted "
+                     f"of {answer['claims']} claims")  # fmt: skip
+    if answer.get("truncated"):
+        parts.append("cut at the token cap")
+    return "; ".join(parts) or "no figures"
+
+
+def side_by_side(row: dict[str, Any], names: list[str]) -> list[str]:
+    """One prompt: the question, the reference, then each named candidate's answer."""
+    lines = [f"**{row['id']}**: {row['prompt'].strip()}", ""]
+    if row.get("reference"):
+        lines += ["*Reference:*", "", *_quote(row["reference"], 400), ""]
+    for name in names:
+        answer = row["answers"].get(name)
+        if answer is None:
+            continue
+        lines += [f"*`{name}`* ({answer_figures(answer)}):", "", *_quote(answer["text"]), ""]
+    return lines

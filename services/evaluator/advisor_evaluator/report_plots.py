@@ -145,7 +145,69 @@ def plot_judge_bias(report: dict[str, Any]) -> bytes | None:
     return _png(figure)
 
 
+AXIS_TITLES = {
+    "correctness": "correctness: Δ contradicted claims per answer (lower is better)",
+    "preference": "preference: the judge, both orders (higher is preferred)",
+    "fidelity": "fidelity: Δ BERTScore F1 vs references (higher is closer)",
+}
+OUTCOME_COLOURS = {"better": "tab:green", "worse": "tab:red"}
+
+
+def plot_three_axes(report: dict[str, Any]) -> bytes | None:
+    """The verdict's three axes, one panel each: every comparison's paired difference with its
+    95% CI (green better, red worse, grey neither), its minimum detectable effect as a band
+    around 0, and the difference that matters as dotted lines; contrasts between candidates
+    in black where the axis has them."""
+    panels: dict[str, list[tuple[str, dict[str, Any], str, float | None, float]]] = {
+        axis: [] for axis in AXIS_TITLES
+    }
+    for comp in report["comparisons"]:
+        for axis, reading in ((comp.get("verdict_axes") or {}).get("axes") or {}).items():
+            estimate = reading.get("estimate")
+            if estimate and estimate.get("low") is not None:
+                colour = OUTCOME_COLOURS.get(reading["outcome"], "tab:gray")
+                panels[axis].append((f"{comp['challenger']} − {comp['baseline']}", estimate,
+                                     colour, reading.get("mde"), reading["relevant"]))  # fmt: skip
+    for contrast in report.get("contrasts") or []:
+        label = f"{contrast['a']} − {contrast['b']}"
+        contradicted = (contrast.get("correctness") or {}).get("contradicted_delta")
+        for axis, estimate in (("correctness", contradicted),
+                               ("fidelity", contrast.get("bertscore_f1_delta"))):  # fmt: skip
+            if estimate and estimate.get("low") is not None:
+                panels[axis].append((label, estimate, "black", estimate.get("mde"), 0.0))
+    shown = [(axis, rows) for axis, rows in panels.items() if rows]
+    if not shown:
+        return None
+    heights = [len(rows) + 1.2 for _, rows in shown]
+    figure = Figure(figsize=(8, 0.45 * sum(heights) + 0.6))
+    axes = figure.subplots(len(shown), 1, squeeze=False, gridspec_kw={"height_ratios": heights})
+    for axis_plot, (axis, rows) in zip(axes[:, 0], shown, strict=True):
+        span = 1e-6
+        for row, (_label, estimate, colour, mde, relevant) in enumerate(rows):
+            low_err, high_err = _error(estimate)
+            axis_plot.errorbar([estimate["value"]], [row], xerr=[[low_err], [high_err]], fmt="o",
+                               color=colour, capsize=4)  # fmt: skip
+            if mde:
+                axis_plot.fill_between([-mde, mde], row - 0.3, row + 0.3, color="tab:blue",
+                                       alpha=0.12, linewidth=0)  # fmt: skip
+            span = max(span, abs(estimate["low"]), abs(estimate["high"]), mde or 0, relevant)
+        relevant = max(r[4] for r in rows)
+        if relevant:
+            for x in (-relevant, relevant):
+                axis_plot.axvline(x, color="black", linestyle=":", linewidth=0.8)
+        axis_plot.axvline(0, color="black", linewidth=0.8)
+        axis_plot.set_xlim(-span * 1.2, span * 1.2)
+        axis_plot.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
+        axis_plot.set_ylim(-0.7, len(rows) - 0.3)
+        axis_plot.invert_yaxis()
+        axis_plot.set_title(AXIS_TITLES[axis], fontsize=9, loc="left")
+    figure.suptitle("The three axes (95% CI; blue band: MDE at 80% power; dotted: what matters)",
+                    fontsize=10)  # fmt: skip
+    return _png(figure)
+
+
 PLOTS = {
+    "three_axes.png": plot_three_axes,
     "deltas.png": plot_deltas,
     "reference_metrics.png": plot_reference_metrics,
     "judge_preference.png": plot_judge_preference,

@@ -140,6 +140,12 @@ class EvaluationCreate(BaseModel):
     baseline: str | None = Field(
         default=None, description="the candidate the others are compared with"
     )
+    contrasts: list[tuple[str, str]] = Field(
+        default_factory=list,
+        max_length=8,
+        description="pairs [a, b] of candidates also compared with each other, a − b item by "
+        "item (e.g. a fine-tune on ungated data against one on gated data)",
+    )
     metrics: list[Metric] = Field(default_factory=lambda: list(ALL_METRICS), min_length=1)
     judge: JudgeSettings | None = None
     generation: GenerationSettings = Field(default_factory=lambda: GenerationSettings())
@@ -164,6 +170,12 @@ class EvaluationCreate(BaseModel):
     def _consistent(self) -> EvaluationCreate:
         if self.baseline is not None and self.baseline not in self.candidates:
             raise ValueError(f"baseline {self.baseline[:60]!r} is not one of the candidates")
+        for first, second in self.contrasts:
+            for name in (first, second):
+                if name not in self.candidates:
+                    raise ValueError(f"contrast names {name[:60]!r}, which is not a candidate")
+            if first == second:
+                raise ValueError(f"a contrast compares two candidates, not {first[:60]!r} twice")
         if "judge" in self.metrics:
             if self.judge is None:
                 raise ValueError("metric `judge` needs `judge` settings (at least its model)")

@@ -17,6 +17,9 @@ import numpy as np
 from advisor_shared.statistics import Z_95
 from advisor_shared.statistics import wilson_interval as wilson_bounds
 
+# z of 80 % power: the conventional chance of detecting an effect of the reported size.
+Z_POWER_80 = 0.8416212335729143
+
 
 @dataclass(frozen=True)
 class Estimate:
@@ -60,6 +63,37 @@ def paired_deltas(challenger: Sequence[float], baseline: Sequence[float]) -> lis
     if len(challenger) != len(baseline):
         raise ValueError("paired values must be aligned item by item")
     return [c - b for c, b in zip(challenger, baseline, strict=True)]
+
+
+def sample_sd(values: Sequence[float]) -> float | None:
+    """Standard deviation with Bessel's correction; None below two values."""
+    data = np.asarray(values, dtype=float)
+    return float(data.std(ddof=1)) if data.size >= 2 else None
+
+
+def minimum_detectable_effect(
+    sd: float | None, n: int, *, z_alpha: float = Z_95, z_power: float = Z_POWER_80
+) -> float | None:
+    """The smallest true mean difference a paired comparison of `n` items detects with 80 %
+    power at the two-sided 5 % level: (z_0.975 + z_0.8) · SD / √n, SD being that of the
+    per-item differences (the normal approximation a power calculation for a paired t-test
+    starts from). None when it cannot be computed (fewer than two items)."""
+    if sd is None or n < 2 or math.isnan(sd):
+        return None
+    return (z_alpha + z_power) * sd / math.sqrt(n)
+
+
+def paired_summary(
+    deltas: Sequence[float], *, resamples: int = 1000, seed: int = 42
+) -> dict[str, float | int | None]:
+    """Per-item differences as the report keeps them: the mean with its paired bootstrap CI,
+    the SD of the differences and the minimum detectable effect at this n."""
+    sd = sample_sd(deltas)
+    mde = minimum_detectable_effect(sd, len(deltas))
+    return bootstrap_mean_ci(deltas, resamples=resamples, seed=seed).to_dict() | {
+        "sd": None if sd is None else round(sd, 6),
+        "mde": None if mde is None else round(mde, 6),
+    }
 
 
 def wilson_interval(successes: int, n: int, z: float = Z_95) -> Estimate:

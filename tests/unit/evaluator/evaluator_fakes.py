@@ -8,6 +8,8 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
+import httpx
+
 from advisor_evaluator.chat_endpoint import Completion
 from advisor_evaluator.errors import EndpointUnavailable
 from advisor_evaluator.judge_rubric import ONE_TOKEN_RUBRIC, RUBRIC
@@ -95,3 +97,30 @@ class FakeEndpoint:
         text = self.models[model](messages[-1]["content"])
         finish = "length" if len(text) > decoding["max_tokens"] else "stop"
         return Completion(text[: decoding["max_tokens"]], finish, self.template, 10)
+
+
+def counting_auditor(seen: list[httpx.Request]):
+    """An auditor that counts each 'WRONG' in an answer as a contradicted, unhedged claim and
+    each 'RIGHT' as a supported one, and reports them per answer as the real one does."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            seen.append(request)
+            return httpx.Response(202, json={"id": f"audit-{len(seen)}", "status": "queued"})
+        body = json.loads(seen[-1].read())["answers"]
+        answers = [json.loads(line) for line in body.splitlines()]
+        per_answer = {}
+        for answer in answers:
+            text = answer["messages"][-1]["content"]
+            wrong, right = text.count("WRONG"), text.count("RIGHT")
+            per_answer[answer["id"]] = {"claims": wrong + right, "supported": right,
+                                        "contradicted": wrong, "unverifiable": 0,
+                                        "confident_errors": wrong}  # fmt: skip
+        total = sum(c["confident_errors"] > 0 for c in per_answer.values())
+        return httpx.Response(200, json={
+            "id": request.url.path.rsplit("/", 1)[-1], "status": "succeeded",
+            "summary": {"confident_errors": total,
+                        "answers": {"confident_errors": total, "per_answer": per_answer}},
+        })  # fmt: skip
+
+    return handle

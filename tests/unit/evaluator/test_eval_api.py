@@ -75,8 +75,10 @@ def test_a_job_runs_to_a_complete_report(make_runtime) -> None:
     comparison = report["comparisons"][0]
     assert (comparison["judge"]["win"], comparison["judge"]["loss"]) == (0, 6)
     assert comparison["judge"]["position_consistency"]["value"] == 1.0
-    assert report["verdicts"][0].startswith("fidelity ")
-    assert "the judge prefers base" in report["verdicts"][0]
+    assert report["verdicts"][0].startswith(
+        "tuned is a worse advisor than base, decided by preference: the judge prefers the baseline"
+    )
+    assert report["headline"]["verdict"] == {"tuned": report["verdicts"][0]}
     assert "## Judge bias (measured)" in markdown and "| `base` (baseline) |" in markdown
     assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
     # every unit ran exactly once: 6 items x 2 candidates, 6 items x 2 orders
@@ -139,7 +141,9 @@ def test_a_first_slot_judge_is_zero_percent_consistent_and_counts_no_wins(make_r
     assert (judge["win"], judge["loss"], judge["tie"]) == (0, 0, 6)
     assert report["judge_bias"]["position_consistency"]["value"] == 0.0
     assert report["judge_bias"]["first_slot_win_rate"]["value"] == 1.0
-    assert "quality unknown" in report["verdicts"][0]
+    axes = report["comparisons"][0]["verdict_axes"]
+    assert axes["axes"]["preference"]["outcome"] == "not evidence" and not axes["deciding_axis"]
+    assert "it follows the order, not the answers" in report["verdicts"][0]
     assert any("position-consistent on 0%" in w for w in report["warnings"])
 
 
@@ -238,10 +242,12 @@ def test_the_report_says_fidelity_up_quality_down_when_the_signals_disagree(make
     comparison = report["comparisons"][0]
     assert comparison["bertscore_f1_delta"]["low"] > 0
     assert comparison["judge"]["net_preference"]["value"] == -1.0
-    assert report["verdicts"][0].startswith(
-        "fidelity up, quality down: tuned is closer to the references"
+    verdict = report["comparisons"][0]["verdict_axes"]
+    assert (verdict["outcome"], verdict["deciding_axis"]) == ("worse", "preference")
+    assert verdict["axes"]["fidelity"]["outcome"] == "better"
+    assert report["verdicts"][0].endswith(
+        "Similarity to the references and answer quality moved apart: similarity is not quality."
     )
-    assert report["verdicts"][0].endswith("similarity to the references is not answer quality.")
 
 
 def test_a_judge_that_goes_away_after_submission_fails_the_job_after_its_retries(

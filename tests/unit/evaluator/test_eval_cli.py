@@ -38,7 +38,7 @@ def test_eval_runs_the_job_and_writes_the_report(make_runtime, monkeypatch, tmp_
     assert report["items"] == 4 and report["hygiene"]["training_overlap"]["measured"]
     assert (out / "report.md").read_text().startswith("# Evaluation report")
     assert sorted(p.name for p in out.glob("*.png")) == sorted(report["plots"])
-    assert "the judge prefers base" in report["verdicts"][0]
+    assert "decided by preference: the judge prefers the baseline" in report["verdicts"][0]
     assert report["verdicts"][0] in " ".join(result.output.split())  # printed (wrapped by rich)
     assert endpoint.calls == {"base": 4, "tuned": 4, JUDGE: 8}
 
