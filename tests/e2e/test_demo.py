@@ -5,6 +5,7 @@ everything instead of storing it again."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -48,10 +49,24 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, embedded_model_dir: Path)
 
 def test_report_is_written_with_plots(demo_run) -> None:
     out, _, stdout = demo_run
-    for name in ("report.md", "report.json", "loss_across_handoff.png", "audit_by_class.png"):
+    for name in ("report.md", "report.json", "loss_across_handoff.png", "audit_by_class.png",
+                 "three_axes.png"):  # fmt: skip
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert "the paper's table" in stdout
     assert "verdict:" in stdout
+
+
+def test_the_report_reads_as_prose_with_working_figure_links(demo_run) -> None:
+    """No raw JSON in report.md, and every figure it links lies next to it."""
+    out, _, _ = demo_run
+    markdown = (out / "report.md").read_text()
+    assert "```" not in markdown and not re.search(r'^\s*"\w+": ', markdown, re.MULTILINE)
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert {"three_axes.png", "loss_across_handoff.png", "audit_by_class.png"} <= set(links)
+    assert all((out / link).is_file() for link in links), links
+    for heading in ("## Verdict", "## The paper's two findings", "## Results",
+                    "## The training data: audit and gate"):  # fmt: skip
+        assert heading in markdown
 
 
 def test_table_cells_are_the_evaluators_figures(demo_run) -> None:
@@ -64,8 +79,10 @@ def test_table_cells_are_the_evaluators_figures(demo_run) -> None:
     for label, name in (("base", "base"), ("fine-tuned", report["names"]["ungated"]),
                         ("fine-tuned (gated data)", report["names"]["gated"])):  # fmt: skip
         assert bert[label].startswith(f"{by_name[name]['bertscore_f1']['value']:.3f}")
-        errors = by_name[name]["confident_errors"]
-        assert rows["confident errors (auditor)"][label] == ("—" if errors is None else str(errors))
+        contradicted = by_name[name]["correctness"]["contradicted_per_answer"]["value"]
+        assert rows["contradicted claims per answer (auditor)"][label].startswith(
+            f"{contradicted:.2f}"
+        )
     markdown = (out / "report.md").read_text()
     assert bert["fine-tuned"] in markdown
     assert all(verdict in markdown for verdict in evaluation["verdicts"])
@@ -87,6 +104,14 @@ def test_the_headline_has_its_figures_and_the_judge_decides(demo_run) -> None:
         assert low <= point <= high
     assert set(headline["truncated_rate"]) == challengers | {"base"}
     assert all(0.0 <= rate <= 1.0 for rate in headline["truncated_rate"].values())
+    assert set(headline["contradicted_per_answer"]) == challengers | {"base"}
+    for low, point, high in headline["contradicted_per_answer"].values():
+        assert 0.0 <= low <= point <= high
+    low, point, high = headline["contradicted_delta_ungated_minus_gated"]
+    assert low <= point <= high
+    assert headline["demo_seconds"] > 0
+    assert set(headline["verdict"]) == challengers
+    assert all(name in text for name, text in headline["verdict"].items())
     assert report["evaluation"]["report"]["judge_bias"]["methods"] == {"logprobs": 8}
 
 

@@ -29,6 +29,7 @@ from ..bundle import BundleRef, read_bundle
 from ..errors import BundleError
 from ..store import LocalStore
 from .processes import (
+    Server,
     StageFailed,
     advisor_command,
     child_environment,
@@ -162,6 +163,9 @@ def training_config(ctx: DemoContext, run: TrainingRun) -> Path:
         "max_seq_len": p.max_seq_len,
         "micro_batch_size": p.micro_batch_size,
         "gradient_accumulation_steps": p.gradient_accumulation_steps,
+        "learning_rate": p.learning_rate,
+        "lr_scheduler_type": p.lr_scheduler,
+        "warmup_ratio": p.warmup_ratio,
         "output_dir": str(ctx.paths.work / "train" / run.adapter),
         "budget_margin_s": 5.0,
         # Activations of a 135M model fit easily in RAM: recomputing them would cost a third.
@@ -277,6 +281,8 @@ def evaluation_config(ctx: DemoContext, candidates: dict[str, str]) -> Path:
         "training_dataset_path": str(ctx.paths.sample / "train.jsonl"),
         "candidates": list(candidates.values()),
         "baseline": candidates["base"],
+        # Finding (b): the fine-tune on all the data against the one on the gated data.
+        "contrasts": [[candidates["fine-tuned"], candidates["fine-tuned (gated data)"]]],
         "metrics": ["bertscore", "rouge_l", "judge", "factuality"],
         "judge": {"model": candidates["base"], "max_tokens": p.judge_max_tokens},
         "generation": {"max_tokens": p.new_tokens, "temperature": 0.0},
@@ -319,16 +325,17 @@ def serve_and_evaluate(
         return {"dir": str(out), "report": report, "candidates": candidates, "seconds": 0.0,
                 "reused": True}  # fmt: skip
     with ExitStack() as servers:
+        # Both start at once: the auditor's start-up overlaps the gateway's model loads.
+        auditor_server = Server(
+            auditor_api_command(auditor_port), env, ctx.paths.logs / "auditor.log"
+        )
+        servers.callback(auditor_server.stop)
         with stages.stage(f"serve: the gateway with the base and {len(runs)} adapters"):
-            servers.enter_context(
-                running_server(advisor_command(*serve), env, ctx.paths.logs / "gateway.log",
-                               f"http://127.0.0.1:{gateway_port}/readyz")
-            )  # fmt: skip
+            gateway = Server(advisor_command(*serve), env, ctx.paths.logs / "gateway.log")
+            servers.callback(gateway.stop)
+            gateway.wait_ready(f"http://127.0.0.1:{gateway_port}/readyz")
         with stages.stage("serve: the auditor API"):
-            servers.enter_context(
-                running_server(auditor_api_command(auditor_port), env, ctx.paths.logs / "auditor.log",
-                               f"http://127.0.0.1:{auditor_port}/healthz")
-            )  # fmt: skip
+            auditor_server.wait_ready(f"http://127.0.0.1:{auditor_port}/healthz")
         with stages.stage("evaluate: generate, score, judge both orders, audit the answers"):
             seconds = run_logged(
                 advisor_command("eval", "--config", str(config), "--out", str(out)),

@@ -61,6 +61,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Server:
+    """A server process started with its output in a log file; `wait_ready`, then `stop`."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path):
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
+        self._log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(command, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)  # fmt: skip
+
+    def wait_ready(self, ready_url: str, timeout_s: float = 300.0) -> None:
+        """Return once `ready_url` answers 200; raise if the process exits or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.process.poll() is not None:
+                raise StageFailed(
+                    f"server exited with {self.process.returncode}; see {self.log_path}"
+                )
+            try:
+                if httpx.get(ready_url, timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise StageFailed(f"server not ready after {timeout_s:.0f}s; see {self.log_path}")
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
 @contextmanager
 def running_server(
     command: list[str],
@@ -71,31 +108,12 @@ def running_server(
     timeout_s: float = 300.0,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process, wait until `ready_url` answers 200, stop it on exit."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(command, env, log_path)
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise StageFailed(f"server exited with {process.returncode}; see {log_path}")
-            try:
-                if httpx.get(ready_url, timeout=2.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise StageFailed(f"server not ready after {timeout_s:.0f}s; see {log_path}")
-            time.sleep(0.5)
-        yield process
+        server.wait_ready(ready_url, timeout_s)
+        yield server.process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 def child_environment(overrides: dict[str, str]) -> dict[str, str]:

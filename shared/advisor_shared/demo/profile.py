@@ -22,6 +22,12 @@ class DemoProfile:
     micro_batch_size: int
     gradient_accumulation_steps: int
     train_steps: int
+    learning_rate: float
+    # 'linear' (warm-up, then decay to 0: the paper's) or 'constant' (no decay: the adapter
+    # after k steps of a longer run is the adapter of a k-step run, so one run measures a
+    # curve against steps, benchmarks/study_curve.py).
+    lr_scheduler: str
+    warmup_ratio: float
     eval_prompts: int
     new_tokens: int
     judge_max_tokens: int
@@ -40,7 +46,7 @@ class DemoProfile:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, **sizes: int | None) -> DemoProfile:
+    def with_overrides(self, **sizes: float | str | None) -> DemoProfile:
         """This profile with the given sizes replaced (None keeps the profile's own)."""
         changed: dict[str, Any] = {k: v for k, v in sizes.items() if v is not None}
         return replace(self, **changed, name=f"{self.name}-reduced" if changed else self.name)
@@ -57,6 +63,9 @@ EMBEDDED = DemoProfile(
     micro_batch_size=2,
     gradient_accumulation_steps=1,
     train_steps=24,
+    learning_rate=1e-3,
+    lr_scheduler="constant",
+    warmup_ratio=0.0,
     eval_prompts=12,
     new_tokens=96,
     judge_max_tokens=96,
@@ -74,6 +83,9 @@ GPU = DemoProfile(
     micro_batch_size=2,
     gradient_accumulation_steps=4,
     train_steps=0,  # 0 = three full epochs, as in the paper
+    learning_rate=2e-4,
+    lr_scheduler="linear",
+    warmup_ratio=0.03,
     eval_prompts=50,
     new_tokens=512,
     judge_max_tokens=512,

@@ -1,5 +1,6 @@
-"""The demo's report: `report.json` with every figure, `report.md`, PNG plots, and the terminal
-table in the paper's layout (base vs fine-tuned vs fine-tuned on gated data).
+"""The demo's report: `report.json` with every figure (a `headline` first), `report.md` in the
+form of a paper's results section (report_markdown.py), the figures beside it, and the
+terminal table in the paper's layout (base vs fine-tuned vs fine-tuned on gated data).
 
 Every number here is read from what the stages wrote in this run — the evaluator's report, the
 trainers' ledgers, the auditor's summary — nothing is typed in.
@@ -8,12 +9,20 @@ trainers' ledgers, the auditor's summary — nothing is typed in.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
+from .findings import fidelity_finding, gating_finding
 from .profile import GPU, DemoProfile
+from .report_markdown import device_label, render_markdown
+
+__all__ = ["device_label", "paper_table", "sizes_table", "terminal_table", "write_report"]
+
+# The evaluator's figures the report shows, copied next to report.md so its links work.
+EVALUATION_FIGURES = ("three_axes.png", "reference_metrics.png", "judge_bias.png")
 
 
 def _pct(estimate: dict[str, Any] | None) -> str:
@@ -44,48 +53,31 @@ def paper_table(evaluation: dict[str, Any], labels: dict[str, str]) -> list[dict
     def row(metric: str, cell: Any) -> None:
         rows.append({"metric": metric} | {label: cell(name) for label, name in labels.items()})
 
+    def compared(pick: Any) -> Any:
+        return lambda n: pick(comparisons[n]) if n in comparisons else ""
+
+    def judge(field: str) -> Any:
+        return compared(lambda c: _pct((c.get("judge") or {}).get(field)))
+
+    def correctness(field: str, digits: int = 2) -> Any:
+        return lambda n: _num((by_name[n].get("correctness") or {}).get(field), digits)
+
     row("BERTScore F1 vs references", lambda n: _num(by_name[n].get("bertscore_f1")))
-    row(
-        "Δ BERTScore vs base",
-        lambda n: (
-            _num((comparisons.get(n) or {}).get("bertscore_f1_delta"), signed=True)
-            if n in comparisons
-            else ""
-        ),
-    )
+    row("Δ BERTScore vs base", compared(lambda c: _num(c.get("bertscore_f1_delta"), signed=True)))
     row("ROUGE-L", lambda n: _num(by_name[n].get("rouge_l")))
+    row("contradicted claims per answer (auditor)", correctness("contradicted_per_answer"))
+    row("supported claims per answer (auditor)", correctness("supported_per_answer"))
     row(
-        "judge: preferred over base",
-        lambda n: (
-            _pct(((comparisons.get(n) or {}).get("judge") or {}).get("win_rate"))
-            if n in comparisons
-            else ""
-        ),
+        "answers with a confident error (auditor)",
+        lambda n: _pct((by_name[n].get("correctness") or {}).get("confident_error_share")),
     )
     row(
-        "judge: base preferred",
-        lambda n: (
-            _pct(((comparisons.get(n) or {}).get("judge") or {}).get("loss_rate"))
-            if n in comparisons
-            else ""
-        ),
+        "judge: probability preference vs base",
+        compared(lambda c: _num((c.get("judge") or {}).get("probability_preference"), 2, True)),
     )
-    row(
-        "judge: ties (incl. order-inconsistent)",
-        lambda n: (
-            _pct(((comparisons.get(n) or {}).get("judge") or {}).get("tie_rate"))
-            if n in comparisons
-            else ""
-        ),
-    )
-    row(
-        "confident errors (auditor)",
-        lambda n: (
-            "—"
-            if by_name[n].get("confident_errors") is None
-            else str(by_name[n]["confident_errors"])
-        ),
-    )
+    row("judge: preferred over base", judge("win_rate"))
+    row("judge: base preferred", judge("loss_rate"))
+    row("judge: ties (incl. order-inconsistent)", judge("tie_rate"))
     row("truncated at the token cap", lambda n: _pct(by_name[n].get("truncation_rate")))
     return rows
 
@@ -98,14 +90,6 @@ def terminal_table(rows: list[dict[str, str]], labels: dict[str, str]) -> Table:
     for r in rows:
         table.add_row(r["metric"], *(r[label] for label in labels))
     return table
-
-
-def device_label(session: dict[str, Any]) -> str:
-    """The card a session stood in for (simulated on CPU) or the device it really ran on."""
-    simulated = session.get("simulated_device") or {}
-    if simulated.get("name"):
-        return f"{simulated['name']} (simulated on {session['device_name']})"
-    return str(session["device_name"])
 
 
 def plot_loss_across_handoff(runs: list[dict[str, Any]], path: Path) -> None:
@@ -141,19 +125,22 @@ def plot_loss_across_handoff(runs: list[dict[str, Any]], path: Path) -> None:
 
 
 def plot_audit_by_class(summary: dict[str, Any], path: Path) -> None:
-    """Training-data error rate by error class, with Wilson intervals where given."""
+    """Training-data error rate by error class, with its Wilson 95% interval."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    by_class = summary.get("by_error_class") or summary.get("per_error_class") or {}
+    by_class = summary.get("by_error_class") or {}
     names = sorted(by_class)
-    values = [by_class[n].get("rate", by_class[n].get("value", 0.0)) or 0.0 for n in names]
+    rates = [by_class[n].get("rate") or 0.0 for n in names]
+    bands = [by_class[n].get("wilson_ci") or [r, r] for n, r in zip(names, rates, strict=True)]
+    errors = [[r - b[0] for r, b in zip(rates, bands, strict=True)],
+              [b[1] - r for r, b in zip(rates, bands, strict=True)]]  # fmt: skip
     figure, axis = plt.subplots(figsize=(7, 3.5))
-    axis.bar(names, values, color="#c05050")
+    axis.bar(names, rates, yerr=errors, capsize=4, color="#c05050")
     axis.set_ylabel("share of audited examples")
-    axis.set_title("training-data audit: flagged examples by error class")
+    axis.set_title("training-data audit: flagged examples by error class (95% CI)")
     axis.tick_params(axis="x", rotation=20)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
@@ -170,98 +157,54 @@ def sizes_table(profile: DemoProfile) -> list[dict[str, Any]]:
     ]
 
 
+def findings(data: dict[str, Any]) -> dict[str, Any]:
+    """The paper's two findings as this run measured them."""
+    evaluation = data["evaluation"]["report"]
+    names = data["names"]
+    return {
+        "a_fidelity": {
+            name: fidelity_finding(evaluation, name) for name in (names["ungated"], names["gated"])
+        },
+        "b_ungated_vs_gated": gating_finding(evaluation, names["ungated"], names["gated"]),
+    }
+
+
 def headline(data: dict[str, Any]) -> dict[str, Any]:
     """The figures a reader checks first, at the top of report.json: the evaluator's headline
-    (judge_unparseable_rate, judge_position_consistency, fidelity_delta, truncated_rate)."""
-    return dict(data["evaluation"]["report"].get("headline") or {})
+    (judge_unparseable_rate, judge_position_consistency, fidelity_delta, truncated_rate,
+    contradicted_per_answer, verdict …), the contrast of the two fine-tunes as
+    `contradicted_delta_ungated_minus_gated` and the demo's own wall time."""
+    evaluation = data["evaluation"]["report"].get("headline") or {}
+    names = data["names"]
+    contrast = (evaluation.get("contrasts") or {}).get(f"{names['ungated']} − {names['gated']}")
+    return evaluation | {
+        "contradicted_delta_ungated_minus_gated": (contrast or {}).get("contradicted_delta"),
+        "demo_seconds": data["timings"].get("total"),
+    }
+
+
+def copy_evaluation_figures(evaluation_dir: Path, out: Path) -> list[str]:
+    """The evaluator's figures the report links, copied next to it; the names copied."""
+    copied = []
+    for name in EVALUATION_FIGURES:
+        source = Path(evaluation_dir) / name
+        if source.is_file():
+            shutil.copyfile(source, out / name)
+            copied.append(name)
+    return copied
 
 
 def write_report(out: Path, data: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """Write report.json, report.md and the plots into `out`; return the table rows."""
+    """Write report.json, report.md and the figures into `out`; return the table rows."""
     out.mkdir(parents=True, exist_ok=True)
     rows = paper_table(data["evaluation"]["report"], labels)
     data["headline"] = headline(data)
+    data["findings"] = findings(data)
     data["paper_table"] = rows
     plot_loss_across_handoff(data["training"], out / "loss_across_handoff.png")
     plot_audit_by_class(data["audit"]["summary"], out / "audit_by_class.png")
+    figures = copy_evaluation_figures(Path(data["evaluation"]["dir"]), out)
     first = {"headline": data["headline"]}  # at the top of the file, where a reader looks first
     (out / "report.json").write_text(json.dumps(first | data, indent=2, default=str))
-    (out / "report.md").write_text(render_markdown(data, rows, labels))
+    (out / "report.md").write_text(render_markdown(data, rows, labels, figures))
     return {"rows": rows}
-
-
-def render_markdown(
-    data: dict[str, Any], rows: list[dict[str, str]], labels: dict[str, str]
-) -> str:
-    evaluation = data["evaluation"]["report"]
-    lines = [
-        "# advisor demo report",
-        "",
-        f"Profile **{data['profile']['name']}**; every figure below was measured in this run "
-        f"(`report.json` holds them all).",
-        "",
-        "## Verdict",
-        "",
-        *[f"- {v}" for v in evaluation.get("verdicts", [])],
-        "",
-        "## The paper's table",
-        "",
-        "| | " + " | ".join(labels) + " |",
-        "|---|" + "---|" * len(labels),
-        *[f"| {r['metric']} | " + " | ".join(r[label] for label in labels) + " |" for r in rows],
-        "",
-        "Intervals are 95% (bootstrap for means and deltas, Wilson for rates). Each pair was "
-        "judged in both orders; an order-inconsistent pair counts as a tie.",
-        "",
-        "## The judge's own bias",
-        "",
-    ]
-    bias = evaluation.get("judge_bias") or {}
-    lines += [
-        f"- position consistency: {_pct(bias.get('position_consistency'))}",
-        f"- first-slot win rate: {_pct(bias.get('first_slot_win_rate'))}",
-        f"- longer answer won: {_pct(bias.get('longer_answer_win_rate'))}",
-        f"- unparseable verdicts: {_pct(bias.get('unparseable_rate'))}",
-        f"- judge reliable enough to count preferences: {bias.get('reliable')}",
-        "",
-        *[f"> {w}" for w in evaluation.get("warnings", [])],
-        "",
-        "## Training: two sessions, one handoff",
-        "",
-        "![loss across the handoff](loss_across_handoff.png)",
-        "",
-    ]
-    for run in data["training"]:
-        ledger = run["ledger"]
-        lines.append(
-            f"### {run['label']} (`{run['adapter']}`{', reused from an earlier run' if run['reused'] else ''})"
-        )
-        lines.append("")
-        lines.append("| session | device | dtype | backend | steps | wall time | stop reason |")
-        lines.append("|---|---|---|---|---|---|---|")
-        for s in ledger.get("sessions", []):
-            lines.append(
-                f"| {s['index']} | {device_label(s)} | {s['dtype']} | {s['backend']} | "
-                f"{s['first_step'] + 1}–{s['first_step'] + s['steps']} | {s['wall_time_s']:.0f} s | {s['stop_reason']} |"
-            )
-        lines.append("")
-    audit = data["audit"]["summary"]
-    lines += [
-        "## Training-data audit and gate",
-        "",
-        "![audit by class](audit_by_class.png)",
-        "",
-        "```json",
-        json.dumps({k: audit[k] for k in list(audit)[:12]}, indent=2, default=str)[:3000],
-        "```",
-        "",
-        "## Sizes used (and the production defaults)",
-        "",
-        "| setting | this run | production |",
-        "|---|---|---|",
-        *[f"| {r['setting']} | {r['this run']} | {r['production']} |" for r in data["sizes"]],
-        "",
-        f"Stage times (s): {json.dumps(data['timings'])}",
-        "",
-    ]
-    return "\n".join(lines)
