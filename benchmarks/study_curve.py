@@ -247,7 +247,11 @@ def main() -> None:
     paths = DemoPaths(repo=REPO, out=args.work / "out", work=args.work)
     ctx = DemoContext(paths, profile, settings.cache_dir)
     base = materialise_smollm2(settings.cache_dir)
-    audit = audit_training_data(ctx)
+    auditor = ctx.auditor()
+    try:
+        audit = audit_training_data(ctx, auditor)
+    finally:
+        auditor.stop()
     datasets = {"ungated": REPO / "data/sample/train.jsonl",
                 "gated": Path(audit["dir"]) / "clean.jsonl"}  # fmt: skip
     timings["gate"] = round(time.monotonic() - started, 1)

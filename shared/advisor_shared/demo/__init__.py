@@ -8,6 +8,7 @@ the evaluator with its Celery worker), and the report is assembled from what the
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from rich.console import Console
 from ..errors import AdvisorError
 from ..models import EMBEDDED_BASE, check_model_folder, materialise_smollm2, model_fingerprint
 from ..settings import AdvisorSettings
-from .calibration import calibrate_step_seconds, measured_step_seconds
+from .auditor_service import DemoAuditor
+from .calibration import measured_step_seconds
 from .pipeline import (
     DemoContext,
     DemoPaths,
@@ -26,7 +28,6 @@ from .pipeline import (
     audit_training_data,
     serve_and_evaluate,
     train_with_handoff,
-    training_config,
 )
 from .profile import PROFILES
 from .report import device_label, sizes_table, terminal_table, write_report
@@ -92,6 +93,7 @@ def demo(
         }
         with stages.stage("report"):
             data["timings"] = stages.timings | {"total": round(time.monotonic() - started, 1)}
+            data["cpu_seconds"] = stages.cpu_timings
             written = write_report(out, data, labels)
     except AdvisorError as exc:
         console.print(f"[red]demo failed:[/red] {exc}")
@@ -118,11 +120,21 @@ def _run_stages(
         elif Path(p.base_model).is_dir():
             # Every service fingerprints the base; hashed once here, cached beside the weights.
             model_fingerprint(Path(p.base_model))
+    with ExitStack() as services:
+        auditor = ctx.auditor()
+        services.callback(auditor.stop)
+        return _audit_train_evaluate(ctx, stages, first_session_budget, auditor)
+
+
+def _audit_train_evaluate(
+    ctx: DemoContext, stages: StageLog, first_session_budget: float | None, auditor: DemoAuditor
+) -> dict[str, Any]:
+    p = ctx.profile
     with (
         stages.stage("audit the training data and gate it") as record,
         console.status("auditing claims against the source corpus …"),
     ):
-        audit = audit_training_data(ctx)
+        audit = audit_training_data(ctx, auditor)
         record["reused"] = audit["reused"]
     clean = Path(audit["dir"]) / "clean.jsonl"
     runs = [
@@ -133,19 +145,10 @@ def _run_stages(
         ),
         TrainingRun("fine-tuned (gated data)", adapter_name("gated", p, clean), clean),
     ]
+    # No trainer process is started only to time a step: the first fine-tune's first session
+    # is stopped by a signal after its share of the steps (as a preempted notebook is), and the
+    # second's by a wall-clock budget sized from the steps the first one measured.
     step_s = 0.0
-    if p.handoff == "budget" and p.train_steps and first_session_budget is None:
-        with (
-            stages.stage("measure one training step on this machine"),
-            console.status("timing a few training steps …"),
-        ):
-            step_s = calibrate_step_seconds(
-                training_config(ctx, runs[0]), ctx.env, ctx.paths.work,
-                ctx.paths.logs / "calibration.log",
-            )  # fmt: skip
-        console.print(
-            f"one optimizer step ≈ {step_s:.1f} s here; session 1 gets {p.first_session_share:.0%} of the plan"
-        )
     for run in runs:
         with (
             stages.stage(f"train {run.label}: two sessions with a handoff") as record,
@@ -164,7 +167,7 @@ def _run_stages(
                 f"{device_label(s)} ({s['steps']} steps, {s['stop_reason']})" for s in sessions
             )
         )
-    evaluation = serve_and_evaluate(ctx, runs, stages)
+    evaluation = serve_and_evaluate(ctx, runs, stages, auditor)
     return {
         "profile": p.to_dict(),
         "sizes": sizes_table(p),

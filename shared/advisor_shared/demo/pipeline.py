@@ -12,33 +12,32 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from ..bundle import BundleRef, read_bundle
 from ..errors import BundleError
 from ..store import LocalStore
-from .processes import (
-    Server,
-    StageFailed,
-    advisor_command,
-    child_environment,
-    free_port,
-    run_logged,
-    running_server,
-)
+from .auditor_service import DemoAuditor
+from .processes import Server, advisor_command, child_environment, free_port, run_logged
 from .profile import DemoProfile
 from .stages import StageLog
+
+# Serving and evaluating on a CPU: the evaluator sends up to 16 requests at once and the
+# gateway decodes up to 16 rows per step (on a CPU a step of 16 rows costs little more than one
+# of 4, so the answers come about as many times faster); the evaluator's own work (BERTScore,
+# the report) keeps to one thread, leaving the cores to the gateway that generates and judges.
+GATEWAY_BATCH = {"ADVISOR_MAX_BATCH_SIZE": "16"}
+EVALUATOR_THREADS = {"ADVISOR_INPROCESS_CONCURRENCY": "16", "OMP_NUM_THREADS": "1"}
 
 
 @dataclass
@@ -89,59 +88,45 @@ class DemoContext:
                 "HF_HUB_OFFLINE": "1",
                 "TRANSFORMERS_OFFLINE": "1",
                 "TOKENIZERS_PARALLELISM": "false",
+                # An OpenMP thread that waits sleeps instead of spinning: with the gateway, the
+                # auditor and the evaluator on two cores (or anyone else's work), spinning
+                # threads take the cores from the ones computing (benchmarks/omp_wait.py).
+                "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
             }
         )
         self.store = LocalStore(paths.store)
+        # The auditor answers for the sample corpus; answers it audits are traced to the data.
+        self.auditor_env = self.env | {
+            "ADVISOR_AUDITOR_SOURCES": str(paths.sample / "sources"),
+            "ADVISOR_AUDITOR_TRAINING_DATA": str(paths.sample / "train.jsonl"),
+        }
+
+    def auditor(self) -> DemoAuditor:
+        """The run's auditor API (not started yet)."""
+        return DemoAuditor(self.auditor_env, self.api_key, self.paths.logs / "auditor.log")
 
 
-def audit_training_data(ctx: DemoContext) -> dict[str, Any]:
-    """The gate through the auditor service: `POST /v1/audits` with `gate: true` on the sample
-    training data, against the sample sources; its findings, summary, clean set and quarantine
-    are fetched over the API into the work folder (and stay in the store as an audit job)."""
-    inputs = [ctx.paths.sample / "train.jsonl", *sorted((ctx.paths.sample / "sources").glob("*"))]
-    digest = content_digest(*inputs)
-    out = ctx.paths.work / "audit" / digest
+def audit_training_data(ctx: DemoContext, auditor: DemoAuditor) -> dict[str, Any]:
+    """The auditor API gates the sample training data: findings, summary, clean set, kept in
+    a folder named by the content audited (a second run reuses it)."""
+    train = ctx.paths.sample / "train.jsonl"
+    inputs = [train, *sorted((ctx.paths.sample / "sources").glob("*"))]
+    out = ctx.paths.work / "audit" / content_digest(*inputs)
     if (out / "summary.json").is_file() and (out / "clean.jsonl").is_file():
         return {"dir": str(out), "summary": json.loads((out / "summary.json").read_text()),
                 "seconds": 0.0, "reused": True}  # fmt: skip
-    data = (ctx.paths.sample / "train.jsonl").read_bytes()
-    dataset_key = f"datasets/local/{hashlib.sha256(data).hexdigest()[:24]}.jsonl"
-    if not ctx.store.exists(dataset_key):
-        ctx.store.put_bytes(dataset_key, data)
-    port = free_port()
-    env = {**ctx.env, "ADVISOR_AUDITOR_SOURCES": str(ctx.paths.sample / "sources")}
-    base = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    with running_server(auditor_api_command(port), env, ctx.paths.logs / "audit.log",
-                        f"{base}/healthz"):  # fmt: skip
-        with httpx.Client(base_url=base, timeout=60,
-                          headers={"Authorization": f"Bearer {ctx.api_key}"}) as client:  # fmt: skip
-            job = client.post("/v1/audits", json={"dataset_key": dataset_key, "gate": True},
-                              headers={"Idempotency-Key": f"demo-gate-{digest}"})  # fmt: skip
-            job.raise_for_status()
-            record = wait_for_job(client, f"/v1/audits/{job.json()['id']}")
-            out.mkdir(parents=True, exist_ok=True)
-            for name, path in record["files"].items():
-                (out / name).write_bytes(client.get(path).raise_for_status().content)
-    summary = {**record["summary"]["data"], "job_id": record["id"]}
+    key = f"datasets/local/{content_digest(train)}.jsonl"
+    if not ctx.store.exists(key):
+        ctx.store.put_bytes(key, train.read_bytes())
+    job = auditor.gate(key, idempotency_key=f"demo-gate-{out.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    # Fetched over the API; summary.json last, since it marks the folder complete.
+    for name in sorted(job["files"], key=lambda n: n == "summary.json"):
+        (out / name).write_bytes(auditor.fetch(job["files"][name]))
+    summary = {**job["summary"]["data"], "job_id": job["id"]}
     return {"dir": str(out), "summary": summary, "seconds": time.monotonic() - started,
             "reused": False}  # fmt: skip
-
-
-def auditor_api_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "--factory", "advisor_auditor.main:create_app",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]  # fmt: skip
-
-
-def wait_for_job(client: httpx.Client, path: str, poll_s: float = 0.5) -> dict[str, Any]:
-    """Poll a job until it ends; a job that does not succeed stops the demo with its error."""
-    while True:
-        record = client.get(path).raise_for_status().json()
-        if record["status"] == "succeeded":
-            return dict(record)
-        if record["status"] in ("failed", "cancelled"):
-            raise StageFailed(f"{path}: {record['status']}: {record.get('error')}")
-        time.sleep(poll_s)
 
 
 def content_digest(*parts: Path | bytes) -> str:
@@ -294,26 +279,22 @@ def evaluation_config(ctx: DemoContext, candidates: dict[str, str]) -> Path:
 
 
 def serve_and_evaluate(
-    ctx: DemoContext, runs: list[TrainingRun], stages: StageLog
+    ctx: DemoContext, runs: list[TrainingRun], stages: StageLog, auditor: DemoAuditor
 ) -> dict[str, Any]:
-    """Start the gateway with base + adapters and the auditor API, run `advisor eval` against
-    them, and return the evaluation report; each of the three is its own stage."""
-    gateway_port, auditor_port = free_port(), free_port()
+    """Start the gateway with base + adapters (the auditor API may be up from the gate
+    already), run `advisor eval` against them, and return the evaluation report; each of the
+    three is its own stage."""
+    gateway_port = free_port()
     serve = ["serve", "--port", str(gateway_port), "--api-key", ctx.api_key,
              "--base", ctx.profile.base_model, "--log-level", "warning"]  # fmt: skip
     for run in runs:
         serve += ["--adapter", run.adapter]
-    env = dict(ctx.env)
-    env.update(
-        {
-            "ADVISOR_INFERENCE_URL": f"http://127.0.0.1:{gateway_port}/v1",
-            "ADVISOR_INFERENCE_API_KEY": ctx.api_key,
-            "ADVISOR_AUDITOR_URL": f"http://127.0.0.1:{auditor_port}",
-            "ADVISOR_AUDITOR_API_KEY": ctx.api_key,
-            "ADVISOR_AUDITOR_SOURCES": str(ctx.paths.sample / "sources"),
-            "ADVISOR_AUDITOR_TRAINING_DATA": str(ctx.paths.sample / "train.jsonl"),
-        }
-    )
+    env = ctx.env | {
+        "ADVISOR_INFERENCE_URL": f"http://127.0.0.1:{gateway_port}/v1",
+        "ADVISOR_INFERENCE_API_KEY": ctx.api_key,
+        "ADVISOR_AUDITOR_URL": auditor.url,
+        "ADVISOR_AUDITOR_API_KEY": ctx.api_key,
+    }
     candidates = {"base": "base"} | {run.label: run.adapter for run in runs}
     config = evaluation_config(ctx, candidates)
     versions = json.dumps([run.ledger.get("global_step") for run in runs]).encode()
@@ -325,23 +306,24 @@ def serve_and_evaluate(
         return {"dir": str(out), "report": report, "candidates": candidates, "seconds": 0.0,
                 "reused": True}  # fmt: skip
     with ExitStack() as servers:
-        # Both start at once: the auditor's start-up overlaps the gateway's model loads.
-        auditor_server = Server(
-            auditor_api_command(auditor_port), env, ctx.paths.logs / "auditor.log"
-        )
-        servers.callback(auditor_server.stop)
+        # Started at once if the gate did not need it: its start-up overlaps the gateway's.
+        auditor.start()
+        servers.callback(auditor.stop)
         with stages.stage(f"serve: the gateway with the base and {len(runs)} adapters"):
-            gateway = Server(advisor_command(*serve), env, ctx.paths.logs / "gateway.log")
+            gateway = Server(
+                advisor_command(*serve), env | GATEWAY_BATCH, ctx.paths.logs / "gateway.log"
+            )
             servers.callback(gateway.stop)
             gateway.wait_ready(f"http://127.0.0.1:{gateway_port}/readyz")
         with stages.stage("serve: the auditor API"):
-            auditor_server.wait_ready(f"http://127.0.0.1:{auditor_port}/healthz")
+            auditor.wait_ready()
         with stages.stage("evaluate: generate, score, judge both orders, audit the answers"):
             seconds = run_logged(
                 advisor_command("eval", "--config", str(config), "--out", str(out)),
-                env,
+                env | EVALUATOR_THREADS,
                 ctx.paths.logs / "eval.log",
             )
+            servers.close()  # stopped inside the stage, so their CPU time counts in it
     report = json.loads((out / "report.json").read_text())
     return {"dir": str(out), "report": report, "candidates": candidates, "seconds": seconds,
             "reused": False}  # fmt: skip

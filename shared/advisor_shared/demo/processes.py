@@ -8,8 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -96,24 +95,6 @@ class Server:
             self.process.kill()
             self.process.wait()
         self._log.close()
-
-
-@contextmanager
-def running_server(
-    command: list[str],
-    env: dict[str, str],
-    log_path: Path,
-    ready_url: str,
-    *,
-    timeout_s: float = 300.0,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process, wait until `ready_url` answers 200, stop it on exit."""
-    server = Server(command, env, log_path)
-    try:
-        server.wait_ready(ready_url, timeout_s)
-        yield server.process
-    finally:
-        server.stop()
 
 
 def child_environment(overrides: dict[str, str]) -> dict[str, str]:

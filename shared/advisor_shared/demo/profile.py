@@ -37,10 +37,11 @@ class DemoProfile:
     first_device: str | None
     second_device: str | None
     # How the first session ends when no budget is given: 'budget' (a wall-clock budget sized
-    # from a measured step, the CPU demo's simulated cards) or 'signal' (SIGTERM once it has done
-    # its share of the steps, as a preempted notebook or pod is told to stop: on a GPU the start-up
-    # varies by more than the steps take, so a budget would end it before its first step or after
-    # its last).
+    # from steps measured on this machine, the CPU demo's simulated cards: the first fine-tune,
+    # with no step measured yet, is stopped by a signal after its share, the second by its
+    # budget) or 'signal' (SIGTERM once it has done its share of the steps, as a preempted
+    # notebook or pod is told to stop: on a GPU the start-up varies by more than the steps take,
+    # so a budget would end it before its first step or after its last).
     handoff: str
 
     def to_dict(self) -> dict[str, Any]:
