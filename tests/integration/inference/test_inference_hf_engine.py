@@ -71,6 +71,33 @@ def test_concurrent_mixed_batch_equals_one_by_one(
     asyncio.run(scenario())
 
 
+def test_prompts_of_very_different_lengths_answer_as_one_by_one(engine: HFEngine) -> None:
+    """Prefilled in separate length groups and merged into one batch: the same greedy answers
+    and logprobs as each request alone."""
+    long = " ".join(
+        f"Point {n}: the fee, the deadline and the documents differ." for n in range(12)
+    )
+    prompts = ["Deadline?", long, "What is the visa fee in Norvania?", long + " Summarise."]
+
+    def ask(prompt: str) -> GenerationRequest:
+        return GenerationRequest("base", [{"role": "user", "content": prompt}],
+                                 SamplingParams(temperature=0.0, max_tokens=8, logprobs=True))  # fmt: skip
+
+    async def scenario() -> None:
+        alone = [await engine.generate(ask(p)) for p in prompts]
+        before = engine.scheduler.prefills  # type: ignore[union-attr]
+        together = await asyncio.gather(*(engine.generate(ask(p)) for p in prompts))
+        assert [r.text for r in together] == [r.text for r in alone]
+        for mine, theirs in zip(together, alone, strict=True):
+            assert [t.logprob for t in mine.logprobs] == pytest.approx(
+                [t.logprob for t in theirs.logprobs], abs=1e-4
+            )
+        # at least the short and the long prompts were prefilled apart
+        assert engine.scheduler.prefills - before >= 2  # type: ignore[union-attr]
+
+    asyncio.run(scenario())
+
+
 def test_seed_stop_and_length(engine: HFEngine) -> None:
     async def scenario() -> None:
         sampled = [await engine.generate(req("base", temperature=1.0, seed=s, max_tokens=12))

@@ -115,6 +115,23 @@ class ActiveBatch:
                 layer.values = layer.values[:, :, lead:, :]
 
 
+def length_groups(rows: list[Sequence], slack: float = 0.15) -> list[list[Sequence]]:
+    """`rows` in groups whose prompts are prefilled together: each group's prompts are at
+    least (1 − slack) of its longest one, so left-padding wastes at most `slack` of a row.
+    A prefill computes every padded column, and on a CPU, where a long prompt already fills
+    the matrix products, one batch of prompts from 450 to 850 tokens (two answers under a
+    judge's rubric) spends a quarter of its work on padding; groups cost almost nothing more,
+    their KV caches are merged after (`ActiveBatch.absorb`)."""
+    ordered = sorted(rows, key=lambda r: len(r.prompt_ids), reverse=True)
+    groups: list[list[Sequence]] = []
+    for row in ordered:
+        if groups and len(row.prompt_ids) >= (1 - slack) * len(groups[-1][0].prompt_ids):
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
 def left_padded(
     rows: list[Sequence], pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

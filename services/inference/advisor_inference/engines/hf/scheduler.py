@@ -22,7 +22,7 @@ from typing import Any
 
 from transformers import DynamicCache
 
-from .batch import ActiveBatch
+from .batch import ActiveBatch, length_groups
 from .runner import ModelRunner
 from .sequence import Sequence
 from .static_batch import StaticBatch
@@ -57,6 +57,7 @@ class BatchScheduler:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="hf-batcher", daemon=True)
         self.steps = 0
+        self.prefills = 0
         self.largest_batch = 0
 
     def start(self) -> None:
@@ -218,14 +219,24 @@ class BatchScheduler:
         self._pending = deque(s for s in self._pending if not s.cancelled)
 
     def _prefill(self, rows: list[Sequence]) -> ActiveBatch:
+        """Prefill `rows` in groups of similar prompt length (little padding), one batch after."""
         instance = rows[0].instance
-        cache = DynamicCache(config=self._cache_config(instance))
+        batch: ActiveBatch | None = None
         try:
-            return ActiveBatch.prefill(rows, self._forward_for(instance), self._pad_id, cache)
+            for group in length_groups(rows):
+                cache = DynamicCache(config=self._cache_config(instance))
+                part = ActiveBatch.prefill(group, self._forward_for(instance), self._pad_id, cache)
+                self.prefills += 1
+                if batch is None:
+                    batch = part
+                else:
+                    batch.absorb(part)
         except Exception as exc:
             for row in rows:
                 row.emit(exc)
             raise
+        assert batch is not None
+        return batch
 
     def _forward_for(self, instance: str) -> Callable[..., Any]:
         def forward(ids: Any, mask: Any, positions: Any, cache: Any, adapters: Any) -> Any:
