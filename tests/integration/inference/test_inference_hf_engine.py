@@ -98,6 +98,31 @@ def test_prompts_of_very_different_lengths_answer_as_one_by_one(engine: HFEngine
     asyncio.run(scenario())
 
 
+def test_prompts_with_a_long_shared_system_prompt_answer_as_one_by_one(engine: HFEngine) -> None:
+    """The shared start is computed once for the batch: the same greedy answers and logprobs."""
+    rubric = "You compare two answers. " + " ".join(f"Rule {n}: be exact." for n in range(15))
+    questions = ["Deadline?", "What is the visa fee in Norvania?", "Which documents?", "Fees?"]
+
+    def ask(question: str) -> GenerationRequest:
+        messages = [{"role": "system", "content": rubric}, {"role": "user", "content": question}]
+        return GenerationRequest("base", messages,
+                                 SamplingParams(temperature=0.0, max_tokens=8, logprobs=True))  # fmt: skip
+
+    async def scenario() -> None:
+        alone = [await engine.generate(ask(q)) for q in questions]
+        saved = engine.scheduler.prefill_tokens_saved  # type: ignore[union-attr]
+        together = await asyncio.gather(*(engine.generate(ask(q)) for q in questions))
+        assert [r.text for r in together] == [r.text for r in alone]
+        # the rubric was computed once for the rows prefilled together
+        assert engine.scheduler.prefill_tokens_saved > saved  # type: ignore[union-attr]
+        for mine, theirs in zip(together, alone, strict=True):
+            assert [t.logprob for t in mine.logprobs] == pytest.approx(
+                [t.logprob for t in theirs.logprobs], abs=1e-4
+            )
+
+    asyncio.run(scenario())
+
+
 def test_seed_stop_and_length(engine: HFEngine) -> None:
     async def scenario() -> None:
         sampled = [await engine.generate(req("base", temperature=1.0, seed=s, max_tokens=12))

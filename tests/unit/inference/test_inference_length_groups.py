@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from advisor_inference.engines.hf.batch import length_groups
+from advisor_inference.engines.hf.batch import length_groups, shared_prefix
 
 pytestmark = pytest.mark.unit
 
@@ -33,3 +33,24 @@ def test_padding_is_bounded_by_the_slack() -> None:
 
 def test_equal_prompts_stay_one_batch() -> None:
     assert len(length_groups(rows(40, 40, 40, 40))) == 1
+
+
+def prompts(*ids: list[int], adapter: str | None = None) -> list:
+    return [SimpleNamespace(prompt_ids=list(p), adapter=adapter) for p in ids]
+
+
+def test_a_long_shared_start_is_found_and_leaves_each_row_a_token() -> None:
+    rubric = list(range(100, 160))  # 60 shared tokens
+    rows_ = prompts(rubric + [1, 2, 3], rubric + [1, 9], rubric + [7])
+    assert shared_prefix(rows_) == 60
+    # identical prompts share all but their last token
+    assert shared_prefix(prompts(rubric, rubric)) == 59
+
+
+def test_no_shared_start_below_the_minimum_across_adapters_or_alone() -> None:
+    short = list(range(10))
+    assert shared_prefix(prompts(short + [1], short + [2])) == 0
+    rubric = list(range(100, 160))
+    mixed = prompts(rubric + [1]) + prompts(rubric + [2], adapter="lora")
+    assert shared_prefix(mixed) == 0
+    assert shared_prefix(prompts(rubric + [1])) == 0

@@ -43,6 +43,8 @@ class ActiveBatch:
     ):
         self.rows, self.cache, self.mask = rows, cache, mask
         self.positions, self.last_logits = positions, last_logits
+        # Prompt tokens its prefill did not compute: a shared start, once instead of per row.
+        self.tokens_saved = 0
 
     @property
     def instance(self) -> str:
@@ -52,10 +54,32 @@ class ActiveBatch:
     def prefill(
         cls, rows: list[Sequence], forward: Forward, pad_id: int, cache: Any
     ) -> ActiveBatch:
-        """Run the prompts of `rows` (left-padded) through the model once."""
-        ids, mask, positions = left_padded(rows, pad_id)
+        """Run the prompts of `rows` (left-padded) through the model once. A long start that
+        every prompt shares (a judge's rubric, one system prompt) is computed once and its
+        keys and values copied to every row: the rows' own tokens follow it, left-padded, so
+        each row reads [shared | padding | own tokens] with the padding masked out."""
+        shared = shared_prefix(rows)
+        if not shared:
+            ids, mask, positions = left_padded(rows, pad_id)
+            logits = forward(ids, mask, positions, cache, [r.adapter for r in rows])
+            return cls(rows, cache, mask, positions[:, -1], logits)
+        head = torch.tensor([rows[0].prompt_ids[:shared]])
+        forward(
+            head, torch.ones_like(head), torch.arange(shared)[None, :], cache, [rows[0].adapter]
+        )
+        for layer in cache.layers:
+            layer.keys = layer.keys.expand(len(rows), -1, -1, -1).contiguous()
+            layer.values = layer.values.expand(len(rows), -1, -1, -1).contiguous()
+        tails = [r.prompt_ids[shared:] for r in rows]
+        width = max(len(t) for t in tails)
+        ids = torch.tensor([[pad_id] * (width - len(t)) + t for t in tails])
+        own = torch.tensor([[0] * (width - len(t)) + [1] * len(t) for t in tails])
+        mask = torch.cat([own.new_ones((len(rows), shared)), own], dim=1)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, shared:]
         logits = forward(ids, mask, positions, cache, [r.adapter for r in rows])
-        return cls(rows, cache, mask, positions[:, -1], logits)
+        batch = cls(rows, cache, mask, positions[:, -1], logits)
+        batch.tokens_saved = shared * (len(rows) - 1)
+        return batch
 
     def absorb(self, other: ActiveBatch) -> None:
         """Append `other`'s rows: pad both caches on the left to one length, then concatenate."""
@@ -113,6 +137,24 @@ class ActiveBatch:
             for layer in self.cache.layers:
                 layer.keys = layer.keys[:, :, lead:, :]
                 layer.values = layer.values[:, :, lead:, :]
+
+
+# A shared start shorter than this is not worth a separate forward pass.
+SHARED_PREFIX_MIN = 32
+
+
+def shared_prefix(rows: list[Sequence]) -> int:
+    """How many first tokens every prompt of `rows` has in common, leaving each at least one
+    of its own; 0 when that is under SHARED_PREFIX_MIN, for a single row, or when the rows use
+    different adapters (an adapter changes the keys and values of the same tokens)."""
+    if len(rows) < 2 or len({r.adapter for r in rows}) != 1:
+        return 0
+    first = rows[0].prompt_ids
+    limit = min(len(r.prompt_ids) for r in rows) - 1
+    shared = 0
+    while shared < limit and all(r.prompt_ids[shared] == first[shared] for r in rows):
+        shared += 1
+    return shared if shared >= SHARED_PREFIX_MIN else 0
 
 
 def length_groups(rows: list[Sequence], slack: float = 0.15) -> list[list[Sequence]]:

@@ -58,6 +58,7 @@ class BatchScheduler:
         self._thread = threading.Thread(target=self._run, name="hf-batcher", daemon=True)
         self.steps = 0
         self.prefills = 0
+        self.prefill_tokens_saved = 0
         self.largest_batch = 0
 
     def start(self) -> None:
@@ -227,6 +228,7 @@ class BatchScheduler:
                 cache = DynamicCache(config=self._cache_config(instance))
                 part = ActiveBatch.prefill(group, self._forward_for(instance), self._pad_id, cache)
                 self.prefills += 1
+                self.prefill_tokens_saved += part.tokens_saved
                 if batch is None:
                     batch = part
                 else:
