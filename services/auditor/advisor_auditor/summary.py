@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from .conversation_audit import ItemAudit
-from .findings import ERROR_CLASSES, Verdict
+from .findings import ERROR_CLASSES, Finding, Verdict
 from .stats import rate_with_interval
 
 
@@ -47,14 +47,25 @@ def summarise(audits: list[ItemAudit], *, population: int | None = None) -> dict
     }
 
 
+def _distinct(findings: list[Finding]) -> list[Finding]:
+    """One finding per claim text and verdict: a claim an answer repeats is one claim. Small
+    models loop ("… 120000 euros or more." three times), and counting each repetition would
+    measure the looping, not what the answer asserts."""
+    seen: dict[tuple[str, str], Finding] = {}
+    for finding in findings:
+        seen.setdefault((" ".join(finding.claim.lower().split()), finding.verdict.value), finding)
+    return list(seen.values())
+
+
 def answer_counts(audit: ItemAudit) -> dict[str, int]:
-    """One answer's claims by verdict, and how many of its contradicted claims are confident
-    (unhedged) errors."""
-    verdicts = Counter(f.verdict.value for f in audit.findings)
+    """One answer's distinct claims by verdict, and how many of its contradicted ones are
+    confident (unhedged) errors."""
+    findings = _distinct(audit.findings)
+    verdicts = Counter(f.verdict.value for f in findings)
     return {
-        "claims": len(audit.findings),
+        "claims": len(findings),
         **{v.value: verdicts.get(v.value, 0) for v in Verdict},
-        "confident_errors": len(audit.confident_errors),
+        "confident_errors": sum(f.confident_error for f in findings),
     }
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from advisor_auditor.claims import extract_claims
+from advisor_auditor.conversation_audit import ItemAudit
 from advisor_auditor.corpus import build_corpus
 from advisor_auditor.entities import Gazetteer
+from advisor_auditor.findings import Evidence, Finding, Verdict
 from advisor_auditor.hedges import find_hedges, is_hedged
 from advisor_auditor.stats import rate_with_interval
+from advisor_auditor.summary import answer_counts, per_answer
 
 pytestmark = pytest.mark.unit
 
@@ -84,3 +87,27 @@ def test_rates_carry_the_shared_wilson_interval() -> None:
     assert rate_with_interval(0, 0) == {"count": 0, "n": 0, "rate": None, "wilson_ci": [0.0, 1.0]}
     with pytest.raises(ValueError):
         rate_with_interval(5, 3)
+
+
+def _finding(claim: str, verdict: str, hedged: bool = False) -> Finding:
+    evidence = [Evidence(doc_path="visa-norvania.md", start=0, end=10, quote="EUR 180")]
+    contradicted = verdict == "contradicted"
+    return Finding(item_id="a1", turn=1, claim_id=claim[:8], claim=claim, start=0,
+                   end=len(claim), verdict=Verdict(verdict), hedged=hedged,
+                   confident_error=contradicted and not hedged,
+                   evidence=evidence if contradicted else [])  # fmt: skip
+
+
+def test_an_answer_that_repeats_a_claim_counts_it_once() -> None:
+    """A looping answer states the same wrong fee three times: one contradicted claim."""
+    audit = ItemAudit("a1", "visa")
+    audit.findings = [
+        _finding("The visa fee is EUR 250.", "contradicted"),
+        _finding("The visa fee is  EUR 250.", "contradicted"),
+        _finding("the visa fee is EUR 250.", "contradicted"),
+        _finding("Processing takes 6 weeks.", "supported"),
+        _finding("Bring your passport.", "unverifiable"),
+    ]
+    assert answer_counts(audit) == {"claims": 3, "supported": 1, "contradicted": 1,
+                                     "unverifiable": 1, "confident_errors": 1}  # fmt: skip
+    assert per_answer([audit]) == {"a1": answer_counts(audit)}
