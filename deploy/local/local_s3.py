@@ -7,8 +7,8 @@ container comes back with the buckets and objects it had. Reads are not logged. 
 uploads are replayed under the upload ids moto hands out again. The log only grows: this is a
 stand-in for a test stack, not a store to keep data in for long.
 
-    local-s3 serve --host 127.0.0.1 --port 19000 --log /data/writes.jsonl
-    local-s3 create-bucket --endpoint http://127.0.0.1:19000 advisor
+    python local_s3.py serve --host 127.0.0.1 --port 19000 --log /data/writes.jsonl
+    python local_s3.py create-bucket --endpoint http://127.0.0.1:19000 advisor
 """
 
 from __future__ import annotations

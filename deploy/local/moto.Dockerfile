@@ -6,16 +6,13 @@ FROM ${BASE_IMAGE}
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH
 # moto's version is the one the tests run against (constraints.txt).
 ARG MOTO_VERSION=5.2.5
+WORKDIR /data
+ENTRYPOINT ["python", "/opt/local_s3/local_s3.py"]
+CMD ["serve", "--host", "127.0.0.1", "--port", "9000", "--log", "/data/writes.jsonl"]
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install "moto[s3,server]==${MOTO_VERSION}" \
     && groupadd --system --gid 10001 advisor \
     && useradd --system --uid 10001 --gid advisor --no-create-home advisor \
-    && mkdir -p /data \
     && chown advisor:advisor /data
-COPY local_s3.py /opt/local_s3/local_s3.py
-RUN printf '#!/bin/sh\nexec python /opt/local_s3/local_s3.py "$@"\n' > /usr/local/bin/local-s3 \
-    && chmod 755 /usr/local/bin/local-s3
 USER 10001:10001
-WORKDIR /data
-ENTRYPOINT ["local-s3"]
-CMD ["serve", "--host", "127.0.0.1", "--port", "9000", "--log", "/data/writes.jsonl"]
+COPY local_s3.py /opt/local_s3/local_s3.py
