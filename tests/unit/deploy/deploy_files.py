@@ -260,12 +260,24 @@ _PIP_OPTIONS_WITH_VALUE = {
 }
 
 
+def shell_commands(text: str) -> list[list[str]]:
+    """The simple commands of a shell line, split at `&&`, `||` and `;` outside quotes."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token in (";", "&&", "||"):
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [c for c in commands if c]
+
+
 def pip_installs(dockerfile: Dockerfile) -> list[PipInstall]:
     """Every `pip install` in RUN instructions, with ARG defaults substituted."""
     found: list[PipInstall] = []
     for run in dockerfile.all("RUN"):
-        for command in re.split(r"&&|;", expand_args(run.arguments, dockerfile.args)):
-            words = shlex.split(command)
+        for words in shell_commands(expand_args(run.arguments, dockerfile.args)):
             if "pip" not in [Path(w).name for w in words[:2]] or "install" not in words:
                 continue
             rest = words[words.index("install") + 1 :]
