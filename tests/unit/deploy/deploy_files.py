@@ -8,6 +8,7 @@ files, their Settings classes and the modules their commands name.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import shlex
 import shutil
@@ -43,6 +44,18 @@ def compose() -> dict[str, Any]:
     loaded = yaml.safe_load(compose_text())
     assert isinstance(loaded, dict)
     return loaded
+
+
+@cache
+def local_compose() -> dict[str, Any]:
+    """compose.yaml with compose.local.yaml, merged as deploy/local/compose_v1.py does for v1."""
+    spec = importlib.util.spec_from_file_location("compose_v1", REPO / "deploy/local/compose_v1.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rendered = module.render([COMPOSE_FILE, REPO / "compose.local.yaml"])
+    assert isinstance(rendered, dict)
+    return rendered
 
 
 def interpolations(text: str) -> list[tuple[str, str, str]]:
