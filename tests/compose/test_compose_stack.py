@@ -231,7 +231,7 @@ def _kill_a_worker_mid_job(stack: LocalStack, key: str, figures: dict[str, Any])
     evaluator = Api(EVALUATOR, key)
     items = KILLED_JOB_ITEMS
     body = {"dataset": {"items": items}, "candidates": ["base", ADAPTER],
-            "metrics": ["bertscore", "rouge_l"], "generation": {"max_tokens": 64}}  # fmt: skip
+            "metrics": ["bertscore", "rouge_l"], "generation": {"max_tokens": 96}}  # fmt: skip
     headers = {"Idempotency-Key": "killed-worker"}
     job_id = evaluator.post("/v1/evaluations", body, **headers).json()["id"]
 
