@@ -92,7 +92,10 @@ def test_first_run_without_a_gpu(tmp_path: Path) -> None:
     with timed(figures, "base_images_s"):
         stack.run("deploy/local/base-image.sh", timeout=1800)
     with timed(figures, "build_s"):
-        stack.run(f"ENV_FILE={stack.env_file} deploy/local/build.sh", timeout=5400)
+        built = stack.run(f"ENV_FILE={stack.env_file} deploy/local/build.sh", timeout=5400)
+    # Whether this build started from nothing or reused layers of an earlier one.
+    figures["build_steps_from_cache"] = built.count("Using cache")
+    figures["build_cold"] = figures["build_steps_from_cache"] == 0
     figures["image_bytes"] = image_sizes(IMAGES)
     stack.compose("down -v --remove-orphans", check=False)  # what a failed earlier run left
     try:
@@ -298,8 +301,8 @@ def _record(figures: dict[str, Any], stack: LocalStack) -> None:
                 "host": {
                     "cpus": os.cpu_count(),
                     "machine": platform.machine(),
-                    "storage_driver": "vfs",
-                },  # fmt: skip
+                    "storage_driver": stack.run("docker info --format '{{.Driver}}'").strip(),
+                },
                 "figures": figures,
                 "steps": [vars(step) for step in stack.steps],
             },
