@@ -5,7 +5,6 @@ each logged with its duration, and HTTP only to the ports the stack listens on."
 from __future__ import annotations
 
 import json
-import secrets
 import shlex
 import subprocess
 import time
@@ -24,23 +23,13 @@ GATEWAY = "http://127.0.0.1:18000"
 EVALUATOR = "http://127.0.0.1:18001"
 AUDITOR = "http://127.0.0.1:18002"
 TRAINER = "http://127.0.0.1:18003"
-# Secrets .env.example asks for; the rest of .env is what compose.local.yaml needs on a CPU host.
-SECRETS = ("MINIO_ROOT_PASSWORD", "ADVISOR_S3_ACCESS_KEY", "ADVISOR_S3_SECRET_KEY",
-           "REDIS_PASSWORD", "ADVISOR_API_KEYS", "SERVICE_API_KEY", "ADVISOR_ADMIN_API_KEYS")  # fmt: skip
-
 T = TypeVar("T")
 
 
-def write_env_file(path: Path) -> dict[str, str]:
-    """A .env with fresh hex secrets (what `openssl rand -hex 32` gives), as a user fills it."""
-    values = {name: secrets.token_hex(16) for name in SECRETS}
-    values["MINIO_ROOT_USER"] = "advisor-root"
-    # Read by compose.yaml for the vLLM engine and the GPU trainer; nothing here downloads.
-    values["HF_TOKEN"] = "unused-without-a-gpu"
-    # The HF engine reads its template's fingerprint from the tokenizer and ignores this.
-    values["CHAT_TEMPLATE_SHA256"] = "read-from-the-tokenizer-by-the-hf-engine"
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-    return values
+def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines of an env file."""
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {name.strip(): value.strip() for name, value in pairs if not name.startswith("#")}
 
 
 @dataclass

@@ -31,10 +31,10 @@ from tests.compose.stack import (
     LocalStack,
     healthy,
     image_sizes,
+    read_env_file,
     sample_lines,
     timed,
     wait_for,
-    write_env_file,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(7200)]
@@ -84,7 +84,11 @@ def test_first_run_without_a_gpu(tmp_path: Path) -> None:
     _needs_docker()
     figures: dict[str, Any] = {}
     stack = LocalStack(env_file=tmp_path / "env", project=PROJECT, log_dir=tmp_path)
-    secrets = write_env_file(stack.env_file)
+    # `make env` with its own path: fresh secrets; compose.yaml asks for a hub token, which
+    # nothing started here reads.
+    stack.run(f"HF_TOKEN=unused PYTHONPATH=shared python3 -m advisor_shared.deploy_env "
+              f"--path {stack.env_file}")  # fmt: skip
+    secrets = read_env_file(stack.env_file)
     key, admin = secrets["ADVISOR_API_KEYS"], secrets["ADVISOR_ADMIN_API_KEYS"]
 
     # 1-3: the engine, the base images (once), the images (cached layers after the first time).
@@ -166,7 +170,7 @@ def _train_and_load_an_adapter(
 ) -> tuple[str, str]:
     """The trainer worker (profile `train`) trains a LoRA on the embedded base on the CPU; the
     gateway loads the bundle from the store and serves it."""
-    stack.compose("--profile train up -d trainer-worker", timeout=600)
+    stack.compose("--profile train up -d trainer trainer-worker", timeout=600)
     trainer = Api(TRAINER, admin)
     wait_for("the trainer API", lambda: healthy(TRAINER), timeout=300)
     body = {"config": {"run_name": ADAPTER, "base_model": "smollm2-135m-instruct",
@@ -283,6 +287,7 @@ def _restart_and_find_everything(
         assert evaluator.job(f"/v1/evaluations/{job_id}")["status"] == "succeeded"
         assert evaluator.get(f"/v1/evaluations/{job_id}/report.md").text == markdown
     assert Api(AUDITOR, key).job(f"/v1/audits/{audit}")["status"] == "succeeded"
+    stack.compose("--profile train up -d trainer", timeout=600)
     trainer = Api(TRAINER, admin)
     wait_for("the trainer API", lambda: healthy(TRAINER), timeout=300)
     job_id, bundle = training

@@ -315,7 +315,8 @@ def pip_installs(dockerfile: Dockerfile) -> list[PipInstall]:
                 if not word.startswith("-"):
                     targets.append(word)
                 position += 1
-            found.append(PipInstall(tuple(targets), index_url, tuple(constraints)))
+            if targets:  # an optional install whose ARG is empty by default installs nothing
+                found.append(PipInstall(tuple(targets), index_url, tuple(constraints)))
     return found
 
 
