@@ -257,3 +257,16 @@ def test_compose_v1_reads_compose_yaml_and_the_rendered_local_stack(tmp_path: Pa
     finally:
         in_repo.unlink()
     assert result.returncode == 0, result.stderr
+
+
+def test_the_cpu_images_convert_the_embedded_base_alike() -> None:
+    """The trainer's CPU build installs what the CPU gateway runs (torch, and the CPU lock for
+    transformers): the base each converts from the GGUF is then byte for byte the same, and the
+    gateway accepts the bundles the trainer writes (the fingerprint covers config.json, which
+    records the transformers version)."""
+    args = service("trainer")["build"]["args"]
+    assert args["TRAINER_CONSTRAINTS"] == "constraints.txt"
+    gateway_dockerfile = (REPO / service("gateway")["build"]["dockerfile"]).read_text()
+    torch = re.search(r"^ARG TORCH_VERSION=(\S+)$", gateway_dockerfile, re.M)
+    assert torch is not None and args["TORCH_VERSION"] == torch[1]
+    assert service("trainer-worker")["build"] == service("trainer")["build"]
