@@ -34,10 +34,13 @@ CHANGED = {
     "ADVISOR_REDIS_URL",  # Redis on a loopback port
     "ADVISOR_INFERENCE_URL",  # the gateway's loopback port
     "ADVISOR_AUDITOR_URL",  # the auditor's loopback port
+    "ADVISOR_EVALUATOR_URL",  # the evaluator's loopback port (the gateway's console)
+    "ADVISOR_TRAINER_URL",  # the trainer API's loopback port (the gateway's console)
     "ADVISOR_BERTSCORE_ENCODER",  # the packaged MiniLM instead of roberta-large from the hub
     "ADVISOR_AUDITOR_ENCODER",  # the packaged MiniLM instead of the hub's copy
     "ADVISOR_ENGINE",  # the HF engine instead of vLLM
     "ADVISOR_BASE_MODEL",  # the embedded model baked into the CPU image
+    "ADVISOR_FLOWER_URL",  # Flower's loopback port
 }
 ADDED = {"HF_HUB_OFFLINE", "ADVISOR_TORCH_THREADS", "ADVISOR_AUDITOR_SOURCES"}
 HARDENING = ("read_only", "tmpfs", "cap_drop", "security_opt", "restart", "stop_grace_period",
@@ -203,6 +206,9 @@ def test_ports_are_distinct_and_the_services_find_each_other() -> None:
     evaluator = service("evaluator")["environment"]
     assert urlsplit(evaluator["ADVISOR_INFERENCE_URL"]).port == int(ports["gateway"])
     assert urlsplit(evaluator["ADVISOR_AUDITOR_URL"]).port == int(ports["auditor"])
+    console = service("gateway")["environment"]
+    for name in ("evaluator", "auditor", "trainer"):
+        assert urlsplit(console[f"ADVISOR_{name.upper()}_URL"]).port == int(ports[name])
 
 
 def test_nothing_listens_or_points_beyond_loopback() -> None:
