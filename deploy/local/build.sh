@@ -6,7 +6,7 @@
 #      what they need with this host's pip, refusing a CUDA build of torch (it would be
 #      gigabytes), into .cache/torch-index/, and serves them on loopback as the index the
 #      Dockerfiles' TORCH_INDEX_URL names;
-#   3. docker-compose build (cached layers make a second build take seconds).
+#   3. docker-compose --profile train build (cached layers make a second build take seconds).
 #   deploy/local/build.sh [SERVICE...]       # needs .env (compose interpolates it), or
 #   ENV_FILE=path/to/env deploy/local/build.sh
 set -euo pipefail
@@ -51,4 +51,7 @@ du -sh "$INDEX/files" | sed 's/^/torch CPU wheels: /'
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
 export LOCAL_TORCH_INDEX_URL="http://127.0.0.1:$PORT/"
-COMPOSE_FILE=compose.local.rendered.yaml nice -n 10 docker-compose --env-file "$ENV_FILE" build "$@"
+# `--profile train`: the trainer API and worker are in that profile, and Compose builds only
+# the services of the profiles it is given.
+COMPOSE_FILE=compose.local.rendered.yaml nice -n 10 docker-compose --env-file "$ENV_FILE" \
+  --profile train build "$@"
