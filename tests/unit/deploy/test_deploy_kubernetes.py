@@ -23,6 +23,7 @@ from deploy_files import (
     env_example_assignments,
     find,
     kubectl,
+    local_compose,
     missing_app_reference,
     queues,
     rendered,
@@ -46,7 +47,8 @@ DIFFERS_BY_DESIGN = {"ADVISOR_FLOWER_URL"}
 
 # The oldest Kubernetes release we support and the newest the validator knows.
 KUBERNETES_VERSIONS = ("1.29.0", "1.37.0")
-BUILDS = (*(f"overlays/{o}" for o in OVERLAYS), "jobs/train")
+# overlays/cpu: the stack compose.local.yaml runs (no GPU), compared with it below.
+BUILDS = (*(f"overlays/{o}" for o in OVERLAYS), "overlays/cpu", "jobs/train")
 GPU = "nvidia.com/gpu"
 
 
@@ -190,7 +192,8 @@ def test_workloads_run_the_compose_command_with_the_same_settings(
     ]
     compose_service = compose()["services"][service]
     assert container["command"] == command_words(compose_service["command"])
-    assert container["image"].split(":")[0] == compose_service["image"].split(":")[0]
+    # The same image, tag included: what `docker compose build` makes is what the nodes run.
+    assert container["image"] == compose_service["image"]
     k8s_env = settings_environment(build, workload)
     compose_env = {k: str(v) for k, v in compose_service["environment"].items()}
     assert set(k8s_env) == {k for k in compose_env if k.startswith("ADVISOR_")}
@@ -199,6 +202,57 @@ def test_workloads_run_the_compose_command_with_the_same_settings(
             continue
         if "${" not in compose_env[key] and "$(" not in str(value):
             assert value == compose_env[key], key
+
+
+# Settings whose values say where a service is: loopback ports in compose.local.yaml, the
+# cluster's Services in k8s/.
+WHERE = {
+    "ADVISOR_STORE_URL",
+    "ADVISOR_REDIS_URL",
+    "ADVISOR_INFERENCE_URL",
+    "ADVISOR_AUDITOR_URL",
+    "ADVISOR_FLOWER_URL",
+    "ADVISOR_EVALUATOR_URL",
+    "ADVISOR_TRAINER_URL",
+}
+# compose.local.yaml's for its host only: the sample corpus from ./data, one torch thread.
+HOST_ONLY = {"ADVISOR_AUDITOR_SOURCES", "ADVISOR_TORCH_THREADS"}
+
+
+def _without_host_and_port(words: list[str]) -> list[str]:
+    return [w for i, w in enumerate(words)
+            if w not in ("--host", "--port") and words[i - 1] not in ("--host", "--port")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("workload", "service"), sorted(SAME_PROCESS.items()))
+def test_cpu_overlay_runs_the_images_and_settings_of_the_local_compose_stack(
+    workload: str, service: str
+) -> None:
+    build = "overlays/cpu"
+    (container,) = find(rendered(build), "Deployment", workload)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    local = local_compose()["services"][service]
+    assert container["image"] == local["image"]
+    assert _without_host_and_port(container["command"]) == _without_host_and_port(
+        command_words(local["command"])
+    )
+    k8s_env = settings_environment(build, workload)
+    local_env = {k: str(v) for k, v in local["environment"].items() if k.startswith("ADVISOR_")}
+    assert set(k8s_env) == set(local_env) - HOST_ONLY
+    for key, value in k8s_env.items():
+        if key in WHERE | DIFFERS_BY_DESIGN:
+            continue
+        if "${" not in local_env[key] and "$(" not in str(value):
+            assert value == local_env[key], key
+    assert not any("nvidia.com/gpu" in str(c.get("resources")) for c in containers(
+        find(rendered(build), "Deployment", workload)))  # fmt: skip
+
+
+def test_cpu_overlay_has_no_engine_of_its_own() -> None:
+    names = {(o["kind"], o["metadata"]["name"]) for o in rendered("overlays/cpu")}
+    assert not any("vllm" in name for _, name in names)
+    assert ("Deployment", "vllm") in kinds("overlays/single-gpu")
 
 
 @pytest.mark.parametrize("build", BUILDS)
