@@ -292,8 +292,17 @@ def _restart_and_find_everything(
     job_id, bundle = training
     job = trainer.job(f"/v1/training-jobs/{job_id}")
     assert job["status"] == "succeeded" and job["result"]["bundle"] == bundle
-    # The gateway starts with no adapter; the bundle in the store loads as it did before.
-    _load_adapter(admin, bundle)
+    # The gateway keeps its loaded set in the store and loads it again at start: the bundle is
+    # served again without being asked for, and answers.
+    gateway = Api(GATEWAY, admin)
+
+    def served() -> bool:
+        return ADAPTER in {m["id"] for m in gateway.job("/v1/models")["data"]}
+
+    wait_for("the adapter served again after the restart", served, timeout=300)
+    reply = gateway.post("/v1/chat/completions", {"model": ADAPTER, "max_tokens": 8,
+                         "messages": [{"role": "user", "content": QUESTION}]})  # fmt: skip
+    assert reply.status_code == 200 and reply.json()["model"] == ADAPTER, reply.text
 
 
 def _record(figures: dict[str, Any], stack: LocalStack) -> None:
