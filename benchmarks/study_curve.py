@@ -221,20 +221,16 @@ def summarise(
     return points
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--steps", default="0,24,48,96", help="checkpoints, comma-separated (0 = the base model)"
-    )
-    parser.add_argument("--prompts", type=int, default=EMBEDDED.eval_prompts)
-    parser.add_argument("--new-tokens", type=int, default=EMBEDDED.new_tokens)
-    parser.add_argument("--learning-rate", type=float, default=EMBEDDED.learning_rate)
-    parser.add_argument("--max-seq-len", type=int, default=EMBEDDED.max_seq_len)
-    parser.add_argument("--batch", type=int, default=32, help="engine rows per decode step")
-    parser.add_argument("--work", type=Path, default=REPO / "var" / "study_curve")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/study_curve.json")
-    args = parser.parse_args()  # fmt: skip
-    steps = sorted({int(s) for s in args.steps.split(",")})
+def scorer() -> tuple[Any, dict[str, Any]]:
+    """The auditor's engine on the sample corpus and the evaluator's BERTScore settings."""
+    evaluator = EvaluatorSettings()
+    bert = {"encoder": evaluator.bertscore_encoder, "num_layers": evaluator.bertscore_layers,
+            "rescale": evaluator.bertscore_rescale_with_baseline}  # fmt: skip
+    return engine_for(build_corpus(read_corpus_folder(REPO / "data/sample/sources"))), bert
+
+
+def train_and_generate(args: argparse.Namespace, steps: list[int]) -> dict[str, Any]:
+    """Gate, train both arms, answer the prompts with every checkpoint; what was run."""
     trained = [s for s in steps if s > 0]
     every = math.gcd(*trained) if trained else 1
     started = time.monotonic()
@@ -267,30 +263,86 @@ def main() -> None:
     mark = time.monotonic()
     answers = asyncio.run(generate_all(base, adapters, items, args.new_tokens, args.batch))
     timings["generate"] = round(time.monotonic() - mark, 1)
-    mark = time.monotonic()
-    evaluator = EvaluatorSettings()
-    bert = {"encoder": evaluator.bertscore_encoder, "num_layers": evaluator.bertscore_layers,
-            "rescale": evaluator.bertscore_rescale_with_baseline}  # fmt: skip
-    sources = REPO / "data/sample/sources"
-    audit_engine = engine_for(build_corpus(read_corpus_folder(sources)))
-    per_answer = {name: score(items, rows, audit_engine, name, bert)
-                  for name, rows in answers.items()}  # fmt: skip
-    timings["score and audit"] = round(time.monotonic() - mark, 1)
-    timings["total"] = round(time.monotonic() - started, 1)
-    result = {
+    return {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "profile": profile.to_dict(), "checkpoint_every_steps": every,
+        "adapters": {arm: str(path.parent.name) for arm, path in adapters.items()},
+        "timings_s": timings, "items": items, "answers": answers,
+    }  # fmt: skip
+
+
+def stored_answers(path: Path) -> dict[str, Any]:
+    """The answers of an earlier run of this script, to score again (the checkpoints and
+    prompts it recorded; nothing is trained or generated)."""
+    earlier = json.loads(path.read_text())
+    items = eval_items(earlier["profile"]["eval_prompts"])
+    if [i.id for i in items] != earlier["prompts"]:
+        raise SystemExit(f"{path}: its prompts are not this sample's")
+    answers = {
+        name: [{"text": r["text"], "completion_tokens": r["completion_tokens"],
+                "finish_reason": "length" if r["truncated"] else "stop"} for r in rows]
+        for name, rows in earlier["per_answer"].items()
+    }  # fmt: skip
+    run = earlier.get("answers_from") or {k: earlier[k] for k in ("command", "finished_at")}
+    run = run | {"timings_s": earlier.get("answers_from", earlier)["timings_s"]}
+    steps = [p["step"] for p in earlier["points"]]
+    keep = ("profile", "checkpoint_every_steps", "adapters")
+    return {"answers_from": run, "items": items, "answers": answers, "steps": steps,
+            **{k: earlier[k] for k in keep}}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--steps", default="0,24,48,96", help="checkpoints, comma-separated (0 = the base model)"
+    )
+    parser.add_argument("--prompts", type=int, default=EMBEDDED.eval_prompts)
+    parser.add_argument("--new-tokens", type=int, default=EMBEDDED.new_tokens)
+    parser.add_argument("--learning-rate", type=float, default=EMBEDDED.learning_rate)
+    parser.add_argument("--max-seq-len", type=int, default=EMBEDDED.max_seq_len)
+    parser.add_argument("--batch", type=int, default=32, help="engine rows per decode step")
+    parser.add_argument("--work", type=Path, default=REPO / "var" / "study_curve")
+    parser.add_argument(
+        "--rescore",
+        type=Path,
+        default=None,
+        help="score and audit again the answers of an earlier result file",
+    )
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/study_curve.json")
+    args = parser.parse_args()  # fmt: skip
+    started = time.monotonic()
+    if args.rescore is not None:
+        run = stored_answers(args.rescore)
+        steps = run.pop("steps")
+    else:
+        steps = sorted({int(s) for s in args.steps.split(",")})
+        run = train_and_generate(args, steps)
+    items, answers = run.pop("items"), run.pop("answers")
+    mark = time.monotonic()
+    audit_engine, bert = scorer()
+    per_answer = {name: score(items, rows, audit_engine, name, bert)
+                  for name, rows in answers.items()}  # fmt: skip
+    scoring_s = round(time.monotonic() - mark, 1)
+    if args.rescore is None:
+        run["timings_s"] |= {"score and audit": scoring_s,
+                             "total": round(time.monotonic() - started, 1)}  # fmt: skip
+    else:
+        run["command"] = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+        run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        run["timings_s"] = {"score and audit": scoring_s}
+    result = {
+        "command": run.pop("command"),
+        "finished_at": run.pop("finished_at"),
         "host": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                  "python": platform.python_version()},
         "method": "one training session per arm with a constant learning rate and no warm-up, "
                   "a bundle every few steps; each checkpoint answers the same prompts greedily "
-                  "through the HF engine; paired bootstrap (1,000 resamples, seed 42) over "
+                  "through the HF engine; the auditor counts each answer's distinct claims by "
+                  "verdict against the sources; paired bootstrap (1,000 resamples, seed 42) over "
                   "prompts; MDE = (z_0.975 + z_0.8) x SD of the paired differences / sqrt(n)",
-        "profile": profile.to_dict(),
-        "checkpoint_every_steps": every,
+        **run,
         "prompts": [i.id for i in items],
-        "adapters": {arm: str(path.parent.name) for arm, path in adapters.items()},
-        "timings_s": timings,
         "points": summarise(per_answer, steps),
         "per_answer": per_answer,
     }  # fmt: skip
@@ -305,7 +357,7 @@ def main() -> None:
               f"{a['gated']['value']:+.4f} [{a['gated']['low']:+.4f}, {a['gated']['high']:+.4f}]; "
               f"Δ contradicted ungated−gated {b['value']:+.3f} [{b['low']:+.3f}, {b['high']:+.3f}] "
               f"(MDE {b['mde']}); truncated {trunc}")  # fmt: skip
-    print(f"wrote {args.out} in {timings['total']:.0f} s")
+    print(f"wrote {args.out} in {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":
