@@ -2,10 +2,9 @@
 # The images of compose.yaml + compose.local.yaml, built on a host that can reach PyPI and
 # Debian but no registry and no PyTorch index:
 #   1. writes compose.local.rendered.yaml (Compose v1 reads no !reset: compose_v1.py);
-#   2. downloads torch's CPU build (and the torchvision the trainer installs beside it) and
-#      what they need with this host's pip, refusing a CUDA build of torch (it would be
-#      gigabytes), into .cache/torch-index/, and serves them on loopback as the index the
-#      Dockerfiles' TORCH_INDEX_URL names;
+#   2. downloads torch's CPU build and what it needs with this host's pip, refusing a CUDA
+#      build (it would be gigabytes), into .cache/torch-index/, and serves them on loopback as
+#      the index the Dockerfiles' TORCH_INDEX_URL names;
 #   3. docker-compose --profile train build (cached layers make a second build take seconds).
 #   deploy/local/build.sh [SERVICE...]       # needs .env (compose interpolates it), or
 #   ENV_FILE=path/to/env deploy/local/build.sh
@@ -15,20 +14,16 @@ PYTHON=${PYTHON:-python3}
 ENV_FILE=${ENV_FILE:-.env}
 PORT=${TORCH_INDEX_PORT:-18099}
 TORCH_VERSION=$(sed -n 's/^ARG TORCH_VERSION=//p' services/evaluator/Dockerfile)
-# The trainer's CPU build installs torchvision beside torch: the release built for that torch.
-TORCHVISION_VERSION=$(PYTHONPATH=deploy/local "$PYTHON" -c "from pathlib import Path; import compose_v1
-print(compose_v1.render([Path('compose.yaml'), Path('compose.local.yaml')])['services']['trainer']['build']['args']['TORCHVISION_VERSION'])")
 INDEX=.cache/torch-index
 
 "$PYTHON" deploy/local/compose_v1.py compose.yaml compose.local.yaml -o compose.local.rendered.yaml
 
-if [ ! -f "$INDEX/.complete-$TORCH_VERSION-$TORCHVISION_VERSION" ]; then
+if [ ! -f "$INDEX/.complete-$TORCH_VERSION" ]; then
   rm -rf "$INDEX" && mkdir -p "$INDEX/files"
   # The images run Debian's CPython 3.11 on x86-64 glibc: wheels for exactly that.
   "$PYTHON" -m pip download --quiet --only-binary=:all: --python-version 3.11 \
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 --platform any -d "$INDEX/files" "torch==$TORCH_VERSION" \
-    "torchvision==$TORCHVISION_VERSION"
+    --platform manylinux2014_x86_64 --platform any -d "$INDEX/files" "torch==$TORCH_VERSION"
   if ls "$INDEX/files" | grep -qiE '^(nvidia|triton)'; then
     echo "this host's pip resolves torch==$TORCH_VERSION to a CUDA build; point it at the CPU build" >&2
     exit 1
@@ -43,7 +38,7 @@ for wheel in (index / "files").glob("*.whl"):
     (index / "simple" / project).mkdir(parents=True, exist_ok=True)
     os.link(wheel, index / "simple" / project / wheel.name)
 PY
-  touch "$INDEX/.complete-$TORCH_VERSION-$TORCHVISION_VERSION"
+  touch "$INDEX/.complete-$TORCH_VERSION"
 fi
 du -sh "$INDEX/files" | sed 's/^/torch CPU wheels: /'
 

@@ -248,6 +248,12 @@ def parse_dockerfile(text: str, path: Path = Path("Dockerfile")) -> Dockerfile:
 
 
 def expand_args(text: str, args: dict[str, str]) -> str:
+    # `${NAME:+word}`: the word when NAME is set and not empty, as the shell expands it.
+    text = re.sub(
+        r"\$\{([A-Za-z_][A-Za-z0-9_]*):\+([^}]*)\}",
+        lambda m: m[2] if args.get(m[1]) else "",
+        text,
+    )
     return re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: args.get(m[1], m[0]), text)
 
 
