@@ -67,6 +67,25 @@ def list_query(
     return ListQuery(statuses=statuses, limit=limit, cursor=cursor)
 
 
+def job_or_404(jobs: JobStore, kind: str, job_id: str, label: str) -> JobRecord:
+    """The job with its cancel request, if any; 404 naming `label` for an unknown id."""
+    try:
+        return jobs.with_cancel(jobs.get(kind, job_id))
+    except JobNotFoundError:
+        raise ApiError(404, f"no {label} {job_id[:80]!r}", code="not_found") from None
+
+
+def succeeded_or_409(
+    jobs: JobStore, kind: str, job_id: str, label: str, missing: str, code: str
+) -> JobRecord:
+    """The job if it succeeded; 409 saying what it has not got yet (`missing`) otherwise."""
+    record = job_or_404(jobs, kind, job_id, label)
+    if record.status is not JobStatus.SUCCEEDED:
+        raise ApiError(409, f"{label} {job_id} is {record.status.value}; it has no {missing}",
+                       code=code)  # fmt: skip
+    return record
+
+
 def page_of(jobs: JobStore, kind: str, query: ListQuery) -> JobPage:
     return jobs.page(kind, statuses=query.statuses, limit=query.limit, cursor=query.cursor)
 

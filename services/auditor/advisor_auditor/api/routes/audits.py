@@ -8,9 +8,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from advisor_shared.api import ApiError, request_owner
-from advisor_shared.api.job_listing import JobList, ListQuery, list_query, page_of, request_cancel
+from advisor_shared.api.job_listing import (
+    JobList,
+    ListQuery,
+    job_or_404,
+    list_query,
+    page_of,
+    request_cancel,
+    succeeded_or_409,
+)
 from advisor_shared.errors import AdvisorError
-from advisor_shared.jobs import JobNotFoundError, JobRecord, JobStatus
+from advisor_shared.jobs import JobRecord, JobStatus
 
 from ...audit_jobs import JOB_KIND, store_input
 from ...outputs import (
@@ -43,18 +51,11 @@ def _public(record: JobRecord) -> AuditPublic:
 
 
 def _record(runtime: Runtime, job_id: str) -> JobRecord:
-    try:
-        return runtime.jobs.with_cancel(runtime.jobs.get(JOB_KIND, job_id))
-    except JobNotFoundError:
-        raise ApiError(404, f"no audit {job_id[:80]!r}", code="not_found") from None
+    return job_or_404(runtime.jobs, JOB_KIND, job_id, "audit")
 
 
 def _succeeded(runtime: Runtime, job_id: str) -> JobRecord:
-    record = _record(runtime, job_id)
-    if record.status is not JobStatus.SUCCEEDED:
-        raise ApiError(409, f"audit {job_id} is {record.status.value}; it has no outputs",
-                       code="not_ready")  # fmt: skip
-    return record
+    return succeeded_or_409(runtime.jobs, JOB_KIND, job_id, "audit", "outputs", "not_ready")
 
 
 @router.post("", status_code=202, response_model=AuditPublic)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from advisor_shared.api import ApiError, request_owner, require_admin
-from advisor_shared.api.job_listing import JobList, ListQuery, list_query, page_of
+from advisor_shared.api.job_listing import JobList, ListQuery, job_or_404, list_query, page_of
 from advisor_shared.jobs import JobNotFoundError, JobStatus
 
 from ...errors import TrainerError
@@ -63,10 +63,7 @@ def list_training_jobs(
 @router.get("/{job_id}", response_model=TrainingJobPublic)
 def get_training_job(job_id: str, jobs: JobsDep) -> TrainingJobPublic:
     """Status, progress, result and the loss history of a training job."""
-    try:
-        record = jobs.with_cancel(jobs.get(JOB_KIND, job_id))
-    except JobNotFoundError:
-        raise ApiError(404, f"no training job {job_id[:80]!r}", code="not_found") from None
+    record = job_or_404(jobs, JOB_KIND, job_id, "training job")
     return TrainingJobPublic.from_record(
         record, read_history(jobs.store, record.result.get("bundle"))
     )
