@@ -112,10 +112,12 @@ def _misses(audits: list[Any], conversations: list[Any], labels: dict[str, Any])
             message = conversation.messages[label["turn"]].content
             if not any(
                 f.turn == label["turn"]
-                and (label["wrong_text"] in message[f.start : f.end]
-                     or message[f.start : f.end] in label["wrong_text"])
+                and (
+                    label["wrong_text"] in message[f.start : f.end]
+                    or message[f.start : f.end] in label["wrong_text"]
+                )
                 for f in audit.errors
-            ):  # fmt: skip
+            ):
                 missed.append(f"missed {label['error_class']}: {conversation.id}")
             turns.discard(label["turn"])
         if turns:
@@ -150,8 +152,10 @@ def git_commit() -> tuple[str, bool]:
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=REPO, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     return head.stdout.strip(), not status.stdout.strip()
 
 
@@ -206,9 +210,10 @@ def _earliest(commits: list[str]) -> str:
         if all(
             subprocess.run(
                 ["git", "merge-base", "--is-ancestor", candidate, other], cwd=REPO
-            ).returncode == 0
+            ).returncode
+            == 0
             for other in commits
-        ):  # fmt: skip
+        ):
             return candidate
     return commits[0]
 
@@ -239,17 +244,30 @@ def main() -> None:
             figures = scored[world]
             print(
                 world,
-                json.dumps({k: figures[k] for k in ("detected", "planted", "false_positives",
-                                                    "clean_answers", "claims_per_second")}),
+                json.dumps(
+                    {
+                        k: figures[k]
+                        for k in (
+                            "detected",
+                            "planted",
+                            "false_positives",
+                            "clean_answers",
+                            "claims_per_second",
+                        )
+                    }
+                ),
                 flush=True,
-            )  # fmt: skip
+            )
     command = "python benchmarks/audit_worlds.py" + (" --sealed" if args.sealed else "")
     command += "".join(f" {w}" for w in args.worlds)
     result = merge(previous, scored, command)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("sealed", "dev", "sample", "claims_per_second")},
-                     indent=2))  # fmt: skip
+    print(
+        json.dumps(
+            {k: result[k] for k in ("sealed", "dev", "sample", "claims_per_second")}, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -81,12 +81,22 @@ def layer_weights(model: Any, fused: bool) -> list[Any]:
     for layer in model.model.layers:
         a, m = layer.self_attn, layer.mlp
         if fused:
-            matrices += [torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
-                         a.o_proj.weight, torch.cat([m.gate_proj.weight, m.up_proj.weight]),
-                         m.down_proj.weight]  # fmt: skip
+            matrices += [
+                torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
+                a.o_proj.weight,
+                torch.cat([m.gate_proj.weight, m.up_proj.weight]),
+                m.down_proj.weight,
+            ]
         else:
-            matrices += [a.q_proj.weight, a.k_proj.weight, a.v_proj.weight, a.o_proj.weight,
-                         m.gate_proj.weight, m.up_proj.weight, m.down_proj.weight]  # fmt: skip
+            matrices += [
+                a.q_proj.weight,
+                a.k_proj.weight,
+                a.v_proj.weight,
+                a.o_proj.weight,
+                m.gate_proj.weight,
+                m.up_proj.weight,
+                m.down_proj.weight,
+            ]
     return matrices + [model.lm_head.weight]
 
 
@@ -96,8 +106,9 @@ def linears_only(weights: list[Any], rows: int, cuda: bool, repeats: int) -> dic
     import torch.nn.functional as F
 
     device = weights[0].device
-    inputs = {w.shape[1]: torch.randn(rows, w.shape[1], dtype=w.dtype, device=device)
-              for w in weights}  # fmt: skip
+    inputs = {
+        w.shape[1]: torch.randn(rows, w.shape[1], dtype=w.dtype, device=device) for w in weights
+    }
 
     def work() -> None:
         for w in weights:
@@ -106,8 +117,12 @@ def linears_only(weights: list[Any], rows: int, cuda: bool, repeats: int) -> dic
     with torch.inference_mode():
         ms = timed(as_graph(work, cuda), repeats, cuda)
     size = sum(w.numel() * w.element_size() for w in weights)
-    return {"ms": ms, "kernels": len(weights), "weight_gb": size / 1e9,
-            "bandwidth_tb_per_s": size / (ms / 1e3) / 1e12}  # fmt: skip
+    return {
+        "ms": ms,
+        "kernels": len(weights),
+        "weight_gb": size / 1e9,
+        "bandwidth_tb_per_s": size / (ms / 1e3) / 1e12,
+    }
 
 
 def graph_step(model: Any, rows: int, cuda: bool, repeats: int) -> float:
@@ -144,9 +159,11 @@ def kernel_table(model: Any, rows: int, top: int = 25) -> dict[str, Any]:
     return {
         "kernels": sum(e.count for e in events),
         "kernel_ms": sum(e.device_time_total for e in events) / 1e3,
-        "top": [{"name": e.key[:120], "count": e.count, "ms": e.device_time_total / 1e3}
-                for e in events[:top]],
-    }  # fmt: skip
+        "top": [
+            {"name": e.key[:120], "count": e.count, "ms": e.device_time_total / 1e3}
+            for e in events[:top]
+        ],
+    }
 
 
 def engine_token_ms(path: Path | None) -> float | None:
@@ -160,8 +177,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/decode-profile-model"))
-    parser.add_argument("--engine-result", type=Path, default=None,
-                        help="an inference_gpu.py JSON from the same machine")  # fmt: skip
+    parser.add_argument(
+        "--engine-result",
+        type=Path,
+        default=None,
+        help="an inference_gpu.py JSON from the same machine",
+    )
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--smoke", action="store_true", help="tiny model on the CPU")
     args = parser.parse_args()
@@ -172,8 +193,9 @@ def main() -> None:
     cuda = torch.cuda.is_available() and not args.smoke
     device = "cuda" if cuda else "cpu"
     build_model(args.model_dir, SHAPE_SMOKE if args.smoke else SHAPE_7B, device)
-    model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.bfloat16,
-                                                 device_map={"": device})  # fmt: skip
+    model = AutoModelForCausalLM.from_pretrained(
+        args.model_dir, dtype=torch.bfloat16, device_map={"": device}
+    )
     model.eval()
     result: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/decode_profile.py", *sys.argv[1:]]),

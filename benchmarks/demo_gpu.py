@@ -62,10 +62,28 @@ STAGES_EXPECTED = [
     "evaluate: generate, score, judge both orders, audit the answers",
     "report",
 ]
-VERSIONS_OF = ("torch", "transformers", "peft", "accelerate", "bitsandbytes", "unsloth",
-               "unsloth_zoo", "trl", "triton", "safetensors", "tokenizers", "huggingface-hub",
-               "celery", "bert-score", "rouge_score", "bm25s", "openai", "fastapi", "uvicorn",
-               "pydantic")  # fmt: skip
+VERSIONS_OF = (
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "bitsandbytes",
+    "unsloth",
+    "unsloth_zoo",
+    "trl",
+    "triton",
+    "safetensors",
+    "tokenizers",
+    "huggingface-hub",
+    "celery",
+    "bert-score",
+    "rouge_score",
+    "bm25s",
+    "openai",
+    "fastapi",
+    "uvicorn",
+    "pydantic",
+)
 
 
 # --- the model folder ----------------------------------------------------------------------
@@ -94,24 +112,39 @@ def install_tokenizer(model_dir: Path, vocab_size: int) -> dict[str, Any]:
     bpe = Tokenizer(models.BPE(unk_token="<unk>"))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2,
-                                  special_tokens=SPECIAL_TOKENS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=SPECIAL_TOKENS,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     bpe.train_from_iterator(sample_texts(), trainer)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        pad_token="<unk>", model_max_length=32768,
-    )  # fmt: skip
+        tokenizer_object=bpe,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<unk>",
+        model_max_length=32768,
+    )
     tokenizer.chat_template = CHAT_TEMPLATE
-    for stale in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                  "chat_template.jinja"):  # fmt: skip
+    for stale in (
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "chat_template.jinja",
+    ):
         (model_dir / stale).unlink(missing_ok=True)
     tokenizer.save_pretrained(model_dir)
     words = sum(len(t.split()) for t in sample_texts())
     tokens = sum(len(bpe.encode(t).ids) for t in sample_texts())
-    return {"kind": "byte-level BPE trained on data/sample", "vocab_size": len(tokenizer),
-            "tokens_per_word_on_sample": round(tokens / words, 3),
-            "seconds": round(time.perf_counter() - started, 1)}  # fmt: skip
+    return {
+        "kind": "byte-level BPE trained on data/sample",
+        "vocab_size": len(tokenizer),
+        "tokens_per_word_on_sample": round(tokens / words, 3),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def prepare_model(model_dir: Path, device: str) -> dict[str, Any]:
@@ -120,8 +153,12 @@ def prepare_model(model_dir: Path, device: str) -> dict[str, Any]:
     shape = SHAPE_7B if device == "cuda" else SHAPE_SMOKE
     marker = model_dir / ".demo-tokenizer.json"
     if marker.is_file() and (model_dir / "config.json").is_file():
-        return {"shape": shape, "build_s": 0.0, "reused": True,
-                "tokenizer": json.loads(marker.read_text())}  # fmt: skip
+        return {
+            "shape": shape,
+            "build_s": 0.0,
+            "reused": True,
+            "tokenizer": json.loads(marker.read_text()),
+        }
     shutil.rmtree(model_dir, ignore_errors=True)  # a half-built folder from a killed run
     model_dir.mkdir(parents=True)
     build_s = build_model(model_dir, shape, device)
@@ -158,8 +195,11 @@ def prepare_encoder(spec: str | None, work: Path) -> Path | None:
     (folder,) = [p.parent for p in staging.rglob("config.json") if p.parent.name != "1_Pooling"]
     for weights in folder.glob("*.safetensors"):
         tensors = load_file(weights)
-        save_file({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()},
-                  weights, metadata={"format": "pt"})  # fmt: skip
+        save_file(
+            {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()},
+            weights,
+            metadata={"format": "pt"},
+        )
     folder.rename(target)
     shutil.rmtree(staging, ignore_errors=True)
     return target
@@ -207,8 +247,12 @@ class GpuMemorySampler:
 
     @staticmethod
     def _query(*args: str) -> list[list[str]]:
-        out = subprocess.run(["nvidia-smi", *args, "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10).stdout  # fmt: skip
+        out = subprocess.run(
+            ["nvidia-smi", *args, "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         return [[c.strip() for c in line.split(",")] for line in out.splitlines() if line.strip()]
 
     def _run(self) -> None:
@@ -238,8 +282,10 @@ class GpuMemorySampler:
         for _, _, processes in window:
             for label, mib in processes.items():
                 by_process[label] = max(by_process.get(label, 0), mib)
-        return {"peak_gpu_memory_mib": max(s[1] for s in window),
-                "peak_gpu_memory_by_process_mib": by_process}  # fmt: skip
+        return {
+            "peak_gpu_memory_mib": max(s[1] for s in window),
+            "peak_gpu_memory_by_process_mib": by_process,
+        }
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -262,13 +308,19 @@ def device_facts(device: str) -> dict[str, Any]:
 
     if device != "cuda":
         return {"device": platform.processor() or "cpu", "cpu_count": os.cpu_count()}
-    smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,memory.total",
-                          "--format=csv,noheader,nounits"], capture_output=True, text=True)  # fmt: skip
+    smi = subprocess.run(
+        ["nvidia-smi", "--query-gpu=driver_version,memory.total", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+    )
     driver, total = (smi.stdout.splitlines()[0].split(", ") + ["", ""])[:2]
-    return {"device": torch.cuda.get_device_name(0),
-            "compute_capability": list(torch.cuda.get_device_capability(0)),
-            "driver": driver, "memory_total_mib": int(total) if total else None,
-            "cpu_count": os.cpu_count()}  # fmt: skip
+    return {
+        "device": torch.cuda.get_device_name(0),
+        "compute_capability": list(torch.cuda.get_device_capability(0)),
+        "driver": driver,
+        "memory_total_mib": int(total) if total else None,
+        "cpu_count": os.cpu_count(),
+    }
 
 
 def stage_rows(stages_path: Path, sampler: GpuMemorySampler, now: float) -> list[dict[str, Any]]:
@@ -279,8 +331,9 @@ def stage_rows(stages_path: Path, sampler: GpuMemorySampler, now: float) -> list
         return []
     rows = []
     for stage in stages:
-        end = stage["started_at"] + (stage["seconds"] if stage["seconds"] is not None else
-                                     now - stage["started_at"])  # fmt: skip
+        end = stage["started_at"] + (
+            stage["seconds"] if stage["seconds"] is not None else now - stage["started_at"]
+        )
         rows.append(stage | (sampler.peaks(stage["started_at"], end) if sampler.available else {}))
     return rows
 
@@ -291,15 +344,30 @@ def training_sessions(demo_out: Path) -> list[dict[str, Any]]:
         report = json.loads((demo_out / "report.json").read_text())
     except (OSError, ValueError):
         return []
-    keep = ("index", "device_name", "backend", "dtype", "packing", "first_step", "steps",
-            "wall_time_s", "stop_reason", "peak_memory", "resumed_from")  # fmt: skip
+    keep = (
+        "index",
+        "device_name",
+        "backend",
+        "dtype",
+        "packing",
+        "first_step",
+        "steps",
+        "wall_time_s",
+        "stop_reason",
+        "peak_memory",
+        "resumed_from",
+    )
     return [
-        {"label": run["label"], "adapter": run["adapter"], "reused": run["reused"],
-         "global_step": run["ledger"].get("global_step"),
-         "total_steps": run["ledger"].get("total_steps"),
-         "sessions": [{k: s.get(k) for k in keep} for s in run["ledger"].get("sessions") or []]}
+        {
+            "label": run["label"],
+            "adapter": run["adapter"],
+            "reused": run["reused"],
+            "global_step": run["ledger"].get("global_step"),
+            "total_steps": run["ledger"].get("total_steps"),
+            "sessions": [{k: s.get(k) for k in keep} for s in run["ledger"].get("sessions") or []],
+        }
         for run in report.get("training", [])
-    ]  # fmt: skip
+    ]
 
 
 def evaluation_summary(demo_out: Path) -> dict[str, Any] | None:
@@ -309,13 +377,15 @@ def evaluation_summary(demo_out: Path) -> dict[str, Any] | None:
         return None
     return {
         "candidates": [
-            {k: c.get(k) for k in ("name", "bertscore_f1", "rouge_l", "confident_errors",
-                                   "truncation_rate")}
+            {
+                k: c.get(k)
+                for k in ("name", "bertscore_f1", "rouge_l", "confident_errors", "truncation_rate")
+            }
             for c in report.get("candidates", [])
         ],
         "verdicts": report.get("verdicts"),
         "warnings": report.get("warnings"),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -323,21 +393,32 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, required=True, help="the JSON this writes")
-    parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
-                        help="cuda: the 7B shape; cpu: trainer_gpu's tiny smoke shape")  # fmt: skip
+    parser.add_argument(
+        "--device",
+        choices=("cuda", "cpu"),
+        default="cuda",
+        help="cuda: the 7B shape; cpu: trainer_gpu's tiny smoke shape",
+    )
     parser.add_argument("--model-dir", type=Path, help="default: WORK_DIR/model")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/advisor-demo-gpu"))
     parser.add_argument("--steps", type=int, default=12, help="optimizer steps per fine-tune")
     parser.add_argument("--prompts", type=int, default=6, help="evaluation prompts")
     parser.add_argument("--new-tokens", type=int, default=48, help="tokens per answer")
-    parser.add_argument("--encoder", help="all-MiniLM-L6-v2 as a folder or gpu_wheels.sh's "
-                        ".tar.xz (default: the packaged one)")  # fmt: skip
-    parser.add_argument("--time-limit", type=float, default=540.0,
-                        help="seconds from this script's start after which the demo is stopped "
-                             "(the record of what finished is kept); the host's command limit "
-                             "is 600 s, the wheels' install comes before")  # fmt: skip
-    parser.add_argument("--archive", type=Path,
-                        help="also write the demo's report, stages and logs as a .tar.gz")  # fmt: skip
+    parser.add_argument(
+        "--encoder",
+        help="all-MiniLM-L6-v2 as a folder or gpu_wheels.sh's .tar.xz (default: the packaged one)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=540.0,
+        help="seconds from this script's start after which the demo is stopped "
+        "(the record of what finished is kept); the host's command limit "
+        "is 600 s, the wheels' install comes before",
+    )
+    parser.add_argument(
+        "--archive", type=Path, help="also write the demo's report, stages and logs as a .tar.gz"
+    )
     args = parser.parse_args()
     started = time.monotonic()
     work = args.work_dir.resolve()
@@ -364,25 +445,53 @@ def main() -> None:
     encoder = prepare_encoder(args.encoder, work)  # first: a missing encoder stops us at once
     model = prepare_model(model_dir, args.device)
     write(model=model | {"dir": str(model_dir)})
-    env = {**os.environ, "ADVISOR_CACHE_DIR": str(work / "cache"), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "COLUMNS": "160"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_CACHE_DIR": str(work / "cache"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "COLUMNS": "160",
+    }
     if encoder is not None:  # BERTScore on MiniLM's 6 layers, as with the packaged alias
-        env |= {"ADVISOR_BERTSCORE_ENCODER": str(encoder), "ADVISOR_BERTSCORE_NUM_LAYERS": "6",
-                "ADVISOR_AUDITOR_ENCODER": str(encoder)}  # fmt: skip
+        env |= {
+            "ADVISOR_BERTSCORE_ENCODER": str(encoder),
+            "ADVISOR_BERTSCORE_NUM_LAYERS": "6",
+            "ADVISOR_AUDITOR_ENCODER": str(encoder),
+        }
     if args.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # the smoke runs the CPU path even on a GPU machine
-    demo = [sys.executable, "-c", "from advisor_shared.cli import main; main()", "demo",
-            "--profile", "gpu", "--base", str(model_dir), "--steps", str(args.steps),
-            "--prompts", str(args.prompts), "--new-tokens", str(args.new_tokens),
-            "--out", str(demo_out), "--work", str(demo_work)]  # fmt: skip
-    write(encoder=str(encoder) if encoder else "packaged all-minilm-l6-v2",
-          demo_command=shlex.join(["advisor", *demo[3:]]))  # fmt: skip
+    demo = [
+        sys.executable,
+        "-c",
+        "from advisor_shared.cli import main; main()",
+        "demo",
+        "--profile",
+        "gpu",
+        "--base",
+        str(model_dir),
+        "--steps",
+        str(args.steps),
+        "--prompts",
+        str(args.prompts),
+        "--new-tokens",
+        str(args.new_tokens),
+        "--out",
+        str(demo_out),
+        "--work",
+        str(demo_work),
+    ]
+    write(
+        encoder=str(encoder) if encoder else "packaged all-minilm-l6-v2",
+        demo_command=shlex.join(["advisor", *demo[3:]]),
+    )
 
     log_path = work / "demo.log"
     with GpuMemorySampler() as sampler, open(log_path, "w") as log:
         demo_started = time.monotonic()
-        process = subprocess.Popen(demo, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            demo, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         timed_out = False
         while process.poll() is None:
             if time.monotonic() - started > args.time_limit:
@@ -403,8 +512,12 @@ def main() -> None:
         rows = stage_rows(demo_out / "stages.json", sampler, time.time())
         demo_s = round(time.monotonic() - demo_started, 1)
     seen = {row["name"] for row in rows}
-    ok = (process.returncode == 0 and not timed_out and all(r["status"] == "ok" for r in rows)
-          and all(name in seen for name in STAGES_EXPECTED))  # fmt: skip
+    ok = (
+        process.returncode == 0
+        and not timed_out
+        and all(r["status"] == "ok" for r in rows)
+        and all(name in seen for name in STAGES_EXPECTED)
+    )
     write(
         stages=rows,
         stages_not_reached=[name for name in STAGES_EXPECTED if name not in seen],
@@ -423,8 +536,13 @@ def main() -> None:
         with tarfile.open(args.archive, "w:gz") as archive:
             archive.add(demo_out if demo_out.is_dir() else log_path, arcname="demo")
     print(json.dumps({k: record[k] for k in ("all_stages_ok", "demo_s", "wall_s")}))
-    print("\n".join(f"{r['status']:>7} {r['seconds'] or 0:7.1f} s  "
-                    f"{r.get('peak_gpu_memory_mib') or '-':>7} MiB  {r['name']}" for r in rows))  # fmt: skip
+    print(
+        "\n".join(
+            f"{r['status']:>7} {r['seconds'] or 0:7.1f} s  "
+            f"{r.get('peak_gpu_memory_mib') or '-':>7} MiB  {r['name']}"
+            for r in rows
+        )
+    )
     sys.exit(0 if ok else 1)
 
 

@@ -65,10 +65,24 @@ def advisor_train(
     config: Path, store: Path, events: Path, *extra: str, check: bool = True
 ) -> dict[str, Any]:
     """Run `advisor train` in a new process; return its exit code, wall time and steps."""
-    env = {**os.environ, "ADVISOR_STORE_URL": f"file://{store}", "HF_HUB_OFFLINE": "1",
-           "ADVISOR_CACHE_DIR": str(REPO / ".cache" / "advisor"), "OMP_NUM_THREADS": THREADS[0]}  # fmt: skip
-    command = [sys.executable, "-c", "from advisor_shared.cli import main; main()", "train",
-               "--config", str(config), "--events", str(events), *extra]  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_STORE_URL": f"file://{store}",
+        "HF_HUB_OFFLINE": "1",
+        "ADVISOR_CACHE_DIR": str(REPO / ".cache" / "advisor"),
+        "OMP_NUM_THREADS": THREADS[0],
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from advisor_shared.cli import main; main()",
+        "train",
+        "--config",
+        str(config),
+        "--events",
+        str(events),
+        *extra,
+    ]
     started = time.monotonic()
     done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
     wall = time.monotonic() - started
@@ -106,8 +120,12 @@ def main() -> None:
     parser.add_argument("--validation-fraction", type=float, default=0.2)
     parser.add_argument("--max-seq-len", type=int, default=80)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--stop-fraction", type=float, default=0.5,
-                        help="where B's budget should end, as a share of A's steps")  # fmt: skip
+    parser.add_argument(
+        "--stop-fraction",
+        type=float,
+        default=0.5,
+        help="where B's budget should end, as a share of A's steps",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/handoff_cpu.json")
     args = parser.parse_args()
     THREADS[0] = str(args.threads)
@@ -125,11 +143,20 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    summary = {k: result[k] for k in (
-        "steps_total", "resume_step", "final_eval_loss_uninterrupted", "final_eval_loss_resumed",
-        "loss_max_abs_diff_after_resume", "final_eval_loss_resumed_fresh_moments",
-        "final_eval_loss_naive_handoff", "lr_max_abs_diff_after_resume",
-        "batches_identical_after_resume")}  # fmt: skip
+    summary = {
+        k: result[k]
+        for k in (
+            "steps_total",
+            "resume_step",
+            "final_eval_loss_uninterrupted",
+            "final_eval_loss_resumed",
+            "loss_max_abs_diff_after_resume",
+            "final_eval_loss_resumed_fresh_moments",
+            "final_eval_loss_naive_handoff",
+            "lr_max_abs_diff_after_resume",
+            "batches_identical_after_resume",
+        )
+    }
     print(json.dumps(summary, indent=2))
 
 
@@ -157,9 +184,15 @@ def run_experiment(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         b_name = "handoff" if attempt == 1 else f"handoff-{attempt}"
         b_config = write_yaml(work / f"{b_name}.yaml", {**base, "run_name": b_name})
         b1 = advisor_train(
-            b_config, store.root, work / f"{b_name}-1.jsonl",
-            "--session-budget", f"{budget_s:.0f}s", "--device-profile", "p100", check=False,
-        )  # fmt: skip
+            b_config,
+            store.root,
+            work / f"{b_name}-1.jsonl",
+            "--session-budget",
+            f"{budget_s:.0f}s",
+            "--device-profile",
+            "p100",
+            check=False,
+        )
         done = len(b1["steps"])
         if b1["returncode"] == 0 and 0 < done < total:
             break
@@ -170,24 +203,41 @@ def run_experiment(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     resume_step = stopped_state["global_step"]
     # B continues with the defaults: the Adam moments come back from optimizer.pt.
     b2 = advisor_train(
-        b_config, store.root, work / f"{b_name}-2.jsonl",
-        "--resume", "auto", "--device-profile", "t4",
-    )  # fmt: skip
+        b_config,
+        store.root,
+        work / f"{b_name}-2.jsonl",
+        "--resume",
+        "auto",
+        "--device-profile",
+        "t4",
+    )
     _, b_state = latest_state(store, b_name, work)
     # B' continues the same bundle without them.
     b3_config = write_yaml(work / "b3.yaml", {**base, "run_name": "handoff-fresh-moments"})
     b3 = advisor_train(
-        b3_config, store.root, work / "b3.jsonl",
-        "--resume", str(stopped_ref), "--device-profile", "t4", "--set", "save_optimizer=false",
-    )  # fmt: skip
+        b3_config,
+        store.root,
+        work / "b3.jsonl",
+        "--resume",
+        str(stopped_ref),
+        "--device-profile",
+        "t4",
+        "--set",
+        "save_optimizer=false",
+    )
     _, b3_state = latest_state(store, "handoff-fresh-moments", work)
 
     # C: the paper's naive handoff from B's first adapter.
     c_config = write_yaml(
         work / "c.yaml",
-        {**base, "run_name": "naive", "resume": str(stopped_ref), "resume_mode": "naive",
-         "max_steps": total - resume_step},
-    )  # fmt: skip
+        {
+            **base,
+            "run_name": "naive",
+            "resume": str(stopped_ref),
+            "resume_mode": "naive",
+            "max_steps": total - resume_step,
+        },
+    )
     c = advisor_train(c_config, store.root, work / "c.jsonl", "--device-profile", "t4")
     _, c_state = latest_state(store, "naive", work)
 
@@ -199,8 +249,10 @@ def run_experiment(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     after = slice(resume_step, total)
     a_after, b_after = a_hist[after], b_hist[after]
     b3_after = b3_state["loss_history"][after]
-    final = {name: state["eval_history"][-1]["eval_loss"]
-             for name, state in (("a", a_state), ("b", b_state), ("b3", b3_state), ("c", c_state))}  # fmt: skip
+    final = {
+        name: state["eval_history"][-1]["eval_loss"]
+        for name, state in (("a", a_state), ("b", b_state), ("b3", b3_state), ("c", c_state))
+    }
     return {
         "steps_total": total,
         "steps_per_epoch": a_state["steps_per_epoch"],
@@ -258,7 +310,7 @@ def run_experiment(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "resumed_second": round(b2["wall_s"], 1),
             "resumed_fresh_moments": round(b3["wall_s"], 1),
             "naive_handoff": round(c["wall_s"], 1),
-        },  # fmt: skip
+        },
         "setup": {
             "base_model": EMBEDDED_BASE,
             "train_conversations": a_state["data_order"]["train_examples"],
@@ -280,7 +332,7 @@ def run_experiment(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "torch": _version("torch"),
             "transformers": _version("transformers"),
             "peft": _version("peft"),
-        },  # fmt: skip
+        },
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": COMMAND,
     }

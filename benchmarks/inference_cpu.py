@@ -74,8 +74,9 @@ def median(samples: list[tuple[float, float]], which: int) -> float:
 
 
 def ratio(top: list[tuple[float, float]], bottom: list[tuple[float, float]], which: int) -> float:
-    return round(statistics.median(s[which] for s in top)
-                 / statistics.median(s[which] for s in bottom), 3)  # fmt: skip
+    return round(
+        statistics.median(s[which] for s in top) / statistics.median(s[which] for s in bottom), 3
+    )
 
 
 async def timed(coro) -> float:  # type: ignore[no-untyped-def]
@@ -115,12 +116,22 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     base = resolve_base_model("smollm2-135m-instruct", REPO / ".cache" / "advisor")
     work = Path(tempfile.mkdtemp(prefix="inference-bench-"))
     adapter = make_adapter(Path(base.location), work / "adapter", args.rank)
-    engine = HFEngine(base.location, base_fingerprint=base.fingerprint, max_batch_size=8,
-                      batch_window_ms=args.window_ms, torch_threads=args.threads)  # fmt: skip
+    engine = HFEngine(
+        base.location,
+        base_fingerprint=base.fingerprint,
+        max_batch_size=8,
+        batch_window_ms=args.window_ms,
+        torch_threads=args.threads,
+    )
     await engine.start()
     # The base as a plain transformers model, before peft wraps it for the first adapter.
-    await engine.generate(GenerationRequest("base", [{"role": "user", "content": PROMPTS[0]}],
-                                            SamplingParams(max_tokens=4, temperature=0.0)))  # fmt: skip
+    await engine.generate(
+        GenerationRequest(
+            "base",
+            [{"role": "user", "content": PROMPTS[0]}],
+            SamplingParams(max_tokens=4, temperature=0.0),
+        )
+    )
     plain = []
     for i in range(args.repeats * 3):  # the same prompts as the adapter comparison below
         params = SamplingParams(max_tokens=args.tokens, temperature=0.0, ignore_eos=True)
@@ -165,8 +176,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
     # 3. Gateway's own latency: HTTP on loopback vs a direct call, 1-token completions.
     gateway_real = await gateway_latency(engine, work / "store-real", args.real_gateway_samples)
-    gateway_null = await gateway_latency(InstantEngine(), work / "store-null", args.gateway_samples,
-                                         own_process=True)  # fmt: skip
+    gateway_null = await gateway_latency(
+        InstantEngine(), work / "store-null", args.gateway_samples, own_process=True
+    )
     gateway_asgi = await asgi_latency(args.gateway_samples)
     await engine.close()
 
@@ -179,7 +191,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "concurrency_speedup_8": ">= 2.5",
             "adapter_overhead_ratio": "<= 1.3",
             "gateway_added_p50_ms": "<= 2",
-        },  # fmt: skip
+        },
         "details": {
             "sequential_8_s": [round(t, 3) for t in sequential],
             "concurrent_8_s": [round(t, 3) for t in concurrent],
@@ -187,18 +199,18 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             "throughput_tokens_per_s": {
                 "sequential": round(8 * args.tokens / best_seq, 1),
                 "concurrent": round(8 * args.tokens / best_conc, 1),
-            },  # fmt: skip
+            },
             "adapter_overhead_measure": "median CPU seconds per request, adapter / base",
             "cpu_s_per_request_median": {
                 "base": median(based, CPU),
                 "adapter": median(adapted, CPU),
                 "plain_base_before_any_adapter": median(plain, CPU),
-            },  # fmt: skip
+            },
             "wall_s_per_request_median": {
                 "base": median(based, WALL),
                 "adapter": median(adapted, WALL),
                 "plain_base_before_any_adapter": median(plain, WALL),
-            },  # fmt: skip
+            },
             "adapter_overhead_ratio_wall_medians": ratio(adapted, based, WALL),
             "adapter_overhead_ratio_peft_path": ratio(adapted_peft, based, CPU),
             "cpu_s_per_request_median_adapter_peft_path": median(adapted_peft, CPU),
@@ -260,8 +272,11 @@ def instant_app():  # type: ignore[no-untyped-def]
     from advisor_shared.store import LocalStore
 
     settings = Settings(api_keys=["bench-key"], max_in_flight=64)
-    return create_app(settings, engine=InstantEngine(),  # type: ignore[arg-type]
-                      store=LocalStore(Path(tempfile.mkdtemp(prefix="bench-store-"))))  # fmt: skip
+    return create_app(
+        settings,
+        engine=InstantEngine(),  # type: ignore[arg-type]
+        store=LocalStore(Path(tempfile.mkdtemp(prefix="bench-store-"))),
+    )
 
 
 async def gateway_latency(
@@ -279,22 +294,38 @@ async def gateway_latency(
     key, port = "bench-key", _free_port()
     if own_process:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "inference_cpu:instant_app",
-             "--app-dir", str(Path(__file__).parent), "--port", str(port), "--log-level", "warning"],
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "inference_cpu:instant_app",
+                "--app-dir",
+                str(Path(__file__).parent),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+        )
         server, thread = None, None
         await _wait_port(port)
     else:
         server, thread = start_gateway(engine, port, key, store_dir)
-    body = {"model": "base", "messages": [{"role": "user", "content": PROMPTS[1]}],
-            "max_tokens": 1, "temperature": 0}  # fmt: skip
+    body = {
+        "model": "base",
+        "messages": [{"role": "user", "content": PROMPTS[1]}],
+        "max_tokens": 1,
+        "temperature": 0,
+    }
     direct_request = GenerationRequest(
         "base", body["messages"], SamplingParams(max_tokens=1, temperature=0.0)
     )  # type: ignore[arg-type]
     direct, via_gateway = [], []
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                     headers={"Authorization": f"Bearer {key}"}) as client:  # fmt: skip
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
             for _ in range(10):
                 (await client.post("/v1/chat/completions", json=body)).raise_for_status()
             cpu_before = _process_cpu_s(proc.pid) if own_process else 0.0
@@ -310,11 +341,21 @@ async def gateway_latency(
             server.should_exit = True
             thread.join(timeout=10)
     p50_direct, p50_gateway = statistics.median(direct), statistics.median(via_gateway)
-    return {"samples": samples, "direct_p50_ms": round(p50_direct * 1000, 3),
-            "gateway_p50_ms": round(p50_gateway * 1000, 3),
-            "added_p50_ms": round((p50_gateway - p50_direct) * 1000, 3),
-            **({"gateway_process_cpu_ms_per_request":
-                round((cpu_after - cpu_before) * 1000 / samples, 3)} if own_process else {})}  # fmt: skip
+    return {
+        "samples": samples,
+        "direct_p50_ms": round(p50_direct * 1000, 3),
+        "gateway_p50_ms": round(p50_gateway * 1000, 3),
+        "added_p50_ms": round((p50_gateway - p50_direct) * 1000, 3),
+        **(
+            {
+                "gateway_process_cpu_ms_per_request": round(
+                    (cpu_after - cpu_before) * 1000 / samples, 3
+                )
+            }
+            if own_process
+            else {}
+        ),
+    }
 
 
 async def asgi_latency(samples: int) -> float:
@@ -325,8 +366,11 @@ async def asgi_latency(samples: int) -> float:
     transport = httpx.ASGITransport(app=instant_app())
     body = {"model": "base", "messages": [{"role": "user", "content": PROMPTS[1]}], "max_tokens": 1}
     times = []
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway",
-                                 headers={"Authorization": "Bearer bench-key"}) as client:  # fmt: skip
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://gateway",
+        headers={"Authorization": "Bearer bench-key"},
+    ) as client:
         for _ in range(20):
             (await client.post("/v1/chat/completions", json=body)).raise_for_status()
         for _ in range(samples):
@@ -373,8 +417,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     results = asyncio.run(run(args))
-    command = "python " + " ".join(shlex.quote(a) for a in [
-        "benchmarks/inference_cpu.py", *sys.argv[1:]])  # fmt: skip
+    command = "python " + " ".join(
+        shlex.quote(a) for a in ["benchmarks/inference_cpu.py", *sys.argv[1:]]
+    )
     results = {**results, "command": command}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -57,15 +57,25 @@ def make_adapter_bundle(model_dir: Path, store, rank: int, name: str) -> dict[st
     from advisor_shared.chat_template import template_fingerprint, tokenizer_template
     from advisor_shared.models import model_fingerprint
 
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=TARGETS, lora_dropout=0.0,
-                        bias="none", task_type="CAUSAL_LM")  # fmt: skip
+    config = LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank,
+        target_modules=TARGETS,
+        lora_dropout=0.0,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     with torch.device("meta"):
         skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir))
-    names = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(
-        get_peft_model(skeleton, config)).items()}  # fmt: skip
+    names = {
+        k: tuple(v.shape)
+        for k, v in get_peft_model_state_dict(get_peft_model(skeleton, config)).items()
+    }
     generator = torch.Generator().manual_seed(0)
-    tensors = {k: (torch.randn(shape, generator=generator) * 0.02).contiguous()
-               for k, shape in names.items()}  # fmt: skip
+    tensors = {
+        k: (torch.randn(shape, generator=generator) * 0.02).contiguous()
+        for k, shape in names.items()
+    }
     folder = Path(store.root).parent / "bundle-src"
     folder.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(folder / "adapter_model.safetensors"), {"format": "pt"})
@@ -74,9 +84,14 @@ def make_adapter_bundle(model_dir: Path, store, rank: int, name: str) -> dict[st
     template = tokenizer_template(AutoTokenizer.from_pretrained(model_dir))
     (folder / "chat_template.jinja").write_text(template, encoding="utf-8")
     (folder / "trainer_state.json").write_text("{}")
-    ref = write_bundle(store, name, folder, base_model_id=str(model_dir),
-                       base_fingerprint=model_fingerprint(model_dir),
-                       chat_template_sha256=template_fingerprint(template))  # fmt: skip
+    ref = write_bundle(
+        store,
+        name,
+        folder,
+        base_model_id=str(model_dir),
+        base_fingerprint=model_fingerprint(model_dir),
+        chat_template_sha256=template_fingerprint(template),
+    )
     size = (folder / "adapter_model.safetensors").stat().st_size
     return {"ref": str(ref), "tensors": len(tensors), "adapter_mb": round(size / 1e6, 1)}
 
@@ -92,8 +107,9 @@ async def one_request(engine, model: str, text: str, tokens: int) -> dict[str, f
     started = time.perf_counter()
     first = last = None
     count = 0
-    stream = await engine.stream(GenerationRequest(model, [{"role": "user", "content": text}],
-                                                   params))  # fmt: skip
+    stream = await engine.stream(
+        GenerationRequest(model, [{"role": "user", "content": text}], params)
+    )
     async for delta in stream:
         now = time.perf_counter()
         if delta.text and first is None:
@@ -109,14 +125,19 @@ async def level(engine, model: str, prompts: list[str], tokens: int) -> dict[str
     results = await asyncio.gather(*(one_request(engine, model, p, tokens) for p in prompts))
     wall = time.perf_counter() - started
     generated = sum(r["tokens"] for r in results)
-    decode = [(r["tokens"] - 1) / (r["last"] - r["first"]) for r in results
-              if r["tokens"] > 1 and r["last"] > r["first"]]  # fmt: skip
+    decode = [
+        (r["tokens"] - 1) / (r["last"] - r["first"])
+        for r in results
+        if r["tokens"] > 1 and r["last"] > r["first"]
+    ]
     return {
-        "concurrency": len(prompts), "wall_s": wall, "generated_tokens": generated,
+        "concurrency": len(prompts),
+        "wall_s": wall,
+        "generated_tokens": generated,
         "tokens_per_s": generated / wall,
         "ttft_s_median": statistics.median(r["first"] - r["start"] for r in results),
         "decode_tokens_per_s_per_request_median": statistics.median(decode) if decode else None,
-    }  # fmt: skip
+    }
 
 
 async def measure_engine(
@@ -142,9 +163,14 @@ async def measure_engine(
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    engine = HFEngine(str(args.model_dir), base_fingerprint=model_fingerprint(args.model_dir),
-                      max_batch_size=max(args.levels), batch_window_ms=args.window_ms,
-                      max_model_len=args.max_model_len, **engine_options)  # fmt: skip
+    engine = HFEngine(
+        str(args.model_dir),
+        base_fingerprint=model_fingerprint(args.model_dir),
+        max_batch_size=max(args.levels),
+        batch_window_ms=args.window_ms,
+        max_model_len=args.max_model_len,
+        **engine_options,
+    )
     await engine.start()
     engine_load_s = time.perf_counter() - started
     weights_gb = torch.cuda.memory_allocated() / 1e9 if torch.cuda.is_available() else None
@@ -173,15 +199,20 @@ async def measure_engine(
         for concurrency in args.levels:
             # Warm-up: a whole round (graphs are captured, the cache sizes are met), not kept.
             first = await level(engine, model, prompts[:concurrency], args.tokens)
-            rounds = [await level(engine, model, prompts[:concurrency], args.tokens)
-                      for _ in range(args.repeats)]  # fmt: skip
+            rounds = [
+                await level(engine, model, prompts[:concurrency], args.tokens)
+                for _ in range(args.repeats)
+            ]
             best = max(rounds, key=lambda r: r["tokens_per_s"])
             levels[f"{name}/c{concurrency}"] = best | {
                 "rounds_tokens_per_s": [round(r["tokens_per_s"], 1) for r in rounds],
                 "warm_up_round_tokens_per_s": round(first["tokens_per_s"], 1),
             }
-            print(f"{label} {name} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
-                  f"(rounds {[round(r['tokens_per_s'], 1) for r in rounds]})", flush=True)  # fmt: skip
+            print(
+                f"{label} {name} c{concurrency}: {best['tokens_per_s']:.1f} tokens/s "
+                f"(rounds {[round(r['tokens_per_s'], 1) for r in rounds]})",
+                flush=True,
+            )
     static = runner.static if runner else None
     base_model = runner._models["base"] if runner else None
     params = sum(p.numel() for p in base_model.parameters()) if base_model is not None else None
@@ -190,19 +221,31 @@ async def measure_engine(
         "levels": levels,
         "engine_load_s": engine_load_s,
         "adapter_load_s": service_load_s,
-        "adapter_load_parts_s": {"read_and_verify": read_s, "attach": attach_s,
-                                 "checks_and_canary_rest": service_load_s - read_s - attach_s},
+        "adapter_load_parts_s": {
+            "read_and_verify": read_s,
+            "attach": attach_s,
+            "checks_and_canary_rest": service_load_s - read_s - attach_s,
+        },
         "canary": {"prompts": loaded.canary.prompts, "differing": loaded.canary.differing},
         "largest_batch_seen": engine.scheduler.largest_batch if engine.scheduler else None,
-        "static_cache": None if static is None else {
-            "slots": static.shape.slots, "tokens": static.shape.tokens,
-            "gb": round(static.shape.bytes / 1e9, 2), "cuda_graphs": static.use_graphs,
-            "graphs_captured": len(static._graphs)},
+        "static_cache": None
+        if static is None
+        else {
+            "slots": static.shape.slots,
+            "tokens": static.shape.tokens,
+            "gb": round(static.shape.bytes / 1e9, 2),
+            "cuda_graphs": static.use_graphs,
+            "graphs_captured": len(static._graphs),
+        },
         "weights_gb_allocated": weights_gb,
-        "peak_allocated_gb": torch.cuda.max_memory_allocated() / 1e9 if torch.cuda.is_available() else None,
-        "peak_reserved_gb": torch.cuda.max_memory_reserved() / 1e9 if torch.cuda.is_available() else None,
+        "peak_allocated_gb": torch.cuda.max_memory_allocated() / 1e9
+        if torch.cuda.is_available()
+        else None,
+        "peak_reserved_gb": torch.cuda.max_memory_reserved() / 1e9
+        if torch.cuda.is_available()
+        else None,
         "parameters": params,
-    }  # fmt: skip
+    }
     await engine.close()
     del engine, runner, static, base_model, service
     import gc
@@ -225,9 +268,12 @@ def transformers_static_baseline(args: argparse.Namespace, prompts: list[str]) -
     model = AutoModelForCausalLM.from_pretrained(args.model_dir, dtype=torch.bfloat16).cuda().eval()
     results: dict[str, Any] = {}
     for concurrency in args.levels:
-        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                               add_generation_prompt=True)
-                 for p in prompts[:concurrency]]  # fmt: skip
+        texts = [
+            tokenizer.apply_chat_template(
+                [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+            )
+            for p in prompts[:concurrency]
+        ]
         batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
             "cuda"
         )
@@ -235,16 +281,26 @@ def transformers_static_baseline(args: argparse.Namespace, prompts: list[str]) -
         for _ in range(1 + args.repeats):
             torch.cuda.synchronize()
             started = time.perf_counter()
-            out = model.generate(**batch, max_new_tokens=args.tokens, min_new_tokens=args.tokens,
-                                 do_sample=False, cache_implementation="static")  # fmt: skip
+            out = model.generate(
+                **batch,
+                max_new_tokens=args.tokens,
+                min_new_tokens=args.tokens,
+                do_sample=False,
+                cache_implementation="static",
+            )
             torch.cuda.synchronize()
             walls.append(time.perf_counter() - started)
         generated = (out.shape[1] - batch["input_ids"].shape[1]) * concurrency
         best = min(walls[1:])
-        results[f"c{concurrency}"] = {"tokens_per_s": generated / best,
-                                      "walls_s": [round(w, 3) for w in walls]}  # fmt: skip
-        print(f"transformers static c{concurrency}: {generated / best:.1f} tokens/s "
-              f"(walls {[round(w, 2) for w in walls]})", flush=True)  # fmt: skip
+        results[f"c{concurrency}"] = {
+            "tokens_per_s": generated / best,
+            "walls_s": [round(w, 3) for w in walls],
+        }
+        print(
+            f"transformers static c{concurrency}: {generated / best:.1f} tokens/s "
+            f"(walls {[round(w, 2) for w in walls]})",
+            flush=True,
+        )
     del model
     torch.cuda.empty_cache()
     return results
@@ -271,8 +327,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         decode, _, quantization = config.partition("-")  # static, dynamic, static-nf4
         labels = ("base", "advisor", "advisor-peft") if config == "static" else ("base", "advisor")
         engines[config] = await measure_engine(
-            args, config, prompts, shape, store, labels, decode=decode,
-            quantization=quantization or None)  # fmt: skip
+            args,
+            config,
+            prompts,
+            shape,
+            store,
+            labels,
+            decode=decode,
+            quantization=quantization or None,
+        )
         # What is measured so far survives a run cut short by a time limit.
         partial = {"engines": engines, "transformers_static_cache": baseline}
         args.out.with_suffix(".partial.json").write_text(json.dumps(partial, indent=1, default=str))
@@ -303,33 +366,52 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "tokens_per_s_c32": tps("static", "base/c32"),
         "adapter_overhead_ratio_c8": ratio(tps("static", "base/c8"), tps("static", "advisor/c8")),
         "adapter_overhead_ratio_c1": ratio(tps("static", "base/c1"), tps("static", "advisor/c1")),
-        "adapter_overhead_ratio_c32": ratio(tps("static", "base/c32"), tps("static", "advisor/c32")),
-        "adapter_overhead_ratio_c8_peft_path": ratio(tps("static", "base/c8"),
-                                                     tps("static", "advisor-peft/c8")),
+        "adapter_overhead_ratio_c32": ratio(
+            tps("static", "base/c32"), tps("static", "advisor/c32")
+        ),
+        "adapter_overhead_ratio_c8_peft_path": ratio(
+            tps("static", "base/c8"), tps("static", "advisor-peft/c8")
+        ),
         "throughput_ratio_c32_vs_c1": ratio(tps("static", "base/c32"), tps("static", "base/c1")),
         "vs_transformers_static_cache": versus,
         "transformers_static_cache": baseline,
-        "nf4": None if "static-nf4" not in engines else {
+        "nf4": None
+        if "static-nf4" not in engines
+        else {
             "tokens_per_s_c1": tps("static-nf4", "base/c1"),
             "tokens_per_s_c8": tps("static-nf4", "base/c8"),
             "adapter_tokens_per_s_c8": tps("static-nf4", "advisor/c8"),
             "batch1_decode_tokens_per_s": engines["static-nf4"]["levels"]["base/c1"][
-                "decode_tokens_per_s_per_request_median"],
+                "decode_tokens_per_s_per_request_median"
+            ],
             "weights_gb_allocated": engines["static-nf4"]["weights_gb_allocated"],
             "peak_allocated_gb": engines["static-nf4"]["peak_allocated_gb"],
-            "peak_reserved_gb": engines["static-nf4"]["peak_reserved_gb"]},
-        "dynamic_engine": None if "dynamic" not in engines else {
+            "peak_reserved_gb": engines["static-nf4"]["peak_reserved_gb"],
+        },
+        "dynamic_engine": None
+        if "dynamic" not in engines
+        else {
             "tokens_per_s": {k: tps("dynamic", k) for k in engines["dynamic"]["levels"]},
-            "static_speedup": {k: ratio(tps("static", k), tps("dynamic", k))
-                               for k in engines["dynamic"]["levels"]}},
-        "targets": {"batch1_decode_fraction_of_limit": ">= 0.5", "tokens_per_s_c8": ">= 900",
-                    "tokens_per_s_c32": ">= 2500", "adapter_overhead_ratio_c8": "<= 1.3",
-                    "vs_transformers_static_cache": "> 1 at every level"},
+            "static_speedup": {
+                k: ratio(tps("static", k), tps("dynamic", k)) for k in engines["dynamic"]["levels"]
+            },
+        },
+        "targets": {
+            "batch1_decode_fraction_of_limit": ">= 0.5",
+            "tokens_per_s_c8": ">= 900",
+            "tokens_per_s_c32": ">= 2500",
+            "adapter_overhead_ratio_c8": "<= 1.3",
+            "vs_transformers_static_cache": "> 1 at every level",
+        },
         "engines": engines,
         "details": {
-            "model_build_s": build_s, "bundle": bundle, "tokens_per_request": args.tokens,
-            "prompt_words": args.prompt_words, "batch_window_ms": args.window_ms,
-            "max_model_len": args.max_model_len, "weight_bytes_bf16": weight_bytes,
+            "model_build_s": build_s,
+            "bundle": bundle,
+            "tokens_per_request": args.tokens,
+            "prompt_words": args.prompt_words,
+            "batch_window_ms": args.window_ms,
+            "max_model_len": args.max_model_len,
+            "weight_bytes_bf16": weight_bytes,
             "copy_bandwidth_bytes_per_s": COPY_BANDWIDTH,
         },
         "environment": {
@@ -339,12 +421,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "transformers": __import__("transformers").__version__,
             "peft": __import__("peft").__version__,
         },
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/mistral7b-shaped"))
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/advisor-inference-bench"))
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32])
@@ -356,11 +439,14 @@ def main() -> None:
     parser.add_argument(
         "--max-model-len", type=int, default=1024, help="the static KV cache's positions per row"
     )
-    parser.add_argument("--configs", nargs="+",
-                        default=["static", "static-nf4", "transformers-static"],
-                        choices=["static", "dynamic", "static-nf4", "transformers-static"],
-                        help="engines to measure (decode mode, -nf4: 4-bit weights) and the "
-                             "plain-transformers static-cache baseline")  # fmt: skip
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        default=["static", "static-nf4", "transformers-static"],
+        choices=["static", "dynamic", "static-nf4", "transformers-static"],
+        help="engines to measure (decode mode, -nf4: 4-bit weights) and the "
+        "plain-transformers static-cache baseline",
+    )
     parser.add_argument("--smoke", action="store_true", help="CPU, tiny model (code paths only)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

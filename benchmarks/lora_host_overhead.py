@@ -35,8 +35,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "services" / "inference"))
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-SHAPE = {"vocab_size": 512, "hidden_size": 64, "intermediate_size": 224, "num_hidden_layers": 32,
-         "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 8}  # fmt: skip
+SHAPE = {
+    "vocab_size": 512,
+    "hidden_size": 64,
+    "intermediate_size": 224,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+}
 ROWS, CONTEXT = 8, 64
 
 
@@ -98,8 +105,12 @@ def main() -> None:
     loaded = build()[1]
     lora_fast.install(loaded)
     loaded.base_model.disable_adapter_layers()
-    variants = {"base": (base, False), "peft": (adapted, False), "lean": (lean, True),
-                "base-loaded": (loaded, False)}  # fmt: skip
+    variants = {
+        "base": (base, False),
+        "peft": (adapted, False),
+        "lean": (lean, True),
+        "base-loaded": (loaded, False),
+    }
     rounds: dict[str, list[float]] = {name: [] for name in variants}
     for model, lean in variants.values():
         decode_steps(model, 5, lean)  # warm-up
@@ -112,14 +123,18 @@ def main() -> None:
     median_ms = {name: statistics.median(r) * 1e3 for name, r in rounds.items()}
     report = {
         "command": " ".join(["python", "benchmarks/lora_host_overhead.py", *sys.argv[1:]]),
-        "device": "cpu", "threads": 1, "shape": SHAPE, "rows": ROWS, "context": CONTEXT,
+        "device": "cpu",
+        "threads": 1,
+        "shape": SHAPE,
+        "rows": ROWS,
+        "context": CONTEXT,
         "versions": {"python": platform.python_version(), "torch": torch.__version__},
         "step_ms": step_ms,
         "overhead_vs_base": {name: step_ms[name] / step_ms["base"] for name in variants},
         "median_round_step_ms": median_ms,
         "overhead_vs_base_median_rounds": {n: median_ms[n] / median_ms["base"] for n in variants},
         "rounds_step_ms": {name: [t * 1e3 for t in r] for name, r in rounds.items()},
-    }  # fmt: skip
+    }
     args.out.write_text(json.dumps(report, indent=1))
     for name in variants:
         print(f"{name:12} {step_ms[name]:7.2f} ms/step  {report['overhead_vs_base'][name]:.2f}x")

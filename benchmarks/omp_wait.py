@@ -64,27 +64,38 @@ print(json.dumps({"wall": [t[0] for t in times[1:]], "cpu": [t[1] for t in times
 def run_setting(name: str, steps: int, competitors: int) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     rivals = [
-        subprocess.Popen([sys.executable, "-c", STEP, "0"], env=env | SETTINGS["default"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.Popen(
+            [sys.executable, "-c", STEP, "0"],
+            env=env | SETTINGS["default"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(competitors)
-    ]  # fmt: skip
+    ]
     try:
         time.sleep(15 if competitors else 0)  # the rivals load their model and start stepping
-        result = subprocess.run([sys.executable, "-c", STEP, str(steps)], env=env | SETTINGS[name],
-                                capture_output=True, text=True, check=True)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", STEP, str(steps)],
+            env=env | SETTINGS[name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     finally:
         for rival in rivals:
             rival.kill()
             rival.wait()
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     return {
-        "setting": name, "competitors": competitors, "env": SETTINGS[name],
+        "setting": name,
+        "competitors": competitors,
+        "env": SETTINGS[name],
         "threads": measured["threads"],
         "wall_s_per_step": round(statistics.median(measured["wall"]), 3),
         "cpu_s_per_step": round(statistics.median(measured["cpu"]), 3),
         "wall_s": [round(t, 3) for t in measured["wall"]],
         "load_average_1m": round(os.getloadavg()[0], 2),
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -93,8 +104,11 @@ def main() -> None:
     parser.add_argument("--competitors", type=int, default=1)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/omp_wait.json")
     args = parser.parse_args()
-    runs = [run_setting(name, args.steps, rivals)
-            for rivals in (0, args.competitors) for name in SETTINGS]  # fmt: skip
+    runs = [
+        run_setting(name, args.steps, rivals)
+        for rivals in (0, args.competitors)
+        for name in SETTINGS
+    ]
     result = {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -104,9 +118,11 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     for run in runs:
-        print(f"{run['setting']:>10} beside {run['competitors']} competitor(s): "
-              f"{run['wall_s_per_step']:.2f} s wall, {run['cpu_s_per_step']:.2f} s CPU per step "
-              f"(load {run['load_average_1m']})")  # fmt: skip
+        print(
+            f"{run['setting']:>10} beside {run['competitors']} competitor(s): "
+            f"{run['wall_s_per_step']:.2f} s wall, {run['cpu_s_per_step']:.2f} s CPU per step "
+            f"(load {run['load_average_1m']})"
+        )
 
 
 if __name__ == "__main__":

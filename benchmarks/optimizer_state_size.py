@@ -33,10 +33,14 @@ COMMAND = (
 # Mistral-7B-v0.3: hidden 4096, 8 KV heads of 128, MLP 14336, 32 layers.
 HIDDEN, KV, MLP, LAYERS = 4096, 1024, 14336, 32
 PROJECTIONS = {  # name: (in_features, out_features)
-    "self_attn.q_proj": (HIDDEN, HIDDEN), "self_attn.k_proj": (HIDDEN, KV),
-    "self_attn.v_proj": (HIDDEN, KV), "self_attn.o_proj": (HIDDEN, HIDDEN),
-    "mlp.gate_proj": (HIDDEN, MLP), "mlp.up_proj": (HIDDEN, MLP), "mlp.down_proj": (MLP, HIDDEN),
-}  # fmt: skip
+    "self_attn.q_proj": (HIDDEN, HIDDEN),
+    "self_attn.k_proj": (HIDDEN, KV),
+    "self_attn.v_proj": (HIDDEN, KV),
+    "self_attn.o_proj": (HIDDEN, HIDDEN),
+    "mlp.gate_proj": (HIDDEN, MLP),
+    "mlp.up_proj": (HIDDEN, MLP),
+    "mlp.down_proj": (MLP, HIDDEN),
+}
 # bitsandbytes' blockwise 8-bit state: one fp32 absmax per 256 values of each moment, and a
 # 256-entry fp32 quantisation map per moment (copied per tensor when the state is snapshotted).
 BNB_BLOCK, BNB_QMAP = 256, 256

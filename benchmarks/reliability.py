@@ -34,12 +34,25 @@ COLUMNS = ("experiment", "runs", "faults", "lost", "duplicated", "refused", "res
 
 
 def run(targets: list[str], marker: str) -> tuple[list[dict], str, int, float]:
-    command = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:randomly", "-m", marker,
-               *targets]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-s",
+        "-p",
+        "no:randomly",
+        "-m",
+        marker,
+        *targets,
+    ]
     started = time.monotonic()
     proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    rows = [json.loads(line.split(" ", 1)[1]) for line in proc.stdout.splitlines()
-            if line.startswith("FIGURE ")]  # fmt: skip
+    rows = [
+        json.loads(line.split(" ", 1)[1])
+        for line in proc.stdout.splitlines()
+        if line.startswith("FIGURE ")
+    ]
     summary = next((line for line in reversed(proc.stdout.splitlines()) if " in " in line), "")
     shown = " ".join(["python -m pytest", "-m", repr(marker), *targets])
     return rows, f"{shown}  ->  {summary.strip('= ')}", proc.returncode, time.monotonic() - started
@@ -111,9 +124,12 @@ def main() -> None:
         commands.append(command)
         failed += rc not in (0, 5)
     (REPO / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
-    result = {"machine": f"{platform.system()} {platform.machine()}, python "
-              f"{platform.python_version()}", "commands": commands,
-              "recovery_s": recovery_s(rows), "rows": rows}  # fmt: skip
+    result = {
+        "machine": f"{platform.system()} {platform.machine()}, python {platform.python_version()}",
+        "commands": commands,
+        "recovery_s": recovery_s(rows),
+        "rows": rows,
+    }
     (REPO / "benchmarks" / "results" / "reliability.json").write_text(
         json.dumps(result, indent=2) + "\n"
     )

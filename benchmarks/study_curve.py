@@ -104,8 +104,9 @@ def train_arm(ctx: DemoContext, label: str, dataset: Path, every: int) -> str:
         events.unlink(missing_ok=True)
         run_logged(
             advisor_command("train", "--config", str(config), "--events", str(events)),
-            ctx.env, ctx.paths.logs / f"{run.adapter}.log",
-        )  # fmt: skip
+            ctx.env,
+            ctx.paths.logs / f"{run.adapter}.log",
+        )
         if finished_ledger(ctx, run.adapter) is None:
             raise SystemExit(f"{run.adapter}: the training run did not finish")
     return run.adapter
@@ -128,8 +129,12 @@ async def generate_all(
 ) -> dict[str, list[dict[str, Any]]]:
     """Every candidate's greedy answer to every item through one HF engine (base + adapters),
     all requests at once so the engine batches them as the gateway would."""
-    engine = HFEngine(str(base), base_fingerprint=model_fingerprint(base), max_batch_size=batch,
-                      batch_window_ms=50.0)  # fmt: skip
+    engine = HFEngine(
+        str(base),
+        base_fingerprint=model_fingerprint(base),
+        max_batch_size=batch,
+        batch_window_ms=50.0,
+    )
     await engine.start()
     for name, folder in adapters.items():
         await engine.load_adapter(name, folder)
@@ -138,8 +143,11 @@ async def generate_all(
     async def answer(model: str, item: EvalItem) -> dict[str, Any]:
         request = GenerationRequest(model, [{"role": "user", "content": item.prompt}], params)
         result = await engine.generate(request)
-        return {"text": result.text, "finish_reason": result.finish_reason,
-                "completion_tokens": result.completion_tokens}  # fmt: skip
+        return {
+            "text": result.text,
+            "finish_reason": result.finish_reason,
+            "completion_tokens": result.completion_tokens,
+        }
 
     models = ["base", *adapters]
     try:
@@ -159,26 +167,42 @@ def paired(a: list[float], b: list[float], resamples: int = 1000) -> dict[str, A
     return estimate | {
         "sd": None if sd is None else round(sd, 6),
         "mde": None if mde is None else round(mde, 6),
-        "excludes_zero": bool(estimate["low"] is not None and
-                              (estimate["low"] > 0 or estimate["high"] < 0)),
-    }  # fmt: skip
+        "excludes_zero": bool(
+            estimate["low"] is not None and (estimate["low"] > 0 or estimate["high"] < 0)
+        ),
+    }
 
 
-def score(items: list[EvalItem], answers: list[dict[str, Any]], audit_engine: Any,
-          name: str, bert: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+def score(
+    items: list[EvalItem],
+    answers: list[dict[str, Any]],
+    audit_engine: Any,
+    name: str,
+    bert: dict[str, Any],
+) -> list[dict[str, Any]]:
     """Per answer: BERTScore F1 and ROUGE-L vs the reference, claim counts vs the sources."""
     texts = [a["text"] for a in answers]
     f1 = [s["f1"] for s in bertscores(texts, [i.reference or "" for i in items], bert)]
-    audits = audit_engine.audit([
-        AuditItem(i.id, [("user", i.prompt), ("assistant", t or "(empty answer)")], i.topic, name)
-        for i, t in zip(items, texts, strict=True)
-    ])  # fmt: skip
+    audits = audit_engine.audit(
+        [
+            AuditItem(
+                i.id, [("user", i.prompt), ("assistant", t or "(empty answer)")], i.topic, name
+            )
+            for i, t in zip(items, texts, strict=True)
+        ]
+    )
     return [
-        {"item": i.id, "bertscore_f1": round(f, 6), "rouge_l": round(rouge_l(t, i.reference or ""), 6),
-         **answer_counts(audit), "truncated": a["finish_reason"] == "length",
-         "completion_tokens": a["completion_tokens"], "text": t}
+        {
+            "item": i.id,
+            "bertscore_f1": round(f, 6),
+            "rouge_l": round(rouge_l(t, i.reference or ""), 6),
+            **answer_counts(audit),
+            "truncated": a["finish_reason"] == "length",
+            "completion_tokens": a["completion_tokens"],
+            "text": t,
+        }
         for i, t, f, audit, a in zip(items, texts, f1, audits, answers, strict=True)
-    ]  # fmt: skip
+    ]
 
 
 def mean_ci(values: list[float]) -> dict[str, Any]:
@@ -192,40 +216,49 @@ def summarise(
     base = per_answer["base"]
     points = []
     for step in steps:
-        arms = {arm: per_answer["base"] if step == 0 else per_answer[f"{arm}-{step}"]
-                for arm, _ in ARMS}  # fmt: skip
+        arms = {
+            arm: per_answer["base"] if step == 0 else per_answer[f"{arm}-{step}"] for arm, _ in ARMS
+        }
         figures: dict[str, Any] = {}
         for arm, rows in arms.items():
             truncated = sum(r["truncated"] for r in rows)
             confident = sum(r["confident_errors"] > 0 for r in rows)
             figures[arm] = {
                 "bertscore_f1": mean_ci([r["bertscore_f1"] for r in rows]),
-                "fidelity_delta_vs_base": paired([r["bertscore_f1"] for r in rows],
-                                                 [r["bertscore_f1"] for r in base]),
+                "fidelity_delta_vs_base": paired(
+                    [r["bertscore_f1"] for r in rows], [r["bertscore_f1"] for r in base]
+                ),
                 "contradicted_per_answer": mean_ci([r["contradicted"] for r in rows]),
                 "supported_per_answer": mean_ci([r["supported"] for r in rows]),
                 "claims_per_answer": mean_ci([r["claims"] for r in rows]),
                 "confident_error_share": wilson_interval(confident, len(rows)).to_dict(),
                 "truncated_rate": wilson_interval(truncated, len(rows)).to_dict(),
                 "mean_completion_tokens": round(
-                    sum(r["completion_tokens"] for r in rows) / len(rows), 1),
-            }  # fmt: skip
-        contrast = paired([r["contradicted"] for r in arms["ungated"]],
-                          [r["contradicted"] for r in arms["gated"]])  # fmt: skip
-        points.append({
-            "step": step,
-            "finding_a_fidelity_delta": {a: figures[a]["fidelity_delta_vs_base"] for a in arms},
-            "finding_b_contradicted_delta_ungated_minus_gated": contrast,
-            "arms": figures,
-        })  # fmt: skip
+                    sum(r["completion_tokens"] for r in rows) / len(rows), 1
+                ),
+            }
+        contrast = paired(
+            [r["contradicted"] for r in arms["ungated"]], [r["contradicted"] for r in arms["gated"]]
+        )
+        points.append(
+            {
+                "step": step,
+                "finding_a_fidelity_delta": {a: figures[a]["fidelity_delta_vs_base"] for a in arms},
+                "finding_b_contradicted_delta_ungated_minus_gated": contrast,
+                "arms": figures,
+            }
+        )
     return points
 
 
 def scorer() -> tuple[Any, dict[str, Any]]:
     """The auditor's engine on the sample corpus and the evaluator's BERTScore settings."""
     evaluator = EvaluatorSettings()
-    bert = {"encoder": evaluator.bertscore_encoder, "num_layers": evaluator.bertscore_layers,
-            "rescale": evaluator.bertscore_rescale_with_baseline}  # fmt: skip
+    bert = {
+        "encoder": evaluator.bertscore_encoder,
+        "num_layers": evaluator.bertscore_layers,
+        "rescale": evaluator.bertscore_rescale_with_baseline,
+    }
     return engine_for(build_corpus(read_corpus_folder(REPO / "data/sample/sources"))), bert
 
 
@@ -237,9 +270,12 @@ def train_and_generate(args: argparse.Namespace, steps: list[int]) -> dict[str, 
     timings: dict[str, float] = {}
     settings = AdvisorSettings()
     profile = EMBEDDED.with_overrides(
-        train_steps=max(trained, default=1), learning_rate=args.learning_rate,
-        max_seq_len=args.max_seq_len, new_tokens=args.new_tokens, eval_prompts=args.prompts,
-    )  # fmt: skip
+        train_steps=max(trained, default=1),
+        learning_rate=args.learning_rate,
+        max_seq_len=args.max_seq_len,
+        new_tokens=args.new_tokens,
+        eval_prompts=args.prompts,
+    )
     paths = DemoPaths(repo=REPO, out=args.work / "out", work=args.work)
     ctx = DemoContext(paths, profile, settings.cache_dir)
     base = materialise_smollm2(settings.cache_dir)
@@ -248,8 +284,10 @@ def train_and_generate(args: argparse.Namespace, steps: list[int]) -> dict[str, 
         audit = audit_training_data(ctx, auditor)
     finally:
         auditor.stop()
-    datasets = {"ungated": REPO / "data/sample/train.jsonl",
-                "gated": Path(audit["dir"]) / "clean.jsonl"}  # fmt: skip
+    datasets = {
+        "ungated": REPO / "data/sample/train.jsonl",
+        "gated": Path(audit["dir"]) / "clean.jsonl",
+    }
     timings["gate"] = round(time.monotonic() - started, 1)
     adapters: dict[str, Path] = {}
     for arm, _ in ARMS:
@@ -266,10 +304,13 @@ def train_and_generate(args: argparse.Namespace, steps: list[int]) -> dict[str, 
     return {
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "profile": profile.to_dict(), "checkpoint_every_steps": every,
+        "profile": profile.to_dict(),
+        "checkpoint_every_steps": every,
         "adapters": {arm: str(path.parent.name) for arm, path in adapters.items()},
-        "timings_s": timings, "items": items, "answers": answers,
-    }  # fmt: skip
+        "timings_s": timings,
+        "items": items,
+        "answers": answers,
+    }
 
 
 def stored_answers(path: Path) -> dict[str, Any]:
@@ -280,16 +321,27 @@ def stored_answers(path: Path) -> dict[str, Any]:
     if [i.id for i in items] != earlier["prompts"]:
         raise SystemExit(f"{path}: its prompts are not this sample's")
     answers = {
-        name: [{"text": r["text"], "completion_tokens": r["completion_tokens"],
-                "finish_reason": "length" if r["truncated"] else "stop"} for r in rows]
+        name: [
+            {
+                "text": r["text"],
+                "completion_tokens": r["completion_tokens"],
+                "finish_reason": "length" if r["truncated"] else "stop",
+            }
+            for r in rows
+        ]
         for name, rows in earlier["per_answer"].items()
-    }  # fmt: skip
+    }
     run = earlier.get("answers_from") or {k: earlier[k] for k in ("command", "finished_at")}
     run = run | {"timings_s": earlier.get("answers_from", earlier)["timings_s"]}
     steps = [p["step"] for p in earlier["points"]]
     keep = ("profile", "checkpoint_every_steps", "adapters")
-    return {"answers_from": run, "items": items, "answers": answers, "steps": steps,
-            **{k: earlier[k] for k in keep}}  # fmt: skip
+    return {
+        "answers_from": run,
+        "items": items,
+        "answers": answers,
+        "steps": steps,
+        **{k: earlier[k] for k in keep},
+    }
 
 
 def main() -> None:
@@ -310,7 +362,7 @@ def main() -> None:
         help="score and audit again the answers of an earlier result file",
     )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/study_curve.json")
-    args = parser.parse_args()  # fmt: skip
+    args = parser.parse_args()
     started = time.monotonic()
     if args.rescore is not None:
         run = stored_answers(args.rescore)
@@ -321,12 +373,15 @@ def main() -> None:
     items, answers = run.pop("items"), run.pop("answers")
     mark = time.monotonic()
     audit_engine, bert = scorer()
-    per_answer = {name: score(items, rows, audit_engine, name, bert)
-                  for name, rows in answers.items()}  # fmt: skip
+    per_answer = {
+        name: score(items, rows, audit_engine, name, bert) for name, rows in answers.items()
+    }
     scoring_s = round(time.monotonic() - mark, 1)
     if args.rescore is None:
-        run["timings_s"] |= {"score and audit": scoring_s,
-                             "total": round(time.monotonic() - started, 1)}  # fmt: skip
+        run["timings_s"] |= {
+            "score and audit": scoring_s,
+            "total": round(time.monotonic() - started, 1),
+        }
     else:
         run["command"] = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
         run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -334,29 +389,34 @@ def main() -> None:
     result = {
         "command": run.pop("command"),
         "finished_at": run.pop("finished_at"),
-        "host": {"cpus": os.cpu_count(), "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-                 "python": platform.python_version()},
+        "host": {
+            "cpus": os.cpu_count(),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+            "python": platform.python_version(),
+        },
         "method": "one training session per arm with a constant learning rate and no warm-up, "
-                  "a bundle every few steps; each checkpoint answers the same prompts greedily "
-                  "through the HF engine; the auditor counts each answer's distinct claims by "
-                  "verdict against the sources; paired bootstrap (1,000 resamples, seed 42) over "
-                  "prompts; MDE = (z_0.975 + z_0.8) x SD of the paired differences / sqrt(n)",
+        "a bundle every few steps; each checkpoint answers the same prompts greedily "
+        "through the HF engine; the auditor counts each answer's distinct claims by "
+        "verdict against the sources; paired bootstrap (1,000 resamples, seed 42) over "
+        "prompts; MDE = (z_0.975 + z_0.8) x SD of the paired differences / sqrt(n)",
         **run,
         "prompts": [i.id for i in items],
         "points": summarise(per_answer, steps),
         "per_answer": per_answer,
-    }  # fmt: skip
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     for point in result["points"]:
         a = point["finding_a_fidelity_delta"]
         b = point["finding_b_contradicted_delta_ungated_minus_gated"]
         trunc = {k: v["truncated_rate"]["value"] for k, v in point["arms"].items()}
-        print(f"step {point['step']:>4}: Δ BERTScore ungated {a['ungated']['value']:+.4f} "
-              f"[{a['ungated']['low']:+.4f}, {a['ungated']['high']:+.4f}], gated "
-              f"{a['gated']['value']:+.4f} [{a['gated']['low']:+.4f}, {a['gated']['high']:+.4f}]; "
-              f"Δ contradicted ungated−gated {b['value']:+.3f} [{b['low']:+.3f}, {b['high']:+.3f}] "
-              f"(MDE {b['mde']}); truncated {trunc}")  # fmt: skip
+        print(
+            f"step {point['step']:>4}: Δ BERTScore ungated {a['ungated']['value']:+.4f} "
+            f"[{a['ungated']['low']:+.4f}, {a['ungated']['high']:+.4f}], gated "
+            f"{a['gated']['value']:+.4f} [{a['gated']['low']:+.4f}, {a['gated']['high']:+.4f}]; "
+            f"Δ contradicted ungated−gated {b['value']:+.3f} [{b['low']:+.3f}, {b['high']:+.3f}] "
+            f"(MDE {b['mde']}); truncated {trunc}"
+        )
     print(f"wrote {args.out} in {time.monotonic() - started:.0f} s")
 
 

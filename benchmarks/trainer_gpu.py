@@ -56,10 +56,22 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SHAPE_7B = {"vocab_size": 32768, "hidden_size": 4096, "intermediate_size": 14336,
-            "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8}  # fmt: skip
-SHAPE_SMOKE = {"vocab_size": 4096, "hidden_size": 64, "intermediate_size": 128,
-               "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2}  # fmt: skip
+SHAPE_7B = {
+    "vocab_size": 32768,
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+}
+SHAPE_SMOKE = {
+    "vocab_size": 4096,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 EXPECTED_TRAINABLE = 41_943_040
 SEQ_LEN, MICRO_BATCH = 2048, 2
@@ -93,9 +105,14 @@ def build_model(model_dir: Path, shape: dict[str, int], device: str) -> float:
         return 0.0
     started = time.perf_counter()
     config = MistralConfig(
-        **shape, max_position_embeddings=32768, sliding_window=None, tie_word_embeddings=False,
-        bos_token_id=1, eos_token_id=2, pad_token_id=0,
-    )  # fmt: skip
+        **shape,
+        max_position_embeddings=32768,
+        sliding_window=None,
+        tie_word_embeddings=False,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     torch.manual_seed(0)
     with torch.device(device):
         model = MistralForCausalLM(config).to(torch.bfloat16)
@@ -107,9 +124,13 @@ def build_model(model_dir: Path, shape: dict[str, int], device: str) -> float:
     backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
-        pad_token="<unk>", model_max_length=32768,
-    )  # fmt: skip
+        tokenizer_object=backend,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<unk>",
+        model_max_length=32768,
+    )
     tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(model_dir)
     return time.perf_counter() - started
@@ -137,8 +158,10 @@ def conversation(index: int, length: int, exchanges: int, rng: random.Random, vo
 
     messages = []
     for answer in answers:
-        messages += [{"role": "user", "content": text(user)},
-                     {"role": "assistant", "content": text(answer)}]  # fmt: skip
+        messages += [
+            {"role": "user", "content": text(user)},
+            {"role": "assistant", "content": text(answer)},
+        ]
     return {"id": f"bench-{index:05d}", "messages": messages}
 
 
@@ -162,17 +185,24 @@ def job_config(model_dir: Path, dataset: Path, work: Path, workload: str, steps:
     from advisor_trainer.config import TrainingJobConfig
 
     values = {
-        "run_name": f"bench-{workload}", "base_model": str(model_dir), "dataset": str(dataset),
-        "max_seq_len": SEQ_LEN, "micro_batch_size": MICRO_BATCH,
-        "gradient_accumulation_steps": ACCUMULATION[workload], "max_steps": steps,
-        "checkpoint_every_steps": CHECKPOINT_EVERY, "output_dir": str(work / "out"),
-        "store_url": f"file://{work / 'store'}", "learning_rate": LR,
-        "max_grad_norm": MAX_GRAD_NORM, "warmup_ratio": WARMUP_RATIO,
+        "run_name": f"bench-{workload}",
+        "base_model": str(model_dir),
+        "dataset": str(dataset),
+        "max_seq_len": SEQ_LEN,
+        "micro_batch_size": MICRO_BATCH,
+        "gradient_accumulation_steps": ACCUMULATION[workload],
+        "max_steps": steps,
+        "checkpoint_every_steps": CHECKPOINT_EVERY,
+        "output_dir": str(work / "out"),
+        "store_url": f"file://{work / 'store'}",
+        "learning_rate": LR,
+        "max_grad_norm": MAX_GRAD_NORM,
+        "warmup_ratio": WARMUP_RATIO,
         # The paper's random micro-batches for every contender (the padded ones waste what
         # padding wastes there); with packing, grouping by length would only change which
         # conversations share a step.
         "length_grouping": False,
-    }  # fmt: skip
+    }
     values.update(extra)
     return TrainingJobConfig.from_mapping(values)
 
@@ -189,16 +219,30 @@ def plan_steps(model_dir: Path, dataset: Path, work: Path, workload: str, steps:
 
     config = job_config(model_dir, dataset, work, workload, steps)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    examples = encode_dataset(tokenizer, load_dataset(dataset), max_seq_len=SEQ_LEN,
-                              loss_on=config.loss_on)  # fmt: skip
-    train_idx, _ = split_validation([e.conversation_id for e in examples],
-                                    config.validation_fraction, config.seed)  # fmt: skip
+    examples = encode_dataset(
+        tokenizer, load_dataset(dataset), max_seq_len=SEQ_LEN, loss_on=config.loss_on
+    )
+    train_idx, _ = split_validation(
+        [e.conversation_id for e in examples], config.validation_fraction, config.seed
+    )
     train = [examples[i] for i in train_idx if examples[i].target_count]
-    order = DataOrder(tuple(e.length for e in train), config.data_seed, MICRO_BATCH,
-                      ACCUMULATION[workload], config.length_grouping, config.length_group_size)  # fmt: skip
+    order = DataOrder(
+        tuple(e.length for e in train),
+        config.data_seed,
+        MICRO_BATCH,
+        ACCUMULATION[workload],
+        config.length_grouping,
+        config.length_group_size,
+    )
     assert order.steps_per_epoch >= steps, "the workload must fit in one epoch"
-    grouped = DataOrder(order.lengths, config.data_seed, MICRO_BATCH, ACCUMULATION[workload],
-                        True, config.length_group_size)  # fmt: skip
+    grouped = DataOrder(
+        order.lengths,
+        config.data_seed,
+        MICRO_BATCH,
+        ACCUMULATION[workload],
+        True,
+        config.length_group_size,
+    )
     padding_if_grouped = padding_fraction(
         [
             [train[i].length for i in batch]
@@ -210,11 +254,15 @@ def plan_steps(model_dir: Path, dataset: Path, work: Path, workload: str, steps:
     planned = []
     for step in range(steps):
         micro = [[train[i] for i in batch] for batch in order.step_batches(step)]
-        planned.append({
-            "lr": schedule.lr_at(step),
-            "batch": batch_digest([[e.conversation_id for e in b] for b in micro]),
-            "micro_batches": [[{"ids": e.input_ids, "labels": e.labels} for e in b] for b in micro],
-        })  # fmt: skip
+        planned.append(
+            {
+                "lr": schedule.lr_at(step),
+                "batch": batch_digest([[e.conversation_id for e in b] for b in micro]),
+                "micro_batches": [
+                    [{"ids": e.input_ids, "labels": e.labels} for e in b] for b in micro
+                ],
+            }
+        )
     return planned, padding_if_grouped
 
 
@@ -244,16 +292,24 @@ def load_baseline(model_dir: Path, dtype_name: str, smoke: bool):
     else:
         dtype = torch_dtype(dtype_name)
         quant = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype,
-        )  # fmt: skip
+        )
         model = AutoModelForCausalLM.from_pretrained(
             model_dir, quantization_config=quant, dtype=dtype, device_map={"": 0}
         )
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
     model.config.use_cache = False
-    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGETS,
-                      bias="none", task_type="CAUSAL_LM")  # fmt: skip
+    lora = LoraConfig(
+        r=16,
+        lora_alpha=32,
+        lora_dropout=0.0,
+        target_modules=TARGETS,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     torch.manual_seed(LORA_SEED)
     model = get_peft_model(model, lora)
     for param in model.parameters():  # mixed precision keeps trainable weights in fp32
@@ -266,13 +322,23 @@ def load_unsloth(model_dir: Path, dtype_name: str):
     from unsloth import FastLanguageModel
 
     model, _ = FastLanguageModel.from_pretrained(
-        model_name=str(model_dir), max_seq_length=SEQ_LEN, dtype=torch_dtype(dtype_name),
-        load_in_4bit=True, local_files_only=True,
-    )  # fmt: skip
+        model_name=str(model_dir),
+        max_seq_length=SEQ_LEN,
+        dtype=torch_dtype(dtype_name),
+        load_in_4bit=True,
+        local_files_only=True,
+    )
     return FastLanguageModel.get_peft_model(
-        model, r=16, target_modules=TARGETS, lora_alpha=32, lora_dropout=0, bias="none",
-        use_gradient_checkpointing="unsloth", random_state=LORA_SEED, max_seq_length=SEQ_LEN,
-    )  # fmt: skip
+        model,
+        r=16,
+        target_modules=TARGETS,
+        lora_alpha=32,
+        lora_dropout=0,
+        bias="none",
+        use_gradient_checkpointing="unsloth",
+        random_state=LORA_SEED,
+        max_seq_length=SEQ_LEN,
+    )
 
 
 def reset_lora(model) -> None:
@@ -296,19 +362,26 @@ def padded(micro_batch: list[dict[str, list[int]]], device: str) -> dict[str, An
     for row, e in enumerate(micro_batch):
         n = len(e["ids"])
         ids[row, :n], labels[row, :n], mask[row, :n] = (
-            torch.tensor(e["ids"]), torch.tensor(e["labels"]), 1,
-        )  # fmt: skip
-    return {"input_ids": ids.to(device), "attention_mask": mask.to(device),
-            "labels": labels.to(device)}  # fmt: skip
+            torch.tensor(e["ids"]),
+            torch.tensor(e["labels"]),
+            1,
+        )
+    return {
+        "input_ids": ids.to(device),
+        "attention_mask": mask.to(device),
+        "labels": labels.to(device),
+    }
 
 
 def step_targets(step: dict[str, Any]) -> int:
-    return sum(sum(1 for x in e["labels"][1:] if x != -100)
-               for b in step["micro_batches"] for e in b)  # fmt: skip
+    return sum(
+        sum(1 for x in e["labels"][1:] if x != -100) for b in step["micro_batches"] for e in b
+    )
 
 
-def library_steps(model, steps: list[dict[str, Any]], dtype_name: str, autocast: bool,
-                  device: str, prewarm: bool) -> dict[str, Any]:  # fmt: skip
+def library_steps(
+    model, steps: list[dict[str, Any]], dtype_name: str, autocast: bool, device: str, prewarm: bool
+) -> dict[str, Any]:
     """Forward, backward (accumulated), clip 0.3, 8-bit AdamW: as Trainer does with this recipe."""
     import contextlib
 
@@ -344,8 +417,10 @@ def library_steps(model, steps: list[dict[str, Any]], dtype_name: str, autocast:
         return total
 
     if prewarm:  # the largest micro-batch of the workload, untimed, then a fresh start
-        largest = max((m for s in steps for m in s["micro_batches"]),
-                      key=lambda m: len(m) * max(len(e["ids"]) for e in m))  # fmt: skip
+        largest = max(
+            (m for s in steps for m in s["micro_batches"]),
+            key=lambda m: len(m) * max(len(e["ids"]) for e in m),
+        )
         one_step({"lr": 0.0, "micro_batches": [largest]})
         reset_lora(model)
         optimizer.state.clear()
@@ -362,8 +437,12 @@ def library_steps(model, steps: list[dict[str, Any]], dtype_name: str, autocast:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
         tokens.append(sum(len(e["ids"]) for b in step["micro_batches"] for e in b))
-    result = {"step_times_s": times, "losses": losses, "tokens_per_step": tokens,
-              "trainable_params": sum(p.numel() for p in trainable)}  # fmt: skip
+    result = {
+        "step_times_s": times,
+        "losses": losses,
+        "tokens_per_step": tokens,
+        "trainable_params": sum(p.numel() for p in trainable),
+    }
     if on_cuda:
         result["peak_allocated_gb"] = torch.cuda.max_memory_allocated() / 1e9
         result["peak_reserved_gb"] = torch.cuda.max_memory_reserved() / 1e9
@@ -383,9 +462,13 @@ def run_library(contender: str, args: argparse.Namespace, dtype_name: str) -> di
         steps = json.loads((args.work_dir / f"steps-{workload}.json").read_text())
         reset_lora(model)
         results[workload] = library_steps(
-            model, steps, dtype_name, autocast=contender != "baseline-noautocast",
-            device=device, prewarm=not args.smoke,
-        )  # fmt: skip
+            model,
+            steps,
+            dtype_name,
+            autocast=contender != "baseline-noautocast",
+            device=device,
+            prewarm=not args.smoke,
+        )
     return results
 
 
@@ -441,12 +524,20 @@ def run_ours(contender: str, args: argparse.Namespace, dtype_name: str) -> dict[
     on_cuda = torch.cuda.is_available() and not args.smoke
     for workload in args.workloads.split(","):
         work = args.work_dir / f"{contender}-{dtype_name}-{workload}"
-        config = job_config(args.model_dir, args.work_dir / f"{workload}.jsonl", work, workload,
-                            args.steps, backend=backend, precision=precision)  # fmt: skip
+        config = job_config(
+            args.model_dir,
+            args.work_dir / f"{workload}.jsonl",
+            work,
+            workload,
+            args.steps,
+            backend=backend,
+            precision=precision,
+        )
         planned = json.loads((args.work_dir / f"steps-{workload}.json").read_text())
         with TimedProgress(work / "events.jsonl") as progress:
-            outcome = run_training(config, LocalStore(work / "store"), work / "cache",
-                                   progress=progress)  # fmt: skip
+            outcome = run_training(
+                config, LocalStore(work / "store"), work / "cache", progress=progress
+            )
         ledger, session = outcome.ledger, outcome.session
         steps = sorted(progress.step_time)
         result: dict[str, Any] = {
@@ -459,23 +550,28 @@ def run_ours(contender: str, args: argparse.Namespace, dtype_name: str) -> dict[
             "lrs_as_planned": [h["lr"] for h in ledger.loss_history]
             == [p["lr"] for p in planned[: len(ledger.loss_history)]],
             "trainable_params": progress.info["trainable_parameters"],
-            "backend": session.backend, "dtype": session.dtype, "optimizer": session.optimizer,
-            "packing": session.packing, "rows_per_pass": session.rows_per_pass,
-            "flash_varlen": flash_varlen_active(), "stop_reason": session.stop_reason,
+            "backend": session.backend,
+            "dtype": session.dtype,
+            "optimizer": session.optimizer,
+            "packing": session.packing,
+            "rows_per_pass": session.rows_per_pass,
+            "flash_varlen": flash_varlen_active(),
+            "stop_reason": session.stop_reason,
             "run_start_to_first_step_s": (progress.first_step_start or 0) - progress.started,
             "periodic_bundles": session.periodic_bundles,
             "checkpoint_every_steps": CHECKPOINT_EVERY,
             "eval_loss": ledger.eval_history[-1]["eval_loss"] if ledger.eval_history else None,
             "session_wall_s": session.wall_time_s,
             "memory_estimate_gb": (session.memory_estimate or {}).get("total_gb"),
-        }  # fmt: skip
+        }
         if on_cuda:
             peak = session.peak_memory
             result["peak_allocated_gb"] = peak["max_memory_allocated_bytes"] / 1e9
             result["peak_reserved_gb"] = peak["max_memory_reserved_bytes"] / 1e9
         if workload == "mix":
-            result["packing_check"] = packing_check(outcome.model, session.packing, planned,
-                                                    "cuda:0" if on_cuda else "cpu", dtype_name)  # fmt: skip
+            result["packing_check"] = packing_check(
+                outcome.model, session.packing, planned, "cuda:0" if on_cuda else "cpu", dtype_name
+            )
         results[workload] = result
         del outcome
         gc.collect()
@@ -507,25 +603,36 @@ def packing_check(model, layout: str | None, planned, device: str, dtype_name: s
     if layout is None:
         return {"layout": "off"}
     convs = [e for b in planned[0]["micro_batches"] for e in b][:2]
-    a, b = (TokenizedExample(f"check-{i}", c["ids"][:400], c["labels"][:400])
-            for i, c in enumerate(convs))  # fmt: skip
+    a, b = (
+        TokenizedExample(f"check-{i}", c["ids"][:400], c["labels"][:400])
+        for i, c in enumerate(convs)
+    )
     packed = to_device(collate_packed([[a, b]], layout, 0), device)
     packed.pop("labels")
-    cast = (torch.autocast("cuda", dtype=torch_dtype(dtype_name))
-            if device.startswith("cuda") else contextlib.nullcontext())  # fmt: skip
+    cast = (
+        torch.autocast("cuda", dtype=torch_dtype(dtype_name))
+        if device.startswith("cuda")
+        else contextlib.nullcontext()
+    )
     model.eval()
     with torch.no_grad(), cast:
         together = model(**packed, use_cache=False).logits[0, a.length :].float()
-        alone = model(input_ids=torch.tensor([b.input_ids], device=device),
-                      use_cache=False).logits[0].float()  # fmt: skip
+        alone = (
+            model(input_ids=torch.tensor([b.input_ids], device=device), use_cache=False)
+            .logits[0]
+            .float()
+        )
         mixed = model(input_ids=packed["input_ids"], use_cache=False).logits[0, a.length :].float()
     model.train()
     clean = float((together - alone).abs().max())
     control = float((mixed - alone).abs().max())
-    return {"layout": layout, "lengths": [a.length, b.length],
-            "max_abs_logit_diff_packed_vs_alone": clean,
-            "max_abs_logit_diff_without_boundaries": control,
-            "isolated": clean < 0.25 * control}  # fmt: skip
+    return {
+        "layout": layout,
+        "lengths": [a.length, b.length],
+        "max_abs_logit_diff_packed_vs_alone": clean,
+        "max_abs_logit_diff_without_boundaries": control,
+        "isolated": clean < 0.25 * control,
+    }
 
 
 # --- the whole command ----------------------------------------------------------------------
@@ -550,9 +657,11 @@ def summarise(run: dict[str, Any], warmup: int, flop_peak: float) -> None:
             measured_steps=len(times),
             median_step_s=statistics.median(times),
             effective_tokens_per_s=rate,
-            median_step_tokens_per_s=statistics.median(t / s for t, s in zip(tokens, times, strict=True)),
+            median_step_tokens_per_s=statistics.median(
+                t / s for t, s in zip(tokens, times, strict=True)
+            ),
             mfu=rate * FLOP_PER_TOKEN / flop_peak,
-        )  # fmt: skip
+        )
 
 
 def checkpoint_overhead(result: dict[str, Any], warmup: int) -> dict[str, Any] | None:
@@ -577,21 +686,24 @@ def checkpoint_overhead(result: dict[str, Any], warmup: int) -> dict[str, Any] |
     if not alone:
         return None
     median = statistics.median(alone)
-    costs = [(b["stall_s"] or 0.0) + sum(max(0.0, times[k] - median) for k in hit)
-             for b, hit in per_bundle]  # fmt: skip
+    costs = [
+        (b["stall_s"] or 0.0) + sum(max(0.0, times[k] - median) for k in hit)
+        for b, hit in per_bundle
+    ]
     measured = range(warmup, len(times))
     loop_s = sum(times[k] for k in measured) + sum(b["stall_s"] or 0.0 for b in bundles)
     in_range = [c for (b, _), c in zip(per_bundle, costs, strict=True) if b["step"] > warmup]
     per_bundle_s = statistics.mean(costs)
     return {
-        "bundles": len(bundles), "every_steps": result.get("checkpoint_every_steps"),
+        "bundles": len(bundles),
+        "every_steps": result.get("checkpoint_every_steps"),
         "cost_per_bundle_s": per_bundle_s,
         "stall_per_bundle_s": statistics.mean(b["stall_s"] or 0.0 for b in bundles),
         "write_per_bundle_s": statistics.mean(b["write_s"] for b in bundles),
         "fraction_at_benchmark_interval": sum(in_range) / loop_s if loop_s else None,
         "fraction_at_default_interval": per_bundle_s / (DEFAULT_CHECKPOINT_EVERY * median),
         "median_step_s_without_upload": median,
-    }  # fmt: skip
+    }
 
 
 def loss_agreement(runs: dict[str, Any], dtype_name: str, workload: str) -> dict[str, Any]:
@@ -610,8 +722,11 @@ def loss_agreement(runs: dict[str, Any], dtype_name: str, workload: str) -> dict
         if not losses or contender == "baseline":
             continue
         rel = [abs(a - b) / abs(b) for a, b in zip(losses, reference, strict=False)]
-        found[contender] = {"first_step_rel_diff": rel[0], "max_rel_diff": max(rel),
-                            "mean_rel_diff": statistics.mean(rel)}  # fmt: skip
+        found[contender] = {
+            "first_step_rel_diff": rel[0],
+            "max_rel_diff": max(rel),
+            "mean_rel_diff": statistics.mean(rel),
+        }
     return found
 
 
@@ -624,8 +739,14 @@ def summary(runs: dict[str, Any]) -> dict[str, Any]:
         rb = get(b, workload, "effective_tokens_per_s")
         return ra / rb if ra and rb else None
 
-    trainable = sorted({v for run in runs.values() for r in run.values()
-                        if isinstance(r, dict) and (v := r.get("trainable_params"))})  # fmt: skip
+    trainable = sorted(
+        {
+            v
+            for run in runs.values()
+            for r in run.values()
+            if isinstance(r, dict) and (v := r.get("trainable_params"))
+        }
+    )
     overhead = checkpoint_overhead(runs.get("ours/bf16", {}).get("full", {}), WARMUP_STEPS)
     found = {
         "trainable_params": trainable[0] if len(trainable) == 1 else trainable,
@@ -638,7 +759,8 @@ def summary(runs: dict[str, Any]) -> dict[str, Any]:
         "fallback_speedup_full_length": ratio("ours-fallback/bf16", "baseline/bf16", "full"),
         "fallback_speedup_length_mix": ratio("ours-fallback/bf16", "baseline/bf16", "mix"),
         "unsloth_vs_plain_baseline_full_length": ratio(
-            "unsloth/bf16", "baseline-noautocast/bf16", "full"),
+            "unsloth/bf16", "baseline-noautocast/bf16", "full"
+        ),
         "unsloth_vs_baseline_full_length": ratio("unsloth/bf16", "baseline/bf16", "full"),
         "unsloth_vs_baseline_length_mix": ratio("unsloth/bf16", "baseline/bf16", "mix"),
         "peak_reserved_gb_2048x2": get("ours/bf16", "full", "peak_reserved_gb"),
@@ -646,28 +768,44 @@ def summary(runs: dict[str, Any]) -> dict[str, Any]:
         "baseline_peak_reserved_gb_2048x2": get("baseline/bf16", "full", "peak_reserved_gb"),
         "mfu": get("ours/bf16", "full", "mfu"),
         "mfu_raw_unsloth": get("unsloth/bf16", "full", "mfu"),
-        "checkpoint_overhead_fraction": overhead["fraction_at_default_interval"] if overhead else None,
+        "checkpoint_overhead_fraction": overhead["fraction_at_default_interval"]
+        if overhead
+        else None,
         "checkpoint_overhead": overhead,
         "fp16": {
             key: {w: get(key, w, "effective_tokens_per_s") for w in ("full", "mix")}
             | {"peak_reserved_gb_2048x2": get(key, "full", "peak_reserved_gb")}
-            for key in runs if key.endswith("/fp16")
+            for key in runs
+            if key.endswith("/fp16")
         },
         "fp16_vs_bf16": {
             c: {w: ratio(f"{c}/fp16", f"{c}/bf16", w) for w in ("full", "mix")}
-            for c in ("ours", "ours-fallback", "baseline") if f"{c}/fp16" in runs
+            for c in ("ours", "ours-fallback", "baseline")
+            if f"{c}/fp16" in runs
         },
-        "loss_agreement": {f"{w}/{d}": loss_agreement(runs, d, w)
-                           for w in ("full", "mix") for d in ("bf16", "fp16")},
+        "loss_agreement": {
+            f"{w}/{d}": loss_agreement(runs, d, w)
+            for w in ("full", "mix")
+            for d in ("bf16", "fp16")
+        },
         "packing_check": {k: get(k, "mix", "packing_check") for k in runs if k.startswith("ours")},
-        "same_steps_as_baseline": {k: [get(k, w, "same_steps_as_planned") for w in ("full", "mix")]
-                                   for k in runs if k.startswith("ours")},
-    }  # fmt: skip
+        "same_steps_as_baseline": {
+            k: [get(k, w, "same_steps_as_planned") for w in ("full", "mix")]
+            for k in runs
+            if k.startswith("ours")
+        },
+    }
     found["trainable_params_match"] = found["trainable_params"] == EXPECTED_TRAINABLE
-    found["targets"] = {name: {"target": f"{op} {bound}", "measured": found.get(name),
-                               "met": None if found.get(name) is None else
-                               (found[name] >= bound if op == ">=" else found[name] <= bound)}
-                        for name, op, bound in TARGETS_ISSUE_10}  # fmt: skip
+    found["targets"] = {
+        name: {
+            "target": f"{op} {bound}",
+            "measured": found.get(name),
+            "met": None
+            if found.get(name) is None
+            else (found[name] >= bound if op == ">=" else found[name] <= bound),
+        }
+        for name, op, bound in TARGETS_ISSUE_10
+    }
     return found
 
 
@@ -695,8 +833,17 @@ def versions() -> dict[str, str]:
     import importlib.metadata as md
 
     found = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "bitsandbytes", "unsloth", "unsloth_zoo",
-                 "trl", "triton", "accelerate"):  # fmt: skip
+    for name in (
+        "torch",
+        "transformers",
+        "peft",
+        "bitsandbytes",
+        "unsloth",
+        "unsloth_zoo",
+        "trl",
+        "triton",
+        "accelerate",
+    ):
         try:
             found[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -704,8 +851,13 @@ def versions() -> dict[str, str]:
     return found
 
 
-def run_queue(queue: list[tuple[str, str]], gpu: str | None, args: argparse.Namespace,
-              report: dict[str, Any], lock: threading.Lock) -> None:  # fmt: skip
+def run_queue(
+    queue: list[tuple[str, str]],
+    gpu: str | None,
+    args: argparse.Namespace,
+    report: dict[str, Any],
+    lock: threading.Lock,
+) -> None:
     for contender, dtype_name in queue:
         key = f"{contender}/{dtype_name}"
         out = args.work_dir / f"result.{contender}.{dtype_name}.json"
@@ -713,13 +865,26 @@ def run_queue(queue: list[tuple[str, str]], gpu: str | None, args: argparse.Name
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = gpu
-        command = [sys.executable, __file__, "--run-one", contender, dtype_name,
-                   *args.passthrough, "--out", str(out)]  # fmt: skip
+        command = [
+            sys.executable,
+            __file__,
+            "--run-one",
+            contender,
+            dtype_name,
+            *args.passthrough,
+            "--out",
+            str(out),
+        ]
         started = time.perf_counter()
         with open(log, "w") as handle:
             try:
-                code = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                      timeout=args.contender_timeout).returncode  # fmt: skip
+                code = subprocess.run(
+                    command,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    timeout=args.contender_timeout,
+                ).returncode
             except subprocess.TimeoutExpired:
                 code = "timeout"
         if code == 0 and out.is_file():
@@ -732,8 +897,11 @@ def run_queue(queue: list[tuple[str, str]], gpu: str | None, args: argparse.Name
         with lock:
             report["runs"][key] = run
             args.out.write_text(json.dumps(report, indent=1))
-        brief = {w: (round(r["effective_tokens_per_s"]), round(r.get("peak_reserved_gb", 0), 2))
-                 for w, r in run.items() if isinstance(r, dict) and "effective_tokens_per_s" in r}  # fmt: skip
+        brief = {
+            w: (round(r["effective_tokens_per_s"]), round(r.get("peak_reserved_gb", 0), 2))
+            for w, r in run.items()
+            if isinstance(r, dict) and "effective_tokens_per_s" in r
+        }
         print(
             f"{key} on GPU {gpu}: {brief or run.get('error')} ({run['wall_s']:.0f} s)", flush=True
         )
@@ -745,14 +913,18 @@ def merge_reports(paths: list[Path], out: Path) -> None:
     reports = [json.loads(path.read_text()) for path in paths]
     merged = reports[0]
     merged["command"] = " & ".join(r["command"] for r in reports)
-    merged["gpus_used"] = sorted({run.get("gpu") for r in reports for run in r["runs"].values()},
-                                 key=str)  # fmt: skip
+    merged["gpus_used"] = sorted(
+        {run.get("gpu") for r in reports for run in r["runs"].values()}, key=str
+    )
     for report in reports[1:]:
         merged["runs"].update(report["runs"])
     merged["summary"] = summary(merged["runs"])
     out.write_text(json.dumps(merged, indent=1))
-    print(json.dumps({k: v for k, v in merged["summary"].items()
-                      if not isinstance(v, dict)}, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {k: v for k, v in merged["summary"].items() if not isinstance(v, dict)}, indent=1
+        )
+    )
 
 
 def main() -> None:
@@ -796,10 +968,19 @@ def main() -> None:
     args = parser.parse_args()
     global WARMUP_STEPS
     WARMUP_STEPS = args.warmup
-    args.passthrough = ["--steps", str(args.steps), "--model-dir", str(args.model_dir),
-                        "--work-dir", str(args.work_dir), "--workloads", args.workloads,
-                        "--noautocast-workloads", args.noautocast_workloads,
-                        *(["--smoke"] if args.smoke else [])]  # fmt: skip
+    args.passthrough = [
+        "--steps",
+        str(args.steps),
+        "--model-dir",
+        str(args.model_dir),
+        "--work-dir",
+        str(args.work_dir),
+        "--workloads",
+        args.workloads,
+        "--noautocast-workloads",
+        args.noautocast_workloads,
+        *(["--smoke"] if args.smoke else []),
+    ]
 
     if args.merge:
         merge_reports(args.merge, args.out)
@@ -831,13 +1012,17 @@ def main() -> None:
         planned[workload] = {
             "conversations_per_step": MICRO_BATCH * ACCUMULATION[workload],
             "tokens_per_step_mean": statistics.mean(
-                sum(len(e["ids"]) for b in s["micro_batches"] for e in b) for s in steps),
-            "length_median": statistics.median(lengths), "length_min": min(lengths),
-            "length_max": max(lengths), "length_p90": sorted(lengths)[int(0.9 * len(lengths))],
+                sum(len(e["ids"]) for b in s["micro_batches"] for e in b) for s in steps
+            ),
+            "length_median": statistics.median(lengths),
+            "length_min": min(lengths),
+            "length_max": max(lengths),
+            "length_p90": sorted(lengths)[int(0.9 * len(lengths))],
             "padding_fraction_padded_micro_batches": padding_fraction(
-                [[len(e["ids"]) for e in b] for s in steps for b in s["micro_batches"]]),
+                [[len(e["ids"]) for e in b] for s in steps for b in s["micro_batches"]]
+            ),
             "padding_fraction_if_length_grouped": padding_if_grouped,
-        }  # fmt: skip
+        }
     on_cuda = torch.cuda.is_available() and not args.smoke
     report: dict[str, Any] = {
         "command": " ".join(["python", "benchmarks/trainer_gpu.py", *sys.argv[1:]]),
@@ -846,13 +1031,21 @@ def main() -> None:
         "gpus": torch.cuda.device_count() if on_cuda else 0,
         "versions": versions(),
         "config": {
-            "seq_len": SEQ_LEN, "micro_batch": MICRO_BATCH, "gradient_accumulation": ACCUMULATION,
-            "lora_r": 16, "lora_alpha": 32, "targets": TARGETS,
-            "optimizer": "bitsandbytes AdamW8bit", "max_grad_norm": MAX_GRAD_NORM, "lr": LR,
-            "lr_schedule": f"linear, warm-up {WARMUP_RATIO:.0%}", "steps": args.steps,
-            "warmup_steps_excluded": args.warmup, "checkpoint_every_steps_ours": CHECKPOINT_EVERY,
+            "seq_len": SEQ_LEN,
+            "micro_batch": MICRO_BATCH,
+            "gradient_accumulation": ACCUMULATION,
+            "lora_r": 16,
+            "lora_alpha": 32,
+            "targets": TARGETS,
+            "optimizer": "bitsandbytes AdamW8bit",
+            "max_grad_norm": MAX_GRAD_NORM,
+            "lr": LR,
+            "lr_schedule": f"linear, warm-up {WARMUP_RATIO:.0%}",
+            "steps": args.steps,
+            "warmup_steps_excluded": args.warmup,
+            "checkpoint_every_steps_ours": CHECKPOINT_EVERY,
             "mix_lengths": "log-normal(median 650, sigma 0.55) clipped to [120, 2048]; 2-3 "
-                           "exchanges; user turns 15 % of words; loss on assistant tokens",
+            "exchanges; user turns 15 % of words; loss on assistant tokens",
             "smoke": args.smoke,
         },
         "workloads": planned,
@@ -861,7 +1054,7 @@ def main() -> None:
         "model_build_s": build_s,
         "fingerprint_s": time.perf_counter() - fingerprint_started,
         "runs": {},
-    }  # fmt: skip
+    }
     gpus = args.gpus.split(",") if on_cuda else [None]
     queues: list[list[tuple[str, str]]] = [[] for _ in gpus]
     for i, dtype_name in enumerate(args.dtypes.split(",")):
@@ -870,16 +1063,21 @@ def main() -> None:
             names = ",".join(c for c in names.split(",") if c in ("baseline", "ours"))
         queues[i % len(gpus)].extend((c, dtype_name) for c in names.split(","))
     lock = threading.Lock()
-    threads = [threading.Thread(target=run_queue, args=(q, g, args, report, lock))
-               for q, g in zip(queues, gpus, strict=True)]  # fmt: skip
+    threads = [
+        threading.Thread(target=run_queue, args=(q, g, args, report, lock))
+        for q, g in zip(queues, gpus, strict=True)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     report["summary"] = summary(report["runs"])
     args.out.write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: v for k, v in report["summary"].items()
-                      if not isinstance(v, dict)}, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {k: v for k, v in report["summary"].items() if not isinstance(v, dict)}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -138,13 +138,23 @@ def replay(app: Callable[..., Iterable[bytes]], log: WriteLog) -> int:
                     lambda m: upload_ids.get(m[0], m[0]), environ[key]
                 )
         body = base64.b64decode(entry["body"])
-        environ.update({"wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
-                        "wsgi.version": (1, 0), "wsgi.multithread": False,
-                        "wsgi.multiprocess": False, "wsgi.run_once": False})  # fmt: skip
+        environ.update(
+            {
+                "wsgi.input": io.BytesIO(body),
+                "wsgi.errors": sys.stderr,
+                "wsgi.version": (1, 0),
+                "wsgi.multithread": False,
+                "wsgi.multiprocess": False,
+                "wsgi.run_once": False,
+            }
+        )
         status, response, _ = _call(app, environ)
         if not 200 <= status < 300:
-            print(f"local-s3: replaying {environ.get('REQUEST_METHOD')} "
-                  f"{environ.get('PATH_INFO')} answered {status}", flush=True)  # fmt: skip
+            print(
+                f"local-s3: replaying {environ.get('REQUEST_METHOD')} "
+                f"{environ.get('PATH_INFO')} answered {status}",
+                flush=True,
+            )
         if "upload_id" in entry:
             new = _UPLOAD_ID.search(response.decode("utf-8", "replace"))
             if new:
@@ -165,10 +175,14 @@ def serve(host: str, port: int, log_path: Path) -> None:
     log = WriteLog(log_path)
     started = time.monotonic()
     replayed = replay(moto, log)
-    print(f"local-s3: replayed {replayed} writes from {log_path} in "
-          f"{time.monotonic() - started:.1f} s", flush=True)  # fmt: skip
-    server = make_server(host, port, LoggingApp(moto, log), threaded=True,
-                         request_handler=MotoRequestHandler)  # fmt: skip
+    print(
+        f"local-s3: replayed {replayed} writes from {log_path} in "
+        f"{time.monotonic() - started:.1f} s",
+        flush=True,
+    )
+    server = make_server(
+        host, port, LoggingApp(moto, log), threaded=True, request_handler=MotoRequestHandler
+    )
     print(f"local-s3: listening on {host}:{port}", flush=True)
     server.serve_forever()
 
@@ -178,9 +192,13 @@ def create_bucket(endpoint: str, bucket: str, timeout_s: float = 60.0) -> None:
     import boto3
     from botocore.exceptions import ClientError, EndpointConnectionError
 
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=os.environ.get("ADVISOR_S3_ACCESS_KEY", "local"),
-                          aws_secret_access_key=os.environ.get("ADVISOR_S3_SECRET_KEY", "local"))  # fmt: skip
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=os.environ.get("ADVISOR_S3_ACCESS_KEY", "local"),
+        aws_secret_access_key=os.environ.get("ADVISOR_S3_SECRET_KEY", "local"),
+    )
     deadline = time.monotonic() + timeout_s
     while True:
         try:

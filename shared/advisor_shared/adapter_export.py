@@ -23,8 +23,12 @@ from .errors import BundleError
 from .model_card import evaluations_of, model_card
 from .store import ObjectStore
 
-EXPORTED_FILES = ("adapter_config.json", "adapter_model.safetensors", "chat_template.jinja",
-                  "README.md")  # fmt: skip
+EXPORTED_FILES = (
+    "adapter_config.json",
+    "adapter_model.safetensors",
+    "chat_template.jinja",
+    "README.md",
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,10 @@ class ExportResult:
 def export_peft_folder(store: ObjectStore, ref: BundleRef, target: Path) -> ExportResult:
     target = Path(target).expanduser()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BundleError(f"{str(target)[:200]!r} already exists and is not an empty folder; "
-                          "choose a new one (an export never overwrites)")  # fmt: skip
+        raise BundleError(
+            f"{str(target)[:200]!r} already exists and is not an empty folder; "
+            "choose a new one (an export never overwrites)"
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="advisor-export-") as scratch:
         bundle = read_bundle(store, ref, Path(scratch))

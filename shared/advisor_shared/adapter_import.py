@@ -120,16 +120,24 @@ def import_adapter(
     lora_checks.check_tensors(tensors, spec, shapes, config.get("rank_pattern"))
     broken = non_finite_tensors(folder / "adapter_model.safetensors")
     if broken:
-        raise BundleError(f"adapter_model.safetensors: {len(broken)} tensor(s) hold NaN or "
-                          f"infinite values (e.g. {broken[0][:100]})")  # fmt: skip
-    warnings = [] if shapes else [
-        f"the shapes of {base.resolved.name!r} are unknown here: checked by the engine at load"
-    ]  # fmt: skip
+        raise BundleError(
+            f"adapter_model.safetensors: {len(broken)} tensor(s) hold NaN or "
+            f"infinite values (e.g. {broken[0][:100]})"
+        )
+    warnings = (
+        []
+        if shapes
+        else [
+            f"the shapes of {base.resolved.name!r} are unknown here: checked by the engine at load"
+        ]
+    )
     template, template_source = _training_template(folder, base, warnings)
     declared = config.get("base_model_name_or_path")
     if isinstance(declared, str) and declared and declared != base.resolved.name:
-        warnings.append(f"adapter_config.json names base {declared[:100]!r}; checked against "
-                        f"{base.resolved.name!r} (same shapes)")  # fmt: skip
+        warnings.append(
+            f"adapter_config.json names base {declared[:100]!r}; checked against "
+            f"{base.resolved.name!r} (same shapes)"
+        )
     with tempfile.TemporaryDirectory(prefix="advisor-import-") as staging:
         stage = Path(staging)
         for filename in ADAPTER_FILES:
@@ -139,11 +147,14 @@ def import_adapter(
         (stage / "trainer_state.json").write_text(json.dumps(ledger, indent=2), encoding="utf-8")
         peft_version = config.get("peft_version")
         ref = write_bundle(
-            store, name, stage, base_model_id=base.resolved.name,
+            store,
+            name,
+            stage,
+            base_model_id=base.resolved.name,
             base_fingerprint=base.resolved.fingerprint,
             chat_template_sha256=template_fingerprint(template),
             libraries={"peft": peft_version} if isinstance(peft_version, str) else {},
-        )  # fmt: skip
+        )
         read_bundle(store, ref, stage / "verify")  # as every reader will: sha256 and header
     return ImportResult(ref, spec.rank, spec.target_modules, template_source, warnings)
 
@@ -170,8 +181,10 @@ def _training_template(folder: Path, base: BaseModelFiles, warnings: list[str]) 
             )
         return own, "adapter folder"
     if base_template is not None:
-        warnings.append("the folder has no chat template: recorded the base model's, assuming "
-                        "the adapter was trained with it")  # fmt: skip
+        warnings.append(
+            "the folder has no chat template: recorded the base model's, assuming "
+            "the adapter was trained with it"
+        )
         return base_template, "base model"
     raise BundleError(
         f"{folder.name}: no chat template in the folder (chat_template.jinja or "
@@ -220,7 +233,8 @@ def base_model_files(resolved: ResolvedModel, hub_cache: Path | None = None) -> 
         return BaseModelFiles(resolved, None)
     patterns = ["config.json", "tokenizer_config.json", "chat_template.jinja"]
     try:
-        return BaseModelFiles(resolved, Path(snapshot_download(resolved.location,
-                                                               allow_patterns=patterns)))  # fmt: skip
+        return BaseModelFiles(
+            resolved, Path(snapshot_download(resolved.location, allow_patterns=patterns))
+        )
     except (HfHubHTTPError, OSError, ValueError):
         return BaseModelFiles(resolved, None)

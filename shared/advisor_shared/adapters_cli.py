@@ -45,14 +45,14 @@ def import_command(
         None,
         help="Base model it was trained on: embedded alias, local folder or hub id "
         "(default: ADVISOR_BASE_MODEL, else the embedded model). Use the gateway's.",
-    ),  # fmt: skip
+    ),
     max_rank: int = typer.Option(
         DEFAULT_MAX_LORA_RANK,
         help="Highest LoRA rank accepted (the gateway's ADVISOR_MAX_LORA_RANK).",
-    ),  # fmt: skip
+    ),
     target_modules: str = typer.Option(
         ",".join(DEFAULT_TARGET_MODULES), help="LoRA targets accepted, comma-separated."
-    ),  # fmt: skip
+    ),
 ) -> None:
     """Check an adapter against the base model and write it as the next version of NAME."""
     settings = AdaptersCliSettings()
@@ -65,8 +65,15 @@ def import_command(
             if not folder.exists() and looks_like_hub_id(source):
                 folder, origin = download_from_hub(source, Path(download)), f"hub:{source}"
             targets = [t.strip() for t in target_modules.split(",") if t.strip()]
-            result = import_adapter(store, folder, name, files, origin=origin,
-                                    max_rank=max_rank, allowed_targets=targets)  # fmt: skip
+            result = import_adapter(
+                store,
+                folder,
+                name,
+                files,
+                origin=origin,
+                max_rank=max_rank,
+                allowed_targets=targets,
+            )
     except AdvisorError as exc:
         raise _fail(str(exc)) from None
     for warning in result.warnings:
@@ -91,8 +98,9 @@ def export_command(
     except AdvisorError as exc:
         raise _fail(str(exc)) from None
     found = f"{result.evaluations} evaluation(s)" if result.evaluations else "no evaluation"
-    console.print(f"exported {result.ref} to {result.path} ({found} in the model card)",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"exported {result.ref} to {result.path} ({found} in the model card)", highlight=False
+    )
 
 
 @app.command("list")

@@ -27,8 +27,12 @@ BUNDLE_FORMAT = "advisor-adapter-bundle/1"
 ADAPTER_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 VERSION = re.compile(r"^v(\d{4,9})$")
 MANIFEST = "manifest.json"
-REQUIRED_FILES = ("adapter_config.json", "adapter_model.safetensors", "chat_template.jinja",
-                  "trainer_state.json")  # fmt: skip
+REQUIRED_FILES = (
+    "adapter_config.json",
+    "adapter_model.safetensors",
+    "chat_template.jinja",
+    "trainer_state.json",
+)
 OPTIONAL_FILES = ("optimizer.pt",)
 MAX_MANIFEST_BYTES = 1024 * 1024
 MAX_JSON_FILE_BYTES = 64 * 1024 * 1024

@@ -28,9 +28,12 @@ from .errors import DatasetError
 
 Role = Literal["system", "user", "assistant"]
 SHAREGPT_ROLES: dict[str, Role] = {
-    "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
     "system": "system",
-}  # fmt: skip
+}
 
 
 class Message(BaseModel):

@@ -24,7 +24,7 @@ def init(
         envvar="HF_TOKEN",
         show_default=False,
         help="Hugging Face token for the gated base model (default: $HF_TOKEN).",
-    ),  # fmt: skip
+    ),
 ) -> None:
     """Write .env with a fresh random value for every secret compose.yaml needs."""
     try:

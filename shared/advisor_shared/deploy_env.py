@@ -32,21 +32,28 @@ def _hex(nbytes: int) -> Callable[[], str]:
 
 # Exactly the variables compose.yaml interpolates (a test holds this list to the file).
 VARIABLES = (
-    EnvVariable("HF_TOKEN", "Hugging Face token of an account that accepted the "
-                "Mistral-7B-Instruct-v0.3 licence (the engine downloads the weights with it)", None),
+    EnvVariable(
+        "HF_TOKEN",
+        "Hugging Face token of an account that accepted the "
+        "Mistral-7B-Instruct-v0.3 licence (the engine downloads the weights with it)",
+        None,
+    ),
     # MinIO's limits: access keys of 3-20 characters, secret keys of 8-40.
     EnvVariable("MINIO_ROOT_USER", "MinIO root user, used only by minio-init", _hex(10)),
     EnvVariable("MINIO_ROOT_PASSWORD", "MinIO root password", _hex(20)),
-    EnvVariable("ADVISOR_S3_ACCESS_KEY", "the services' MinIO key, limited to the bucket", _hex(10)),
+    EnvVariable(
+        "ADVISOR_S3_ACCESS_KEY", "the services' MinIO key, limited to the bucket", _hex(10)
+    ),
     EnvVariable("ADVISOR_S3_SECRET_KEY", "its secret", _hex(20)),
     EnvVariable("REDIS_PASSWORD", "Redis password", _hex(32)),
     EnvVariable("ADVISOR_API_KEYS", "bearer keys of the apps, comma-separated", _hex(32)),
     EnvVariable("SERVICE_API_KEY", "the key the services call each other with", _hex(32)),
-    EnvVariable("ADVISOR_ADMIN_API_KEYS", "the operator's keys: load adapters, start training",
-                _hex(32)),
+    EnvVariable(
+        "ADVISOR_ADMIN_API_KEYS", "the operator's keys: load adapters, start training", _hex(32)
+    ),
     EnvVariable("FLOWER_USER", "Flower's login (profile `flower`; read it here)", _hex(10)),
     EnvVariable("FLOWER_PASSWORD", "Flower's password", _hex(20)),
-)  # fmt: skip
+)
 
 
 class EnvFileExists(Exception):
@@ -86,8 +93,10 @@ def write_env_file(path: Path, *, hf_token: str | None = None, force: bool = Fal
     backup = None
     if path.exists():
         if not force:
-            raise EnvFileExists(f"{path} exists; keep it, or pass --force to write a new one "
-                                "(the old one is kept as a backup)")  # fmt: skip
+            raise EnvFileExists(
+                f"{path} exists; keep it, or pass --force to write a new one "
+                "(the old one is kept as a backup)"
+            )
         # timezone.utc, not UTC: this runs on the host's python3, possibly older than 3.11.
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")  # noqa: UP017
         backup = path.with_name(f"{path.name}.bak-{stamp}")
@@ -115,8 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write .env with fresh random secrets.")
     parser.add_argument("--path", type=Path, default=Path(".env"))
     parser.add_argument("--force", action="store_true", help="replace an existing file")
-    parser.add_argument("--hf-token", default=os.environ.get("HF_TOKEN"),
-                        help="Hugging Face token (default: $HF_TOKEN)")  # fmt: skip
+    parser.add_argument(
+        "--hf-token",
+        default=os.environ.get("HF_TOKEN"),
+        help="Hugging Face token (default: $HF_TOKEN)",
+    )
     args = parser.parse_args(argv)
     try:
         written = write_env_file(args.path, hf_token=args.hf_token, force=args.force)

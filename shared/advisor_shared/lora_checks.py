@@ -23,8 +23,15 @@ LORA_TENSOR = re.compile(
 FLOAT_DTYPES = frozenset({"F32", "F16", "BF16"})
 # The projection names of Mistral/Llama blocks; LoRA on anything else (embeddings, lm_head,
 # norms) is refused: vLLM cannot serve it and it is not what the trainer produces.
-DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
-                          "down_proj")  # fmt: skip
+DEFAULT_TARGET_MODULES = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+)
 # The gateway's default ceiling (vLLM's --max-lora-rank in compose.yaml).
 DEFAULT_MAX_LORA_RANK = 16
 
@@ -56,8 +63,11 @@ def check_lora_config(
         refuse("r (the LoRA rank) must be a positive integer")
     ranks = [rank, *(config.get("rank_pattern") or {}).values()]
     if any(not isinstance(r, int) or r > max_rank for r in ranks):
-        refuse(f"LoRA rank {max(r for r in ranks if isinstance(r, int))} exceeds the maximum "
-               f"{max_rank} this engine serves", code="rank_too_high")  # fmt: skip
+        refuse(
+            f"LoRA rank {max(r for r in ranks if isinstance(r, int))} exceeds the maximum "
+            f"{max_rank} this engine serves",
+            code="rank_too_high",
+        )
     alpha = config.get("lora_alpha")
     if not isinstance(alpha, int | float) or isinstance(alpha, bool):
         refuse("lora_alpha must be a number")
@@ -67,8 +77,11 @@ def check_lora_config(
     allowed = set(allowed_targets)
     unknown = sorted(set(targets) - allowed)
     if unknown:
-        refuse(f"target modules {', '.join(unknown)[:120]} are not allowed "
-               f"(allowed: {', '.join(sorted(allowed))})", code="target_modules_not_allowed")  # fmt: skip
+        refuse(
+            f"target modules {', '.join(unknown)[:120]} are not allowed "
+            f"(allowed: {', '.join(sorted(allowed))})",
+            code="target_modules_not_allowed",
+        )
     for unsupported in ("modules_to_save", "use_dora", "layers_pattern"):
         if config.get(unsupported):
             refuse(f"{unsupported} is set; only plain LoRA weights are served")
@@ -106,12 +119,17 @@ def check_tensors(
         if linear_shapes is None:
             continue
         if module not in linear_shapes:
-            refuse(f"module {module[:120]!r} does not exist in the base model",
-                   code="base_model_mismatch")  # fmt: skip
+            refuse(
+                f"module {module[:120]!r} does not exist in the base model",
+                code="base_model_mismatch",
+            )
         out_features, in_features = linear_shapes[module]
         if (a_in, b_out) != (in_features, out_features):
-            refuse(f"module {module[:120]!r} is {out_features}x{in_features} in the base model, "
-                   f"the adapter expects {b_out}x{a_in}", code="base_model_mismatch")  # fmt: skip
+            refuse(
+                f"module {module[:120]!r} is {out_features}x{in_features} in the base model, "
+                f"the adapter expects {b_out}x{a_in}",
+                code="base_model_mismatch",
+            )
 
 
 def _module_rank(module: str, default: int, rank_pattern: dict[str, int] | None) -> int:

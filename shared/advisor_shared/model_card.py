@@ -30,14 +30,26 @@ def evaluations_of(store: ObjectStore, ref: str) -> list[dict[str, Any]]:
             report = json.loads(store.get_bytes(key))
         except (StoreError, ValueError):
             continue  # an unreadable report says nothing about this bundle
-        names = [c.get("name") for c in report.get("candidates") or []
-                 if (c.get("adapter") or {}).get("ref") == ref]  # fmt: skip
+        names = [
+            c.get("name")
+            for c in report.get("candidates") or []
+            if (c.get("adapter") or {}).get("ref") == ref
+        ]
         if names:
-            verdicts = [c.get("verdict") for c in report.get("comparisons") or []
-                        if c.get("challenger") in names and c.get("verdict")]  # fmt: skip
-            found.append({"job_id": report.get("job_id") or key.split("/")[1],
-                          "candidate": names[0], "headline": report.get("headline") or {},
-                          "baseline": report.get("baseline"), "verdicts": verdicts})  # fmt: skip
+            verdicts = [
+                c.get("verdict")
+                for c in report.get("comparisons") or []
+                if c.get("challenger") in names and c.get("verdict")
+            ]
+            found.append(
+                {
+                    "job_id": report.get("job_id") or key.split("/")[1],
+                    "candidate": names[0],
+                    "headline": report.get("headline") or {},
+                    "baseline": report.get("baseline"),
+                    "verdicts": verdicts,
+                }
+            )
     return found[-MAX_REPORTS:]
 
 
@@ -106,17 +118,28 @@ def _recipe(ledger: dict[str, Any]) -> list[str]:
     shape, schedule = ledger.get("training_shape") or {}, ledger.get("schedule") or {}
     rows = [
         ("steps", f"{ledger.get('global_step')} of {ledger.get('total_steps')}"),
-        ("learning rate", f"{shape.get('learning_rate')} ({shape.get('lr_scheduler_type')}, "
-                          f"warm-up ratio {shape.get('warmup_ratio')})"),
-        ("micro batch × accumulation", f"{shape.get('micro_batch_size')} × "
-                                       f"{shape.get('gradient_accumulation_steps')}"),
+        (
+            "learning rate",
+            f"{shape.get('learning_rate')} ({shape.get('lr_scheduler_type')}, "
+            f"warm-up ratio {shape.get('warmup_ratio')})",
+        ),
+        (
+            "micro batch × accumulation",
+            f"{shape.get('micro_batch_size')} × {shape.get('gradient_accumulation_steps')}",
+        ),
         ("max sequence length", shape.get("max_seq_len")),
-        ("LoRA", f"r={shape.get('lora_r')}, alpha={shape.get('lora_alpha')}, "
-                 f"{', '.join(shape.get('lora_target_modules') or [])}"),
+        (
+            "LoRA",
+            f"r={shape.get('lora_r')}, alpha={shape.get('lora_alpha')}, "
+            f"{', '.join(shape.get('lora_target_modules') or [])}",
+        ),
         ("seeds", ", ".join(f"{k} {v}" for k, v in (ledger.get("seeds") or {}).items())),
-        ("schedule", ", ".join(f"{k} {v}" for k, v in schedule.items() if not isinstance(v, dict | list))),
+        (
+            "schedule",
+            ", ".join(f"{k} {v}" for k, v in schedule.items() if not isinstance(v, dict | list)),
+        ),
         ("optimizer state in the bundle", "yes" if ledger.get("optimizer_saved") else "no"),
-    ]  # fmt: skip
+    ]
     losses = ledger.get("loss_history") or []
     evals = ledger.get("eval_history") or []
     if losses:
@@ -124,8 +147,13 @@ def _recipe(ledger: dict[str, Any]) -> list[str]:
             ("last training loss", f"{losses[-1].get('loss')} at step {losses[-1].get('step')}")
         )
     if evals:
-        rows.append(("last validation loss", f"{evals[-1].get('eval_loss', evals[-1].get('loss'))} "
-                                              f"at step {evals[-1].get('step')}"))  # fmt: skip
+        rows.append(
+            (
+                "last validation loss",
+                f"{evals[-1].get('eval_loss', evals[-1].get('loss'))} "
+                f"at step {evals[-1].get('step')}",
+            )
+        )
     return ["## Recipe", "", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""]
 
 
@@ -157,8 +185,9 @@ def _evaluation(evaluations: list[dict[str, Any]]) -> list[str]:
         return [*lines, "No evaluation of this bundle is in the store.", ""]
     for e in evaluations:
         headline = e["headline"]
-        lines.append(f"Evaluation `{e['job_id']}` (as `{e['candidate']}`, baseline "
-                     f"`{e['baseline']}`):")  # fmt: skip
+        lines.append(
+            f"Evaluation `{e['job_id']}` (as `{e['candidate']}`, baseline `{e['baseline']}`):"
+        )
         lines += [f"- {verdict}" for verdict in e["verdicts"]]
         delta = (headline.get("fidelity_delta") or {}).get(e["candidate"])
         if delta:

@@ -17,17 +17,30 @@ from .errors import BundleError
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the reference implementation's own limit
 DTYPE_BYTES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
-    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-    "I32": 4, "U32": 4, "F32": 4,
-    "I64": 8, "U64": 8, "F64": 8,
-}  # fmt: skip
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
 # Float formats: the unsigned integer of the same width, and its exponent bits. All of them
 # set means an infinity or a NaN, whatever the mantissa.
 FLOAT_EXPONENT_BITS = {
-    "F16": ("<u2", 0x7C00), "BF16": ("<u2", 0x7F80),
-    "F32": ("<u4", 0x7F800000), "F64": ("<u8", 0x7FF0000000000000),
-}  # fmt: skip
+    "F16": ("<u2", 0x7C00),
+    "BF16": ("<u2", 0x7F80),
+    "F32": ("<u4", 0x7F800000),
+    "F64": ("<u8", 0x7FF0000000000000),
+}
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,19 @@ def slow_stub(root: Path, delay: float) -> Iterator[str]:
     root.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.evaluator.openai_stub", "--port", str(port),
-             "--delay", str(delay)],
-            cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.evaluator.openai_stub",
+                "--port",
+                str(port),
+                "--delay",
+                str(delay),
+            ],
+            cwd=REPO,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_http(f"http://127.0.0.1:{port}/v1/models", proc, log, timeout=60)
             yield f"http://127.0.0.1:{port}/v1"
@@ -63,12 +72,21 @@ def evaluator(root: Path, redis_url: str, inference_url: str) -> Iterator[Evalua
 
 
 def evaluation_request(items: int, tag: str = "") -> dict[str, Any]:
-    rows = [{"id": f"q{i}", "prompt": f"Which visa do I need for course {i} in Norvania? {tag}",
-             "reference": f"You need the Norvania student visa ({i})."}
-            for i in range(items)]  # fmt: skip
-    return {"dataset": {"items": rows}, "candidates": ["base", "tuned"],
-            "metrics": ["rouge_l", "judge"], "judge": {"model": "judge-stub"},
-            "generation": {"max_tokens": 64}}  # fmt: skip
+    rows = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Which visa do I need for course {i} in Norvania? {tag}",
+            "reference": f"You need the Norvania student visa ({i}).",
+        }
+        for i in range(items)
+    ]
+    return {
+        "dataset": {"items": rows},
+        "candidates": ["base", "tuned"],
+        "metrics": ["rouge_l", "judge"],
+        "judge": {"model": "judge-stub"},
+        "generation": {"max_tokens": 64},
+    }
 
 
 def evaluation_units(items: int) -> int:
@@ -78,8 +96,12 @@ def evaluation_units(items: int) -> int:
 
 def evaluation_results(group: EvaluatorProcesses, job_id: str) -> list[Path]:
     root = group.store_dir / "evaluations" / job_id
-    return [p for folder in ("generations", "judgements") if (root / folder).is_dir()
-            for p in (root / folder).rglob("*.json")]  # fmt: skip
+    return [
+        p
+        for folder in ("generations", "judgements")
+        if (root / folder).is_dir()
+        for p in (root / folder).rglob("*.json")
+    ]
 
 
 class Auditor:
@@ -87,21 +109,29 @@ class Auditor:
 
     def __init__(self, root: Path, redis_url: str, chunk_size: int = 2):
         self.root, self.redis_url = root, redis_url
-        self.env = {**os.environ, "ADVISOR_REDIS_URL": redis_url,
-                    "ADVISOR_STORE_URL": f"file://{root / 'store'}",
-                    "ADVISOR_AUDITOR_SOURCES": str(SAMPLE / "sources"),
-                    "ADVISOR_AUDITOR_CHUNK_SIZE": str(chunk_size),
-                    "ADVISOR_API_KEYS": AUDITOR_KEY, "HF_HUB_OFFLINE": "1",
-                    "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+        self.env = {
+            **os.environ,
+            "ADVISOR_REDIS_URL": redis_url,
+            "ADVISOR_STORE_URL": f"file://{root / 'store'}",
+            "ADVISOR_AUDITOR_SOURCES": str(SAMPLE / "sources"),
+            "ADVISOR_AUDITOR_CHUNK_SIZE": str(chunk_size),
+            "ADVISOR_API_KEYS": AUDITOR_KEY,
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
         self.group = ProcessGroup(root, self.env)
         root.mkdir(parents=True, exist_ok=True)
 
     def settings(self) -> Any:
         from advisor_auditor.core.config import Settings
 
-        return Settings(redis_url=self.redis_url, store_url=self.env["ADVISOR_STORE_URL"],
-                        auditor_sources=SAMPLE / "sources", api_keys=[AUDITOR_KEY],
-                        auditor_chunk_size=int(self.env["ADVISOR_AUDITOR_CHUNK_SIZE"]))  # fmt: skip
+        return Settings(
+            redis_url=self.redis_url,
+            store_url=self.env["ADVISOR_STORE_URL"],
+            auditor_sources=SAMPLE / "sources",
+            api_keys=[AUDITOR_KEY],
+            auditor_chunk_size=int(self.env["ADVISOR_AUDITOR_CHUNK_SIZE"]),
+        )
 
     def client(self) -> Any:
         from fastapi.testclient import TestClient
@@ -113,11 +143,26 @@ class Auditor:
         return client
 
     def start_worker(self, name: str, pool: str = "solo") -> subprocess.Popen:
-        return self.group.spawn(name, [
-            sys.executable, "-m", "celery", "-A", "advisor_auditor.worker", "worker",
-            f"--pool={pool}", "--concurrency=1", "--loglevel=WARNING", "-Q", "auditor",
-            "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
-        ])  # fmt: skip
+        return self.group.spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "advisor_auditor.worker",
+                "worker",
+                f"--pool={pool}",
+                "--concurrency=1",
+                "--loglevel=WARNING",
+                "-Q",
+                "auditor",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"{name}@%h",
+            ],
+        )
 
     def chunks(self, job_id: str) -> list[Path]:
         folder = self.root / "store" / "audits" / job_id / "chunks"

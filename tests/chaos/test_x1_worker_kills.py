@@ -36,9 +36,11 @@ def test_x1_sigkill_evaluator_workers(tmp_path: Path, capsys) -> None:
     rng = random.Random(8)
     units = evaluation_units(ITEMS)
     completed = lost = duplicated = mid_job = repeated_calls = 0
-    with own_redis(tmp_path / "redis") as redis, \
-            slow_stub(tmp_path / "stub", delay=0.2) as inference, \
-            evaluator(tmp_path / "evaluator", redis.url, inference) as group:  # fmt: skip
+    with (
+        own_redis(tmp_path / "redis") as redis,
+        slow_stub(tmp_path / "stub", delay=0.2) as inference,
+        evaluator(tmp_path / "evaluator", redis.url, inference) as group,
+    ):
         worker = group.start_worker("w0")
         for run in range(KILLS):
             before = stub_calls(inference)
@@ -60,13 +62,22 @@ def test_x1_sigkill_evaluator_workers(tmp_path: Path, capsys) -> None:
             lost += max(0, units - stored)
             duplicated += max(0, stored - units)
             repeated_calls += max(0, stub_calls(inference) - before - units)
-    text = (f"{KILLS} SIGKILLs of an evaluator worker ({mid_job} mid-job): {completed}/{KILLS} "
-            f"jobs completed, {lost} items lost, {duplicated} stored twice "
-            f"({repeated_calls} endpoint calls repeated, those in flight at a kill)")  # fmt: skip
+    text = (
+        f"{KILLS} SIGKILLs of an evaluator worker ({mid_job} mid-job): {completed}/{KILLS} "
+        f"jobs completed, {lost} items lost, {duplicated} stored twice "
+        f"({repeated_calls} endpoint calls repeated, those in flight at a kill)"
+    )
     ok = (completed, lost, duplicated) == (KILLS, 0, 0)
     with capsys.disabled():
-        figure("X1 SIGKILL evaluator worker", text, runs=KILLS, faults=KILLS, lost=lost,
-               duplicated=duplicated, ok=ok)  # fmt: skip
+        figure(
+            "X1 SIGKILL evaluator worker",
+            text,
+            runs=KILLS,
+            faults=KILLS,
+            lost=lost,
+            duplicated=duplicated,
+            ok=ok,
+        )
     assert ok, text
     assert mid_job >= KILLS // 2, "too few kills landed mid-job to test anything"
 
@@ -90,7 +101,9 @@ def test_x1_sigkill_auditor_workers(tmp_path: Path, capsys) -> None:
                     worker.send_signal(signal.SIGKILL)
                     worker.wait(timeout=10)
                     mid_job += auditor.status(client, job_id)["status"] not in (
-                        "succeeded", "failed")  # fmt: skip
+                        "succeeded",
+                        "failed",
+                    )
                     worker = auditor.start_worker(f"a{run + 1}")
                     job = auditor.wait_finished(client, job_id, timeout=JOB_TIMEOUT_S)
                     completed += job["status"] == "succeeded"
@@ -104,8 +117,15 @@ def test_x1_sigkill_auditor_workers(tmp_path: Path, capsys) -> None:
     )
     ok = (completed, lost, duplicated) == (KILLS, 0, 0)
     with capsys.disabled():
-        figure("X1 SIGKILL auditor worker", text, runs=KILLS, faults=KILLS, lost=lost,
-               duplicated=duplicated, ok=ok)  # fmt: skip
+        figure(
+            "X1 SIGKILL auditor worker",
+            text,
+            runs=KILLS,
+            faults=KILLS,
+            lost=lost,
+            duplicated=duplicated,
+            ok=ok,
+        )
     assert ok, text
 
 

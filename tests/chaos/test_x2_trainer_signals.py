@@ -32,9 +32,16 @@ def test_x2_trainer_stopped_and_resumed_ten_times(tiny_model_dir, tmp_path: Path
     rng = random.Random(2)
     dataset = write_dataset(tmp_path / "train.jsonl")
     # 10 steps per epoch x 10 epochs, a checkpoint every INTERVAL steps.
-    config = tiny_config(tiny_model_dir, dataset, tmp_path / "out", num_train_epochs=10,
-                         gradient_accumulation_steps=1, micro_batch_size=2,
-                         checkpoint_every_steps=INTERVAL, checkpoint_async=False)  # fmt: skip
+    config = tiny_config(
+        tiny_model_dir,
+        dataset,
+        tmp_path / "out",
+        num_train_epochs=10,
+        gradient_accumulation_steps=1,
+        micro_batch_size=2,
+        checkpoint_every_steps=INTERVAL,
+        checkpoint_async=False,
+    )
     config_path = write_config(tmp_path / "run.yaml", config)
     store = LocalStore(tmp_path / "store")
     lost: dict[str, list[int]] = {"SIGTERM": [], "SIGKILL": []}
@@ -55,25 +62,40 @@ def test_x2_trainer_stopped_and_resumed_ten_times(tiny_model_dir, tmp_path: Path
         committed = state["global_step"]
         lost[sig.name].append(last - committed)
         resume_points.append(committed)
-    final_process = start_trainer(config_path, store.root, tmp_path / "final.jsonl",
-                                  "--resume", "auto")  # fmt: skip
+    final_process = start_trainer(
+        config_path, store.root, tmp_path / "final.jsonl", "--resume", "auto"
+    )
     assert final_process.wait(timeout=600) == 0, final_process.stdout.read().decode()[-3000:]
     final = read_bundle(store, BundleRef("tiny-run"), tmp_path / "final").trainer_state
     total = 100
     first_steps = [s["first_step"] for s in final["sessions"]]
     ledger = [h["step"] for h in final["loss_history"]]
     repeated = len(ledger) - len(set(ledger))
-    text = (f"{RUNS} runs stopped mid-run ({len(lost['SIGTERM'])} SIGTERM, "
-            f"{len(lost['SIGKILL'])} SIGKILL, checkpoint every {INTERVAL} steps) and resumed: "
-            f"steps lost per SIGTERM {lost['SIGTERM']}, per SIGKILL {lost['SIGKILL']}; "
-            f"finished at step {final['global_step']}/{total} over {len(first_steps)} "
-            f"sessions, ledger {len(set(ledger))} steps, {repeated} recorded twice")  # fmt: skip
-    ok = (all(n == 0 for n in lost["SIGTERM"]) and all(0 <= n <= INTERVAL for n in lost["SIGKILL"])
-          and final["global_step"] == total and first_steps[0] == 0 and set(first_steps[1:]) <= set(resume_points)
-          and sorted(ledger) == list(range(1, total + 1)))  # fmt: skip
+    text = (
+        f"{RUNS} runs stopped mid-run ({len(lost['SIGTERM'])} SIGTERM, "
+        f"{len(lost['SIGKILL'])} SIGKILL, checkpoint every {INTERVAL} steps) and resumed: "
+        f"steps lost per SIGTERM {lost['SIGTERM']}, per SIGKILL {lost['SIGKILL']}; "
+        f"finished at step {final['global_step']}/{total} over {len(first_steps)} "
+        f"sessions, ledger {len(set(ledger))} steps, {repeated} recorded twice"
+    )
+    ok = (
+        all(n == 0 for n in lost["SIGTERM"])
+        and all(0 <= n <= INTERVAL for n in lost["SIGKILL"])
+        and final["global_step"] == total
+        and first_steps[0] == 0
+        and set(first_steps[1:]) <= set(resume_points)
+        and sorted(ledger) == list(range(1, total + 1))
+    )
     with capsys.disabled():
-        figure("X2 trainer SIGTERM/SIGKILL and resume", text, runs=RUNS, faults=RUNS,
-               lost=sum(lost["SIGTERM"]), duplicated=repeated, ok=ok)  # fmt: skip
+        figure(
+            "X2 trainer SIGTERM/SIGKILL and resume",
+            text,
+            runs=RUNS,
+            faults=RUNS,
+            lost=sum(lost["SIGTERM"]),
+            duplicated=repeated,
+            ok=ok,
+        )
     assert lost["SIGTERM"] == [0] * len(lost["SIGTERM"]), text
     assert all(0 <= n <= INTERVAL for n in lost["SIGKILL"]), text
     assert final["global_step"] == total, text

@@ -40,23 +40,40 @@ STALE_AFTER_S = 300
 
 def test_x3_task_longer_than_the_visibility_timeout(tmp_path: Path, capsys) -> None:
     units = evaluation_units(ITEMS)
-    with own_redis(tmp_path / "redis") as redis, \
-            slow_stub(tmp_path / "stub", delay=CALL_S) as inference, \
-            evaluator(tmp_path / "evaluator", redis.url, inference) as group:  # fmt: skip
+    with (
+        own_redis(tmp_path / "redis") as redis,
+        slow_stub(tmp_path / "stub", delay=CALL_S) as inference,
+        evaluator(tmp_path / "evaluator", redis.url, inference) as group,
+    ):
         group.env["ADVISOR_TEST_VISIBILITY_TIMEOUT_S"] = str(VISIBILITY_S)
         group.env["ADVISOR_STALE_JOB_AFTER_S"] = str(STALE_AFTER_S)
         for name in ("v0", "v1"):
-            group._spawn(name, [
-                sys.executable, "-m", "celery", "-A", "tests.chaos.short_visibility_evaluator",
-                "worker", "-Q", group.env["ADVISOR_QUEUE_NAME"], "--pool=threads",
-                f"--concurrency={THREADS}", "--loglevel=INFO", "--without-gossip",
-                "--without-mingle", "-n", f"{name}@%h",
-            ])  # fmt: skip
+            group._spawn(
+                name,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tests.chaos.short_visibility_evaluator",
+                    "worker",
+                    "-Q",
+                    group.env["ADVISOR_QUEUE_NAME"],
+                    "--pool=threads",
+                    f"--concurrency={THREADS}",
+                    "--loglevel=INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-n",
+                    f"{name}@%h",
+                ],
+            )
         # Submitted before a worker is ready, the job would be "stale" to the start-up
         # reconciliation (queued, no heartbeat yet) and re-driven for no fault of Redis.
         deadline = time.monotonic() + 120
-        while not all(" ready." in log.read_text() for log in group.logs
-                      if log.name.startswith("v")):  # fmt: skip
+        while not all(
+            " ready." in log.read_text() for log in group.logs if log.name.startswith("v")
+        ):
             assert time.monotonic() < deadline, "the workers did not get ready"
             time.sleep(0.2)
         started = time.monotonic()
@@ -74,16 +91,30 @@ def test_x3_task_longer_than_the_visibility_timeout(tmp_path: Path, capsys) -> N
     redriven = logs.count("re-driving evaluation")
     duplicated = max(0, calls - units) + max(0, stored - units)
     lost = max(0, units - stored)
-    text = (f"visibility timeout {VISIBILITY_S} s, endpoint calls of {CALL_S:.0f} s, "
-            f"2 workers x {THREADS} threads: "
-            f"{redelivered} tasks redelivered ({busy} turned away by the unit lease), "
-            f"{calls} endpoint calls for {units} units, {stored} results stored, job "
-            f"{job['status']} in {seconds:.0f} s, {redriven} re-drives by the reconciler; "
-            f"{duplicated} duplicate effects")  # fmt: skip
-    ok = (job["status"] == "succeeded" and duplicated == 0 and lost == 0 and redelivered > 0
-          and redriven == 0)  # fmt: skip
+    text = (
+        f"visibility timeout {VISIBILITY_S} s, endpoint calls of {CALL_S:.0f} s, "
+        f"2 workers x {THREADS} threads: "
+        f"{redelivered} tasks redelivered ({busy} turned away by the unit lease), "
+        f"{calls} endpoint calls for {units} units, {stored} results stored, job "
+        f"{job['status']} in {seconds:.0f} s, {redriven} re-drives by the reconciler; "
+        f"{duplicated} duplicate effects"
+    )
+    ok = (
+        job["status"] == "succeeded"
+        and duplicated == 0
+        and lost == 0
+        and redelivered > 0
+        and redriven == 0
+    )
     with capsys.disabled():
-        figure("X3 task past the visibility timeout", text, runs=units, faults=redelivered,
-               lost=lost, duplicated=duplicated, ok=ok)  # fmt: skip
+        figure(
+            "X3 task past the visibility timeout",
+            text,
+            runs=units,
+            faults=redelivered,
+            lost=lost,
+            duplicated=duplicated,
+            ok=ok,
+        )
     assert redelivered > 0, "Redis redelivered nothing: the experiment tested nothing"
     assert ok, text

@@ -29,20 +29,26 @@ def newest(paths: list[Path]) -> float:
 
 
 def test_x4_redis_restart_under_jobs(tmp_path: Path, capsys) -> None:
-    with own_redis(tmp_path / "redis", appendonly=True) as redis, \
-            slow_stub(tmp_path / "stub", delay=0.3) as inference, \
-            evaluator(tmp_path / "evaluator", redis.url, inference) as group:  # fmt: skip
+    with (
+        own_redis(tmp_path / "redis", appendonly=True) as redis,
+        slow_stub(tmp_path / "stub", delay=0.3) as inference,
+        evaluator(tmp_path / "evaluator", redis.url, inference) as group,
+    ):
         auditor = Auditor(tmp_path / "auditor", redis.url)
         try:
             group.start_worker("ew0")
             auditor.start_worker("aw0")
             with group.client() as ev, auditor.client() as au:
-                evaluations = [ev.post("/v1/evaluations", json=evaluation_request(ITEMS, f"j{n}"))
-                               .json()["id"] for n in range(JOBS)]  # fmt: skip
+                evaluations = [
+                    ev.post("/v1/evaluations", json=evaluation_request(ITEMS, f"j{n}")).json()["id"]
+                    for n in range(JOBS)
+                ]
                 audits = [auditor.submit(au, sample_lines(10 * n, 10)) for n in range(JOBS)]
                 deadline = time.monotonic() + 300
-                while not (any(evaluation_results(group, j) for j in evaluations)
-                           and any(auditor.chunks(j) for j in audits)):  # fmt: skip
+                while not (
+                    any(evaluation_results(group, j) for j in evaluations)
+                    and any(auditor.chunks(j) for j in audits)
+                ):
                     assert time.monotonic() < deadline, "the workers never started"
                     time.sleep(0.1)
 
@@ -70,14 +76,15 @@ def test_x4_redis_restart_under_jobs(tmp_path: Path, capsys) -> None:
             auditor.stop()
     lost = sum(status != "succeeded" for status in finished)
     slowest = max(consumed.values(), default=float("nan"))
-    text = (f"Redis restarted (2 s down) under {2 * JOBS} jobs, +2 submitted after: evaluator "
-            f"worker consumed again after {consumed.get('evaluator', float('nan')):.1f} s, auditor "
-            f"after {consumed.get('auditor', float('nan')):.1f} s; {len(finished) - lost}/"
-            f"{len(finished)} jobs succeeded, {lost} lost")  # fmt: skip
+    text = (
+        f"Redis restarted (2 s down) under {2 * JOBS} jobs, +2 submitted after: evaluator "
+        f"worker consumed again after {consumed.get('evaluator', float('nan')):.1f} s, auditor "
+        f"after {consumed.get('auditor', float('nan')):.1f} s; {len(finished) - lost}/"
+        f"{len(finished)} jobs succeeded, {lost} lost"
+    )
     ok = len(consumed) == 2 and lost == 0
     with capsys.disabled():
-        figure("X4 Redis restart under jobs", text, runs=len(finished), faults=1, lost=lost,
-               ok=ok)  # fmt: skip
+        figure("X4 Redis restart under jobs", text, runs=len(finished), faults=1, lost=lost, ok=ok)
     assert len(consumed) == 2, f"workers that never consumed again: {consumed}"
     assert lost == 0
     assert slowest < 120

@@ -54,19 +54,27 @@ IMAGES = [
 # docs/deployment.md's first question, and its evaluation of two inline prompts.
 QUESTION = "What documents does a student visa application usually need?"
 EVALUATION_ITEMS = [
-    {"prompt": "Can I work while on a student visa?",
-     "reference": "Usually up to 20 hours a week during term; check the conditions on your visa."},
-    {"prompt": "When should I apply for a scholarship?",
-     "reference": "Most scholarships close six to nine months before the programme starts."},
-]  # fmt: skip
+    {
+        "prompt": "Can I work while on a student visa?",
+        "reference": "Usually up to 20 hours a week during term; check the conditions on your visa.",
+    },
+    {
+        "prompt": "When should I apply for a scholarship?",
+        "reference": "Most scholarships close six to nine months before the programme starts.",
+    },
+]
 # Four distinct prompts (the evaluator drops near-duplicates), for the job whose worker is killed.
 KILLED_JOB_ITEMS = [
     *EVALUATION_ITEMS,
-    {"prompt": "How much money must I show for a student visa?",
-     "reference": "Enough for tuition and a year of living costs, shown in bank statements."},
-    {"prompt": "Do I need health insurance as an international student?",
-     "reference": "Yes; most countries require cover for the whole stay before the visa is issued."},
-]  # fmt: skip
+    {
+        "prompt": "How much money must I show for a student visa?",
+        "reference": "Enough for tuition and a year of living costs, shown in bank statements.",
+    },
+    {
+        "prompt": "Do I need health insurance as an international student?",
+        "reference": "Yes; most countries require cover for the whole stay before the visa is issued.",
+    },
+]
 ADAPTER = "compose-test"
 
 
@@ -86,8 +94,10 @@ def test_first_run_without_a_gpu(tmp_path: Path) -> None:
     stack = LocalStack(env_file=tmp_path / "env", project=PROJECT, log_dir=tmp_path)
     # `make env` with its own path: fresh secrets; compose.yaml asks for a hub token, which
     # nothing started here reads.
-    stack.run(f"HF_TOKEN=unused PYTHONPATH=shared python3 -m advisor_shared.deploy_env "
-              f"--path {stack.env_file}")  # fmt: skip
+    stack.run(
+        f"HF_TOKEN=unused PYTHONPATH=shared python3 -m advisor_shared.deploy_env "
+        f"--path {stack.env_file}"
+    )
     secrets = read_env_file(stack.env_file)
     key, admin = secrets["ADVISOR_API_KEYS"], secrets["ADVISOR_ADMIN_API_KEYS"]
 
@@ -172,9 +182,17 @@ def _train_and_load_an_adapter(
     stack.compose("--profile train up -d trainer trainer-worker", timeout=600)
     trainer = Api(TRAINER, admin)
     wait_for("the trainer API", lambda: healthy(TRAINER), timeout=300)
-    body = {"config": {"run_name": ADAPTER, "base_model": "smollm2-135m-instruct",
-                       "dataset": "sample/train.jsonl", "max_steps": 4, "max_seq_len": 256,
-                       "micro_batch_size": 2, "gradient_accumulation_steps": 1}}  # fmt: skip
+    body = {
+        "config": {
+            "run_name": ADAPTER,
+            "base_model": "smollm2-135m-instruct",
+            "dataset": "sample/train.jsonl",
+            "max_steps": 4,
+            "max_seq_len": 256,
+            "micro_batch_size": 2,
+            "gradient_accumulation_steps": 1,
+        }
+    }
     with timed(figures, "training_s"):
         response = trainer.post("/v1/training-jobs", body, **{"Idempotency-Key": "compose-train"})
         assert response.status_code == 202, response.text
@@ -198,9 +216,13 @@ def _load_adapter(admin: str, bundle: str) -> None:
 def _evaluate(key: str, admin: str, figures: dict[str, Any]) -> str:
     """The base model against the adapter: BERTScore, ROUGE-L, the judge, factual errors."""
     evaluator = Api(EVALUATOR, key)
-    body = {"dataset": {"items": EVALUATION_ITEMS}, "candidates": ["base", ADAPTER],
-            "metrics": ["bertscore", "rouge_l", "judge", "factuality"],
-            "judge": {"model": "base"}, "generation": {"max_tokens": 48}}  # fmt: skip
+    body = {
+        "dataset": {"items": EVALUATION_ITEMS},
+        "candidates": ["base", ADAPTER],
+        "metrics": ["bertscore", "rouge_l", "judge", "factuality"],
+        "judge": {"model": "base"},
+        "generation": {"max_tokens": 48},
+    }
     with timed(figures, "evaluation_s"):
         response = evaluator.post(
             "/v1/evaluations", body, **{"Idempotency-Key": "first-evaluation"}
@@ -236,8 +258,12 @@ def _kill_a_worker_mid_job(stack: LocalStack, key: str, figures: dict[str, Any])
     over and it finishes once, every unit stored once, under the one job its key names."""
     evaluator = Api(EVALUATOR, key)
     items = KILLED_JOB_ITEMS
-    body = {"dataset": {"items": items}, "candidates": ["base", ADAPTER],
-            "metrics": ["bertscore", "rouge_l"], "generation": {"max_tokens": 96}}  # fmt: skip
+    body = {
+        "dataset": {"items": items},
+        "candidates": ["base", ADAPTER],
+        "metrics": ["bertscore", "rouge_l"],
+        "generation": {"max_tokens": 96},
+    }
     headers = {"Idempotency-Key": "killed-worker"}
     job_id = evaluator.post("/v1/evaluations", body, **headers).json()["id"]
 
@@ -267,9 +293,14 @@ def _kill_a_worker_mid_job(stack: LocalStack, key: str, figures: dict[str, Any])
 
 
 def _restart_and_find_everything(
-    stack: LocalStack, key: str, admin: str, training: tuple[str, str], evaluations: list[str],
-    audit: str, figures: dict[str, Any],
-) -> None:  # fmt: skip
+    stack: LocalStack,
+    key: str,
+    admin: str,
+    training: tuple[str, str],
+    evaluations: list[str],
+    audit: str,
+    figures: dict[str, Any],
+) -> None:
     """`down` (containers gone, volumes kept) and `up` again: the jobs, their reports and the
     bundle are read back from the stack's volumes."""
     before = {
@@ -300,8 +331,10 @@ def _restart_and_find_everything(
         return ADAPTER in {m["id"] for m in gateway.job("/v1/models")["data"]}
 
     wait_for("the adapter served again after the restart", served, timeout=300)
-    reply = gateway.post("/v1/chat/completions", {"model": ADAPTER, "max_tokens": 8,
-                         "messages": [{"role": "user", "content": QUESTION}]})  # fmt: skip
+    reply = gateway.post(
+        "/v1/chat/completions",
+        {"model": ADAPTER, "max_tokens": 8, "messages": [{"role": "user", "content": QUESTION}]},
+    )
     assert reply.status_code == 200 and reply.json()["model"] == ADAPTER, reply.text
 
 

@@ -34,17 +34,29 @@ def service_apps(store_dir: Path, **evaluator_extra: Any) -> dict[str, FastAPI]:
     from advisor_trainer.core.config import Settings as TrainerSettings
     from advisor_trainer.main import create_app as trainer_app
 
-    common = {"environment": "test", "api_keys": [APP_KEY], "admin_api_keys": [ADMIN_KEY],
-              "store_url": f"file://{store_dir}"}  # fmt: skip
+    common = {
+        "environment": "test",
+        "api_keys": [APP_KEY],
+        "admin_api_keys": [ADMIN_KEY],
+        "store_url": f"file://{store_dir}",
+    }
     return {
-        "evaluator": evaluator_app(EvaluatorSettings(
-            **common, inference_url="http://127.0.0.1:9/v1", inference_api_key="unused-0123",
-            **evaluator_extra)),
+        "evaluator": evaluator_app(
+            EvaluatorSettings(
+                **common,
+                inference_url="http://127.0.0.1:9/v1",
+                inference_api_key="unused-0123",
+                **evaluator_extra,
+            )
+        ),
         "auditor": auditor_app(AuditorSettings(**common, auditor_sources=SOURCES)),
-        "trainer": trainer_app(TrainerSettings(**common, trainer_data_dir=store_dir / "data",
-                                               trainer_output_dir=store_dir / "work"),
-                               enqueue=lambda job_id: None),
-    }  # fmt: skip
+        "trainer": trainer_app(
+            TrainerSettings(
+                **common, trainer_data_dir=store_dir / "data", trainer_output_dir=store_dir / "work"
+            ),
+            enqueue=lambda job_id: None,
+        ),
+    }
 
 
 def gateway_app(store_dir: Path, services: dict[str, FastAPI], **extra: Any) -> FastAPI:
@@ -54,10 +66,15 @@ def gateway_app(store_dir: Path, services: dict[str, FastAPI], **extra: Any) -> 
     from tests.unit.inference.scripted_engine import ScriptedEngine
 
     settings = Settings(
-        environment="test", api_keys=[APP_KEY], admin_api_keys=[ADMIN_KEY],
-        evaluator_url="http://evaluator", auditor_url="http://auditor",
-        trainer_url="http://trainer", flower_url="http://localhost:5555", **extra,
-    )  # fmt: skip
+        environment="test",
+        api_keys=[APP_KEY],
+        admin_api_keys=[ADMIN_KEY],
+        evaluator_url="http://evaluator",
+        auditor_url="http://auditor",
+        trainer_url="http://trainer",
+        flower_url="http://localhost:5555",
+        **extra,
+    )
     app = create_app(settings, engine=ScriptedEngine(), store=LocalStore(store_dir))
     console = app.state.console
     backends = dataclasses.replace(console.backends, transport=HostRouter(services))

@@ -15,8 +15,12 @@ import shutil
 import sys
 from pathlib import Path
 
-KEEP_BUNDLE_FILES = {"manifest.json", "trainer_state.json", "adapter_config.json",
-                     "chat_template.jinja"}  # fmt: skip
+KEEP_BUNDLE_FILES = {
+    "manifest.json",
+    "trainer_state.json",
+    "adapter_config.json",
+    "chat_template.jinja",
+}
 SKIP_AUDIT_FILES = {"clean.jsonl", "plan.json"}
 
 
@@ -44,8 +48,11 @@ def snapshot(source: Path, target: Path) -> int:
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         if relative.parts[0] == "audits" and relative.name == "findings.jsonl":
-            lines = [line for line in path.read_text().splitlines()
-                     if line.strip() and json.loads(line).get("verdict") == "contradicted"]  # fmt: skip
+            lines = [
+                line
+                for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("verdict") == "contradicted"
+            ]
             destination.write_text("".join(line + "\n" for line in lines))
         else:
             shutil.copyfile(path, destination)

@@ -34,46 +34,82 @@ class ConsoleStack:
 
 
 def uvicorn(factory: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
 
 
-def start_stack(root: Path, source_store: Path = DEMO_STORE, stub_delay_s: float = 3.0
-                ) -> ConsoleStack:  # fmt: skip
+def start_stack(
+    root: Path, source_store: Path = DEMO_STORE, stub_delay_s: float = 3.0
+) -> ConsoleStack:
     """Copy `source_store` and start every process on the copy; wait until each answers."""
     store = root / "store"
     shutil.copytree(source_store, store)
     ports = {name: free_port() for name in ("stub", "evaluator", "auditor", "trainer", "gateway")}
     url = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     env = {
-        **os.environ, "ADVISOR_ENVIRONMENT": "test", "ADVISOR_STORE_URL": f"file://{store}",
-        "ADVISOR_API_KEYS": APP_KEY, "ADVISOR_ADMIN_API_KEYS": ADMIN_KEY,
-        "ADVISOR_CACHE_DIR": str(CACHE_DIR), "ADVISOR_REDIS_URL": "",
-        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+        **os.environ,
+        "ADVISOR_ENVIRONMENT": "test",
+        "ADVISOR_STORE_URL": f"file://{store}",
+        "ADVISOR_API_KEYS": APP_KEY,
+        "ADVISOR_ADMIN_API_KEYS": ADMIN_KEY,
+        "ADVISOR_CACHE_DIR": str(CACHE_DIR),
+        "ADVISOR_REDIS_URL": "",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
         # The evaluator's candidates and judge: the stub.
-        "ADVISOR_INFERENCE_URL": f"{url['stub']}/v1", "ADVISOR_INFERENCE_API_KEY": "stub-key",
+        "ADVISOR_INFERENCE_URL": f"{url['stub']}/v1",
+        "ADVISOR_INFERENCE_API_KEY": "stub-key",
         "ADVISOR_AUDITOR_SOURCES": str(SOURCES),
         "ADVISOR_TRAINER_DATA_DIR": str(root / "data"),
         "ADVISOR_TRAINER_OUTPUT_DIR": str(root / "work"),
         # The gateway's console reads the three job APIs.
-        "ADVISOR_EVALUATOR_URL": url["evaluator"], "ADVISOR_AUDITOR_URL": url["auditor"],
-        "ADVISOR_TRAINER_URL": url["trainer"], "ADVISOR_FLOWER_URL": "http://localhost:5555",
+        "ADVISOR_EVALUATOR_URL": url["evaluator"],
+        "ADVISOR_AUDITOR_URL": url["auditor"],
+        "ADVISOR_TRAINER_URL": url["trainer"],
+        "ADVISOR_FLOWER_URL": "http://localhost:5555",
         "ADVISOR_TORCH_THREADS": "1",
-    }  # fmt: skip
+    }
     group = ProcessGroup(root / "logs", env)
     procs = {
-        "stub": group.spawn("stub", [sys.executable, "-m", "tests.integration.evaluator.openai_stub",
-                                     "--port", str(ports["stub"]), "--models", "base,tuned",
-                                     "--delay", str(stub_delay_s)]),
-        "evaluator": group.spawn("evaluator", uvicorn("advisor_evaluator.main:create_app",
-                                                      ports["evaluator"])),
-        "auditor": group.spawn("auditor", uvicorn("advisor_auditor.main:create_app",
-                                                  ports["auditor"])),
-        "trainer": group.spawn("trainer", uvicorn("advisor_trainer.main:create_app",
-                                                  ports["trainer"])),
-        "gateway": group.spawn("gateway", uvicorn("advisor_inference.main:create_app",
-                                                  ports["gateway"])),
-    }  # fmt: skip
+        "stub": group.spawn(
+            "stub",
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.evaluator.openai_stub",
+                "--port",
+                str(ports["stub"]),
+                "--models",
+                "base,tuned",
+                "--delay",
+                str(stub_delay_s),
+            ],
+        ),
+        "evaluator": group.spawn(
+            "evaluator", uvicorn("advisor_evaluator.main:create_app", ports["evaluator"])
+        ),
+        "auditor": group.spawn(
+            "auditor", uvicorn("advisor_auditor.main:create_app", ports["auditor"])
+        ),
+        "trainer": group.spawn(
+            "trainer", uvicorn("advisor_trainer.main:create_app", ports["trainer"])
+        ),
+        "gateway": group.spawn(
+            "gateway", uvicorn("advisor_inference.main:create_app", ports["gateway"])
+        ),
+    }
     try:
         for name, proc in procs.items():
             probe = "/v1/models" if name == "stub" else "/healthz"

@@ -30,12 +30,16 @@ def _browser_or_skip() -> str:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip("BROWSER TESTS SKIPPED: the `playwright` package is missing "
-                    "(pip install -r requirements-dev.txt)")  # fmt: skip
+        pytest.skip(
+            "BROWSER TESTS SKIPPED: the `playwright` package is missing "
+            "(pip install -r requirements-dev.txt)"
+        )
     path = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).is_file() else None)
     if path is None:
-        pytest.skip(f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}; install Debian's "
-                    "`chromium` (make test does: apt-get install -y chromium)")  # fmt: skip
+        pytest.skip(
+            f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}; install Debian's "
+            "`chromium` (make test does: apt-get install -y chromium)"
+        )
     return path
 
 
@@ -52,8 +56,9 @@ def browser(stack: ConsoleStack) -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=_browser_or_skip(),
-                                              args=["--no-sandbox"])  # fmt: skip
+        chromium = playwright.chromium.launch(
+            executable_path=_browser_or_skip(), args=["--no-sandbox"]
+        )
         yield chromium
         chromium.close()
 
@@ -76,8 +81,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shoot(page, path: Path, max_height: int = 1700, top: float = 0) -> None:  # type: ignore[no-untyped-def]
     """The page from `top`, at most `max_height` pixels of it (a view, not a scroll)."""
     height = min(max_height, page.evaluate("document.documentElement.scrollHeight") - top)
-    page.screenshot(path=str(path), full_page=True,
-                    clip={"x": 0, "y": top, "width": VIEWPORT["width"], "height": height})  # fmt: skip
+    page.screenshot(
+        path=str(path),
+        full_page=True,
+        clip={"x": 0, "y": top, "width": VIEWPORT["width"], "height": height},
+    )
 
 
 def sign_in(page, key: str = ADMIN_KEY) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +117,8 @@ def test_a_finished_evaluation_and_a_contradicted_claim_down_to_its_source(
 ) -> None:
     sign_in(page)
     page.locator("tr", has=page.locator(".pill-succeeded")).locator(
-        "a.job-link[href^='/ui/evaluations/']").first.click()  # fmt: skip
+        "a.job-link[href^='/ui/evaluations/']"
+    ).first.click()
     page.wait_for_selector("table.matrix tbody tr")
     page.wait_for_load_state("networkidle")  # the report's plots
     assert page.locator(".card").count() >= 2
@@ -153,13 +162,16 @@ def test_the_audit_training_and_adapter_views(page, stack, shots: Path) -> None:
 
 
 def test_a_running_job_is_cancelled_from_the_list(page, stack, shots: Path) -> None:
-    items = [{"id": f"q{i}", "prompt": f"Which permit for case {i}?", "reference": "A visa."}
-             for i in range(8)]  # fmt: skip
+    items = [
+        {"id": f"q{i}", "prompt": f"Which permit for case {i}?", "reference": "A visa."}
+        for i in range(8)
+    ]
     job = httpx.post(
-        f"{stack.evaluator}/v1/evaluations", headers={"Authorization": f"Bearer {APP_KEY}"},
-        json={"dataset": {"items": items}, "candidates": ["base", "tuned"],
-              "metrics": ["rouge_l"]}, timeout=30,
-    ).json()  # fmt: skip
+        f"{stack.evaluator}/v1/evaluations",
+        headers={"Authorization": f"Bearer {APP_KEY}"},
+        json={"dataset": {"items": items}, "candidates": ["base", "tuned"], "metrics": ["rouge_l"]},
+        timeout=30,
+    ).json()
     sign_in(page)
     row = page.locator(f"tr[data-job='{job['id']}']")
     row.locator(".pill-running").wait_for()
@@ -169,7 +181,9 @@ def test_a_running_job_is_cancelled_from_the_list(page, stack, shots: Path) -> N
     row.locator(".pill-cancelling, .pill-cancelled").first.wait_for()
     shoot(page, shots / "console-cancelling.png", 900)
     row.locator(".pill-cancelled").wait_for(timeout=30_000)  # the list refreshes by itself
-    final = httpx.get(f"{stack.evaluator}/v1/evaluations/{job['id']}",
-                      headers={"Authorization": f"Bearer {APP_KEY}"}).json()  # fmt: skip
+    final = httpx.get(
+        f"{stack.evaluator}/v1/evaluations/{job['id']}",
+        headers={"Authorization": f"Bearer {APP_KEY}"},
+    ).json()
     assert final["status"] == "cancelled"
     assert row.locator("button", has_text="Cancel").count() == 0

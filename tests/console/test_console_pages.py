@@ -54,13 +54,25 @@ def job_ids(store: Path, kind: str) -> list[str]:
 
 
 def gate_audit(store: Path) -> str:
-    return next(j for j in job_ids(store, "audit")
-                if json.loads((store / f"jobs/audit/{j}.json").read_text())["request"].get("gate"))  # fmt: skip
+    return next(
+        j
+        for j in job_ids(store, "audit")
+        if json.loads((store / f"jobs/audit/{j}.json").read_text())["request"].get("gate")
+    )
 
 
-PAGES = ["/ui/jobs", "/ui/jobs/rows", "/ui/adapters", "/ui/evaluations/x", "/ui/audits/x",
-         "/ui/training-jobs/x", "/ui/training/a/v0001", "/ui/jobs/audit/x/status",
-         "/ui/audits/x/source?doc=a&start=0&end=1", "/ui/evaluations/x/plots/deltas.png"]  # fmt: skip
+PAGES = [
+    "/ui/jobs",
+    "/ui/jobs/rows",
+    "/ui/adapters",
+    "/ui/evaluations/x",
+    "/ui/audits/x",
+    "/ui/training-jobs/x",
+    "/ui/training/a/v0001",
+    "/ui/jobs/audit/x/status",
+    "/ui/audits/x/source?doc=a&start=0&end=1",
+    "/ui/evaluations/x/plots/deltas.png",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -74,8 +86,10 @@ def test_without_a_session_a_page_goes_to_sign_in_and_the_rest_is_401(gateway, p
     assert forged.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/ui/jobs/evaluation/x/cancel", "/ui/adapters/load",
-                                  "/ui/adapters/unload", "/ui/logout"])  # fmt: skip
+@pytest.mark.parametrize(
+    "path",
+    ["/ui/jobs/evaluation/x/cancel", "/ui/adapters/load", "/ui/adapters/unload", "/ui/logout"],
+)
 def test_actions_without_a_session_are_401(gateway, path) -> None:
     assert gateway.post(path, data={"csrf": "x"}).status_code == 401
 
@@ -90,8 +104,9 @@ def test_sign_in_seals_the_key_in_a_strict_cookie_and_refuses_bad_keys(gateway) 
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
     assert APP_KEY not in cookie
-    again = gateway.get("/ui/login?next=/ui/adapters",
-                        headers=as_user(response.cookies["advisor_console"]))  # fmt: skip
+    again = gateway.get(
+        "/ui/login?next=/ui/adapters", headers=as_user(response.cookies["advisor_console"])
+    )
     assert again.status_code == 303 and again.headers["location"] == "/ui/adapters"
 
 
@@ -138,19 +153,27 @@ def test_actions_need_the_csrf_token_and_the_right_key(gateway, store: Path) -> 
     evaluation = job_ids(store, "evaluation")[0]
     cancel = f"/ui/jobs/evaluation/{evaluation}/cancel"
     no_token = gateway.post(cancel, headers=as_user(admin["cookie"]))
-    other_token = gateway.post(cancel, data={"csrf": app["csrf"]},
-                               headers=as_user(admin["cookie"]))  # fmt: skip
+    other_token = gateway.post(cancel, data={"csrf": app["csrf"]}, headers=as_user(admin["cookie"]))
     assert (no_token.status_code, other_token.status_code) == (403, 403)
-    finished = gateway.post(cancel, data={"csrf": admin["csrf"]},
-                            headers={"x-requested-with": "console", **as_user(admin["cookie"])})  # fmt: skip
+    finished = gateway.post(
+        cancel,
+        data={"csrf": admin["csrf"]},
+        headers={"x-requested-with": "console", **as_user(admin["cookie"])},
+    )
     assert finished.status_code == 409 and "nothing to cancel" in finished.json()["error"]
     name = next((store / "adapters").iterdir()).name
-    refused = gateway.post("/ui/adapters/load", data={"csrf": app["csrf"], "adapter": name},
-                           headers=as_user(app["cookie"]))  # fmt: skip
+    refused = gateway.post(
+        "/ui/adapters/load",
+        data={"csrf": app["csrf"], "adapter": name},
+        headers=as_user(app["cookie"]),
+    )
     assert "needs+an+admin+key" in refused.headers["location"]
     # The snapshot keeps no adapter weights: the gateway refuses the bundle and says why.
-    missing = gateway.post("/ui/adapters/load", data={"csrf": admin["csrf"], "adapter": name},
-                           headers=as_user(admin["cookie"]))  # fmt: skip
+    missing = gateway.post(
+        "/ui/adapters/load",
+        data={"csrf": admin["csrf"], "adapter": name},
+        headers=as_user(admin["cookie"]),
+    )
     assert missing.status_code == 303 and "error=" in missing.headers["location"]
     out = gateway.post("/ui/logout", data={"csrf": app["csrf"]}, headers=as_user(app["cookie"]))
     assert out.status_code == 303 and 'advisor_console=""' in out.headers["set-cookie"]
@@ -162,9 +185,13 @@ def test_a_job_service_that_does_not_answer_is_a_message(store: Path) -> None:
     from advisor_shared.store import LocalStore
     from tests.unit.inference.scripted_engine import ScriptedEngine
 
-    settings = Settings(environment="test", api_keys=[APP_KEY],
-                        evaluator_url="http://127.0.0.1:9", auditor_url=None,
-                        console_backend_timeout_s=2)  # fmt: skip
+    settings = Settings(
+        environment="test",
+        api_keys=[APP_KEY],
+        evaluator_url="http://127.0.0.1:9",
+        auditor_url=None,
+        console_backend_timeout_s=2,
+    )
     app = create_app(settings, engine=ScriptedEngine(), store=LocalStore(store))
     with TestClient(app, follow_redirects=False) as client:
         user = as_user(signed_in(client, APP_KEY)["cookie"])
@@ -196,10 +223,11 @@ class StubAdapters:
 
         self.calls.append(("load", text, record))
         loaded = SimpleNamespace(
-            ref=BundleRef.parse(text), loaded_at="2026-01-01T00:00:00+00:00",
+            ref=BundleRef.parse(text),
+            loaded_at="2026-01-01T00:00:00+00:00",
             template=SimpleNamespace(matches=True),
             canary=SimpleNamespace(differing=3, prompts=4),
-        )  # fmt: skip
+        )
         self.served[text] = loaded
         return loaded
 
@@ -218,11 +246,17 @@ def test_an_admin_loads_and_unloads_a_version_from_the_page(store: Path) -> None
     with TestClient(app, follow_redirects=False) as client:
         admin = signed_in(client)
         user = as_user(admin["cookie"])
-        loaded = client.post("/ui/adapters/load", data={"csrf": admin["csrf"],
-                                                        "adapter": f"{name}@v0002"}, headers=user)  # fmt: skip
+        loaded = client.post(
+            "/ui/adapters/load",
+            data={"csrf": admin["csrf"], "adapter": f"{name}@v0002"},
+            headers=user,
+        )
         page = client.get("/ui/adapters", headers={**HTML, **user}).text
-        unloaded = client.post("/ui/adapters/unload", data={"csrf": admin["csrf"],
-                                                            "adapter": f"{name}@v0002"}, headers=user)  # fmt: skip
+        unloaded = client.post(
+            "/ui/adapters/unload",
+            data={"csrf": admin["csrf"], "adapter": f"{name}@v0002"},
+            headers=user,
+        )
         after = client.get("/ui/adapters", headers={**HTML, **user}).text
     assert loaded.headers["location"] == f"/ui/adapters?notice=loaded+{name}%40v0002"
     assert stub.calls == [("load", f"{name}@v0002", True), ("unload", f"{name}@v0002", False)]

@@ -23,11 +23,23 @@ REDUCED = ["--steps", "8", "--prompts", "2", "--new-tokens", "16", "--first-sess
 def run_demo(out: Path, work: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-c", "from advisor_shared.cli import main; main()", "demo",
-         "--out", str(out), "--work", str(work), *REDUCED],
-        cwd=REPO, capture_output=True, text=True, timeout=1400,
+        [
+            sys.executable,
+            "-c",
+            "from advisor_shared.cli import main; main()",
+            "demo",
+            "--out",
+            str(out),
+            "--work",
+            str(work),
+            *REDUCED,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1400,
         env={**__import__("os").environ, "ADVISOR_CACHE_DIR": str(CACHE_DIR), "COLUMNS": "200"},
-    )  # fmt: skip
+    )
     return result, time.monotonic() - started
 
 
@@ -49,8 +61,13 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory, embedded_model_dir: Path)
 
 def test_report_is_written_with_plots(demo_run) -> None:
     out, _, stdout = demo_run
-    for name in ("report.md", "report.json", "loss_across_handoff.png", "audit_by_class.png",
-                 "three_axes.png"):  # fmt: skip
+    for name in (
+        "report.md",
+        "report.json",
+        "loss_across_handoff.png",
+        "audit_by_class.png",
+        "three_axes.png",
+    ):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert "the paper's table" in stdout
     assert "verdict:" in stdout
@@ -64,8 +81,12 @@ def test_the_report_reads_as_prose_with_working_figure_links(demo_run) -> None:
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert {"three_axes.png", "loss_across_handoff.png", "audit_by_class.png"} <= set(links)
     assert all((out / link).is_file() for link in links), links
-    for heading in ("## Verdict", "## The paper's two findings", "## Results",
-                    "## The training data: audit and gate"):  # fmt: skip
+    for heading in (
+        "## Verdict",
+        "## The paper's two findings",
+        "## Results",
+        "## The training data: audit and gate",
+    ):
         assert heading in markdown
 
 
@@ -76,8 +97,11 @@ def test_table_cells_are_the_evaluators_figures(demo_run) -> None:
     by_name = {c["name"]: c for c in evaluation["candidates"]}
     rows = {row["metric"]: row for row in report["paper_table"]}
     bert = rows["BERTScore F1 vs references"]
-    for label, name in (("base", "base"), ("fine-tuned", report["names"]["ungated"]),
-                        ("fine-tuned (gated data)", report["names"]["gated"])):  # fmt: skip
+    for label, name in (
+        ("base", "base"),
+        ("fine-tuned", report["names"]["ungated"]),
+        ("fine-tuned (gated data)", report["names"]["gated"]),
+    ):
         assert bert[label].startswith(f"{by_name[name]['bertscore_f1']['value']:.3f}")
         contradicted = by_name[name]["correctness"]["contradicted_per_answer"]["value"]
         assert rows["contradicted claims per answer (auditor)"][label].startswith(

@@ -20,9 +20,24 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 def smoke(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("demo-gpu-smoke")
     out, archive = root / "demo_cpu.json", root / "demo_out.tar.gz"
-    command = [sys.executable, "benchmarks/demo_gpu.py", "--device", "cpu", "--steps", "4",
-               "--prompts", "2", "--new-tokens", "16", "--work-dir", str(root / "work"),
-               "--out", str(out), "--archive", str(archive)]  # fmt: skip
+    command = [
+        sys.executable,
+        "benchmarks/demo_gpu.py",
+        "--device",
+        "cpu",
+        "--steps",
+        "4",
+        "--prompts",
+        "2",
+        "--new-tokens",
+        "16",
+        "--work-dir",
+        str(root / "work"),
+        "--out",
+        str(out),
+        "--archive",
+        str(archive),
+    ]
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1100)
     record = json.loads(out.read_text()) if out.is_file() else {}
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:] + json.dumps(

@@ -33,5 +33,12 @@ def watch_until(
 
 def stored(root: Path, prefix: str) -> dict[str, bytes]:
     base = root / prefix
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(base.rglob("*"))
-            if p.is_file() and not p.name.startswith(".tmp-")} if base.is_dir() else {}  # fmt: skip
+    return (
+        {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(base.rglob("*"))
+            if p.is_file() and not p.name.startswith(".tmp-")
+        }
+        if base.is_dir()
+        else {}
+    )

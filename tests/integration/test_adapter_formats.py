@@ -51,8 +51,9 @@ def unsloth_output(base_dir: Path, out: Path) -> Path:
         fields = json.loads((out / "tokenizer_config.json").read_text())
         fields["chat_template"] = tokenizer.chat_template
         (out / "tokenizer_config.json").write_text(json.dumps(fields))
-    (out / "trainer_state.json").write_text(json.dumps(
-        {"global_step": 60, "log_history": [{"step": 60, "loss": 1.234}]}))  # fmt: skip
+    (out / "trainer_state.json").write_text(
+        json.dumps({"global_step": 60, "log_history": [{"step": 60, "loss": 1.234}]})
+    )
     return out
 
 
@@ -61,8 +62,9 @@ def base(tiny_model_dir: Path):  # type: ignore[no-untyped-def]
     return base_model_files(resolve_base_model(str(tiny_model_dir), tiny_model_dir.parent))
 
 
-def test_a_peft_folder_becomes_a_verified_bundle(any_store, base, tiny_model_dir: Path,
-                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_a_peft_folder_becomes_a_verified_bundle(
+    any_store, base, tiny_model_dir: Path, tmp_path: Path
+) -> None:
     folder = peft_output(tiny_model_dir, tmp_path / "lora")
     result = import_adapter(any_store, folder, "imported", base, origin="lora")
     assert str(result.ref) == "imported@v0001"
@@ -87,9 +89,10 @@ def test_an_unsloth_folder_keeps_its_own_template_and_its_trainer_state(
     result = import_adapter(store, folder, "from-unsloth", base, origin="lora_model")
     bundle = read_bundle(store, result.ref, tmp_path / "read")
     assert result.chat_template_source == "adapter folder"
-    assert bundle.chat_template == json.loads((folder / "tokenizer_config.json").read_text())[
-        "chat_template"
-    ]  # fmt: skip
+    assert (
+        bundle.chat_template
+        == json.loads((folder / "tokenizer_config.json").read_text())["chat_template"]
+    )
     assert any("unsloth/mistral-7b-instruct-v0.3-bnb-4bit" in w for w in result.warnings)
     assert bundle.trainer_state["source_trainer_state"]["log_history"][0]["loss"] == 1.234
 
@@ -116,8 +119,9 @@ def _wider(tensors: dict) -> dict:  # type: ignore[type-arg]
     import torch
 
     # A LoRA for a base whose q_proj reads 96 features: not this base (64).
-    return {k: torch.zeros(v.shape[0], 96) if ".q_proj.lora_A" in k else v
-            for k, v in tensors.items()}  # fmt: skip
+    return {
+        k: torch.zeros(v.shape[0], 96) if ".q_proj.lora_A" in k else v for k, v in tensors.items()
+    }
 
 
 @pytest.mark.parametrize(
@@ -156,13 +160,15 @@ def test_rank_above_the_serving_limit_is_refused(
     with pytest.raises(BundleError, match="rank 32 exceeds the maximum 16") as refused:
         import_adapter(LocalStore(tmp_path / "store"), folder, "wide", base, origin="wide")
     assert refused.value.code == "rank_too_high"  # type: ignore[attr-defined]
-    result = import_adapter(LocalStore(tmp_path / "store"), folder, "wide", base, origin="wide",
-                            max_rank=32)  # a gateway configured for it  # fmt: skip
+    result = import_adapter(
+        LocalStore(tmp_path / "store"), folder, "wide", base, origin="wide", max_rank=32
+    )  # a gateway configured for it
     assert result.rank == 32
 
 
-def test_the_cli_says_what_is_wrong_in_one_line(tiny_model_dir: Path, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_the_cli_says_what_is_wrong_in_one_line(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ADVISOR_STORE_URL", f"file://{tmp_path / 'store'}")
     monkeypatch.setenv("ADVISOR_CACHE_DIR", str(tmp_path / "cache"))
     run = tmp_path / "outputs"
@@ -170,17 +176,26 @@ def test_the_cli_says_what_is_wrong_in_one_line(tiny_model_dir: Path, tmp_path: 
     (run / "checkpoint-120").mkdir()
     cases = {
         str(run): "no adapter_config.json and no adapter_model.safetensors (not a PEFT adapter "
-                  "folder); it holds checkpoint-120, checkpoint-60: import one of them",
+        "folder); it holds checkpoint-120, checkpoint-60: import one of them",
         str(tmp_path / "nowhere"): "is not a folder",
-    }  # fmt: skip
+    }
     for source, words in cases.items():
-        result = invoke("adapters", adapters_app, "import", source, "--name", "x",
-                        "--base", str(tiny_model_dir))  # fmt: skip
+        result = invoke(
+            "adapters", adapters_app, "import", source, "--name", "x", "--base", str(tiny_model_dir)
+        )
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output and words in " ".join(result.output.split())
     folder = peft_output(tiny_model_dir, run / "checkpoint-120")
-    done = invoke("adapters", adapters_app, "import", str(folder), "--name", "run",
-                  "--base", str(tiny_model_dir))  # fmt: skip
+    done = invoke(
+        "adapters",
+        adapters_app,
+        "import",
+        str(folder),
+        "--name",
+        "run",
+        "--base",
+        str(tiny_model_dir),
+    )
     assert done.exit_code == 0, done.output
     assert done.output.strip().endswith("run@v0001")
     listed = invoke("adapters", adapters_app, "list")
@@ -207,9 +222,16 @@ def random_lora(base_dir: Path, out: Path, rank: int = 8) -> Path:
             )
     out.mkdir(parents=True)
     save_file(tensors, str(out / "adapter_model.safetensors"))
-    config = {"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": 2 * rank,
-              "target_modules": ["q_proj", "v_proj"], "lora_dropout": 0.0, "bias": "none",
-              "base_model_name_or_path": str(base_dir)}  # fmt: skip
+    config = {
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "r": rank,
+        "lora_alpha": 2 * rank,
+        "target_modules": ["q_proj", "v_proj"],
+        "lora_dropout": 0.0,
+        "bias": "none",
+        "base_model_name_or_path": str(base_dir),
+    }
     (out / "adapter_config.json").write_text(json.dumps(config))
     (out / "chat_template.jinja").write_text(read_chat_template(base_dir) or "")
     return out
@@ -220,29 +242,67 @@ def _trained_ledger() -> dict:  # type: ignore[type-arg]
     from advisor_trainer.ledger import HandoffLedger, SessionRecord
 
     ledger = HandoffLedger(
-        run_name="advisor", base_model="smollm2-135m-instruct", global_step=24, total_steps=24,
-        steps_per_epoch=12, samples_consumed=96, tokens_consumed=20_000,
-        data_order={"seed": 3, "kind": "length-grouped", "train_examples": 48,
-                    "validation_examples": 6},
+        run_name="advisor",
+        base_model="smollm2-135m-instruct",
+        global_step=24,
+        total_steps=24,
+        steps_per_epoch=12,
+        samples_consumed=96,
+        tokens_consumed=20_000,
+        data_order={
+            "seed": 3,
+            "kind": "length-grouped",
+            "train_examples": 48,
+            "validation_examples": 6,
+        },
         schedule={"kind": "cosine", "peak_lr": 0.0002, "warmup_steps": 2, "total_steps": 24},
         seeds={"seed": 3, "data_seed": 3, "lora_init_seed": 3},
-        training_shape={"train_digest": "ab" * 32, "learning_rate": 0.0002, "lora_r": 16,
-                        "lora_alpha": 32, "lora_target_modules": ["q_proj", "v_proj"],
-                        "loss_on": "assistant", "max_seq_len": 1024, "micro_batch_size": 4,
-                        "gradient_accumulation_steps": 1, "lr_scheduler_type": "cosine",
-                        "warmup_ratio": 0.1},
-        loss_history=[{"step": 24, "loss": 1.75}], eval_history=[{"step": 24, "eval_loss": 2.48}],
+        training_shape={
+            "train_digest": "ab" * 32,
+            "learning_rate": 0.0002,
+            "lora_r": 16,
+            "lora_alpha": 32,
+            "lora_target_modules": ["q_proj", "v_proj"],
+            "loss_on": "assistant",
+            "max_seq_len": 1024,
+            "micro_batch_size": 4,
+            "gradient_accumulation_steps": 1,
+            "lr_scheduler_type": "cosine",
+            "warmup_ratio": 0.1,
+        },
+        loss_history=[{"step": 24, "loss": 1.75}],
+        eval_history=[{"step": 24, "eval_loss": 2.48}],
         sessions=[
-            SessionRecord(index=0, started_at="2026-11-28T10:00:00+00:00", device_name="P100",
-                          device_kind="cuda", compute_capability="6.0", dtype="float16",
-                          backend="hf_bnb", optimizer="adamw", first_step=0, steps=8,
-                          wall_time_s=31.5, stop_reason="session budget"),
-            SessionRecord(index=1, started_at="2026-11-28T11:00:00+00:00", device_name="T4",
-                          device_kind="cuda", compute_capability="7.5", dtype="float16",
-                          backend="hf_bnb", optimizer="adamw", first_step=8, steps=16,
-                          wall_time_s=60.2, stop_reason="finished"),
+            SessionRecord(
+                index=0,
+                started_at="2026-11-28T10:00:00+00:00",
+                device_name="P100",
+                device_kind="cuda",
+                compute_capability="6.0",
+                dtype="float16",
+                backend="hf_bnb",
+                optimizer="adamw",
+                first_step=0,
+                steps=8,
+                wall_time_s=31.5,
+                stop_reason="session budget",
+            ),
+            SessionRecord(
+                index=1,
+                started_at="2026-11-28T11:00:00+00:00",
+                device_name="T4",
+                device_kind="cuda",
+                compute_capability="7.5",
+                dtype="float16",
+                backend="hf_bnb",
+                optimizer="adamw",
+                first_step=8,
+                steps=16,
+                wall_time_s=60.2,
+                stop_reason="finished",
+            ),
         ],
-    )  # fmt: skip
+    )
     return ledger.to_dict()
 
 
@@ -257,21 +317,42 @@ def test_an_export_is_a_peft_folder_peft_loads_on_the_embedded_model(
     lora = random_lora(embedded_model_dir, tmp_path / "lora")
     (lora / "trainer_state.json").write_text(json.dumps(_trained_ledger()))
     resolved = resolve_base_model(str(embedded_model_dir), tmp_path)
-    ref = write_bundle(store, "advisor", lora, base_model_id="smollm2-135m-instruct",
-                       base_fingerprint=resolved.fingerprint,
-                       chat_template_sha256=template_fingerprint((lora / "chat_template.jinja").read_text()))  # fmt: skip
-    report = {"job_id": "ev-1", "baseline": "base", "headline": {
-        "fidelity_delta": {"advisor": [0.01, 0.03, 0.05]}, "judge_position_consistency": 0.0},
-        "candidates": [{"name": "base", "adapter": None},
-                       {"name": "advisor", "adapter": {"ref": "advisor@v0001"}}],
-        "comparisons": [{"challenger": "advisor", "verdict": "advisor vs base: closer to the "
-                                                             "references, no judged preference"}]}  # fmt: skip
+    ref = write_bundle(
+        store,
+        "advisor",
+        lora,
+        base_model_id="smollm2-135m-instruct",
+        base_fingerprint=resolved.fingerprint,
+        chat_template_sha256=template_fingerprint((lora / "chat_template.jinja").read_text()),
+    )
+    report = {
+        "job_id": "ev-1",
+        "baseline": "base",
+        "headline": {
+            "fidelity_delta": {"advisor": [0.01, 0.03, 0.05]},
+            "judge_position_consistency": 0.0,
+        },
+        "candidates": [
+            {"name": "base", "adapter": None},
+            {"name": "advisor", "adapter": {"ref": "advisor@v0001"}},
+        ],
+        "comparisons": [
+            {
+                "challenger": "advisor",
+                "verdict": "advisor vs base: closer to the references, no judged preference",
+            }
+        ],
+    }
     store.put_bytes("evaluations/ev-1/report/report.json", json.dumps(report).encode())
 
     result = export_peft_folder(store, BundleRef.parse(str(ref)), tmp_path / "exported")
     out = result.path
     assert sorted(p.name for p in out.iterdir()) == [
-        "README.md", "adapter_config.json", "adapter_model.safetensors", "chat_template.jinja"]  # fmt: skip
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "chat_template.jinja",
+    ]
     ids = torch.tensor([[1, 42, 7, 99, 3]])
     base_model = AutoModelForCausalLM.from_pretrained(embedded_model_dir).eval()
     with torch.no_grad():
@@ -286,11 +367,16 @@ def test_an_export_is_a_peft_folder_peft_loads_on_the_embedded_model(
 
     card = (out / "README.md").read_text()
     assert card.startswith('---\nlibrary_name: peft\nbase_model: "smollm2-135m-instruct"\n')
-    for words in ("| 0 | 2026-11-28T10:00:00+00:00 | P100 | float16 | hf_bnb | 0–8 | 31.5 s |",
-                  "| 1 | 2026-11-28T11:00:00+00:00 | T4 |", "training conversations: 48",
-                  "last validation loss | 2.48 at step 24", resolved.fingerprint,
-                  "advisor vs base: closer to the references, no judged preference",
-                  "[0.01, 0.03, 0.05]", "--lora-modules advisor="):  # fmt: skip
+    for words in (
+        "| 0 | 2026-11-28T10:00:00+00:00 | P100 | float16 | hf_bnb | 0–8 | 31.5 s |",
+        "| 1 | 2026-11-28T11:00:00+00:00 | T4 |",
+        "training conversations: 48",
+        "last validation loss | 2.48 at step 24",
+        resolved.fingerprint,
+        "advisor vs base: closer to the references, no judged preference",
+        "[0.01, 0.03, 0.05]",
+        "--lora-modules advisor=",
+    ):
         assert words in card, words
 
 
@@ -300,9 +386,14 @@ def test_the_export_has_the_layout_vllm_reads(tiny_model_dir: Path, tmp_path: Pa
     matches as `base_model.model.<module>.lora_{A,B}.weight`."""
     store = LocalStore(tmp_path / "store")
     lora = make_lora_dir(tiny_model_dir, tmp_path / "lora", seed=2)
-    ref = write_bundle(store, "advisor", lora, base_model_id="mistralai/Mistral-7B-Instruct-v0.3",
-                       base_fingerprint="hub:mistralai/Mistral-7B-Instruct-v0.3",
-                       chat_template_sha256=template_fingerprint((lora / "chat_template.jinja").read_text()))  # fmt: skip
+    ref = write_bundle(
+        store,
+        "advisor",
+        lora,
+        base_model_id="mistralai/Mistral-7B-Instruct-v0.3",
+        base_fingerprint="hub:mistralai/Mistral-7B-Instruct-v0.3",
+        chat_template_sha256=template_fingerprint((lora / "chat_template.jinja").read_text()),
+    )
     out = export_peft_folder(store, ref, tmp_path / "for-vllm").path
     config = json.loads((out / "adapter_config.json").read_text())
     assert config["peft_type"] == "LORA" and config["r"] == 4 and config["lora_alpha"] == 8
@@ -323,8 +414,14 @@ def test_an_export_never_writes_into_an_existing_folder(
 ) -> None:
     store = LocalStore(tmp_path / "store")
     lora = make_lora_dir(tiny_model_dir, tmp_path / "lora", seed=2)
-    ref = write_bundle(store, "advisor", lora, base_model_id="tiny", base_fingerprint="sha256:x",
-                       chat_template_sha256=template_fingerprint((lora / "chat_template.jinja").read_text()))  # fmt: skip
+    ref = write_bundle(
+        store,
+        "advisor",
+        lora,
+        base_model_id="tiny",
+        base_fingerprint="sha256:x",
+        chat_template_sha256=template_fingerprint((lora / "chat_template.jinja").read_text()),
+    )
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "notes.txt").write_text("mine")

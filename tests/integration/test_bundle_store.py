@@ -25,9 +25,13 @@ pytestmark = pytest.mark.integration
 def _write(store, tmp_path: Path, name: str = "advisor") -> BundleRef:
     source = make_bundle_dir(tmp_path / "src")
     return write_bundle(
-        store, name, source, base_model_id="tiny", base_fingerprint="sha256:abc",
+        store,
+        name,
+        source,
+        base_model_id="tiny",
+        base_fingerprint="sha256:abc",
         chat_template_sha256=template_fingerprint(TEMPLATE),
-    )  # fmt: skip
+    )
 
 
 def _tamper(store, ref: BundleRef, filename: str, change) -> None:

@@ -31,18 +31,50 @@ __all__ = ["own_redis_url"]  # a fixture, used by name
 @pytest.fixture
 def auditor(tmp_path: Path, own_redis_url: str) -> Iterator[tuple[ProcessGroup, str]]:
     """The auditor API and a worker process (two threads, chunks of 2 conversations)."""
-    env = {**os.environ, "ADVISOR_REDIS_URL": own_redis_url,
-           "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
-           "ADVISOR_AUDITOR_SOURCES": str(SAMPLE / "sources"), "ADVISOR_AUDITOR_CHUNK_SIZE": "2",
-           "ADVISOR_API_KEYS": KEY, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_REDIS_URL": own_redis_url,
+        "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "ADVISOR_AUDITOR_SOURCES": str(SAMPLE / "sources"),
+        "ADVISOR_AUDITOR_CHUNK_SIZE": "2",
+        "ADVISOR_API_KEYS": KEY,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     group = ProcessGroup(tmp_path / "auditor", env)
     port = free_port()
-    api = group.spawn("api", [sys.executable, "-m", "uvicorn", "--factory",
-                              "advisor_auditor.main:create_app", "--port", str(port),
-                              "--log-level", "warning"])  # fmt: skip
-    group.spawn("worker", [sys.executable, "-m", "celery", "-A", "advisor_auditor.worker",
-                           "worker", "--pool=threads", "--concurrency=2", "--loglevel=WARNING",
-                           "-Q", "auditor", "--without-gossip", "--without-mingle"])  # fmt: skip
+    api = group.spawn(
+        "api",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "advisor_auditor.main:create_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+    )
+    group.spawn(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "advisor_auditor.worker",
+            "worker",
+            "--pool=threads",
+            "--concurrency=2",
+            "--loglevel=WARNING",
+            "-Q",
+            "auditor",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+    )
     wait_http(f"http://127.0.0.1:{port}/healthz", api, group.root / "api.log", timeout=60)
     try:
         yield group, f"http://127.0.0.1:{port}"
@@ -57,8 +89,9 @@ def test_an_audit_is_cancelled_between_chunks_and_leaves_no_orphaned_chunk(
     lines = (SAMPLE / "train.jsonl").read_text().splitlines()[:40]
     store = tmp_path / "store"
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
-        job_id = client.post("/v1/audits", json={"dataset": "\n".join(lines) + "\n",
-                                                 "gate": True}).json()["id"]  # fmt: skip
+        job_id = client.post(
+            "/v1/audits", json={"dataset": "\n".join(lines) + "\n", "gate": True}
+        ).json()["id"]
 
         def read() -> dict:
             return dict(client.get(f"/v1/audits/{job_id}").json())
@@ -66,8 +99,9 @@ def test_an_audit_is_cancelled_between_chunks_and_leaves_no_orphaned_chunk(
         watch_until(read, lambda _: len(stored(store, f"audits/{job_id}/chunks")) >= 1, 180)
         cancel = client.post(f"/v1/audits/{job_id}/cancel")
         assert cancel.status_code == 202, cancel.text
-        final, seen = watch_until(read, lambda b: b["status"] in ("cancelled", "succeeded",
-                                                                   "failed"), 120)  # fmt: skip
+        final, seen = watch_until(
+            read, lambda b: b["status"] in ("cancelled", "succeeded", "failed"), 120
+        )
         chunks = stored(store, f"audits/{job_id}/chunks")
         time.sleep(4)
         chunks_after = stored(store, f"audits/{job_id}/chunks")
@@ -90,17 +124,35 @@ def trainer(
 ) -> Iterator[tuple[ProcessGroup, str]]:
     """The trainer API and a worker of the long queue on the tiny model."""
     write_dataset(tmp_path / "data" / "tiny.jsonl", count=48)
-    env = {**os.environ, "ADVISOR_REDIS_URL": own_redis_url, "ADVISOR_ENVIRONMENT": "test",
-           "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}", "ADVISOR_API_KEYS": KEY,
-           "ADVISOR_ADMIN_API_KEYS": KEY, "ADVISOR_TRAINER_DATA_DIR": str(tmp_path / "data"),
-           "ADVISOR_TRAINER_OUTPUT_DIR": str(tmp_path / "work"),
-           "ADVISOR_TRAINER_MODELS_DIR": str(tiny_model_dir.parent),
-           "ADVISOR_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_REDIS_URL": own_redis_url,
+        "ADVISOR_ENVIRONMENT": "test",
+        "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "ADVISOR_API_KEYS": KEY,
+        "ADVISOR_ADMIN_API_KEYS": KEY,
+        "ADVISOR_TRAINER_DATA_DIR": str(tmp_path / "data"),
+        "ADVISOR_TRAINER_OUTPUT_DIR": str(tmp_path / "work"),
+        "ADVISOR_TRAINER_MODELS_DIR": str(tiny_model_dir.parent),
+        "ADVISOR_CACHE_DIR": str(tmp_path / "cache"),
+        "HF_HUB_OFFLINE": "1",
+    }
     group = ProcessGroup(tmp_path / "trainer", env)
     port = free_port()
-    api = group.spawn("api", [sys.executable, "-m", "uvicorn", "--factory",
-                              "advisor_trainer.main:create_app", "--port", str(port),
-                              "--log-level", "warning"])  # fmt: skip
+    api = group.spawn(
+        "api",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "advisor_trainer.main:create_app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+    )
     wait_http(f"http://127.0.0.1:{port}/healthz", api, group.root / "api.log", timeout=60)
     try:
         yield group, f"http://127.0.0.1:{port}"
@@ -109,13 +161,22 @@ def trainer(
 
 
 def training_body(model_dir: Path, steps: int) -> dict:
-    return {"config": {"run_name": "cancel-run", "base_model": str(model_dir),
-                       "dataset": "tiny.jsonl", "max_seq_len": 96, "max_steps": steps,
-                       "lora_r": 4, "lora_alpha": 8, "gradient_checkpointing": False,
-                       "budget_margin_s": 0.0,
-                       # Only the bundle written at the stop: on an idle host the run passes
-                       # periodic checkpoints before the cancel lands, and the test reads v0001.
-                       "checkpoint_every_steps": 0}}  # fmt: skip
+    return {
+        "config": {
+            "run_name": "cancel-run",
+            "base_model": str(model_dir),
+            "dataset": "tiny.jsonl",
+            "max_seq_len": 96,
+            "max_steps": steps,
+            "lora_r": 4,
+            "lora_alpha": 8,
+            "gradient_checkpointing": False,
+            "budget_margin_s": 0.0,
+            # Only the bundle written at the stop: on an idle host the run passes
+            # periodic checkpoints before the cancel lands, and the test reads v0001.
+            "checkpoint_every_steps": 0,
+        }
+    }
 
 
 def test_a_training_job_stops_at_a_step_boundary_and_keeps_its_bundle(
@@ -125,12 +186,27 @@ def test_a_training_job_stops_at_a_step_boundary_and_keeps_its_bundle(
     from advisor_shared.store import LocalStore
 
     group, url = trainer
-    group.spawn("worker", [sys.executable, "-m", "celery", "-A", "advisor_trainer.worker",
-                           "worker", "--pool=solo", "--loglevel=WARNING", "-Q", "trainer-long",
-                           "--without-gossip", "--without-mingle"])  # fmt: skip
+    group.spawn(
+        "worker",
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "advisor_trainer.worker",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "-Q",
+            "trainer-long",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+    )
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
-        job_id = client.post("/v1/training-jobs",
-                             json=training_body(tiny_model_dir, 400)).json()["id"]  # fmt: skip
+        job_id = client.post("/v1/training-jobs", json=training_body(tiny_model_dir, 400)).json()[
+            "id"
+        ]
 
         def read() -> dict:
             return dict(client.get(f"/v1/training-jobs/{job_id}").json())
@@ -138,15 +214,17 @@ def test_a_training_job_stops_at_a_step_boundary_and_keeps_its_bundle(
         watch_until(read, lambda b: (b["progress"].get("train") or {}).get("done", 0) >= 2, 180)
         cancel = client.post(f"/v1/training-jobs/{job_id}/cancel")
         assert cancel.status_code == 202, cancel.text
-        final, seen = watch_until(read, lambda b: b["status"] in ("cancelled", "succeeded",
-                                                                   "failed"), 120)  # fmt: skip
+        final, seen = watch_until(
+            read, lambda b: b["status"] in ("cancelled", "succeeded", "failed"), 120
+        )
     assert final["status"] == "cancelled" and "succeeded" not in seen, (seen, final["error"])
     result = final["result"]
     assert result["bundle"] == "cancel-run@v0001" and not result["finished"]
     assert 2 <= result["global_step"] < result["total_steps"] == 400
     assert result["stop_reason"] == "stopped by cancel request"
-    bundle = read_bundle(LocalStore(tmp_path / "store"), BundleRef.parse(result["bundle"]),
-                         tmp_path / "check")  # fmt: skip
+    bundle = read_bundle(
+        LocalStore(tmp_path / "store"), BundleRef.parse(result["bundle"]), tmp_path / "check"
+    )
     assert bundle.trainer_state["global_step"] == result["global_step"]  # verified and whole
 
 
@@ -160,13 +238,28 @@ def test_a_queued_training_job_is_cancelled_at_once(
     group, url = trainer
     queue = redis.Redis.from_url(own_redis_url)
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
-        job_id = client.post("/v1/training-jobs",
-                             json=training_body(tiny_model_dir, 3)).json()["id"]  # fmt: skip
+        job_id = client.post("/v1/training-jobs", json=training_body(tiny_model_dir, 3)).json()[
+            "id"
+        ]
         cancel = client.post(f"/v1/training-jobs/{job_id}/cancel")
         assert queue.llen("trainer-long") == 1  # the message waits for a worker
-        group.spawn("worker", [sys.executable, "-m", "celery", "-A", "advisor_trainer.worker",
-                               "worker", "--pool=solo", "--loglevel=WARNING", "-Q",
-                               "trainer-long", "--without-gossip", "--without-mingle"])  # fmt: skip
+        group.spawn(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "advisor_trainer.worker",
+                "worker",
+                "--pool=solo",
+                "--loglevel=WARNING",
+                "-Q",
+                "trainer-long",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+        )
         deadline = time.monotonic() + 60
         while queue.llen("trainer-long") and time.monotonic() < deadline:
             time.sleep(0.2)

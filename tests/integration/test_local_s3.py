@@ -21,10 +21,20 @@ SCRIPT = REPO / "deploy" / "local" / "local_s3.py"
 
 def start(port: int, log: Path, output: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log", str(log)],
-        stdout=output.open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(SCRIPT),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log",
+            str(log),
+        ],
+        stdout=output.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
     wait_for_port(port, timeout=60)
     return proc
 
@@ -37,10 +47,19 @@ def test_writes_survive_a_kill_and_a_restart(tmp_path: Path) -> None:
     proc = start(port, log, output)
     try:
         bucket = subprocess.run(
-            [sys.executable, str(SCRIPT), "create-bucket", "--endpoint",
-             f"http://127.0.0.1:{port}", "advisor"],
-            capture_output=True, text=True, timeout=60, env={**os.environ},
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(SCRIPT),
+                "create-bucket",
+                "--endpoint",
+                f"http://127.0.0.1:{port}",
+                "advisor",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ},
+        )
         assert bucket.returncode == 0, bucket.stderr
         store = S3Store(f"127.0.0.1:{port}", "advisor", "local-key", "local-secret")
         store.put_bytes("jobs/a.json", b'{"status": "succeeded"}')

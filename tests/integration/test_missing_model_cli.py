@@ -27,8 +27,13 @@ LIMIT_S = 15.0
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
-           "ADVISOR_CACHE_DIR": str(CACHE_DIR), "HF_HUB_OFFLINE": "1", **extra}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "ADVISOR_CACHE_DIR": str(CACHE_DIR),
+        "HF_HUB_OFFLINE": "1",
+        **extra,
+    }
     if extra.get("HF_HUB_OFFLINE") == "":
         del env["HF_HUB_OFFLINE"]  # online: the hub client decides by HF_ENDPOINT
         env.pop("TRANSFORMERS_OFFLINE", None)
@@ -40,16 +45,27 @@ def test_a_model_that_cannot_be_had_is_one_line_within_seconds(tmp_path: Path) -
     (tmp_path / "eval.yaml").write_text("dataset: {path: train.jsonl}\ncandidates: [base]\n")
     closed_port = free_port()  # nothing listens there: the hub is unreachable
     cases = {
-        "train offline": (["train", "--base-model", NONSENSE, "--dataset", str(dataset)],
-                          _env(tmp_path), "is not in the local Hugging Face cache and the hub is offline"),
-        "train, hub unreachable": (["train", "--base-model", NONSENSE, "--dataset", str(dataset)],
-                                   _env(tmp_path, HF_HUB_OFFLINE="", HF_ENDPOINT=f"http://127.0.0.1:{closed_port}"),
-                                   "cannot be reached"),
-        "serve offline": (["serve", "--base", NONSENSE, "--port", str(free_port())],
-                          _env(tmp_path), "is not in the local Hugging Face cache and the hub is offline"),
-        "eval offline": (["eval", "--config", str(tmp_path / "eval.yaml")],
-                         _env(tmp_path, ADVISOR_BERTSCORE_ENCODER=NONSENSE), "encoder"),
-    }  # fmt: skip
+        "train offline": (
+            ["train", "--base-model", NONSENSE, "--dataset", str(dataset)],
+            _env(tmp_path),
+            "is not in the local Hugging Face cache and the hub is offline",
+        ),
+        "train, hub unreachable": (
+            ["train", "--base-model", NONSENSE, "--dataset", str(dataset)],
+            _env(tmp_path, HF_HUB_OFFLINE="", HF_ENDPOINT=f"http://127.0.0.1:{closed_port}"),
+            "cannot be reached",
+        ),
+        "serve offline": (
+            ["serve", "--base", NONSENSE, "--port", str(free_port())],
+            _env(tmp_path),
+            "is not in the local Hugging Face cache and the hub is offline",
+        ),
+        "eval offline": (
+            ["eval", "--config", str(tmp_path / "eval.yaml")],
+            _env(tmp_path, ADVISOR_BERTSCORE_ENCODER=NONSENSE),
+            "encoder",
+        ),
+    }
     started = time.monotonic()
     processes = {
         name: subprocess.Popen(
@@ -59,7 +75,7 @@ def test_a_model_that_cannot_be_had_is_one_line_within_seconds(tmp_path: Path) -
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         for name, (args, env, _) in cases.items()
     }
     for name, process in processes.items():
@@ -77,15 +93,35 @@ def test_a_model_that_cannot_be_had_is_one_line_within_seconds(tmp_path: Path) -
 def test_train_without_a_base_model_on_a_cpu_uses_the_embedded_model(tmp_path: Path) -> None:
     dataset = write_dataset(tmp_path / "train.jsonl", count=6)
     done = subprocess.run(
-        [*ADVISOR, "train", "--dataset", str(dataset), "--max-steps", "1", "--run-name", "first",
-         "--set", "max_seq_len=64", "--set", "validation_fraction=0",
-         "--set", "micro_batch_size=1", "--set", "gradient_accumulation_steps=1",
-         "--set", "gradient_checkpointing=false", "--output-dir", str(tmp_path / "out")],
+        [
+            *ADVISOR,
+            "train",
+            "--dataset",
+            str(dataset),
+            "--max-steps",
+            "1",
+            "--run-name",
+            "first",
+            "--set",
+            "max_seq_len=64",
+            "--set",
+            "validation_fraction=0",
+            "--set",
+            "micro_batch_size=1",
+            "--set",
+            "gradient_accumulation_steps=1",
+            "--set",
+            "gradient_checkpointing=false",
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
         # One thread: on a busy 2-core host two threads fighting made the step 15 x slower.
         env={**_env(tmp_path), "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"},
-        cwd=tmp_path, text=True,
-        capture_output=True, timeout=300,
-    )  # fmt: skip
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     said = [line for line in done.stderr.splitlines() if "no CUDA GPU here" in line]
     assert said == [

@@ -18,10 +18,22 @@ pytestmark = pytest.mark.integration
 def test_task_runs_in_a_worker_process_on_redis(redis_url: str) -> None:
     env = {**os.environ, "ADVISOR_REDIS_URL": redis_url}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tests.fixtures.queue_tasks", "worker",
-         "--pool=solo", "--loglevel=WARNING", "-Q", "advisor-test"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tests.fixtures.queue_tasks",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "-Q",
+            "advisor-test",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         app = make_celery("advisor-test", redis_url)
         result = app.send_task("tests.add", args=[2, 3])

@@ -40,14 +40,27 @@ def listener(
             if body is not None:
                 payload = body
             elif self.path.endswith("/models"):
-                payload = {"object": "list",
-                           "data": [{"id": name, "object": "model", "created": 0,
-                                     "owned_by": "x"} for name in models]}  # fmt: skip
+                payload = {
+                    "object": "list",
+                    "data": [
+                        {"id": name, "object": "model", "created": 0, "owned_by": "x"}
+                        for name in models
+                    ],
+                }
             else:
-                payload = {"id": "c", "object": "chat.completion", "created": 0,
-                           "model": "judge-model",
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": "[[A]]"}}]}  # fmt: skip
+                payload = {
+                    "id": "c",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": "judge-model",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "[[A]]"},
+                        }
+                    ],
+                }
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("content-type", "application/json")

@@ -20,8 +20,12 @@ pytestmark = pytest.mark.integration
 
 KEY = "disconnect-key-91ac"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-LONG = {"model": "base", "max_tokens": 3000, "temperature": 0.0,
-        "messages": [{"role": "user", "content": "Count from 1 to 5000, separated by commas."}]}  # fmt: skip
+LONG = {
+    "model": "base",
+    "max_tokens": 3000,
+    "temperature": 0.0,
+    "messages": [{"role": "user", "content": "Count from 1 to 5000, separated by commas."}],
+}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -36,14 +40,21 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
         pytest.skip("needs /proc to measure CPU time")
     root = tmp_path_factory.mktemp("gateway")
     port = free_port()
-    env = {**os.environ, "ADVISOR_STORE_URL": f"file://{root / 'store'}",
-           "ADVISOR_CACHE_DIR": str(CACHE_DIR), "ADVISOR_TORCH_THREADS": "1",
-           "ADVISOR_MAX_IN_FLIGHT_PER_KEY": "4"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_STORE_URL": f"file://{root / 'store'}",
+        "ADVISOR_CACHE_DIR": str(CACHE_DIR),
+        "ADVISOR_TORCH_THREADS": "1",
+        "ADVISOR_MAX_IN_FLIGHT_PER_KEY": "4",
+    }
     advisor = Path(sys.executable).with_name("advisor")
     log = open(root / "server.log", "w")  # noqa: SIM115 - closed after the process ends
-    proc = subprocess.Popen([str(advisor), "serve", "--port", str(port), "--api-key", KEY,
-                             "--log-level", "warning"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(advisor), "serve", "--port", str(port), "--api-key", KEY, "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(proc, f"{url}/readyz", root / "server.log", timeout=300)
@@ -77,8 +88,10 @@ def test_one_key_cannot_hold_every_slot(gateway: tuple[str, int]) -> None:
 
     async def scenario() -> list[int]:
         async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=30) as client:
-            held = [asyncio.create_task(client.post("/v1/chat/completions", json=LONG))
-                    for _ in range(4)]  # fmt: skip
+            held = [
+                asyncio.create_task(client.post("/v1/chat/completions", json=LONG))
+                for _ in range(4)
+            ]
             await asyncio.sleep(1.0)
             extra = await client.post("/v1/chat/completions", json=LONG)
             for task in held:

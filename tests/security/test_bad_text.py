@@ -19,16 +19,23 @@ CHAT = {"model": "base", "messages": [{"role": "user", "content": BAD}]}
 
 def requests_for(service: str) -> list[tuple[str, dict]]:
     if service == "gateway":
-        return [("/v1/chat/completions", CHAT),
-                ("/v1/chat/completions", {**CHAT, "stream": True}),
-                ("/v1/adapters", {"adapter": BAD})]  # fmt: skip
+        return [
+            ("/v1/chat/completions", CHAT),
+            ("/v1/chat/completions", {**CHAT, "stream": True}),
+            ("/v1/adapters", {"adapter": BAD}),
+        ]
     path, body = job_request(service)
     if service == "trainer":
-        return [(path, {"config": {**body["config"], "run_name": BAD}}),
-                (path, {**body, "resume": BAD}), (path, {**body, BAD: 1})]  # fmt: skip
+        return [
+            (path, {"config": {**body["config"], "run_name": BAD}}),
+            (path, {**body, "resume": BAD}),
+            (path, {**body, BAD: 1}),
+        ]
     if service == "evaluator":
-        return [(path, {**body, "candidates": [BAD]}),
-                (path, {**body, "dataset": {"items": [{"prompt": BAD, "reference": "r"}]}})]  # fmt: skip
+        return [
+            (path, {**body, "candidates": [BAD]}),
+            (path, {**body, "dataset": {"items": [{"prompt": BAD, "reference": "r"}]}}),
+        ]
     return [(path, {"dataset": BAD + "\n"})]
 
 
@@ -38,8 +45,10 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(tmp_path: Path, service: str
     headers = {**AUTH, "content-type": "application/json"}
 
     async def scenario(client):
-        return [await client.post(path, content=json.dumps(body).encode(), headers=headers)
-                for path, body in requests_for(service)]  # fmt: skip
+        return [
+            await client.post(path, content=json.dumps(body).encode(), headers=headers)
+            for path, body in requests_for(service)
+        ]
 
     for response in run_async(app, scenario):
         assert response.status_code == 400, (service, response.status_code, response.text)
@@ -51,8 +60,11 @@ def test_a_valid_surrogate_pair_is_still_text(tmp_path: Path) -> None:
     body = {"model": "base", "messages": [{"role": "user", "content": "smile \U0001f600"}]}
 
     async def scenario(client):
-        return await client.post("/v1/chat/completions", headers={**AUTH, "content-type":
-                                 "application/json"}, content=json.dumps(body).encode())  # fmt: skip
+        return await client.post(
+            "/v1/chat/completions",
+            headers={**AUTH, "content-type": "application/json"},
+            content=json.dumps(body).encode(),
+        )
 
     response = run_async(app, scenario)
     assert response.status_code == 200, response.text

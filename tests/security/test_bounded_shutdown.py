@@ -27,21 +27,47 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 # embedded model's answer within 8 s, and then there is nothing left to cancel.
 BOUND_S = 2
 MARGIN_S = 7  # the engine's last decode step, the lifespan shutdown, process exit on 2 cores
-LONG = {"model": "base", "max_tokens": 3000, "temperature": 0.0,
-        "messages": [{"role": "user", "content": "Write every number from 1 to 5000 in words, "
-                                                 "separated by commas."}]}  # fmt: skip
+LONG = {
+    "model": "base",
+    "max_tokens": 3000,
+    "temperature": 0.0,
+    "messages": [
+        {
+            "role": "user",
+            "content": "Write every number from 1 to 5000 in words, separated by commas.",
+        }
+    ],
+}
 
 
 def test_sigterm_with_a_long_generation_in_flight_exits_within_the_bound(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
-           "ADVISOR_CACHE_DIR": str(CACHE_DIR), "ADVISOR_TORCH_THREADS": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "ADVISOR_CACHE_DIR": str(CACHE_DIR),
+        "ADVISOR_TORCH_THREADS": "1",
+    }
     advisor = Path(sys.executable).with_name("advisor")
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([str(advisor), "serve", "--port", str(port), "--api-key", KEY,
-                                 "--log-level", "info", "--timeout-graceful-shutdown", str(BOUND_S)], env=env, stdout=log,
-                                stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                str(advisor),
+                "serve",
+                "--port",
+                str(port),
+                "--api-key",
+                KEY,
+                "--log-level",
+                "info",
+                "--timeout-graceful-shutdown",
+                str(BOUND_S),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         url = f"http://127.0.0.1:{port}"
         answers: list[object] = []
         try:
@@ -50,8 +76,11 @@ def test_sigterm_with_a_long_generation_in_flight_exits_within_the_bound(tmp_pat
 
             def ask() -> None:  # a patient client: it would wait for the whole answer
                 try:
-                    answers.append(httpx.post(f"{url}/v1/chat/completions", json=LONG,
-                                              headers=AUTH, timeout=600).status_code)  # fmt: skip
+                    answers.append(
+                        httpx.post(
+                            f"{url}/v1/chat/completions", json=LONG, headers=AUTH, timeout=600
+                        ).status_code
+                    )
                 except httpx.HTTPError as exc:
                     answers.append(type(exc).__name__)
 
@@ -73,8 +102,10 @@ def test_sigterm_with_a_long_generation_in_flight_exits_within_the_bound(tmp_pat
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
-    print(f"\nSIGTERM with a 3000-token generation in flight: exited after {exited_s:.1f} s "
-          f"(bound {BOUND_S} s), the client got {answers}")  # fmt: skip
+    print(
+        f"\nSIGTERM with a 3000-token generation in flight: exited after {exited_s:.1f} s "
+        f"(bound {BOUND_S} s), the client got {answers}"
+    )
     assert exited_s <= BOUND_S + MARGIN_S, log_path.read_text()[-3000:]
     assert answers == [503], f"the client got {answers}, not a 503 to retry elsewhere"
     assert "Cancel 1 running task" in log_path.read_text()

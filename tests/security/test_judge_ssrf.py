@@ -22,8 +22,12 @@ ITEMS = [{"id": "q0", "prompt": "Which visa for Norvania?", "reference": "The st
 
 
 def body(judge: dict) -> dict:
-    return {"dataset": {"items": ITEMS}, "candidates": ["base", "tuned"],
-            "metrics": ["judge"], "judge": judge}  # fmt: skip
+    return {
+        "dataset": {"items": ITEMS},
+        "candidates": ["base", "tuned"],
+        "metrics": ["judge"],
+        "judge": judge,
+    }
 
 
 def test_a_judge_url_from_the_request_is_refused_and_never_called(tmp_path: Path) -> None:
@@ -31,12 +35,17 @@ def test_a_judge_url_from_the_request_is_refused_and_never_called(tmp_path: Path
         listener(models=("base", "tuned", "judge-model")) as gateway,
         listener() as target,
     ):
-        app = evaluator_app(tmp_path, inference_url=gateway.url,
-                            judge_endpoints={"remote": {"base_url": "http://127.0.0.1:9/v1",
-                                                        "api_key": JUDGE_KEY}})  # fmt: skip
+        app = evaluator_app(
+            tmp_path,
+            inference_url=gateway.url,
+            judge_endpoints={"remote": {"base_url": "http://127.0.0.1:9/v1", "api_key": JUDGE_KEY}},
+        )
         with TestClient(app) as client:
-            response = client.post("/v1/evaluations", headers=AUTH,
-                                   json=body({"model": "judge-model", "base_url": target.url}))  # fmt: skip
+            response = client.post(
+                "/v1/evaluations",
+                headers=AUTH,
+                json=body({"model": "judge-model", "base_url": target.url}),
+            )
     assert response.status_code == 400, response.text
     assert "judge.base_url is not accepted" in response.json()["error"]["message"]
     assert target.requests == []  # nothing, not even `GET /models` with the key, reached it
@@ -44,11 +53,17 @@ def test_a_judge_url_from_the_request_is_refused_and_never_called(tmp_path: Path
 
 def test_an_unconfigured_endpoint_name_is_a_400_naming_the_configured_ones(tmp_path: Path) -> None:
     with listener(models=("base", "tuned")) as gateway:
-        app = evaluator_app(tmp_path, inference_url=gateway.url,
-                            judge_endpoints={"remote": {"base_url": "http://127.0.0.1:9/v1"}})  # fmt: skip
+        app = evaluator_app(
+            tmp_path,
+            inference_url=gateway.url,
+            judge_endpoints={"remote": {"base_url": "http://127.0.0.1:9/v1"}},
+        )
         with TestClient(app) as client:
-            response = client.post("/v1/evaluations", headers=AUTH,
-                                   json=body({"model": "judge-model", "endpoint": "other"}))  # fmt: skip
+            response = client.post(
+                "/v1/evaluations",
+                headers=AUTH,
+                json=body({"model": "judge-model", "endpoint": "other"}),
+            )
             runtime = app.state.runtime
     error = response.json()["error"]
     assert response.status_code == 400 and error["code"] == "unknown_judge_endpoint", error
@@ -64,15 +79,23 @@ def test_endpoint_failures_are_summarised_alike_and_never_echoed(tmp_path: Path)
         listener(status=500, body=secret_body) as failing,
         listener(status=404, body=secret_body) as refusing,
     ):
-        app = evaluator_app(tmp_path, inference_url=gateway.url, judge_endpoints={
-            "down": {"base_url": "http://127.0.0.1:9/v1"},
-            "failing": {"base_url": failing.url}, "refusing": {"base_url": refusing.url},
-        })  # fmt: skip
+        app = evaluator_app(
+            tmp_path,
+            inference_url=gateway.url,
+            judge_endpoints={
+                "down": {"base_url": "http://127.0.0.1:9/v1"},
+                "failing": {"base_url": failing.url},
+                "refusing": {"base_url": refusing.url},
+            },
+        )
         answers = {}
         with TestClient(app) as client:
             for name in ("down", "failing", "refusing"):
-                response = client.post("/v1/evaluations", headers=AUTH,
-                                       json=body({"model": "judge-model", "endpoint": name}))  # fmt: skip
+                response = client.post(
+                    "/v1/evaluations",
+                    headers=AUTH,
+                    json=body({"model": "judge-model", "endpoint": name}),
+                )
                 answers[name] = (response.status_code, response.json()["error"])
     for name, (status, error) in answers.items():
         assert "INTERNAL-ADMIN-PAGE" not in str(error)

@@ -33,8 +33,11 @@ def test_an_app_key_cannot_load_or_unload_adapters(tmp_path: Path) -> None:
     with gateway(tmp_path) as client:
         unload = client.delete("/v1/adapters/advisor", headers=APP)
         load = client.post("/v1/adapters", headers=APP, json={"adapter": "advisor"})
-        chat = client.post("/v1/chat/completions", headers=APP,
-                           json={"model": "base", "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+        chat = client.post(
+            "/v1/chat/completions",
+            headers=APP,
+            json={"model": "base", "messages": [{"role": "user", "content": "hi"}]},
+        )
         as_admin = client.delete("/v1/adapters/advisor", headers=ADMIN)
     assert (unload.status_code, load.status_code) == (403, 403), (unload.text, load.text)
     assert unload.json()["error"]["code"] == "admin_key_required"
@@ -48,13 +51,31 @@ def test_an_app_key_cannot_start_training_and_jobs_record_their_owner(tmp_path: 
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "tiny.jsonl").write_text(
-        json.dumps({"id": "a", "messages": [{"role": "user", "content": "q"},
-                                            {"role": "assistant", "content": "a"}]}) + "\n"
-    )  # fmt: skip
-    settings = Settings(**KEYS, store_url=f"file://{tmp_path / 'store'}",
-                        trainer_data_dir=tmp_path / "data", trainer_output_dir=tmp_path / "work")  # fmt: skip
-    body = {"config": {"run_name": "scoped", "base_model": "smollm2-135m-instruct", "dataset": "tiny.jsonl",
-                       "max_steps": 1}}  # fmt: skip
+        json.dumps(
+            {
+                "id": "a",
+                "messages": [
+                    {"role": "user", "content": "q"},
+                    {"role": "assistant", "content": "a"},
+                ],
+            }
+        )
+        + "\n"
+    )
+    settings = Settings(
+        **KEYS,
+        store_url=f"file://{tmp_path / 'store'}",
+        trainer_data_dir=tmp_path / "data",
+        trainer_output_dir=tmp_path / "work",
+    )
+    body = {
+        "config": {
+            "run_name": "scoped",
+            "base_model": "smollm2-135m-instruct",
+            "dataset": "tiny.jsonl",
+            "max_steps": 1,
+        }
+    }
     with TestClient(create_app(settings, enqueue=lambda job_id: None)) as client:
         refused = client.post("/v1/training-jobs", headers=APP, json=body)
         accepted = client.post("/v1/training-jobs", headers=ADMIN, json=body)
@@ -74,8 +95,11 @@ def test_an_evaluation_records_the_key_that_submitted_it(tmp_path: Path) -> None
     with listener(models=("base",)) as inference:
         app = evaluator_app(tmp_path, inference_url=inference.url)
         with TestClient(app) as client:
-            response = client.post("/v1/evaluations", headers=AUTH, json={
-                "dataset": {"items": items}, "candidates": ["base"], "metrics": ["rouge_l"]})  # fmt: skip
+            response = client.post(
+                "/v1/evaluations",
+                headers=AUTH,
+                json={"dataset": {"items": items}, "candidates": ["base"], "metrics": ["rouge_l"]},
+            )
             record = app.state.runtime.jobs.get("evaluation", response.json()["id"])
     assert response.status_code == 202, response.text
     assert record.owner == key_owner(KEY.encode())

@@ -53,15 +53,21 @@ def image_command(port: int) -> list[str]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("slow-clients")
     port = free_port()
-    env = {**os.environ, "ADVISOR_API_KEYS": KEY, "ADVISOR_STORE_URL": f"file://{root / 'store'}",
-           "ADVISOR_REQUEST_READ_TIMEOUT_S": str(DEADLINE_S)}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_API_KEYS": KEY,
+        "ADVISOR_STORE_URL": f"file://{root / 'store'}",
+        "ADVISOR_REQUEST_READ_TIMEOUT_S": str(DEADLINE_S),
+    }
     env.pop("ADVISOR_REDIS_URL", None)
     log = open(root / "server.log", "w")  # noqa: SIM115 - closed after the process ends
-    proc = subprocess.Popen(image_command(port), cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    proc = subprocess.Popen(
+        image_command(port), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     try:
-        wait_for_http(proc, f"http://127.0.0.1:{port}/healthz", root / "server.log", timeout=120,
-                      interval=0.3)  # fmt: skip
+        wait_for_http(
+            proc, f"http://127.0.0.1:{port}/healthz", root / "server.log", timeout=120, interval=0.3
+        )
         yield port
     finally:
         proc.terminate()
@@ -102,19 +108,25 @@ def test_slow_clients_are_closed_within_the_read_deadline(server: int) -> None:
     results: dict[str, list[tuple[float | None, bytes]]] = {name: [] for name in PROBES}
     threads = [
         threading.Thread(
-            target=lambda n=name, f=first, d=drip: results[n].append(slow_client(server, f, d, limit))
+            target=lambda n=name, f=first, d=drip: results[n].append(
+                slow_client(server, f, d, limit)
+            )
         )
         for name, (first, drip) in PROBES.items()
         for _ in range(CLIENTS_PER_PROBE)
-    ]  # fmt: skip
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    slowest = {name: max((t if t is not None else float("inf")) for t, _ in found)
-               for name, found in results.items()}  # fmt: skip
-    print(f"\n{len(threads)} slow clients, deadline {DEADLINE_S} s: closed after (slowest) "
-          + ", ".join(f"{name} {t:.1f} s" for name, t in slowest.items()))  # fmt: skip
+    slowest = {
+        name: max((t if t is not None else float("inf")) for t, _ in found)
+        for name, found in results.items()
+    }
+    print(
+        f"\n{len(threads)} slow clients, deadline {DEADLINE_S} s: closed after (slowest) "
+        + ", ".join(f"{name} {t:.1f} s" for name, t in slowest.items())
+    )
     for name, seconds in slowest.items():
         assert seconds <= DEADLINE_S + MARGIN_S, f"{name}: socket held {seconds} s"
     for name in ("silent", "partial headers", "dripped headers"):

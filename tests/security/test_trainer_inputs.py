@@ -13,8 +13,12 @@ from tests.integration.reliability.services import AUTH, trainer_app
 
 pytestmark = pytest.mark.integration
 
-GOOD = {"run_name": "bounded", "base_model": "smollm2-135m-instruct", "dataset": "tiny.jsonl",
-        "max_steps": 1}  # fmt: skip
+GOOD = {
+    "run_name": "bounded",
+    "base_model": "smollm2-135m-instruct",
+    "dataset": "tiny.jsonl",
+    "max_steps": 1,
+}
 
 
 @pytest.fixture
@@ -30,8 +34,9 @@ def post(client: TestClient, config: dict, **request: object):
     return client.post("/v1/training-jobs", headers=AUTH, json={"config": config, **request})
 
 
-@pytest.mark.parametrize("base_model", ["/etc", "someone/any-hub-repo", "../elsewhere",
-                                        "models/../elsewhere", ""])  # fmt: skip
+@pytest.mark.parametrize(
+    "base_model", ["/etc", "someone/any-hub-repo", "../elsewhere", "models/../elsewhere", ""]
+)
 def test_a_base_model_outside_the_allow_list_is_refused(client, base_model: str) -> None:
     response = post(client, {**GOOD, "base_model": base_model})
     assert response.status_code == 400, response.text
@@ -39,14 +44,19 @@ def test_a_base_model_outside_the_allow_list_is_refused(client, base_model: str)
 
 
 def test_allowed_base_models_are_accepted(client, tmp_path: Path) -> None:
-    for base_model in ("smollm2-135m-instruct", "mistralai/Mistral-7B-Instruct-v0.3", "mine",
-                       str(tmp_path / "models" / "mine")):  # fmt: skip
+    for base_model in (
+        "smollm2-135m-instruct",
+        "mistralai/Mistral-7B-Instruct-v0.3",
+        "mine",
+        str(tmp_path / "models" / "mine"),
+    ):
         response = post(client, {**GOOD, "base_model": base_model})
         assert response.status_code == 202, (base_model, response.text)
 
 
-@pytest.mark.parametrize(("name", "value"), [("max_steps", 10**12), ("micro_batch_size", 100000),
-                                             ("max_seq_len", 10**8)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "value"), [("max_steps", 10**12), ("micro_batch_size", 100000), ("max_seq_len", 10**8)]
+)
 def test_sizes_above_their_limits_are_refused_by_name(client, name: str, value: int) -> None:
     response = post(client, {**GOOD, name: value})
     assert response.status_code == 400, response.text

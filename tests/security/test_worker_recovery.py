@@ -56,15 +56,35 @@ def test_a_killed_workers_job_finishes_once_within_a_minute(
     group = EvaluatorProcesses(tmp_path, env)
     redis = redis_lib.Redis.from_url(redis_url)
     try:
-        stub = group.spawn("stub", [sys.executable, "-m", "tests.integration.evaluator.openai_stub",
-                                    "--port", str(stub_port), "--delay", "3"])  # fmt: skip
+        stub = group.spawn(
+            "stub",
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.evaluator.openai_stub",
+                "--port",
+                str(stub_port),
+                "--delay",
+                "3",
+            ],
+        )
         wait_http(inference + "/models", stub, tmp_path / "stub.log", timeout=60)
         group.start_api(free_port())
         first = group.start_worker("first", concurrency=2)
-        rows = [{"id": f"q{i}", "prompt": f"Which visa do I need for course {i} in Norvania?",
-                 "reference": f"You need the Norvania student visa ({i})."} for i in range(ITEMS)]  # fmt: skip
-        body = {"dataset": {"items": rows}, "candidates": list(CANDIDATES),
-                "metrics": ["rouge_l"], "generation": {"max_tokens": 32}}  # fmt: skip
+        rows = [
+            {
+                "id": f"q{i}",
+                "prompt": f"Which visa do I need for course {i} in Norvania?",
+                "reference": f"You need the Norvania student visa ({i}).",
+            }
+            for i in range(ITEMS)
+        ]
+        body = {
+            "dataset": {"items": rows},
+            "candidates": list(CANDIDATES),
+            "metrics": ["rouge_l"],
+            "generation": {"max_tokens": 32},
+        }
         with group.client() as client:
             submitted = client.post("/v1/evaluations", json=body)
         assert submitted.status_code == 202, submitted.text
@@ -88,15 +108,25 @@ def test_a_killed_workers_job_finishes_once_within_a_minute(
         calls = stub_calls(inference)
     finally:
         group.stop()
-    text = (f"evaluator worker SIGKILLed holding {held} unit(s) of a {units}-generation job "
-            f"(3 s per call), production timing settings, a second worker started: job "
-            f"{job['status']} {recovery_s:.1f} s after the kill (bound {BOUND_S:.0f} s; was "
-            f"379 s), {stored}/{units} generations stored once, {calls} endpoint calls "
-            f"({calls - units} repeated, those in flight at the kill)")  # fmt: skip
+    text = (
+        f"evaluator worker SIGKILLed holding {held} unit(s) of a {units}-generation job "
+        f"(3 s per call), production timing settings, a second worker started: job "
+        f"{job['status']} {recovery_s:.1f} s after the kill (bound {BOUND_S:.0f} s; was "
+        f"379 s), {stored}/{units} generations stored once, {calls} endpoint calls "
+        f"({calls - units} repeated, those in flight at the kill)"
+    )
     ok = job["status"] == "succeeded" and stored == units and recovery_s <= BOUND_S
     with capsys.disabled():
-        figure("worker-kill recovery (issue 17)", text, runs=1, faults=1, lost=units - stored,
-               duplicated=0, ok=ok, recovery_s=round(recovery_s, 1))  # fmt: skip
+        figure(
+            "worker-kill recovery (issue 17)",
+            text,
+            runs=1,
+            faults=1,
+            lost=units - stored,
+            duplicated=0,
+            ok=ok,
+            recovery_s=round(recovery_s, 1),
+        )
     assert job["status"] == "succeeded", job
     assert stored == units
     assert calls - units <= held, "a unit ran twice beyond the calls in flight at the kill"

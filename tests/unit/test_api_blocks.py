@@ -67,8 +67,14 @@ def test_validation_errors_are_400_with_bounded_echo() -> None:
 def test_domain_errors_keep_their_status_and_param() -> None:
     response = _client().post("/items", json={"name": "taken", "count": 2}, headers=AUTH)
     assert response.status_code == 409
-    assert response.json() == {"error": {"message": "item 'taken' exists", "type": "conflict_error",
-                                         "param": "name", "code": "conflict"}}  # fmt: skip
+    assert response.json() == {
+        "error": {
+            "message": "item 'taken' exists",
+            "type": "conflict_error",
+            "param": "name",
+            "code": "conflict",
+        }
+    }
 
 
 def test_oversized_body_gets_413_before_parsing() -> None:

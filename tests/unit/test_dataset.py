@@ -38,14 +38,28 @@ def test_bad_lines_are_reported_with_line_numbers(tmp_path: Path) -> None:
     lines = [
         json.dumps(GOOD),
         "{not json",
-        json.dumps({"id": "b", "messages": [{"role": "user", "content": "only a question"},
-                                             {"role": "user", "content": "again"}]}),
+        json.dumps(
+            {
+                "id": "b",
+                "messages": [
+                    {"role": "user", "content": "only a question"},
+                    {"role": "user", "content": "again"},
+                ],
+            }
+        ),
         "",
-        json.dumps({"id": "c", "messages": [{"role": "robot", "content": "x"},
-                                             {"role": "assistant", "content": "y"}]}),
+        json.dumps(
+            {
+                "id": "c",
+                "messages": [
+                    {"role": "robot", "content": "x"},
+                    {"role": "assistant", "content": "y"},
+                ],
+            }
+        ),
         json.dumps(GOOD),
         json.dumps({"id": "d", "messages": [{"role": "user", "content": "Q"}]}),
-    ]  # fmt: skip
+    ]
     path = _write(tmp_path / "bad.jsonl", lines)
     with pytest.raises(DatasetError) as caught:
         load_dataset(path)
@@ -69,8 +83,14 @@ def test_conversation_without_assistant_turn_is_refused(tmp_path: Path) -> None:
 
 
 def test_sharegpt_shape_is_imported(tmp_path: Path) -> None:
-    record = {"conversations": [{"from": "human", "value": "Visa?"}, {"from": "gpt", "value": "Yes."},
-                                {"from": "human", "value": "Fee?"}, {"from": "assistant", "value": "EUR 80."}]}  # fmt: skip
+    record = {
+        "conversations": [
+            {"from": "human", "value": "Visa?"},
+            {"from": "gpt", "value": "Yes."},
+            {"from": "human", "value": "Fee?"},
+            {"from": "assistant", "value": "EUR 80."},
+        ]
+    }
     (conversation,) = load_dataset(_write(tmp_path / "share.jsonl", [json.dumps(record)]))
     assert conversation.id == "share-1"
     assert [m.role for m in conversation.messages] == ["user", "assistant", "user", "assistant"]
@@ -89,8 +109,11 @@ def test_empty_missing_and_binary_files_are_refused(tmp_path: Path) -> None:
         load_dataset(tmp_path / "bin.jsonl")
 
 
-CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Visa fee?"},
-        {"role": "assistant", "content": "EUR 80."}]  # fmt: skip
+CHAT = [
+    {"role": "system", "content": "Be brief."},
+    {"role": "user", "content": "Visa fee?"},
+    {"role": "assistant", "content": "EUR 80."},
+]
 
 
 def test_chat_jsonl_without_id_gets_a_stable_id_from_its_messages(tmp_path: Path) -> None:

@@ -26,9 +26,11 @@ def chat(question: str, answer: str) -> list[dict[str, str]]:
 
 ROWS: list[dict[str, Any]] = [
     {"messages": chat("Visa fee?", "EUR 80."), "source": "forum"},
-    {"messages": [{"role": "system", "content": "Be brief."}, *chat("Deadline?", "15 March.")],
-     "source": None},
-]  # fmt: skip
+    {
+        "messages": [{"role": "system", "content": "Be brief."}, *chat("Deadline?", "15 March.")],
+        "source": None,
+    },
+]
 
 
 def test_parquet_file_loads_with_ids_and_meta(tmp_path: Path) -> None:
@@ -60,9 +62,7 @@ def test_save_to_disk_folders_load_and_pick_a_split(tmp_path: Path) -> None:
     single = datasets.Dataset.from_list([{"messages": chat("Visa fee?", "EUR 80.")}])
     single.save_to_disk(str(tmp_path / "single"))
     assert len(load_dataset(tmp_path / "single")) == 1
-    splits = datasets.DatasetDict(
-        {"train": datasets.Dataset.from_list(ROWS), "test": single}
-    )  # fmt: skip
+    splits = datasets.DatasetDict({"train": datasets.Dataset.from_list(ROWS), "test": single})
     splits.save_to_disk(str(tmp_path / "splits"))
     train = load_dataset(tmp_path / "splits")
     assert [m.role for m in train[1].messages] == ["system", "user", "assistant"]

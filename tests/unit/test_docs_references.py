@@ -196,12 +196,17 @@ def test_relative_links_between_markdown_pages_resolve() -> None:
 @pytest.mark.parametrize(
     ("heading", "anchor"),
     [
-        ("Lesson 4: peak memory is measured, not the card's capacity",
-         "lesson-4-peak-memory-is-measured-not-the-cards-capacity"),
+        (
+            "Lesson 4: peak memory is measured, not the card's capacity",
+            "lesson-4-peak-memory-is-measured-not-the-cards-capacity",
+        ),
         ("2.1 The recipe", "21-the-recipe"),
-        ("Measured: `benchmarks/results/handoff_cpu.json`", "measured-benchmarksresultshandoff_cpujson"),
+        (
+            "Measured: `benchmarks/results/handoff_cpu.json`",
+            "measured-benchmarksresultshandoff_cpujson",
+        ),
     ],
-)  # fmt: skip
+)
 def test_anchors_follow_githubs_rule(heading: str, anchor: str) -> None:
     assert slug(heading) == anchor
 

@@ -41,7 +41,9 @@ def test_pages_run_newest_first_and_do_not_shift_when_jobs_arrive(jobs: JobStore
 
 def test_cursors_round_trip_and_garbage_is_refused() -> None:
     assert decode_cursor(encode_cursor("2026-01-01T00:00:00.000+00:00", "eval-1")) == (
-        "2026-01-01T00:00:00.000+00:00", "eval-1")  # fmt: skip
+        "2026-01-01T00:00:00.000+00:00",
+        "eval-1",
+    )
     for bad in ("%%%", "bm9waXBl", ""):
         with pytest.raises(ValueError):
             decode_cursor(bad)

@@ -69,9 +69,12 @@ def hub(monkeypatch) -> Iterator[str]:
         ("acme/gated", "is gated: accept its licence at {endpoint}/acme/gated and set HF_TOKEN"),
         ("acme/missing", "does not exist on the hub (or is private: set HF_TOKEN)"),
         ("acme/not-a-model", "has no config.json on the hub: not a transformers model"),
-        ("acme/broken", "is not in the local Hugging Face cache and the hub ({endpoint}) cannot be reached"),
+        (
+            "acme/broken",
+            "is not in the local Hugging Face cache and the hub ({endpoint}) cannot be reached",
+        ),
     ],
-)  # fmt: skip
+)
 def test_each_reason_is_one_line_with_the_alternatives(hub: str, repo: str, says: str) -> None:
     started = time.monotonic()
     with pytest.raises(ModelResolutionError) as caught:

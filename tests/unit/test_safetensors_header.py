@@ -31,18 +31,32 @@ def test_valid_header_is_read(tmp_path: Path) -> None:
     [
         ({}, b"", 10**6, "past the end of the file"),
         ({}, b"", 2**40, "exceeds the limit"),
-        ({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 80]}}, b"\0" * 8, None, "outside"),
-        ({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 8]}}, b"\0" * 8, None, "disagrees"),
+        (
+            {"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 80]}},
+            b"\0" * 8,
+            None,
+            "outside",
+        ),
+        (
+            {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 8]}},
+            b"\0" * 8,
+            None,
+            "disagrees",
+        ),
         ({"w": {"dtype": "PICKLE", "shape": [1], "data_offsets": [0, 1]}}, b"\0", None, "dtype"),
         ({"w": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}}, b"", None, "shape"),
         ([1, 2], b"", None, "not a JSON object"),
         (
-            {"a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
-             "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}},
-            b"\0" * 6, None, "overlap",
+            {
+                "a": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+                "b": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]},
+            },
+            b"\0" * 6,
+            None,
+            "overlap",
         ),
     ],
-)  # fmt: skip
+)
 def test_hostile_headers_are_refused(tmp_path, header, data, declared, reason) -> None:
     with pytest.raises(BundleError, match=reason):
         inspect_safetensors(_file(tmp_path / "bad.safetensors", header, data, declared))

@@ -153,8 +153,11 @@ def audit_chunk(runtime: Runtime, job_id: str, part: str, index: int) -> bool:
     source = request["dataset_key"] if part == "data" else request["answers_key"]
     items = _dataset_items(runtime, source) if part == "data" else _answer_items(runtime, source)
     by_id = {item.id: item for item in items}
-    engine = engine_for(load_corpus_for(runtime, request), runtime.settings.auditor_encoder,
-                        llm_from_settings(runtime.settings))  # fmt: skip
+    engine = engine_for(
+        load_corpus_for(runtime, request),
+        runtime.settings.auditor_encoder,
+        llm_from_settings(runtime.settings),
+    )
     audits = engine.audit([by_id[i] for i in wanted])
     payload = [
         {
@@ -257,9 +260,13 @@ def _write_gate(
 
 
 def _write_lineage(
-    runtime: Runtime, job_id: str, request: dict[str, Any], answer_audits: list[ItemAudit],
-    data_audits: list[ItemAudit], links: dict[str, str],
-) -> int:  # fmt: skip
+    runtime: Runtime,
+    job_id: str,
+    request: dict[str, Any],
+    answer_audits: list[ItemAudit],
+    data_audits: list[ItemAudit],
+    links: dict[str, str],
+) -> int:
     if request.get("dataset_key"):
         training = _dataset_items(runtime, request["dataset_key"])
     elif runtime.settings.auditor_training_data is not None:

@@ -36,8 +36,12 @@ console = Console(stderr=True)
 def _audit_with_progress(
     engine: AuditEngine, items: list[AuditItem], label: str
 ) -> list[ItemAudit]:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(label, total=len(items))
         return engine.audit(items, on_item=lambda _: progress.advance(task))
@@ -86,9 +90,12 @@ def run_audit(
         write_outputs(out, data_audits, summary, title="Training-data audit", prefix="")
         if gate:
             result = apply_gate(conversations, data_audits, out)
-            summary["gate"] = {"kept": result.kept, "quarantined": result.quarantined,
-                               "clean": result.clean_path.name,
-                               "quarantine": result.quarantine_path.name}  # fmt: skip
+            summary["gate"] = {
+                "kept": result.kept,
+                "quarantined": result.quarantined,
+                "clean": result.clean_path.name,
+                "quarantine": result.quarantine_path.name,
+            }
             (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         results["data"] = summary
     if answer_items:
@@ -108,21 +115,29 @@ def run_audit(
 
 
 def _run_facts(
-    engine: AuditEngine, started: float, claims_before: int, sample: int | None, seed: int,
-    source_file: Path | None, sources: Path,
-) -> dict[str, Any]:  # fmt: skip
+    engine: AuditEngine,
+    started: float,
+    claims_before: int,
+    sample: int | None,
+    seed: int,
+    source_file: Path | None,
+    sources: Path,
+) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     claims = engine.claims_checked - claims_before
     return {
         "sample": sample,
         "seed": seed,
         "input": Path(source_file).name if source_file else None,
-        "corpus": {"documents": len(engine.corpus.documents), "spans": len(engine.corpus.spans),
-                   "fingerprint": engine.corpus.fingerprint},
+        "corpus": {
+            "documents": len(engine.corpus.documents),
+            "spans": len(engine.corpus.spans),
+            "fingerprint": engine.corpus.fingerprint,
+        },
         "seconds": round(seconds, 2),
         "claims_per_second": round(claims / seconds, 1) if seconds > 0 else None,
         "verifier": "deterministic" + ("+llm" if engine.auditor.llm is not None else ""),
-    }  # fmt: skip
+    }
 
 
 def audit(
@@ -142,8 +157,15 @@ def audit(
 ) -> None:
     """Verify the claims of training data and/or model answers against a source corpus."""
     try:
-        results = run_audit(data=data, sources=sources, out=out, sample=sample, seed=seed,
-                            gate=gate, answers=answers)  # fmt: skip
+        results = run_audit(
+            data=data,
+            sources=sources,
+            out=out,
+            sample=sample,
+            seed=seed,
+            gate=gate,
+            answers=answers,
+        )
     except AdvisorError as exc:
         fail(f"audit refused: {exc}")
     for part, summary in results.items():

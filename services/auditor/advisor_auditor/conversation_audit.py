@@ -105,9 +105,17 @@ class ConversationAuditor:
                 earlier.extend(self._mentions(content))
                 continue
             audit.findings.extend(
-                self._audit_answer(item_id, turn, content, question, question_turn, earlier,
-                                   topic=topic, model=model)
-            )  # fmt: skip
+                self._audit_answer(
+                    item_id,
+                    turn,
+                    content,
+                    question,
+                    question_turn,
+                    earlier,
+                    topic=topic,
+                    model=model,
+                )
+            )
             earlier.extend(self._mentions(content))
         return audit
 
@@ -208,21 +216,34 @@ class ConversationAuditor:
                 error_class = "false_premise"
             findings.append(
                 Finding(
-                    item_id=item_id, turn=turn, claim_id=claim.id, claim=claim.text,
-                    start=claim.start, end=claim.end, verdict=verdict, error_class=error_class,
+                    item_id=item_id,
+                    turn=turn,
+                    claim_id=claim.id,
+                    claim=claim.text,
+                    start=claim.start,
+                    end=claim.end,
+                    verdict=verdict,
+                    error_class=error_class,
                     hedged=hedged,
                     confident_error=verdict is Verdict.CONTRADICTED and not hedged,
-                    confidence=deciding.confidence, evidence=deciding.evidence, checks=checks,
-                    topic=topic, model=model,
+                    confidence=deciding.confidence,
+                    evidence=deciding.evidence,
+                    checks=checks,
+                    topic=topic,
+                    model=model,
                 )
-            )  # fmt: skip
+            )
         return findings
 
     def _claims(self, content: str, turn: int, item_id: str, role: str) -> list[Claim]:
         return extract_claims(
-            content, self.index.gazetteer, turn=turn, id_prefix=item_id, role=role,
+            content,
+            self.index.gazetteer,
+            turn=turn,
+            id_prefix=item_id,
+            role=role,
             currencies=self.index.currencies,
-        )  # fmt: skip
+        )
 
     @staticmethod
     def _accepts_premise(

@@ -142,9 +142,17 @@ def split_spans(document: Document, body_start: int, first_index: int = 0) -> li
     def add(start: int, end: int, quote: str, match_text: str) -> None:
         if match_text.strip():
             spans.append(
-                Span(first_index + len(spans), document.path, start, end, quote.strip(),
-                     match_text.strip(), document.title, section)
-            )  # fmt: skip
+                Span(
+                    first_index + len(spans),
+                    document.path,
+                    start,
+                    end,
+                    quote.strip(),
+                    match_text.strip(),
+                    document.title,
+                    section,
+                )
+            )
 
     for index, line in enumerate(lines):
         line_start = position
@@ -175,8 +183,12 @@ def split_spans(document: Document, body_start: int, first_index: int = 0) -> li
         headers = None
         leading = len(line) - len(line.lstrip())
         if _LIST_ITEM.match(line):
-            add(line_start + leading, line_start + len(line.rstrip()), stripped,
-                strip_markdown(_LIST_ITEM.sub("", line)))  # fmt: skip
+            add(
+                line_start + leading,
+                line_start + len(line.rstrip()),
+                stripped,
+                strip_markdown(_LIST_ITEM.sub("", line)),
+            )
             continue
         for start, end, sentence in split_sentences(line, line_start):
             add(start, end, sentence, strip_markdown(sentence))

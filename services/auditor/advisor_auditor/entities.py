@@ -18,16 +18,56 @@ from .corpus import Corpus
 # or a funding body belongs to a subject (a country, a scholarship, a university): a claim that
 # pairs one with a subject the corpus never pairs it with is an entity error.
 HEAD_KINDS = {
-    "scholarship": {"scholarship", "award", "grant", "fellowship", "bursary", "stipend", "prize",
-                    "studentship"},
-    "institution": {"university", "institute", "college", "school", "polytechnic", "academy",
-                    "conservatory"},
+    "scholarship": {
+        "scholarship",
+        "award",
+        "grant",
+        "fellowship",
+        "bursary",
+        "stipend",
+        "prize",
+        "studentship",
+    },
+    "institution": {
+        "university",
+        "institute",
+        "college",
+        "school",
+        "polytechnic",
+        "academy",
+        "conservatory",
+    },
     "visa": {"visa", "permit", "pass", "authorisation", "authorization", "extension"},
-    "health": {"cover", "plan", "policy", "card", "insurance", "program", "programme",
-               "register", "scheme", "service", "fund", "supplement", "voucher"},
-    "organisation": {"foundation", "trust", "society", "guild", "council", "ministry",
-                     "department", "endowment", "office", "agency", "commission", "board"},
-}  # fmt: skip
+    "health": {
+        "cover",
+        "plan",
+        "policy",
+        "card",
+        "insurance",
+        "program",
+        "programme",
+        "register",
+        "scheme",
+        "service",
+        "fund",
+        "supplement",
+        "voucher",
+    },
+    "organisation": {
+        "foundation",
+        "trust",
+        "society",
+        "guild",
+        "council",
+        "ministry",
+        "department",
+        "endowment",
+        "office",
+        "agency",
+        "commission",
+        "board",
+    },
+}
 ATTRIBUTE_KINDS = frozenset({"visa", "health", "organisation"})
 SUBJECT_KINDS = frozenset({"scholarship", "institution", "place"})
 _CONNECTORS = {"of", "for", "and", "de", "la", "du", "von"}
@@ -299,10 +339,12 @@ class Gazetteer:
         words = key.split()
         kind = kind_of(phrase)
         candidates = [
-            name for name in self._multiword
-            if len(name.split()) > len(words) and _subsequence(words, name.split())
+            name
+            for name in self._multiword
+            if len(name.split()) > len(words)
+            and _subsequence(words, name.split())
             and (kind in ("place", "other") or kind_of(name) == kind)
-        ]  # fmt: skip
+        ]
         if len(candidates) > 1:
             candidates = [c for c in candidates if c in self.title_names]
         self._aliases[key] = candidates[0] if len(candidates) == 1 else None

@@ -81,7 +81,7 @@ def trace_lineage(
                         turn=turn,
                         id_prefix=item.id,
                         currencies=index.currencies,
-                    )  # fmt: skip
+                    )
                 )
     if not claims:
         return []

@@ -53,10 +53,16 @@ class LlmVerifier:
     def verify(self, claim: str, hits: list[Hit]) -> Check | None:
         """The LLM's verdict on `claim` given `hits`, or None when it cannot be had."""
         evidence = [
-            Evidence(doc_path=h.span.doc_path, start=h.span.start, end=h.span.end,
-                     quote=h.span.text, title=h.span.title, score=round(h.score, 4))
+            Evidence(
+                doc_path=h.span.doc_path,
+                start=h.span.start,
+                end=h.span.end,
+                quote=h.span.text,
+                title=h.span.title,
+                score=round(h.score, 4),
+            )
             for h in hits
-        ]  # fmt: skip
+        ]
         excerpts = "\n".join(f"[{i + 1}] {h.span.context_text}" for i, h in enumerate(hits))
         try:
             answer = self._ask(_VERIFY_PROMPT.format(claim=claim, excerpts=excerpts or "(none)"))
@@ -67,11 +73,14 @@ class LlmVerifier:
         if verdict is Verdict.CONTRADICTED and not evidence:
             verdict = Verdict.UNVERIFIABLE
         return Check(
-            kind="llm", verdict=verdict, claimed=claim,
+            kind="llm",
+            verdict=verdict,
+            claimed=claim,
             error_class="number" if verdict is Verdict.CONTRADICTED else None,
             evidence=evidence if verdict is not Verdict.UNVERIFIABLE else evidence[:1],
-            confidence=0.6, reason=str(answer.get("reason", ""))[:300],
-        )  # fmt: skip
+            confidence=0.6,
+            reason=str(answer.get("reason", ""))[:300],
+        )
 
     def decompose(self, text: str) -> list[str]:
         """Atomic claims of `text`, or `[text]` when the endpoint fails."""

@@ -83,16 +83,21 @@ def findings_page(
     )
     if raw is None:
         return None
-    findings = [Finding.model_validate(json.loads(line)) for line in raw.decode().splitlines()
-                if line.strip()]  # fmt: skip
+    findings = [
+        Finding.model_validate(json.loads(line))
+        for line in raw.decode().splitlines()
+        if line.strip()
+    ]
     kept = [
-        f for f in findings
+        f
+        for f in findings
         if (verdict is None or f.verdict.value == verdict) and (not items or f.item_id in items)
-    ]  # fmt: skip
+    ]
     page = kept[offset : offset + limit]
     more = offset + limit < len(kept)
-    return FindingPage(data=page, next_cursor=str(offset + limit) if more else None,
-                       has_more=more, total=len(kept))  # fmt: skip
+    return FindingPage(
+        data=page, next_cursor=str(offset + limit) if more else None, has_more=more, total=len(kept)
+    )
 
 
 def source_document(runtime: Runtime, request: dict[str, Any], path: str) -> SourceDocument | None:
@@ -101,5 +106,6 @@ def source_document(runtime: Runtime, request: dict[str, Any], path: str) -> Sou
     document = next((d for d in corpus.documents if d.path == path), None)
     if document is None:
         return None
-    return SourceDocument(path=document.path, title=document.title, url=document.url,
-                          text=document.text)  # fmt: skip
+    return SourceDocument(
+        path=document.path, title=document.title, url=document.url, text=document.text
+    )

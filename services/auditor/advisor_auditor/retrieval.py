@@ -60,12 +60,28 @@ def content_words(text: str, currencies: Currencies = NONE) -> set[str]:
 
 # Words that name one attribute in advising text ("applications close" = "deadline").
 _SAME_ATTRIBUTE = {
-    "close": "deadline", "closes": "deadline", "closing": "deadline", "closed": "deadline",
-    "due": "deadline", "begin": "start", "begins": "start", "starts": "start",
-    "commence": "start", "commences": "start", "decision": "result", "decisions": "result",
-    "results": "result", "announced": "result", "cost": "fee", "costs": "fee",
-    "charge": "fee", "charged": "fee", "price": "fee", "opens": "open", "opened": "open",
-}  # fmt: skip
+    "close": "deadline",
+    "closes": "deadline",
+    "closing": "deadline",
+    "closed": "deadline",
+    "due": "deadline",
+    "begin": "start",
+    "begins": "start",
+    "starts": "start",
+    "commence": "start",
+    "commences": "start",
+    "decision": "result",
+    "decisions": "result",
+    "results": "result",
+    "announced": "result",
+    "cost": "fee",
+    "costs": "fee",
+    "charge": "fee",
+    "charged": "fee",
+    "price": "fee",
+    "opens": "open",
+    "opened": "open",
+}
 
 
 def _stem(word: str) -> str:

@@ -94,12 +94,15 @@ def check_availability(
         if _NEGATION.search(text) and f"{level} in {subject}" in text:
             verdict = Verdict.SUPPORTED if claim_denies else Verdict.CONTRADICTED
             return Check(
-                kind="availability", verdict=verdict, claimed=program,
+                kind="availability",
+                verdict=verdict,
+                claimed=program,
                 expected=f"{institutions[0]} does not offer a {program}",
                 error_class=None if claim_denies else "fabricated_program",
-                evidence=[evidence_of(verifier.index, i, 1.0)], confidence=0.95,
+                evidence=[evidence_of(verifier.index, i, 1.0)],
+                confidence=0.95,
                 reason="the source explicitly says the program is not offered",
-            )  # fmt: skip
+            )
     for i in spans:
         listed = _PROGRAM_LIST.match(verifier.index.spans[i].match_text)
         if not listed or listed.group("level").lower() != level:
@@ -109,16 +112,23 @@ def check_availability(
         offered = subject in _items(listed.group("items"))
         if offered == denied:
             return Check(
-                kind="availability", verdict=Verdict.CONTRADICTED, claimed=program,
+                kind="availability",
+                verdict=Verdict.CONTRADICTED,
+                claimed=program,
                 expected=f"{listed.group('level')} programs: {listed.group('items')}",
-                error_class="fabricated_program", evidence=[evidence_of(verifier.index, i, 1.0)],
-                confidence=0.85, reason="the source's program list for this level disagrees",
-            )  # fmt: skip
+                error_class="fabricated_program",
+                evidence=[evidence_of(verifier.index, i, 1.0)],
+                confidence=0.85,
+                reason="the source's program list for this level disagrees",
+            )
         return Check(
-            kind="availability", verdict=Verdict.SUPPORTED, claimed=program,
-            evidence=[evidence_of(verifier.index, i, 1.0)], confidence=0.85,
+            kind="availability",
+            verdict=Verdict.SUPPORTED,
+            claimed=program,
+            evidence=[evidence_of(verifier.index, i, 1.0)],
+            confidence=0.85,
             reason="the source's program list for this level agrees",
-        )  # fmt: skip
+        )
     return None
 
 
@@ -184,10 +194,15 @@ def check_eligibility(verifier: ClaimVerifier, claim: Claim, context: ClaimConte
         }
         if claimed_list and claimed_list != eligible:
             return Check(
-                kind="eligibility", verdict=Verdict.CONTRADICTED, claimed=listed.group("list"),
-                expected=expected, error_class="entity", evidence=evidence, confidence=0.9,
+                kind="eligibility",
+                verdict=Verdict.CONTRADICTED,
+                claimed=listed.group("list"),
+                expected=expected,
+                error_class="entity",
+                evidence=evidence,
+                confidence=0.9,
                 reason="the claimed list of eligible nationalities differs from the source's",
-            )  # fmt: skip
+            )
         places = [m for m in places if m.name not in claimed_list]
     for place in places:
         clause_start = (
@@ -201,14 +216,23 @@ def check_eligibility(verifier: ClaimVerifier, claim: Claim, context: ClaimConte
         is_eligible = place.name in eligible
         if says_eligible != is_eligible:
             return Check(
-                kind="eligibility", verdict=Verdict.CONTRADICTED, claimed=place.text,
-                expected=f"eligible: {expected}", error_class="entity", evidence=evidence,
+                kind="eligibility",
+                verdict=Verdict.CONTRADICTED,
+                claimed=place.text,
+                expected=f"eligible: {expected}",
+                error_class="entity",
+                evidence=evidence,
                 confidence=0.9,
                 reason=f"the source {'excludes' if says_eligible else 'includes'} {place.text}",
-            )  # fmt: skip
+            )
     if places or listed:
         return Check(
-            kind="eligibility", verdict=Verdict.SUPPORTED, claimed=claim.text, expected=expected,
-            evidence=evidence, confidence=0.85, reason="the eligibility list agrees",
-        )  # fmt: skip
+            kind="eligibility",
+            verdict=Verdict.SUPPORTED,
+            claimed=claim.text,
+            expected=expected,
+            evidence=evidence,
+            confidence=0.85,
+            reason="the eligibility list agrees",
+        )
     return None

@@ -19,9 +19,10 @@ class AuditCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dataset: str | None = Field(None, max_length=MAX_INLINE_CHARS, description="Dataset JSONL.")
     answers: str | None = Field(
-        None, max_length=MAX_INLINE_CHARS,
+        None,
+        max_length=MAX_INLINE_CHARS,
         description="Answers JSONL: {id, prompt, answer, model} or single-turn conversations.",
-    )  # fmt: skip
+    )
     dataset_key: str | None = Field(
         None, max_length=1024, description="Object-store key of a dataset."
     )

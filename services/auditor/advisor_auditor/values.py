@@ -17,25 +17,54 @@ from functools import lru_cache
 from .units import NONE, Currencies
 
 CURRENCY_WORDS = {
-    "eur": "EUR", "euro": "EUR", "euros": "EUR", "€": "EUR",
-    "usd": "USD", "us dollars": "USD", "us dollar": "USD", "dollars": "USD", "dollar": "USD",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "€": "EUR",
+    "usd": "USD",
+    "us dollars": "USD",
+    "us dollar": "USD",
+    "dollars": "USD",
+    "dollar": "USD",
     "$": "USD",
-    "gbp": "GBP", "pounds": "GBP", "pound": "GBP", "pounds sterling": "GBP", "£": "GBP",
-    "chf": "CHF", "swiss francs": "CHF", "swiss franc": "CHF", "francs": "CHF",
-    "jpy": "JPY", "yen": "JPY", "¥": "JPY",
-    "aud": "AUD", "cad": "CAD", "inr": "INR", "rupees": "INR",
-}  # fmt: skip
+    "gbp": "GBP",
+    "pounds": "GBP",
+    "pound": "GBP",
+    "pounds sterling": "GBP",
+    "£": "GBP",
+    "chf": "CHF",
+    "swiss francs": "CHF",
+    "swiss franc": "CHF",
+    "francs": "CHF",
+    "jpy": "JPY",
+    "yen": "JPY",
+    "¥": "JPY",
+    "aud": "AUD",
+    "cad": "CAD",
+    "inr": "INR",
+    "rupees": "INR",
+}
 MONTHS = {
     name: number
     for number, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-         ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-         ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-         ("december", "dec")],
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
         start=1,
     )
     for name in names
-}  # fmt: skip
+}
 # Days per unit, so "12 months" and "1 year" compare equal within tolerance.
 UNIT_DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
 NEVER = math.inf
@@ -69,9 +98,21 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a": 1, "an": 1,
-}  # fmt: skip
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "a": 1,
+    "an": 1,
+}
 _COUNT = rf"\d+(?:\.\d+)?|{'|'.join(k for k in _NUMBER_WORDS if len(k) > 2)}"
 _AFTER_DURATION = re.compile(
     rf"\bafter\s+(?:a\s+(?:waiting\s+period\s+of\s+)?)?(?P<n>{_COUNT})\s+(?P<unit>day|week|month|year)s?\b",
@@ -147,9 +188,14 @@ def _money(text: str, taken: list[tuple[int, int]], currencies: Currencies) -> l
             currency.lower(), currency.upper()
         )
         found.append(
-            Value("money", (code, parse_amount(amount) * scale), match.group(0),
-                  match.start(), match.end())
-        )  # fmt: skip
+            Value(
+                "money",
+                (code, parse_amount(amount) * scale),
+                match.group(0),
+                match.start(),
+                match.end(),
+            )
+        )
         taken.append((match.start(), match.end()))
     return found
 
@@ -172,8 +218,9 @@ def _dates(text: str, taken: list[tuple[int, int]]) -> list[Value]:
         # "may" is also a verb: "students may 20 ..." must not become a date.
         if (groups["m2"] or "").lower() == "may" and not (groups["y2"]):
             continue
-        found.append(Value("date", ("date", year, month, day), match.group(0),
-                           match.start(), match.end()))  # fmt: skip
+        found.append(
+            Value("date", ("date", year, month, day), match.group(0), match.start(), match.end())
+        )
         taken.append((match.start(), match.end()))
     return found
 
@@ -237,9 +284,10 @@ def _score_label(text: str, start: int, end: int, taken: list[tuple[int, int]]) 
     clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
     # An acronym inside another value is its currency ("TVP 1,350"), not a test.
     before = [
-        m for m in _ACRONYM.finditer(text, clause_start, start)
+        m
+        for m in _ACRONYM.finditer(text, clause_start, start)
         if not _overlaps(m.start(), m.end(), taken)
-    ]  # fmt: skip
+    ]
     if before:
         return before[-1].group(0).upper()
     after = _ACRONYM.search(text, end, end + 25)

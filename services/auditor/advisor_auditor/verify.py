@@ -180,9 +180,11 @@ class ClaimVerifier:
                 level_of[i] = depth
         if not level_of:
             return Check(
-                kind="value", verdict=Verdict.UNVERIFIABLE, claimed=value.text,
+                kind="value",
+                verdict=Verdict.UNVERIFIABLE,
+                claimed=value.text,
                 reason="no source span about the claim's subject states a value of this kind",
-            )  # fmt: skip
+            )
         candidates = list(level_of)
         # The span must be about this value's attribute and about what the claim says overall.
         whole = content_words(claim.text, self.index.currencies) - names
@@ -210,43 +212,55 @@ class ClaimVerifier:
         )
         attribute_words = content_words(local, self.index.currencies)
         equal = [
-            k for k, i in enumerate(candidates)
-            if scores[k] >= floor and level_of[i] <= depth_limit
+            k
+            for k, i in enumerate(candidates)
+            if scores[k] >= floor
+            and level_of[i] <= depth_limit
             and any(same_value(value, v) for v in self.index.span_values[i])
-        ]  # fmt: skip
+        ]
         if equal:
             k = max(equal, key=lambda k: scores[k])
             return Check(
-                kind="value", verdict=Verdict.SUPPORTED, claimed=value.text, expected=value.text,
+                kind="value",
+                verdict=Verdict.SUPPORTED,
+                claimed=value.text,
+                expected=value.text,
                 evidence=[evidence_of(self.index, candidates[k], float(scores[k]))],
                 confidence=round(min(0.99, 0.5 + float(scores[k]) / 2), 3),
                 reason=f"the source states the same {value.kind}",
-            )  # fmt: skip
+            )
         if deciding is None:
             k = int(np.argmax(scores))
             return Check(
-                kind="value", verdict=Verdict.UNVERIFIABLE, claimed=value.text,
+                kind="value",
+                verdict=Verdict.UNVERIFIABLE,
+                claimed=value.text,
                 evidence=[evidence_of(self.index, candidates[k], float(scores[k]))],
                 confidence=round(1 - max(float(scores[k]), 0.0), 3),
                 reason="no source span about the claim's subject states this attribute",
-            )  # fmt: skip
+            )
         best, best_score = candidates[deciding], float(scores[deciding])
         # Names count here: "Bachelor applications close on ..., Master applications on ...".
         stated = self._same_attribute(value, attribute_words, best)
         if not stated:
             return Check(
-                kind="value", verdict=Verdict.UNVERIFIABLE, claimed=value.text,
+                kind="value",
+                verdict=Verdict.UNVERIFIABLE,
+                claimed=value.text,
                 evidence=[evidence_of(self.index, best, best_score)],
                 reason="the best-matching span states several values of this kind and none is "
                 "clearly of the claimed attribute",
-            )  # fmt: skip
+            )
         return Check(
-            kind="value", verdict=Verdict.CONTRADICTED, claimed=value.text,
-            expected=", ".join(v.text for v in stated), error_class=error_class,
+            kind="value",
+            verdict=Verdict.CONTRADICTED,
+            claimed=value.text,
+            expected=", ".join(v.text for v in stated),
+            error_class=error_class,
             evidence=[evidence_of(self.index, best, best_score)],
             confidence=round(min(0.99, 0.4 + best_score / 2), 3),
             reason=f"the best-matching source span states a different {value.kind}",
-        )  # fmt: skip
+        )
 
     def _same_attribute(self, value: Value, words: set[str], span: int) -> list[Value]:
         """The values of `span` that measure the claimed attribute: the only comparable one,
@@ -269,10 +283,16 @@ class ClaimVerifier:
         """A visa/policy/scheme/funder must be paired with the claim's subject in the corpus."""
         name = mention.name
         subject_levels = [
-            [m.name for m in group if m.known and m.name != name
-             and kind_of(m.name) not in ATTRIBUTE_KINDS and self.gazetteer.is_anchor(m.name)]
+            [
+                m.name
+                for m in group
+                if m.known
+                and m.name != name
+                and kind_of(m.name) not in ATTRIBUTE_KINDS
+                and self.gazetteer.is_anchor(m.name)
+            ]
             for group in (claim.mentions, context.heading, context.question)
-        ]  # fmt: skip
+        ]
         subjects = next((level for level in subject_levels if level), [])
         if not subjects:
             return None
@@ -286,32 +306,46 @@ class ClaimVerifier:
             scores = self._alignment(claim_vector, set(), paired)
             best = int(np.argmax(scores))
             return Check(
-                kind="entity", verdict=Verdict.SUPPORTED, claimed=mention.text,
+                kind="entity",
+                verdict=Verdict.SUPPORTED,
+                claimed=mention.text,
                 evidence=[evidence_of(self.index, paired[best], float(scores[best]))],
-                confidence=0.9, reason=f"the sources pair {mention.text} with {subjects[0]}",
-            )  # fmt: skip
+                confidence=0.9,
+                reason=f"the sources pair {mention.text} with {subjects[0]}",
+            )
         kind = mention.kind
         rivals = [
-            i for i in self.spans_about(sorted(related))
-            if any(kind_of(n) == kind and n != name and n not in subjects for n in self.index.span_names[i])
-        ]  # fmt: skip
+            i
+            for i in self.spans_about(sorted(related))
+            if any(
+                kind_of(n) == kind and n != name and n not in subjects
+                for n in self.index.span_names[i]
+            )
+        ]
         if not rivals:
             return Check(
-                kind="entity", verdict=Verdict.UNVERIFIABLE, claimed=mention.text,
+                kind="entity",
+                verdict=Verdict.UNVERIFIABLE,
+                claimed=mention.text,
                 reason=f"the sources name no {kind} for {subjects[0]}",
-            )  # fmt: skip
+            )
         scores = self._alignment(claim_vector, set(), rivals)
         best = rivals[int(np.argmax(scores))]
         expected = sorted(
-            self.gazetteer.display.get(n, n) for n in self.index.span_names[best]
+            self.gazetteer.display.get(n, n)
+            for n in self.index.span_names[best]
             if kind_of(n) == kind and n != name and n not in subjects
-        )  # fmt: skip
+        )
         return Check(
-            kind="entity", verdict=Verdict.CONTRADICTED, claimed=mention.text,
-            expected=", ".join(expected), error_class="entity",
-            evidence=[evidence_of(self.index, best, float(scores.max()))], confidence=0.85,
+            kind="entity",
+            verdict=Verdict.CONTRADICTED,
+            claimed=mention.text,
+            expected=", ".join(expected),
+            error_class="entity",
+            evidence=[evidence_of(self.index, best, float(scores.max()))],
+            confidence=0.85,
             reason=f"the sources never pair {mention.text} with {subjects[0]}; they name {', '.join(expected)}",
-        )  # fmt: skip
+        )
 
     def check_unknown_name(
         self, claim: Claim, mention: Mention, levels: list[list[str]], claim_vector: np.ndarray
@@ -321,34 +355,43 @@ class ClaimVerifier:
         kind = mention.kind
         if kind not in ("scholarship", "institution", "visa", "health", "organisation"):
             return Check(
-                kind="fabricated", verdict=Verdict.UNVERIFIABLE, claimed=mention.text,
+                kind="fabricated",
+                verdict=Verdict.UNVERIFIABLE,
+                claimed=mention.text,
                 reason="a name the sources do not use, of no recognised kind",
-            )  # fmt: skip
+            )
         for level in levels[: NEAR_LEVELS - 1]:  # not one hop away, not earlier turns
             covering = [
-                i for i in self.spans_about(level)
+                i
+                for i in self.spans_about(level)
                 if any(kind_of(n) == kind for n in self.index.span_names[i])
-            ]  # fmt: skip
+            ]
             if covering:
                 scores = self._alignment(claim_vector, set(), covering)
                 best = covering[int(np.argmax(scores))]
                 known = sorted(
                     self.gazetteer.display.get(n, n)
-                    for n in self.index.span_names[best] if kind_of(n) == kind
-                )  # fmt: skip
+                    for n in self.index.span_names[best]
+                    if kind_of(n) == kind
+                )
                 return Check(
-                    kind="fabricated", verdict=Verdict.CONTRADICTED, claimed=mention.text,
-                    expected=", ".join(known), error_class="fabricated_program",
+                    kind="fabricated",
+                    verdict=Verdict.CONTRADICTED,
+                    claimed=mention.text,
+                    expected=", ".join(known),
+                    error_class="fabricated_program",
                     evidence=[evidence_of(self.index, best, float(scores.max()))],
                     confidence=0.8,
                     reason=f"no source names {mention.text}; the sources on {level[0]} name {', '.join(known)}",
-                )  # fmt: skip
+                )
         hits = self.index.search(claim.text, k=1)
         return Check(
-            kind="fabricated", verdict=Verdict.UNVERIFIABLE, claimed=mention.text,
+            kind="fabricated",
+            verdict=Verdict.UNVERIFIABLE,
+            claimed=mention.text,
             evidence=[evidence_of(self.index, hits[0].span.index, hits[0].score)] if hits else [],
             reason=f"no source names {mention.text}, and none covers its subject",
-        )  # fmt: skip
+        )
 
     # -- all checks ------------------------------------------------------------------------
     def verify(self, claim: Claim, context: ClaimContext, claim_vector: np.ndarray) -> list[Check]:

@@ -121,8 +121,9 @@ def create_celery(runtime: Runtime) -> Celery:
             if cancel_requested(runtime, job_id):
                 settled = _run(self, job_id, lambda: settle_cancel(runtime, job_id))
                 if settled == "waiting" and watch:
-                    finalize.apply_async(args=[job_id], kwargs={"watch": True},
-                                         countdown=SETTLE_WATCH_S)  # fmt: skip
+                    finalize.apply_async(
+                        args=[job_id], kwargs={"watch": True}, countdown=SETTLE_WATCH_S
+                    )
                 return str(settled)
             record = _run(self, job_id, lambda: finalize_audit(runtime, job_id))
         return record.status.value if record is not None else "failed"

@@ -60,9 +60,14 @@ def load_config(path: Path, store: ObjectStore) -> EvaluationCreate:
         raise typer.BadParameter(f"{path}: expected a mapping at the top level")
     dataset = raw.get("dataset")
     if isinstance(dataset, dict) and "path" in dataset:
-        raw["dataset"] = {"key": upload_dataset(store, (path.parent / dataset["path"]).resolve()
-                                                if not Path(dataset["path"]).is_absolute()
-                                                else Path(dataset["path"]))}  # fmt: skip
+        raw["dataset"] = {
+            "key": upload_dataset(
+                store,
+                (path.parent / dataset["path"]).resolve()
+                if not Path(dataset["path"]).is_absolute()
+                else Path(dataset["path"]),
+            )
+        }
     training = raw.pop("training_dataset_path", None)
     if training:
         training_path = Path(training)
@@ -77,8 +82,13 @@ def _follow(runtime: Runtime, job_id: str) -> JobRecord:
     from .orchestration import live_progress
     from .submission import JOB_KIND
 
-    with Progress(TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console) as progress:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
         bars: dict[str, Any] = {}
         while True:
             record = runtime.jobs.get(JOB_KIND, job_id)
@@ -106,10 +116,15 @@ def _write_outputs(runtime: Runtime, job_id: str, out: Path) -> dict[str, Any] |
 
 
 def eval_command(
-    config: Path = typer.Option(..., "--config", exists=True, dir_okay=False,
-                                help="Evaluation request (YAML or JSON), as for POST /v1/evaluations."),
+    config: Path = typer.Option(
+        ...,
+        "--config",
+        exists=True,
+        dir_okay=False,
+        help="Evaluation request (YAML or JSON), as for POST /v1/evaluations.",
+    ),
     out: Path = typer.Option(Path("out/eval"), help="Where report.json, report.md and plots go."),
-) -> None:  # fmt: skip
+) -> None:
     """Evaluate candidates on the inference API: BERTScore, ROUGE-L, a both-order blind judge,
     factuality via the auditor, and a report that separates fidelity from quality."""
     try:

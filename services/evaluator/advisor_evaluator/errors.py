@@ -8,8 +8,14 @@ from advisor_shared.errors import AdvisorError
 class EvaluationInputError(AdvisorError):
     """The request cannot be evaluated as given (unknown model, no prompts, no references...)."""
 
-    def __init__(self, message: str, *, param: str | None = None, code: str = "invalid_value",
-                 status: int = 400):  # fmt: skip
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str = "invalid_value",
+        status: int = 400,
+    ):
         super().__init__(message)
         self.message, self.param, self.code, self.status = message, param, code, status
 

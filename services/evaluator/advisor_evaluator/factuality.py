@@ -28,9 +28,11 @@ def answers_jsonl(plan: dict[str, Any], results: JobResults, candidate: str) -> 
         answer = results.get(generation_key(candidate, item["key"]))["text"]
         record: dict[str, Any] = {
             "id": item["id"],
-            "messages": [{"role": "user", "content": item["prompt"]},
-                         {"role": "assistant", "content": answer or "(empty answer)"}],
-        }  # fmt: skip
+            "messages": [
+                {"role": "user", "content": item["prompt"]},
+                {"role": "assistant", "content": answer or "(empty answer)"},
+            ],
+        }
         if item.get("topic"):
             record["topic"] = item["topic"]
         lines.append(json.dumps(record, ensure_ascii=False))
@@ -67,11 +69,17 @@ def _per_answer(job: dict[str, Any], plan: dict[str, Any]) -> dict[str, dict[str
 class AuditorClient:
     """Submit an answers audit, wait for it, return its summary."""
 
-    def __init__(self, base_url: str, api_key: str | None, timeout_s: float,
-                 transport: httpx.BaseTransport | None = None):  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float,
+        transport: httpx.BaseTransport | None = None,
+    ):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60.0,
-                                 transport=transport)  # fmt: skip
+        self.http = httpx.Client(
+            base_url=base_url.rstrip("/"), headers=headers, timeout=60.0, transport=transport
+        )
         self.timeout_s = timeout_s
 
     def _call(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
@@ -82,18 +90,26 @@ class AuditorClient:
         if response.status_code == 429 or response.status_code >= 500:
             raise EndpointUnavailable(f"auditor {method} {url}: HTTP {response.status_code}")
         if response.status_code >= 400:
-            raise EndpointRejected(f"auditor {method} {url}: HTTP {response.status_code} "
-                                   f"({response.text[:300]})")  # fmt: skip
+            raise EndpointRejected(
+                f"auditor {method} {url}: HTTP {response.status_code} ({response.text[:300]})"
+            )
         return dict(response.json())
 
     def audit(
-        self, answers: str, idempotency_key: str, poll_interval_s: float,
+        self,
+        answers: str,
+        idempotency_key: str,
+        poll_interval_s: float,
         should_stop: Callable[[], bool] = lambda: False,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         """Submit, then wait for the audit; `should_stop` (the evaluation was cancelled) stops
         the wait and asks the auditor to cancel its job too."""
-        job = self._call("POST", "/v1/audits", json={"answers": answers},
-                         headers={"Idempotency-Key": idempotency_key})  # fmt: skip
+        job = self._call(
+            "POST",
+            "/v1/audits",
+            json={"answers": answers},
+            headers={"Idempotency-Key": idempotency_key},
+        )
         deadline = time.monotonic() + self.timeout_s
         while job.get("status") not in ("succeeded", "failed", "cancelled"):
             if should_stop():
@@ -119,9 +135,12 @@ class AuditorClient:
 
 
 def audit_unit(
-    runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit,
+    runtime: Runtime,
+    plan: dict[str, Any],
+    results: JobResults,
+    unit: WorkUnit,
     transport: httpx.BaseTransport | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Audit one candidate's answers and store the outcome."""
     settings = runtime.settings
     assert settings.auditor_url is not None
@@ -134,10 +153,13 @@ def audit_unit(
         should_stop=lambda: runtime.jobs.cancel_requested(JOB_KIND, results.job_id),
     )
     candidate = plan_candidate(plan, unit.candidate)
-    results.put_once(unit.result_key, {
-        "candidate": candidate["name"],
-        "audit_id": job.get("id"),
-        "confident_errors": _confident_errors(job.get("result") or job.get("summary") or job),
-        "answers": _per_answer(job, plan),
-        "links": job.get("links") or job.get("result"),
-    })  # fmt: skip
+    results.put_once(
+        unit.result_key,
+        {
+            "candidate": candidate["name"],
+            "audit_id": job.get("id"),
+            "confident_errors": _confident_errors(job.get("result") or job.get("summary") or job),
+            "answers": _per_answer(job, plan),
+            "links": job.get("links") or job.get("result"),
+        },
+    )

@@ -119,10 +119,13 @@ def deduplicate(items: list[EvalItem], threshold: float) -> HygieneResult:
             similarity = index.similarities(rows[position])[kept_positions]
             best = int(np.argmax(similarity))
             if similarity[best] >= threshold:
-                result.near_duplicates.append({
-                    "id": item.id, "duplicate_of": items[kept_positions[best]].id,
-                    "similarity": round(float(similarity[best]), 4),
-                })  # fmt: skip
+                result.near_duplicates.append(
+                    {
+                        "id": item.id,
+                        "duplicate_of": items[kept_positions[best]].id,
+                        "similarity": round(float(similarity[best]), 4),
+                    }
+                )
                 continue
         first_by_text[text] = item
         kept_positions.append(position)
@@ -151,8 +154,13 @@ def measure_training_overlap(
         similarity = index.similarities(space.row(position))
         best = int(np.argmax(similarity))
         if similarity[best] >= threshold:
-            near.append({"id": item.id, "train_id": training[best][0],
-                         "similarity": round(float(similarity[best]), 4)})  # fmt: skip
+            near.append(
+                {
+                    "id": item.id,
+                    "train_id": training[best][0],
+                    "similarity": round(float(similarity[best]), 4),
+                }
+            )
     n = len(items)
     return {
         "measured": True,

@@ -42,9 +42,10 @@ def load_conversations_text(store: ObjectStore, key: str, param: str) -> str:
         return store.get_bytes(key).decode("utf-8")
     except (ObjectNotFoundError, StoreError):
         raise EvaluationInputError(
-            f"dataset {key[:200]!r} is not in the object store", param=param,
+            f"dataset {key[:200]!r} is not in the object store",
+            param=param,
             code="dataset_not_found",
-        ) from None  # fmt: skip
+        ) from None
     except UnicodeDecodeError:
         raise EvaluationInputError(
             f"dataset {key[:200]!r} is not UTF-8 text", param=param
@@ -59,8 +60,9 @@ def first_user_turns(store: ObjectStore, key: str, param: str) -> list[tuple[str
     if problems:
         raise EvaluationInputError(
             f"dataset {key[:200]!r} has {len(problems)} invalid line(s); first: {problems[0][:300]}",
-            param=param, code="invalid_dataset",
-        )  # fmt: skip
+            param=param,
+            code="invalid_dataset",
+        )
     return [(c.id, c.first_user_turn) for c in conversations]
 
 
@@ -73,8 +75,9 @@ def load_items(spec: EvaluationCreate, store: ObjectStore) -> list[EvalItem]:
         if problems:
             raise EvaluationInputError(
                 f"dataset has {len(problems)} invalid line(s); first: {problems[0][:300]}",
-                param="dataset.key", code="invalid_dataset",
-            )  # fmt: skip
+                param="dataset.key",
+                code="invalid_dataset",
+            )
         raw = [(c.id, c.first_user_turn, c.first_assistant_turn, c.topic) for c in conversations]
     else:
         raw = [
@@ -99,8 +102,9 @@ def load_items(spec: EvaluationCreate, store: ObjectStore) -> list[EvalItem]:
             raise EvaluationInputError(
                 f"{len(missing)} item(s) have no reference, needed by "
                 f"{'/'.join(sorted(REFERENCE_METRICS & set(spec.metrics)))}: {shown}",
-                param="dataset", code="references_missing",
-            )  # fmt: skip
+                param="dataset",
+                code="references_missing",
+            )
     return [
         EvalItem(item_key(n), id_, prompt, reference, topic)
         for n, (id_, prompt, reference, topic) in enumerate(raw)

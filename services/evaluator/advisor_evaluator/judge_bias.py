@@ -57,7 +57,7 @@ def margin_distribution(margins: list[float]) -> dict[str, Any]:
         "mean": round(float(values.mean()), 6),
         "quantiles": {
             f"p{round(q * 100)}": round(float(np.quantile(values, q)), 6) for q in QUANTILES
-        },  # fmt: skip
+        },
         "histogram": {"edges": list(MARGIN_BINS), "counts": counts.tolist()},
     }
 

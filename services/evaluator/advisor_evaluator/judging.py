@@ -33,9 +33,13 @@ def _ask_for_one_token(
     and the method allows falling back to free text."""
     try:
         completion = endpoint.complete(
-            judge["model"], one_token_messages(question, a, b), temperature=0.0, top_p=1.0,
-            max_tokens=1, top_logprobs=judge.get("top_logprobs", JUDGE_TOP_LOGPROBS),
-        )  # fmt: skip
+            judge["model"],
+            one_token_messages(question, a, b),
+            temperature=0.0,
+            top_p=1.0,
+            max_tokens=1,
+            top_logprobs=judge.get("top_logprobs", JUDGE_TOP_LOGPROBS),
+        )
     except EndpointRejected:
         if judge.get("method") == "logprobs":
             raise
@@ -72,9 +76,12 @@ def judge_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit
         }
     else:
         completion = endpoint.complete(
-            judge["model"], judge_messages(item["prompt"], response_a, response_b),
-            temperature=judge["temperature"], top_p=1.0, max_tokens=judge["max_tokens"],
-        )  # fmt: skip
+            judge["model"],
+            judge_messages(item["prompt"], response_a, response_b),
+            temperature=judge["temperature"],
+            top_p=1.0,
+            max_tokens=judge["max_tokens"],
+        )
         verdict = parse_verdict(completion.text)
         record["method"] = "text"
     results.put_once(
@@ -93,7 +100,7 @@ def judge_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit
                 "preference": verdict.preference,
                 "a": asdict(verdict.a),
                 "b": asdict(verdict.b),
-            },  # fmt: skip
+            },
             **record,
         },
     )

@@ -9,9 +9,11 @@ class EvaluatorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.submissions = Counter(
-            "evaluator_submissions", "Evaluation submissions by outcome", ["outcome"],
+            "evaluator_submissions",
+            "Evaluation submissions by outcome",
+            ["outcome"],
             registry=self.registry,
-        )  # fmt: skip
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

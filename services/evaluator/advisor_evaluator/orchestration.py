@@ -126,7 +126,7 @@ def advance_job(runtime: Runtime, job_id: str, *, recover: bool = False) -> Step
                 "items": report["items"],
                 "verdicts": report["verdicts"],
                 "warnings": report["warnings"],
-            },  # fmt: skip
+            },
         }
         runtime.jobs.save(record)
         return Step("done")

@@ -14,8 +14,9 @@ def per_item_rows(plan: dict[str, Any], stored: Any) -> list[dict[str, Any]]:
     """One row per prompt: the question, the reference, and per candidate its answer, whether
     it hit the token cap, its reference scores and its claim counts against the sources."""
     rows = []
-    counts = {c["key"]: counts_by_item(stored.factuality.get(c["key"])) or {}
-              for c in plan["candidates"]}  # fmt: skip
+    counts = {
+        c["key"]: counts_by_item(stored.factuality.get(c["key"])) or {} for c in plan["candidates"]
+    }
     for item in plan["items"]:
         answers: dict[str, Any] = {}
         for candidate in plan["candidates"]:
@@ -30,12 +31,25 @@ def per_item_rows(plan: dict[str, Any], stored: Any) -> list[dict[str, Any]]:
                 "truncated": bool(generation.get("truncated")),
                 "bertscore_f1": (scores.get("bertscore") or {}).get("f1"),
                 "rouge_l": scores.get("rouge_l"),
-                **({k: claim_counts[k] for k in ("claims", "supported", "contradicted",
-                                                 "confident_errors") if k in claim_counts}
-                   if claim_counts else {}),
-            }  # fmt: skip
-        rows.append({"key": item["key"], "id": item["id"], "prompt": item["prompt"],
-                     "reference": item.get("reference"), "answers": answers})  # fmt: skip
+                **(
+                    {
+                        k: claim_counts[k]
+                        for k in ("claims", "supported", "contradicted", "confident_errors")
+                        if k in claim_counts
+                    }
+                    if claim_counts
+                    else {}
+                ),
+            }
+        rows.append(
+            {
+                "key": item["key"],
+                "id": item["id"],
+                "prompt": item["prompt"],
+                "reference": item.get("reference"),
+                "answers": answers,
+            }
+        )
     return rows
 
 
@@ -50,9 +64,11 @@ def telling_items(
         if a is None or b is None:
             return (-1.0, -1.0)
         contradicted = abs(a.get("contradicted", 0) - b.get("contradicted", 0))
-        bert = (abs(a["bertscore_f1"] - b["bertscore_f1"])
-                if a.get("bertscore_f1") is not None and b.get("bertscore_f1") is not None
-                else 0.0)  # fmt: skip
+        bert = (
+            abs(a["bertscore_f1"] - b["bertscore_f1"])
+            if a.get("bertscore_f1") is not None and b.get("bertscore_f1") is not None
+            else 0.0
+        )
         return (float(contradicted), bert)
 
     ranked = sorted((r for r in rows if gap(r)[0] >= 0), key=gap, reverse=True)

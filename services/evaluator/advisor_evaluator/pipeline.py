@@ -59,8 +59,12 @@ class WorkUnit:
         return f"evaluator:{job_id}:{self.name}"
 
     def to_dict(self) -> dict[str, str | None]:
-        return {"stage": self.stage, "candidate": self.candidate, "item": self.item,
-                "order": self.order}  # fmt: skip
+        return {
+            "stage": self.stage,
+            "candidate": self.candidate,
+            "item": self.item,
+            "order": self.order,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> WorkUnit:

@@ -59,14 +59,16 @@ def build_plan(
     )
     candidates = []
     for index, name in enumerate(spec.candidates):
-        candidates.append({
-            "key": f"c{index}",
-            "name": name,
-            "role": "baseline" if name == spec.baseline_name else "challenger",
-            "adapter": adapter_of(runtime, name, (listings or {}).get(name)),
-            # The gateway (like vLLM) names an adapter's base model as its `parent`.
-            "parent": (listings or {}).get(name, {}).get("parent"),
-        })  # fmt: skip
+        candidates.append(
+            {
+                "key": f"c{index}",
+                "name": name,
+                "role": "baseline" if name == spec.baseline_name else "challenger",
+                "adapter": adapter_of(runtime, name, (listings or {}).get(name)),
+                # The gateway (like vLLM) names an adapter's base model as its `parent`.
+                "parent": (listings or {}).get(name, {}).get("parent"),
+            }
+        )
     baseline = next(c["key"] for c in candidates if c["role"] == "baseline")
     key_of = {c["name"]: c["key"] for c in candidates}
     stages = ["generate"]

@@ -31,8 +31,12 @@ def normalise_whitespace(text: str) -> str:
 def _bert_scorer(encoder: str, num_layers: int | None, rescale: bool) -> Any:
     from bert_score import BERTScorer
 
-    options: dict[str, Any] = {"model_type": encoder_path(encoder), "lang": "en",
-                               "rescale_with_baseline": rescale, "batch_size": 16}  # fmt: skip
+    options: dict[str, Any] = {
+        "model_type": encoder_path(encoder),
+        "lang": "en",
+        "rescale_with_baseline": rescale,
+        "batch_size": 16,
+    }
     if num_layers is not None:
         options["num_layers"] = num_layers
     return BERTScorer(**options)
@@ -55,13 +59,16 @@ def bertscores(
     an empty text with current tokenizers, so such pairs never reach it."""
     with _SCORER_LOCK:
         scorer = _bert_scorer(config["encoder"], config["num_layers"], config["rescale"])
-    pairs = [(normalise_whitespace(c), normalise_whitespace(r))
-             for c, r in zip(candidates, references, strict=True)]  # fmt: skip
+    pairs = [
+        (normalise_whitespace(c), normalise_whitespace(r))
+        for c, r in zip(candidates, references, strict=True)
+    ]
     scored = [i for i, (c, r) in enumerate(pairs) if c and r]
     scores = [_floor(scorer, config["rescale"])] * len(pairs)
     if scored:
-        precision, recall, f1 = scorer.score([pairs[i][0] for i in scored],
-                                             [pairs[i][1] for i in scored])  # fmt: skip
+        precision, recall, f1 = scorer.score(
+            [pairs[i][0] for i in scored], [pairs[i][1] for i in scored]
+        )
         for i, p, r, f in zip(scored, precision, recall, f1, strict=True):
             scores[i] = {"precision": float(p), "recall": float(r), "f1": float(f)}
     return scores

@@ -49,10 +49,14 @@ def _slot_judgement(record: dict[str, Any]) -> SlotJudgement:
     option_mass = probabilities.get("option_mass")
     lean = (masses.get("A", 0.0) - masses.get("B", 0.0)) / option_mass if option_mass else None
     return SlotJudgement(
-        _verdict(record), record["length_a"], record["length_b"],
-        method=record.get("method", "text"), margin=probabilities.get("margin"),
-        first_slot_lean=lean, option_mass=option_mass,
-    )  # fmt: skip
+        _verdict(record),
+        record["length_a"],
+        record["length_b"],
+        method=record.get("method", "text"),
+        margin=probabilities.get("margin"),
+        first_slot_lean=lean,
+        option_mass=option_mass,
+    )
 
 
 def _challenger_advantage(judgement: SlotJudgement, order: str) -> float | None:
@@ -306,18 +310,33 @@ def _axis_evidence(
     """The three axes of one comparison, as the verdict reads them."""
     missing_correctness = None
     if correctness is None:
-        missing_correctness = (plan["skipped"].get("factuality")
-                               or "the auditor gave no per-answer counts")  # fmt: skip
+        missing_correctness = (
+            plan["skipped"].get("factuality") or "the auditor gave no per-answer counts"
+        )
     contradicted = (correctness or {}).get("contradicted_delta")
     evidence = [
-        AxisEvidence("correctness", _estimate(contradicted), (contradicted or {}).get("sd"),
-                     "contradicted claims per answer", higher_is_better=False,
-                     relevant=RELEVANT_CONTRADICTED, missing=missing_correctness),
-    ]  # fmt: skip
+        AxisEvidence(
+            "correctness",
+            _estimate(contradicted),
+            (contradicted or {}).get("sd"),
+            "contradicted claims per answer",
+            higher_is_better=False,
+            relevant=RELEVANT_CONTRADICTED,
+            missing=missing_correctness,
+        ),
+    ]
     if judge is None:
-        evidence.append(AxisEvidence("preference", None, None, "judge preference", True,
-                                     RELEVANT_NET_PREFERENCE,
-                                     missing=plan["skipped"].get("judge") or "no judge"))  # fmt: skip
+        evidence.append(
+            AxisEvidence(
+                "preference",
+                None,
+                None,
+                "judge preference",
+                True,
+                RELEVANT_NET_PREFERENCE,
+                missing=plan["skipped"].get("judge") or "no judge",
+            )
+        )
     else:
         by_probability = judge.get("probability_preference")
         figure = by_probability or judge.get("net_preference")
@@ -330,18 +349,32 @@ def _axis_evidence(
                 else f"the judge kept its verdict when the answers swapped slots on only "
                 f"{consistency * 100:.0f}% of pairs: it follows the order, not the answers"
             )
-        evidence.append(AxisEvidence(
-            "preference", _estimate(figure), (figure or {}).get("sd"),
-            "probability preference (−1 … 1)" if by_probability else "net preference (won − lost)",
+        evidence.append(
+            AxisEvidence(
+                "preference",
+                _estimate(figure),
+                (figure or {}).get("sd"),
+                "probability preference (−1 … 1)"
+                if by_probability
+                else "net preference (won − lost)",
+                higher_is_better=True,
+                relevant=RELEVANT_PROBABILITY_PREFERENCE
+                if by_probability
+                else RELEVANT_NET_PREFERENCE,
+                unusable=unusable,
+            )
+        )
+    evidence.append(
+        AxisEvidence(
+            "fidelity",
+            _estimate(fidelity),
+            (fidelity or {}).get("sd"),
+            "Δ BERTScore F1",
             higher_is_better=True,
-            relevant=RELEVANT_PROBABILITY_PREFERENCE if by_probability else RELEVANT_NET_PREFERENCE,
-            unusable=unusable,
-        ))  # fmt: skip
-    evidence.append(AxisEvidence(
-        "fidelity", _estimate(fidelity), (fidelity or {}).get("sd"), "Δ BERTScore F1",
-        higher_is_better=True, relevant=RELEVANT_BERTSCORE,
-        missing=None if fidelity else "no reference metric",
-    ))  # fmt: skip
+            relevant=RELEVANT_BERTSCORE,
+            missing=None if fidelity else "no reference metric",
+        )
+    )
     return evidence
 
 
@@ -366,37 +399,46 @@ def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict
             all_judgements += judgements
             all_pairs += pairs
         correctness = paired_correctness(
-            _item_counts(plan, stored, key), _item_counts(plan, stored, baseline["key"]),
-            item_keys, plan["bootstrap"],
-        )  # fmt: skip
+            _item_counts(plan, stored, key),
+            _item_counts(plan, stored, baseline["key"]),
+            item_keys,
+            plan["bootstrap"],
+        )
         verdict = three_axis_verdict(
-            challenger["name"], baseline["name"],
+            challenger["name"],
+            baseline["name"],
             _axis_evidence(fidelity, correctness, judge_summary, plan),
-        )  # fmt: skip
-        comparisons.append({
-            "challenger": challenger["name"],
-            "baseline": baseline["name"],
-            "bertscore_f1_delta": fidelity,
-            "rouge_l_delta": _paired_metric(plan, stored, key, _rouge),
-            "correctness": correctness,
-            "judge": judge_summary,
-            "verdict_axes": verdict.to_dict(),
-            "verdict": verdict.text,
-            "telling_items": telling_items(rows, challenger["name"], baseline["name"]),
-        })  # fmt: skip
+        )
+        comparisons.append(
+            {
+                "challenger": challenger["name"],
+                "baseline": baseline["name"],
+                "bertscore_f1_delta": fidelity,
+                "rouge_l_delta": _paired_metric(plan, stored, key, _rouge),
+                "correctness": correctness,
+                "judge": judge_summary,
+                "verdict_axes": verdict.to_dict(),
+                "verdict": verdict.text,
+                "telling_items": telling_items(rows, challenger["name"], baseline["name"]),
+            }
+        )
     names = {c["key"]: c["name"] for c in plan["candidates"]}
     contrasts = [
         {
-            "a": names[a], "b": names[b],
+            "a": names[a],
+            "b": names[b],
             "bertscore_f1_delta": _paired_metric(plan, stored, a, _bertscore, b),
             "rouge_l_delta": _paired_metric(plan, stored, a, _rouge, b),
-            "correctness": paired_correctness(_item_counts(plan, stored, a),
-                                              _item_counts(plan, stored, b), item_keys,
-                                              plan["bootstrap"]),
+            "correctness": paired_correctness(
+                _item_counts(plan, stored, a),
+                _item_counts(plan, stored, b),
+                item_keys,
+                plan["bootstrap"],
+            ),
             "telling_items": telling_items(rows, names[a], names[b]),
         }
         for a, b in plan.get("contrasts", [])
-    ]  # fmt: skip
+    ]
     judge_bias = (
         measure_judge_bias(all_judgements, all_pairs) if "judge" in plan["stages"] else None
     )
@@ -507,8 +549,10 @@ def _warnings(
                 "(docs/design.md, lesson 1): its answers were produced outside its training format"
             )
         elif c["adapter"] and template["mismatch"] is None:
-            warnings.append(f"{c['name']}: the endpoint did not report its chat template; "
-                            "the match with the training template is unverified")  # fmt: skip
+            warnings.append(
+                f"{c['name']}: the endpoint did not report its chat template; "
+                "the match with the training template is unverified"
+            )
         if c["generations"] and c["truncation_rate"]["value"] > TRUNCATION_WARNING_RATE:
             warnings.append(
                 f"{c['name']}: {c['truncated']}/{c['generations']} answers hit the "
@@ -555,8 +599,10 @@ def _warnings(
     hygiene = plan["hygiene"]
     removed = len(hygiene["exact_duplicates"]) + len(hygiene["near_duplicates"])
     if removed:
-        warnings.append(f"{removed} duplicate prompt(s) removed before evaluation "
-                        f"({hygiene['n_input']} → {hygiene['n_kept']})")  # fmt: skip
+        warnings.append(
+            f"{removed} duplicate prompt(s) removed before evaluation "
+            f"({hygiene['n_input']} → {hygiene['n_kept']})"
+        )
     overlap = hygiene["training_overlap"]
     if overlap.get("measured") and (overlap["exact"] or overlap["near"]):
         kept = "removed" if hygiene["excluded_for_overlap"] else "kept"

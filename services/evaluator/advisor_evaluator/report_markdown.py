@@ -23,8 +23,10 @@ def _ci(estimate: dict[str, Any] | None, digits: int = 4, signed: bool = True) -
 def _rate(estimate: dict[str, Any] | None) -> str:
     if not estimate or estimate.get("value") is None:
         return "—"
-    return (f"{estimate['value'] * 100:.0f}% [{estimate['low'] * 100:.0f}%, "
-            f"{estimate['high'] * 100:.0f}%]")  # fmt: skip
+    return (
+        f"{estimate['value'] * 100:.0f}% [{estimate['low'] * 100:.0f}%, "
+        f"{estimate['high'] * 100:.0f}%]"
+    )
 
 
 def _preference_cells(report: dict[str, Any], candidate: dict[str, Any]) -> tuple[str, str]:
@@ -50,8 +52,10 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     lines += ["", f"{report['items']} prompts after hygiene; baseline: `{report['baseline']}`.", ""]
 
     lines += ["## Results (the paper's table)", ""]
-    lines += ["| candidate | BERTScore F1 | ROUGE-L | judge preference | ties | contradicted claims / answer | answers with a confident error | truncated |",
-              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "| candidate | BERTScore F1 | ROUGE-L | judge preference | ties | contradicted claims / answer | answers with a confident error | truncated |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for c in report["candidates"]:
         preference, ties = _preference_cells(report, c)
         f1 = (c["bertscore_f1"] or {}).get("value")
@@ -60,22 +64,31 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
             f"| `{c['name']}` ({c['role']}) | {_num(f1)} | {_num(rouge)} | {preference} | {ties} "
             f"| {_contradicted_cell(c)} | {_confident_cell(c)} | {c['truncated']}/{c['generations']} |"
         )
-    lines += ["", "Judge preference counts pairs judged in both orders; a pair whose two orders "
-              "disagree is a tie. Contradicted claims and confident errors (a contradicted claim "
-              "in an unhedged answer) come from the source-verified audit.", ""]  # fmt: skip
+    lines += [
+        "",
+        "Judge preference counts pairs judged in both orders; a pair whose two orders "
+        "disagree is a tie. Contradicted claims and confident errors (a contradicted claim "
+        "in an unhedged answer) come from the source-verified audit.",
+        "",
+    ]
     lines += _axes_section(report)
 
     if report["comparisons"]:
         lines += ["## Differences from the baseline (95% CIs)", ""]
-        lines += ["| challenger | Δ BERTScore F1 | Δ ROUGE-L | Δ contradicted / answer | "
-                  "win / tie / loss / unparseable | "
-                  "win rate | net preference | probability preference | Δ domain accuracy | "
-                  "Δ helpfulness |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "| challenger | Δ BERTScore F1 | Δ ROUGE-L | Δ contradicted / answer | "
+            "win / tie / loss / unparseable | "
+            "win rate | net preference | probability preference | Δ domain accuracy | "
+            "Δ helpfulness |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for comp in report["comparisons"]:
             judge = comp.get("judge") or {}
-            counts = (f"{judge['win']} / {judge['tie']} / {judge['loss']} / {judge['unparseable']}"
-                      if judge else "—")  # fmt: skip
+            counts = (
+                f"{judge['win']} / {judge['tie']} / {judge['loss']} / {judge['unparseable']}"
+                if judge
+                else "—"
+            )
             contradicted = (comp.get("correctness") or {}).get("contradicted_delta")
             lines.append(
                 f"| `{comp['challenger']}` | {_ci(comp['bertscore_f1_delta'])} | "
@@ -93,35 +106,53 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
     bias = report.get("judge_bias")
     if bias:
         judge = report["settings"]["judge"]
-        lines += ["## Judge bias (measured)", "",
-                  f"Judge: `{judge['model']}` at {judge.get('endpoint') or 'the inference API'}, "
-                  f"temperature {judge['temperature']}.", "",
-                  "| figure | value | unbiased judge |", "|---|---|---|",
-                  f"| position consistency (same verdict in both orders) | {_rate(bias['position_consistency'])} | 100% |",
-                  f"| first-slot win rate (decisive single-order verdicts) | {_rate(bias['first_slot_win_rate'])} | 50% |",
-                  f"| longer answer wins | {_rate(bias['longer_answer_win_rate'])} | ≈50% |",
-                  f"| correlation of win with relative length | {_num(bias['length_win_correlation'], 3)} | ≈0 |",
-                  f"| unparseable replies | {bias['unparseable']}/{bias['judgements']} | 0 |",
-                  *_probability_rows(bias),
-                  "", _methods_line(bias),
-                  "", f"Judge preferences {'can' if bias['reliable'] else 'can NOT'} be read as "
-                  "evidence of quality.", ""]  # fmt: skip
+        lines += [
+            "## Judge bias (measured)",
+            "",
+            f"Judge: `{judge['model']}` at {judge.get('endpoint') or 'the inference API'}, "
+            f"temperature {judge['temperature']}.",
+            "",
+            "| figure | value | unbiased judge |",
+            "|---|---|---|",
+            f"| position consistency (same verdict in both orders) | {_rate(bias['position_consistency'])} | 100% |",
+            f"| first-slot win rate (decisive single-order verdicts) | {_rate(bias['first_slot_win_rate'])} | 50% |",
+            f"| longer answer wins | {_rate(bias['longer_answer_win_rate'])} | ≈50% |",
+            f"| correlation of win with relative length | {_num(bias['length_win_correlation'], 3)} | ≈0 |",
+            f"| unparseable replies | {bias['unparseable']}/{bias['judgements']} | 0 |",
+            *_probability_rows(bias),
+            "",
+            _methods_line(bias),
+            "",
+            f"Judge preferences {'can' if bias['reliable'] else 'can NOT'} be read as "
+            "evidence of quality.",
+            "",
+        ]
 
     lines += _side_by_side_section(report)
     hygiene = report["hygiene"]
     overlap = hygiene["training_overlap"]
-    lines += ["## Prompt hygiene", "",
-              f"- prompts: {hygiene['n_input']} given, {hygiene['n_kept']} evaluated",
-              f"- exact duplicates removed: {len(hygiene['exact_duplicates'])}"
-              + _pairs(hygiene["exact_duplicates"], "duplicate_of"),
-              f"- near duplicates removed: {len(hygiene['near_duplicates'])}"
-              + _pairs(hygiene["near_duplicates"], "duplicate_of")]  # fmt: skip
+    lines += [
+        "## Prompt hygiene",
+        "",
+        f"- prompts: {hygiene['n_input']} given, {hygiene['n_kept']} evaluated",
+        f"- exact duplicates removed: {len(hygiene['exact_duplicates'])}"
+        + _pairs(hygiene["exact_duplicates"], "duplicate_of"),
+        f"- near duplicates removed: {len(hygiene['near_duplicates'])}"
+        + _pairs(hygiene["near_duplicates"], "duplicate_of"),
+    ]
     if overlap.get("measured"):
-        lines += [f"- overlap with the training set ({overlap['training_prompts']} prompts): "
-                  f"{len(overlap['exact'])} exact" + _pairs(overlap["exact"], "train_id")
-                  + f", {len(overlap['near'])} near" + _pairs(overlap["near"], "train_id")
-                  + (f"; excluded: {', '.join(hygiene['excluded_for_overlap'])}"
-                     if hygiene["excluded_for_overlap"] else "; kept in the evaluation")]  # fmt: skip
+        lines += [
+            f"- overlap with the training set ({overlap['training_prompts']} prompts): "
+            f"{len(overlap['exact'])} exact"
+            + _pairs(overlap["exact"], "train_id")
+            + f", {len(overlap['near'])} near"
+            + _pairs(overlap["near"], "train_id")
+            + (
+                f"; excluded: {', '.join(hygiene['excluded_for_overlap'])}"
+                if hygiene["excluded_for_overlap"]
+                else "; kept in the evaluation"
+            )
+        ]
     else:
         lines += [f"- overlap with the training set: not measured ({overlap.get('reason')})"]
     lines += [""]
@@ -137,10 +168,15 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
         else:
             what = "base model"
         observed = ", ".join(s[:12] for s in template["observed"]) or "not reported"
-        check = {True: "MISMATCH with training", False: "matches training",
-                 None: "no training template to compare" if not adapter else "unverified"}[template["mismatch"]]  # fmt: skip
-        lines.append(f"- `{c['name']}`: {what}; chat template {observed} ({check}); "
-                     f"truncation {_rate(c['truncation_rate'])}; mean answer {c['mean_answer_chars']} chars")  # fmt: skip
+        check = {
+            True: "MISMATCH with training",
+            False: "matches training",
+            None: "no training template to compare" if not adapter else "unverified",
+        }[template["mismatch"]]
+        lines.append(
+            f"- `{c['name']}`: {what}; chat template {observed} ({check}); "
+            f"truncation {_rate(c['truncation_rate'])}; mean answer {c['mean_answer_chars']} chars"
+        )
     lines += [""]
 
     if report["skipped"]:
@@ -149,13 +185,16 @@ def render_markdown(report: dict[str, Any], plots: list[str]) -> str:
         lines += ["## Warnings", ""] + [f"- {w}" for w in report["warnings"]] + [""]
     settings = report["settings"]
     gen, bert = settings["generation"], settings["bertscore"]
-    lines += ["## Settings", "",
-              f"- decoding: temperature {gen['temperature']}, top_p {gen['top_p']}, "
-              f"max_tokens {gen['max_tokens']}, seed {gen['seed'] if gen['seed'] is not None else 'none'}",
-              f"- BERTScore: encoder `{bert['encoder']}`, layers {bert['num_layers'] or 'default'}, "
-              f"baseline rescale {'on' if bert['rescale'] else 'off'}",
-              f"- bootstrap: {settings['bootstrap']['resamples']} resamples, seed {settings['bootstrap']['seed']}",
-              ""]  # fmt: skip
+    lines += [
+        "## Settings",
+        "",
+        f"- decoding: temperature {gen['temperature']}, top_p {gen['top_p']}, "
+        f"max_tokens {gen['max_tokens']}, seed {gen['seed'] if gen['seed'] is not None else 'none'}",
+        f"- BERTScore: encoder `{bert['encoder']}`, layers {bert['num_layers'] or 'default'}, "
+        f"baseline rescale {'on' if bert['rescale'] else 'off'}",
+        f"- bootstrap: {settings['bootstrap']['resamples']} resamples, seed {settings['bootstrap']['seed']}",
+        "",
+    ]
     if plots:
         lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     return "\n".join(lines)
@@ -202,8 +241,10 @@ def _contradicted_cell(candidate: dict[str, Any]) -> str:
 def _confident_cell(candidate: dict[str, Any]) -> str:
     correctness = candidate.get("correctness")
     if correctness:
-        return (f"{correctness['answers_with_confident_error']}/{correctness['answers']} "
-                f"({_rate(correctness['confident_error_share'])})")  # fmt: skip
+        return (
+            f"{correctness['answers_with_confident_error']}/{correctness['answers']} "
+            f"({_rate(correctness['confident_error_share'])})"
+        )
     errors = candidate.get("confident_errors")
     return "—" if errors is None else str(errors)
 
@@ -213,14 +254,18 @@ def _axes_section(report: dict[str, Any]) -> list[str]:
     rows = [c for c in report["comparisons"] if c.get("verdict_axes")]
     if not rows:
         return []
-    lines = ["## The verdict's three axes", "",
-             "Each axis is a paired difference, challenger − baseline, item by item (95% CI). "
-             "MDE: the smallest true difference this many items detects with 80% power; an "
-             "axis whose CI covers 0 is *not measurable at this size* when its MDE exceeds the "
-             "difference that matters, and shows *no difference* otherwise. Correctness decides "
-             "first, then preference; fidelity alone never makes a better advisor.", "",
-             "| challenger | axis | difference [95% CI] | n | MDE | matters from | outcome |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "## The verdict's three axes",
+        "",
+        "Each axis is a paired difference, challenger − baseline, item by item (95% CI). "
+        "MDE: the smallest true difference this many items detects with 80% power; an "
+        "axis whose CI covers 0 is *not measurable at this size* when its MDE exceeds the "
+        "difference that matters, and shows *no difference* otherwise. Correctness decides "
+        "first, then preference; fidelity alone never makes a better advisor.",
+        "",
+        "| challenger | axis | difference [95% CI] | n | MDE | matters from | outcome |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for comp in rows:
         verdict = comp["verdict_axes"]
         for axis, reading in verdict["axes"].items():
@@ -238,11 +283,15 @@ def _correctness_section(report: dict[str, Any]) -> list[str]:
     candidates = [c for c in report["candidates"] if c.get("correctness")]
     if not candidates:
         return []
-    lines = ["## Source-verified correctness (the auditor)", "",
-             "Every answer's claims checked against the source corpus: means per answer with "
-             "bootstrap CIs, the share of answers with a confident error with a Wilson CI.", "",
-             "| candidate | answers | claims / answer | supported / answer | contradicted / answer | answers with a confident error |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "## Source-verified correctness (the auditor)",
+        "",
+        "Every answer's claims checked against the source corpus: means per answer with "
+        "bootstrap CIs, the share of answers with a confident error with a Wilson CI.",
+        "",
+        "| candidate | answers | claims / answer | supported / answer | contradicted / answer | answers with a confident error |",
+        "|---|---|---|---|---|---|",
+    ]
     for c in candidates:
         k = c["correctness"]
         lines.append(
@@ -254,13 +303,18 @@ def _correctness_section(report: dict[str, Any]) -> list[str]:
         (f"`{c['challenger']}` − `{c['baseline']}`", c.get("correctness"))
         for c in report["comparisons"]
     ]
-    pairs += [(f"`{c['a']}` − `{c['b']}`", c.get("correctness"))
-              for c in report.get("contrasts", [])]  # fmt: skip
+    pairs += [
+        (f"`{c['a']}` − `{c['b']}`", c.get("correctness")) for c in report.get("contrasts", [])
+    ]
     pairs = [(label, k) for label, k in pairs if k]
     if pairs:
-        lines += ["", "Paired, answer by answer on the same prompts (MDE at 80% power):", "",
-                  "| difference | Δ contradicted / answer | MDE | Δ supported / answer | Δ share with a confident error |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "Paired, answer by answer on the same prompts (MDE at 80% power):",
+            "",
+            "| difference | Δ contradicted / answer | MDE | Δ supported / answer | Δ share with a confident error |",
+            "|---|---|---|---|---|",
+        ]
         for label, k in pairs:
             lines.append(
                 f"| {label} | {_ci(k['contradicted_delta'], 2)} | "
@@ -274,13 +328,18 @@ def _contrasts_section(report: dict[str, Any]) -> list[str]:
     contrasts = report.get("contrasts") or []
     if not contrasts:
         return []
-    lines = ["## Contrasts between candidates (95% CIs)", "",
-             "| contrast | Δ BERTScore F1 | Δ ROUGE-L | Δ contradicted / answer |",
-             "|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "## Contrasts between candidates (95% CIs)",
+        "",
+        "| contrast | Δ BERTScore F1 | Δ ROUGE-L | Δ contradicted / answer |",
+        "|---|---|---|---|",
+    ]
     for c in contrasts:
         contradicted = (c.get("correctness") or {}).get("contradicted_delta")
-        lines.append(f"| `{c['a']}` − `{c['b']}` | {_ci(c['bertscore_f1_delta'])} | "
-                     f"{_ci(c['rouge_l_delta'])} | {_ci(contradicted, 2)} |")  # fmt: skip
+        lines.append(
+            f"| `{c['a']}` − `{c['b']}` | {_ci(c['bertscore_f1_delta'])} | "
+            f"{_ci(c['rouge_l_delta'])} | {_ci(contradicted, 2)} |"
+        )
     return lines + [""]
 
 
@@ -295,9 +354,13 @@ def _side_by_side_section(report: dict[str, Any]) -> list[str]:
     pairs = [(a, b, [i for i in items if i in rows]) for a, b, items in pairs]
     if not any(items for _, _, items in pairs):
         return []
-    lines = ["## The most telling prompts, side by side", "",
-             "Per compared pair, the prompts on which the two differ most in contradicted "
-             "claims, then in BERTScore F1.", ""]  # fmt: skip
+    lines = [
+        "## The most telling prompts, side by side",
+        "",
+        "Per compared pair, the prompts on which the two differ most in contradicted "
+        "claims, then in BERTScore F1.",
+        "",
+    ]
     for a, b, items in pairs:
         if not items:
             continue
@@ -321,8 +384,10 @@ def answer_figures(answer: dict[str, Any]) -> str:
     if answer.get("bertscore_f1") is not None:
         parts.append(f"BERTScore F1 {answer['bertscore_f1']:.3f}")
     if "contradicted" in answer:
-        parts.append(f"{answer['supported']} supported, {answer['contradicted']} contradicted "
-                     f"of {answer['claims']} claims")  # fmt: skip
+        parts.append(
+            f"{answer['supported']} supported, {answer['contradicted']} contradicted "
+            f"of {answer['claims']} claims"
+        )
     if answer.get("truncated"):
         parts.append("cut at the token cap")
     return "; ".join(parts) or "no figures"

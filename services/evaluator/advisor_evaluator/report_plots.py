@@ -73,8 +73,11 @@ def plot_deltas(report: dict[str, Any]) -> bytes | None:
 
 def plot_reference_metrics(report: dict[str, Any]) -> bytes | None:
     """Mean BERTScore F1 and ROUGE-L per candidate, with bootstrap CIs."""
-    panels = [(m, t) for m, t in (("bertscore_f1", "BERTScore F1"), ("rouge_l", "ROUGE-L F1"))
-              if any(c[m] for c in report["candidates"])]  # fmt: skip
+    panels = [
+        (m, t)
+        for m, t in (("bertscore_f1", "BERTScore F1"), ("rouge_l", "ROUGE-L F1"))
+        if any(c[m] for c in report["candidates"])
+    ]
     if not panels:
         return None
     figure, axes = _figure(1, len(panels), figsize=(5 * len(panels), 3.2))
@@ -123,17 +126,25 @@ def plot_judge_bias(report: dict[str, Any]) -> bytes | None:
     bias = report.get("judge_bias")
     if not bias:
         return None
-    figures = [("position consistency", bias["position_consistency"], 1.0),
-               ("first-slot win rate", bias["first_slot_win_rate"], 0.5),
-               ("longer answer wins", bias["longer_answer_win_rate"], 0.5)]  # fmt: skip
+    figures = [
+        ("position consistency", bias["position_consistency"], 1.0),
+        ("first-slot win rate", bias["first_slot_win_rate"], 0.5),
+        ("longer answer wins", bias["longer_answer_win_rate"], 0.5),
+    ]
     figure, axes = _figure(figsize=(7, 2.8))
     axis = axes[0, 0]
     for row, (_label, estimate, ideal) in enumerate(figures):
         axis.plot([ideal], [row], marker="|", markersize=18, color="black")
         if estimate.get("value") is not None:
             low_err, high_err = _error(estimate)
-            axis.errorbar([estimate["value"]], [row], xerr=[[low_err], [high_err]], fmt="o",
-                          color="tab:purple", capsize=5)  # fmt: skip
+            axis.errorbar(
+                [estimate["value"]],
+                [row],
+                xerr=[[low_err], [high_err]],
+                fmt="o",
+                color="tab:purple",
+                capsize=5,
+            )
     axis.set_yticks(range(len(figures)), [f[0] for f in figures])
     axis.set_xlim(-0.02, 1.02)
     correlation = bias["length_win_correlation"]
@@ -166,13 +177,22 @@ def plot_three_axes(report: dict[str, Any]) -> bytes | None:
             estimate = reading.get("estimate")
             if estimate and estimate.get("low") is not None:
                 colour = OUTCOME_COLOURS.get(reading["outcome"], "tab:gray")
-                panels[axis].append((f"{comp['challenger']} − {comp['baseline']}", estimate,
-                                     colour, reading.get("mde"), reading["relevant"]))  # fmt: skip
+                panels[axis].append(
+                    (
+                        f"{comp['challenger']} − {comp['baseline']}",
+                        estimate,
+                        colour,
+                        reading.get("mde"),
+                        reading["relevant"],
+                    )
+                )
     for contrast in report.get("contrasts") or []:
         label = f"{contrast['a']} − {contrast['b']}"
         contradicted = (contrast.get("correctness") or {}).get("contradicted_delta")
-        for axis, estimate in (("correctness", contradicted),
-                               ("fidelity", contrast.get("bertscore_f1_delta"))):  # fmt: skip
+        for axis, estimate in (
+            ("correctness", contradicted),
+            ("fidelity", contrast.get("bertscore_f1_delta")),
+        ):
             if estimate and estimate.get("low") is not None:
                 panels[axis].append((label, estimate, "black", estimate.get("mde"), 0.0))
     shown = [(axis, rows) for axis, rows in panels.items() if rows]
@@ -185,11 +205,18 @@ def plot_three_axes(report: dict[str, Any]) -> bytes | None:
         span = 1e-6
         for row, (_label, estimate, colour, mde, relevant) in enumerate(rows):
             low_err, high_err = _error(estimate)
-            axis_plot.errorbar([estimate["value"]], [row], xerr=[[low_err], [high_err]], fmt="o",
-                               color=colour, capsize=4)  # fmt: skip
+            axis_plot.errorbar(
+                [estimate["value"]],
+                [row],
+                xerr=[[low_err], [high_err]],
+                fmt="o",
+                color=colour,
+                capsize=4,
+            )
             if mde:
-                axis_plot.fill_between([-mde, mde], row - 0.3, row + 0.3, color="tab:blue",
-                                       alpha=0.12, linewidth=0)  # fmt: skip
+                axis_plot.fill_between(
+                    [-mde, mde], row - 0.3, row + 0.3, color="tab:blue", alpha=0.12, linewidth=0
+                )
             span = max(span, abs(estimate["low"]), abs(estimate["high"]), mde or 0, relevant)
         relevant = max(r[4] for r in rows)
         if relevant:
@@ -201,8 +228,9 @@ def plot_three_axes(report: dict[str, Any]) -> bytes | None:
         axis_plot.set_ylim(-0.7, len(rows) - 0.3)
         axis_plot.invert_yaxis()
         axis_plot.set_title(AXIS_TITLES[axis], fontsize=9, loc="left")
-    figure.suptitle("The three axes (95% CI; blue band: MDE at 80% power; dotted: what matters)",
-                    fontsize=10)  # fmt: skip
+    figure.suptitle(
+        "The three axes (95% CI; blue band: MDE at 80% power; dotted: what matters)", fontsize=10
+    )
     return _png(figure)
 
 

@@ -131,8 +131,13 @@ def _order_verdict(record: dict[str, Any] | None, order: Order) -> OrderVerdict:
         reading.outcome
     ]  # type: ignore[assignment]
     margin = (record.get("logprobs") or {}).get("margin")
-    return OrderVerdict(order=order, preference=preference, prefers=prefers, margin=margin,
-                        method=record.get("method"))  # fmt: skip
+    return OrderVerdict(
+        order=order,
+        preference=preference,
+        prefers=prefers,
+        margin=margin,
+        method=record.get("method"),
+    )
 
 
 def _judgement(results: JobResults, candidate: str, item: str) -> PairJudgement | None:
@@ -144,10 +149,15 @@ def _judgement(results: JobResults, candidate: str, item: str) -> PairJudgement 
         return PairJudgement(orders=orders)
     readings = [
         deblind(
-            Verdict(records[o]["verdict"]["preference"], SlotScores(None, None),  # type: ignore[index]
-                    SlotScores(None, None)), o)
+            Verdict(
+                records[o]["verdict"]["preference"],
+                SlotScores(None, None),  # type: ignore[index]
+                SlotScores(None, None),
+            ),
+            o,
+        )
         for o in ORDERS
-    ]  # fmt: skip
+    ]
     pair = combine_orders(readings[0], readings[1])
     return PairJudgement(orders=orders, result=pair.result, consistent=pair.consistent)
 
@@ -177,15 +187,21 @@ def _audit(audit_id: str | None, findings: list[dict[str, Any]]) -> SampleAudit:
     for finding in findings:
         if finding.get("verdict") != "contradicted":
             continue
-        check = next((c for c in finding.get("checks", []) if c.get("verdict") == "contradicted"),
-                     {})  # fmt: skip
-        contradicted.append(SampleFinding(
-            claim=finding.get("claim", ""), start=finding.get("start"), end=finding.get("end"),
-            error_class=finding.get("error_class"),
-            confident_error=bool(finding.get("confident_error")),
-            hedged=bool(finding.get("hedged")), reason=check.get("reason", ""),
-            evidence=[SampleEvidence.model_validate(e) for e in finding.get("evidence", [])],
-        ))  # fmt: skip
+        check = next(
+            (c for c in finding.get("checks", []) if c.get("verdict") == "contradicted"), {}
+        )
+        contradicted.append(
+            SampleFinding(
+                claim=finding.get("claim", ""),
+                start=finding.get("start"),
+                end=finding.get("end"),
+                error_class=finding.get("error_class"),
+                confident_error=bool(finding.get("confident_error")),
+                hedged=bool(finding.get("hedged")),
+                reason=check.get("reason", ""),
+                evidence=[SampleEvidence.model_validate(e) for e in finding.get("evidence", [])],
+            )
+        )
     return SampleAudit(audit_id=audit_id, claims=len(findings), contradicted=contradicted)
 
 
@@ -222,25 +238,44 @@ def sample_rows(plan: dict[str, Any], results: JobResults) -> list[SampleRow]:
             generation = results.get_or_none(generation_key(candidate["key"], item["key"])) or {}
             figures = scores[candidate["key"]].get(item["key"], {})
             audit_id, by_item = audits[candidate["key"]]
-            answers.append(SampleAnswer(
-                candidate=candidate["name"], role=candidate["role"],
-                text=generation.get("text"), finish_reason=generation.get("finish_reason"),
-                truncated=bool(generation.get("truncated")),
-                bertscore_f1=(figures.get("bertscore") or {}).get("f1"),
-                rouge_l=figures.get("rouge_l"),
-                judgement=(_judgement(results, candidate["key"], item["key"])
-                           if candidate["role"] == "challenger" else None),
-                audit=(_audit(audit_id, by_item.get(item["id"], []))
-                       if factuality and audit_id is not None else None),
-            ))  # fmt: skip
+            answers.append(
+                SampleAnswer(
+                    candidate=candidate["name"],
+                    role=candidate["role"],
+                    text=generation.get("text"),
+                    finish_reason=generation.get("finish_reason"),
+                    truncated=bool(generation.get("truncated")),
+                    bertscore_f1=(figures.get("bertscore") or {}).get("f1"),
+                    rouge_l=figures.get("rouge_l"),
+                    judgement=(
+                        _judgement(results, candidate["key"], item["key"])
+                        if candidate["role"] == "challenger"
+                        else None
+                    ),
+                    audit=(
+                        _audit(audit_id, by_item.get(item["id"], []))
+                        if factuality and audit_id is not None
+                        else None
+                    ),
+                )
+            )
         baseline = next(a for a in answers if a.role == "baseline")
-        rows.append(SampleRow(
-            key=item["key"], id=item["id"], topic=item.get("topic"), prompt=item["prompt"],
-            reference=item.get("reference"), answers=answers,
-            disagreement=any(_signals_disagree(a, baseline) for a in answers
-                             if a.role == "challenger"),
-            confident_error=any(a.audit is not None and a.audit.confident_error for a in answers),
-        ))  # fmt: skip
+        rows.append(
+            SampleRow(
+                key=item["key"],
+                id=item["id"],
+                topic=item.get("topic"),
+                prompt=item["prompt"],
+                reference=item.get("reference"),
+                answers=answers,
+                disagreement=any(
+                    _signals_disagree(a, baseline) for a in answers if a.role == "challenger"
+                ),
+                confident_error=any(
+                    a.audit is not None and a.audit.confident_error for a in answers
+                ),
+            )
+        )
     return rows
 
 
@@ -254,7 +289,10 @@ def sample_page(
     page = kept[offset : offset + limit]
     more = offset + limit < len(kept)
     return SamplePage(
-        data=page, next_cursor=str(offset + limit) if more else None, has_more=more,
-        total=len(kept), topics=topics,
+        data=page,
+        next_cursor=str(offset + limit) if more else None,
+        has_more=more,
+        total=len(kept),
+        topics=topics,
         candidates=[{"name": c["name"], "role": c["role"]} for c in plan["candidates"]],
-    )  # fmt: skip
+    )

@@ -42,23 +42,27 @@ def check_judge(runtime: Runtime, spec: EvaluationCreate) -> None:
         configured = ", ".join(sorted(runtime.settings.judge_endpoints)) or "none"
         raise EvaluationInputError(
             f"no judge endpoint named {name[:64]!r} is configured (configured: {configured})",
-            param="judge.endpoint", code="unknown_judge_endpoint",
-        )  # fmt: skip
+            param="judge.endpoint",
+            code="unknown_judge_endpoint",
+        )
     try:
         listing = runtime.judge(name).list_models()
     except (EndpointUnavailable, EndpointRejected) as exc:
         log.warning("judge endpoint %r failed its check: %s", name or "inference", exc)
         raise EvaluationInputError(
             f"the judge endpoint {name or 'inference'!r} is not available",
-            param="judge.endpoint", code="judge_unavailable", status=503,
-        ) from None  # fmt: skip
+            param="judge.endpoint",
+            code="judge_unavailable",
+            status=503,
+        ) from None
     models = {str(model.get("id")) for model in listing}
     if spec.judge.model not in models:
         raise EvaluationInputError(
             f"the judge endpoint does not serve {spec.judge.model[:100]!r} "
             f"(it serves: {', '.join(sorted(models)[:10])})",
-            param="judge.model", code="unknown_judge_model",
-        )  # fmt: skip
+            param="judge.model",
+            code="unknown_judge_model",
+        )
 
 
 def validate_submission(runtime: Runtime, spec: EvaluationCreate) -> dict[str, dict[str, Any]]:
@@ -72,8 +76,9 @@ def validate_submission(runtime: Runtime, spec: EvaluationCreate) -> dict[str, d
         raise EvaluationInputError(
             f"unknown model(s) {', '.join(repr(u[:100]) for u in unknown)}; the inference API "
             f"serves: {', '.join(sorted(models)[:10])}",
-            param="candidates", code="unknown_model",
-        )  # fmt: skip
+            param="candidates",
+            code="unknown_model",
+        )
     if "judge" in spec.metrics:
         check_judge(runtime, spec)
     return models
@@ -99,14 +104,16 @@ def create_evaluation(
         # submission died half-way. Its key cannot be honoured; a new one can.
         raise EvaluationInputError(
             "this Idempotency-Key belongs to a submission that did not complete; use a new key",
-            code="idempotency_conflict", status=409,
-        ) from None  # fmt: skip
+            code="idempotency_conflict",
+            status=409,
+        ) from None
     if not created:
         if record.request != spec.public_request():
             raise EvaluationInputError(
-                "this Idempotency-Key was used for a different request", code="idempotency_conflict",
+                "this Idempotency-Key was used for a different request",
+                code="idempotency_conflict",
                 status=409,
-            )  # fmt: skip
+            )
         return record, False
     runtime.results(record.id).put_once("request.json", spec.model_dump(mode="json"))
     runtime.heartbeat(record.id)  # queued work is alive: the reconciler leaves it to the queue

@@ -33,8 +33,13 @@ SCORE_TIME_LIMIT_S = 600
 FACTUALITY_TIME_LIMIT_S = 4 * 3600
 ADVANCE_TIME_LIMIT_S = 1800
 # `shared=False`: each app (worker, API in-process worker, CLI) keeps its own runtime closure.
-RELIABLE = {"bind": True, "acks_late": True, "reject_on_worker_lost": True, "max_retries": None,
-            "shared": False}  # fmt: skip
+RELIABLE = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "max_retries": None,
+    "shared": False,
+}
 
 
 def backoff_s(failures: int) -> float:
@@ -62,8 +67,12 @@ class EvaluatorTasks:
 def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorTasks:
     """Define the evaluator's tasks on `app`; `runtime_of` gives the process's runtime."""
 
-    @app.task(name="evaluator.advance", soft_time_limit=ADVANCE_TIME_LIMIT_S,
-              time_limit=ADVANCE_TIME_LIMIT_S + 60, **RELIABLE)  # fmt: skip
+    @app.task(
+        name="evaluator.advance",
+        soft_time_limit=ADVANCE_TIME_LIMIT_S,
+        time_limit=ADVANCE_TIME_LIMIT_S + 60,
+        **RELIABLE,
+    )
     def advance(self: Task, job_id: str, recover: bool = False, watch: bool = False) -> str:
         """One step of a job: plan, dispatch the next round as a chord, report, or fail.
 
@@ -145,17 +154,22 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
         if unavailable is not None:
             raise self.retry(
                 kwargs={"job_id": job_id, "unit_data": unit_data, "failures": failures + 1},
-                countdown=backoff_s(failures), exc=unavailable,
-            )  # fmt: skip
+                countdown=backoff_s(failures),
+                exc=unavailable,
+            )
         runtime.heartbeat(job_id)
         return "done"
 
-    limits = {"generate": ENDPOINT_TIME_LIMIT_S, "score": SCORE_TIME_LIMIT_S,
-              "judge": ENDPOINT_TIME_LIMIT_S, "factuality": FACTUALITY_TIME_LIMIT_S}  # fmt: skip
+    limits = {
+        "generate": ENDPOINT_TIME_LIMIT_S,
+        "score": SCORE_TIME_LIMIT_S,
+        "judge": ENDPOINT_TIME_LIMIT_S,
+        "factuality": FACTUALITY_TIME_LIMIT_S,
+    }
     units = {
         stage: app.task(
             name=f"evaluator.{stage}", soft_time_limit=limit, time_limit=limit + 60, **RELIABLE
-        )(run_unit)  # fmt: skip
+        )(run_unit)
         for stage, limit in limits.items()
     }
     return EvaluatorTasks(advance, units)

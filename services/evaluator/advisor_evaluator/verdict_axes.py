@@ -99,8 +99,10 @@ def _signed(value: float, digits: int) -> str:
 
 
 def _interval(estimate: Estimate, digits: int) -> str:
-    return (f"{_signed(estimate.value, digits)} [{_signed(estimate.low, digits)}, "
-            f"{_signed(estimate.high, digits)}]")  # fmt: skip
+    return (
+        f"{_signed(estimate.value, digits)} [{_signed(estimate.low, digits)}, "
+        f"{_signed(estimate.high, digits)}]"
+    )
 
 
 def _digits(relevant: float) -> int:
@@ -127,31 +129,67 @@ def read_axis(evidence: AxisEvidence) -> AxisReading:
     digits = _digits(evidence.relevant)
     if evidence.missing is not None or estimate is None or estimate.n == 0:
         reason = evidence.missing or "no paired figures"
-        return AxisReading(evidence.axis, "not measured", None, None, evidence.relevant,
-                           f"{evidence.axis}: not measured ({reason})")  # fmt: skip
+        return AxisReading(
+            evidence.axis,
+            "not measured",
+            None,
+            None,
+            evidence.relevant,
+            f"{evidence.axis}: not measured ({reason})",
+        )
     mde = minimum_detectable_effect(evidence.sd, estimate.n)
     figure = f"{evidence.measure} {_interval(estimate, digits)}, n = {estimate.n}"
     if evidence.unusable is not None:
-        return AxisReading(evidence.axis, "not evidence", estimate, mde, evidence.relevant,
-                           f"{evidence.axis}: not evidence ({figure}): {evidence.unusable}")  # fmt: skip
+        return AxisReading(
+            evidence.axis,
+            "not evidence",
+            estimate,
+            mde,
+            evidence.relevant,
+            f"{evidence.axis}: not evidence ({figure}): {evidence.unusable}",
+        )
     if estimate.excludes_zero():
         outcome = _moved(evidence, estimate)
         words = _direction_words(evidence, outcome)
-        return AxisReading(evidence.axis, outcome, estimate, mde, evidence.relevant,
-                           f"{evidence.axis}: {words} ({figure})")  # fmt: skip
+        return AxisReading(
+            evidence.axis,
+            outcome,
+            estimate,
+            mde,
+            evidence.relevant,
+            f"{evidence.axis}: {words} ({figure})",
+        )
     if mde is None:
-        return AxisReading(evidence.axis, "not measurable", estimate, None, evidence.relevant,
-                           f"{evidence.axis}: not measurable at this size ({figure}): too few "
-                           "items to compute a minimum detectable effect")  # fmt: skip
+        return AxisReading(
+            evidence.axis,
+            "not measurable",
+            estimate,
+            None,
+            evidence.relevant,
+            f"{evidence.axis}: not measurable at this size ({figure}): too few "
+            "items to compute a minimum detectable effect",
+        )
     mde_text = f"{mde:.{digits}f}"
     if mde > evidence.relevant:
-        return AxisReading(evidence.axis, "not measurable", estimate, mde, evidence.relevant,
-                           f"{evidence.axis}: not measurable at this size ({figure}): only a "
-                           f"difference of {mde_text} or more would show (the minimum detectable "
-                           f"effect at 80 % power), and {evidence.relevant:g} is what matters")  # fmt: skip
-    return AxisReading(evidence.axis, "no difference", estimate, mde, evidence.relevant,
-                       f"{evidence.axis}: no difference ({figure}): a difference of {mde_text} "
-                       "or more would have shown (the minimum detectable effect at 80 % power)")  # fmt: skip
+        return AxisReading(
+            evidence.axis,
+            "not measurable",
+            estimate,
+            mde,
+            evidence.relevant,
+            f"{evidence.axis}: not measurable at this size ({figure}): only a "
+            f"difference of {mde_text} or more would show (the minimum detectable "
+            f"effect at 80 % power), and {evidence.relevant:g} is what matters",
+        )
+    return AxisReading(
+        evidence.axis,
+        "no difference",
+        estimate,
+        mde,
+        evidence.relevant,
+        f"{evidence.axis}: no difference ({figure}): a difference of {mde_text} "
+        "or more would have shown (the minimum detectable effect at 80 % power)",
+    )
 
 
 def three_axis_verdict(
@@ -169,8 +207,11 @@ def three_axis_verdict(
         )
     elif fidelity is not None and fidelity.outcome in ("better", "worse"):
         deciding = "fidelity"
-        outcome = ("closer to the references only" if fidelity.outcome == "better"
-                   else "further from the references only")  # fmt: skip
+        outcome = (
+            "closer to the references only"
+            if fidelity.outcome == "better"
+            else "further from the references only"
+        )
         head = (
             f"{challenger} is {outcome.removesuffix(' only')} than {baseline}, and only "
             "fidelity moved: neither source-verified correctness nor the judge shows a "
@@ -181,8 +222,11 @@ def three_axis_verdict(
         head = f"no axis shows a difference between {challenger} and {baseline}"
     # A quality axis that decides is said in the head; fidelity deciding alone is said first.
     details = [axes["fidelity"].text] if deciding == "fidelity" else []
-    details += [axes[n].text for n in ("correctness", "preference", "fidelity")
-                if n in axes and n != deciding]  # fmt: skip
+    details += [
+        axes[n].text
+        for n in ("correctness", "preference", "fidelity")
+        if n in axes and n != deciding
+    ]
     notes = _disagreements(axes, deciding)
     text = head + ". " + "; ".join(details) + "." + "".join(f" {n}" for n in notes)
     return ThreeAxisVerdict(outcome, deciding, text, axes)
@@ -196,6 +240,8 @@ def _disagreements(axes: dict[Axis, AxisReading], deciding: Axis | None) -> list
     if len(quality) == 2:
         notes.append("The judge and the sources disagree; the sources decide.")
     if fidelity in ("better", "worse") and quality and fidelity not in quality:
-        notes.append("Similarity to the references and answer quality moved apart: "
-                     "similarity is not quality.")  # fmt: skip
+        notes.append(
+            "Similarity to the references and answer quality moved apart: "
+            "similarity is not quality."
+        )
     return notes

@@ -25,10 +25,14 @@ class NativeChoices(Protocol):
 def one_choice_requests(request: GenerationRequest) -> list[GenerationRequest]:
     params = request.params
     return [
-        dataclasses.replace(request, params=dataclasses.replace(
-            params, n=1, seed=None if params.seed is None else params.seed + index))
+        dataclasses.replace(
+            request,
+            params=dataclasses.replace(
+                params, n=1, seed=None if params.seed is None else params.seed + index
+            ),
+        )
         for index in range(params.n)
-    ]  # fmt: skip
+    ]
 
 
 async def generate_choices(engine: Engine, request: GenerationRequest) -> list[GenerationResult]:

@@ -21,25 +21,25 @@ def serve(
         None,
         help="Base model: 'smollm2-135m-instruct', a local folder or a hub id "
         "(default: ADVISOR_BASE_MODEL, else the embedded model).",
-    ),  # fmt: skip
+    ),
     adapter: list[str] = typer.Option(
         [],
         "--adapter",
         help="Adapter NAME@VERSION (or NAME for the latest) to load from the "
         "store at start; repeatable.",
-    ),  # fmt: skip
+    ),
     api_key: str | None = typer.Option(
         None,
         "--api-key",
         help="Bearer key clients must send (default: ADVISOR_API_KEYS, else a "
         "random key printed at start).",
-    ),  # fmt: skip
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
     timeout_graceful_shutdown: int = typer.Option(
         8,
         help="Seconds in-flight requests get to finish after SIGTERM/Ctrl-C; then they are "
         "cancelled, their generations with them.",
-    ),  # fmt: skip
+    ),
 ) -> None:
     """Serve the base model and adapters over the OpenAI API with the in-process HF engine."""
     import uvicorn
@@ -74,6 +74,11 @@ def serve(
     )
     # The deployed command's protocol and shutdown bound: a slow client's socket is closed at
     # the read deadline; on SIGTERM, requests still generating are cancelled after the bound.
-    uvicorn.run(app, host=host, port=port, log_level=log_level,
-                http=ReadDeadlineProtocol,
-                timeout_graceful_shutdown=timeout_graceful_shutdown)  # fmt: skip
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        http=ReadDeadlineProtocol,
+        timeout_graceful_shutdown=timeout_graceful_shutdown,
+    )

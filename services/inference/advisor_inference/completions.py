@@ -30,30 +30,39 @@ def refuse_unsupported(body: ChatCompletionCreate, info: EngineInfo) -> None:
     unknown fields (as OpenAI's own server does), parameters no engine here honours when they
     hold a value, and the ones this engine lacks."""
     for name in body.model_extra or {}:
-        raise InvalidParameterError(f"unrecognized request argument supplied: {name[:100]}",
-                                    param=name[:100], code="unknown_parameter")  # fmt: skip
+        raise InvalidParameterError(
+            f"unrecognized request argument supplied: {name[:100]}",
+            param=name[:100],
+            code="unknown_parameter",
+        )
     for name, (accepted, reason) in UNSUPPORTED.items():
         if not accepted(getattr(body, name)):
-            raise InvalidParameterError(f"{name}: {reason}", param=name,
-                                        code="unsupported_parameter")  # fmt: skip
+            raise InvalidParameterError(
+                f"{name}: {reason}", param=name, code="unsupported_parameter"
+            )
     if body.stream_options and body.stream_options.include_obfuscation:
-        raise InvalidParameterError("stream_options.include_obfuscation is not supported",
-                                    param="stream_options", code="unsupported_parameter")  # fmt: skip
+        raise InvalidParameterError(
+            "stream_options.include_obfuscation is not supported",
+            param="stream_options",
+            code="unsupported_parameter",
+        )
     if body.logprobs and not info.logprobs:
         raise InvalidParameterError("logprobs are not supported by this engine", param="logprobs")
     if body.structured_output and not info.structured_output:
         raise InvalidParameterError(
             f"response_format {body.response_format['type']!r} needs an engine with structured "
-            "output (vLLM); this one generates free text only", param="response_format",
+            "output (vLLM); this one generates free text only",
+            param="response_format",
             code="unsupported_parameter",
-        )  # fmt: skip
+        )
     if body.logit_bias and info.vocab_size is not None:
         beyond = [t for t in body.logit_bias if int(t) >= info.vocab_size]
         if beyond:
             raise InvalidParameterError(
                 f"logit_bias: token id {beyond[0]} is beyond the vocabulary "
-                f"(0 to {info.vocab_size - 1})", param="logit_bias",
-            )  # fmt: skip
+                f"(0 to {info.vocab_size - 1})",
+                param="logit_bias",
+            )
 
 
 def to_generation_request(body: ChatCompletionCreate, engine_model: str) -> GenerationRequest:
@@ -83,8 +92,11 @@ def new_completion_id() -> str:
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 def logprobs_body(tokens: tuple[TokenLogprob, ...] | None) -> dict[str, Any] | None:
@@ -143,17 +155,26 @@ class ChunkWriter:
         logprobs: tuple[TokenLogprob, ...] | None = None,
         index: int = 0,
     ) -> bytes:
-        choice = {"index": index, "delta": delta, "finish_reason": finish_reason,
-                  "logprobs": logprobs_body(logprobs)}  # fmt: skip
+        choice = {
+            "index": index,
+            "delta": delta,
+            "finish_reason": finish_reason,
+            "logprobs": logprobs_body(logprobs),
+        }
         return self._encode({"choices": [choice]})
 
     def usage_event(self, prompt_tokens: int, completion_tokens: int) -> bytes:
         return self._encode({"choices": [], "usage": usage(prompt_tokens, completion_tokens)})
 
     def _encode(self, fields: dict[str, Any]) -> bytes:
-        chunk: dict[str, Any] = {"id": self.id, "object": "chat.completion.chunk",
-                                 "created": self.created, "model": self.model,
-                                 "system_fingerprint": None, **fields}  # fmt: skip
+        chunk: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": None,
+            **fields,
+        }
         if self.include_usage:
             chunk.setdefault("usage", None)  # OpenAI: null on every chunk but the last
         return b"data: " + json.dumps(chunk, ensure_ascii=False).encode() + b"\n\n"
@@ -176,8 +197,9 @@ async def sse_events(
             # Tokens whose text was held back (a possible stop string) come with a later delta;
             # the last ones may come with no text at all, and still get their content chunk.
             if delta.text or delta.logprobs:
-                yield writer.event({"content": delta.text}, logprobs=delta.logprobs,
-                                   index=delta.index)  # fmt: skip
+                yield writer.event(
+                    {"content": delta.text}, logprobs=delta.logprobs, index=delta.index
+                )
             if delta.finish_reason is not None:
                 yield writer.event({}, delta.finish_reason, index=delta.index)
                 prompt = max(prompt, delta.prompt_tokens or 0)

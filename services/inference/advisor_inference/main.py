@@ -57,10 +57,13 @@ def create_app(
     # The OpenAPI schema and docs are unauthenticated routes: development only (F9).
     docs = settings.environment == "development"
     app = FastAPI(
-        title="advisor-stack inference gateway", version="0.1.0", lifespan=lifespan,
-        docs_url="/docs" if docs else None, redoc_url=None,
+        title="advisor-stack inference gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
-    )  # fmt: skip
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = store

@@ -46,14 +46,18 @@ class ChatMessage(BaseModel):
     def _refuse_unrendered_fields(self) -> ChatMessage:
         used = sorted(k for k, v in (self.model_extra or {}).items() if not _is_unset(v))
         if used:
-            raise ValueError(f"{', '.join(used)[:100]}: not supported in messages (the chat "
-                             "template renders only role and text content)")  # fmt: skip
+            raise ValueError(
+                f"{', '.join(used)[:100]}: not supported in messages (the chat "
+                "template renders only role and text content)"
+            )
         return self
 
     def as_template_message(self) -> dict[str, str]:
-        text = self.content if isinstance(self.content, str) else "".join(
-            part.text for part in self.content
-        )  # fmt: skip
+        text = (
+            self.content
+            if isinstance(self.content, str)
+            else "".join(part.text for part in self.content)
+        )
         role = "system" if self.role == "developer" else self.role
         return {"role": role, "content": text}
 
@@ -186,8 +190,10 @@ UNSUPPORTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "verbosity": (_is_unset, "verbosity is not supported"),
     "web_search_options": (_is_unset, "web search is not supported"),
     "store": (_accepted_values(False), "completions are not stored by this server"),
-    "metadata": (_is_unset, "metadata is kept only with stored completions, which this server "
-                            "does not keep"),
+    "metadata": (
+        _is_unset,
+        "metadata is kept only with stored completions, which this server does not keep",
+    ),
     "service_tier": (_accepted_values("auto", "default"), "this server has one service tier"),
     "user": (_is_unset, "end-user ids are not recorded by this server"),
     "safety_identifier": (_is_unset, "end-user ids are not recorded by this server"),
@@ -195,7 +201,7 @@ UNSUPPORTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "prompt_cache_retention": (_is_unset, "prompt caching is not configurable here"),
     "prompt_cache_options": (_is_unset, "prompt caching is not configurable here"),
     "moderation": (_is_unset, "moderation is not offered by this server"),
-}  # fmt: skip
+}
 
 
 class ModelPublic(BaseModel):

@@ -61,11 +61,17 @@ def train(
         _print_fields()
         raise typer.Exit()
     flags: dict[str, Any] = {
-        "session_budget": session_budget, "deadline": deadline, "resume": resume,
-        "run_name": run_name, "base_model": base_model, "dataset": dataset,
-        "device_profile": device_profile, "backend": backend, "output_dir": output_dir,
+        "session_budget": session_budget,
+        "deadline": deadline,
+        "resume": resume,
+        "run_name": run_name,
+        "base_model": base_model,
+        "dataset": dataset,
+        "device_profile": device_profile,
+        "backend": backend,
+        "output_dir": output_dir,
         "max_steps": max_steps,
-    }  # fmt: skip
+    }
     try:
         values = TrainingJobConfig.read_yaml(config) if config else {}
         changes: dict[str, Any] = {k: v for k, v in flags.items() if v is not None}

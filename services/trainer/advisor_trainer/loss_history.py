@@ -37,13 +37,13 @@ def history_from_ledger(ledger: dict[str, Any], bundle: str) -> TrainingHistory:
                 lr=h["lr"],
                 grad_norm=h.get("grad_norm"),
                 session=session_of(h["step"], sessions),
-            )  # fmt: skip
+            )
             for h in ledger.get("loss_history", [])
         ],
         eval=[
             EvalPoint(
                 step=e["step"], eval_loss=e["eval_loss"], session=session_of(e["step"], sessions)
-            )  # fmt: skip
+            )
             for e in ledger.get("eval_history", [])
         ],
     )

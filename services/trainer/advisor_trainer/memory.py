@@ -73,9 +73,14 @@ class ModelShape:
         h, i = self.hidden_size, self.intermediate_size
         q, kv = self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
         return {
-            "q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
-            "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h),
-        }  # fmt: skip
+            "q_proj": (h, q),
+            "k_proj": (h, kv),
+            "v_proj": (h, kv),
+            "o_proj": (q, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
+        }
 
     @property
     def linear_params(self) -> int:
@@ -157,9 +162,13 @@ def estimate_peak_memory(
         weights = (shape.linear_params + shape.other_params) * act
     lora = shape.lora_params(lora_r, lora_targets) * LORA_BYTES_PER_PARAM.get(optimizer, 16)
     activations, attention, logits = _pass_terms(
-        shape, backend=backend, act=act, rows=micro_batch_size, seq_len=seq_len,
+        shape,
+        backend=backend,
+        act=act,
+        rows=micro_batch_size,
+        seq_len=seq_len,
         gradient_checkpointing=gradient_checkpointing,
-    )  # fmt: skip
+    )
     components = {
         "weights": float(weights),
         "lora_and_optimizer": float(lora),
@@ -206,9 +215,13 @@ def bytes_per_row(
     """What one more row of `seq_len` tokens adds to a forward pass, allocator slack included
     (the terms of the module docstring that grow with the tokens of a pass)."""
     terms = _pass_terms(
-        shape, backend=backend, act=DTYPE_BYTES[dtype], rows=1, seq_len=seq_len,
+        shape,
+        backend=backend,
+        act=DTYPE_BYTES[dtype],
+        rows=1,
+        seq_len=seq_len,
         gradient_checkpointing=gradient_checkpointing,
-    )  # fmt: skip
+    )
     return sum(terms) * (CPU_SLACK if backend == "cpu-lora" else CUDA_SLACK)
 
 

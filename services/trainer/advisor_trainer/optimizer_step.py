@@ -33,9 +33,12 @@ def optimizer_step(
     for group in optimizer.param_groups:
         group["lr"] = lr
     passes = forward_inputs(
-        micro_batches, layout=loaded.packing, max_seq_len=max_seq_len,
-        pad_token_id=pad_token_id, rows_per_pass=rows_per_pass,
-    )  # fmt: skip
+        micro_batches,
+        layout=loaded.packing,
+        max_seq_len=max_seq_len,
+        pad_token_id=pad_token_id,
+        rows_per_pass=rows_per_pass,
+    )
     losses = []
     for inputs in passes:
         tensors = to_device(inputs, loaded.device)

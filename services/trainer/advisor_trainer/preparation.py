@@ -161,27 +161,47 @@ def prepare_run(
         )
     memory = _estimate(config, model_shape, backend.name, dtype, longest, device)
     row_bytes = bytes_per_row(
-        model_shape, backend=backend.name, dtype=dtype, seq_len=min(config.max_seq_len, longest),
+        model_shape,
+        backend=backend.name,
+        dtype=dtype,
+        seq_len=min(config.max_seq_len, longest),
         gradient_checkpointing=config.gradient_checkpointing,
-    )  # fmt: skip
+    )
     refuse_if_too_big(memory)
     if simulated is not None:
         card = DEVICE_PROFILES[config.device_profile or ""]
         simulated_memory = _estimate(
-            config, model_shape, simulated["policy_backend"], simulated["policy_dtype"],
-            longest, card,
-        )  # fmt: skip
+            config,
+            model_shape,
+            simulated["policy_backend"],
+            simulated["policy_dtype"],
+            longest,
+            card,
+        )
         simulated["memory_estimate"] = simulated_memory.to_dict()
         refuse_if_too_big(simulated_memory, f" the simulated {card.name}")
 
     return RunPlan(
-        config=config, budget=budget, device=device, backend=backend, dtype=dtype,
-        simulated_device=simulated, base=base, tokenizer=tokenizer,
-        chat_template=chat_template, template_sha256=template_sha, train=train,
-        validation=validation, skipped_without_targets=skipped, order=order,
-        schedule=schedule, training_shape=shape, memory=memory, resume_point=resume_point,
+        config=config,
+        budget=budget,
+        device=device,
+        backend=backend,
+        dtype=dtype,
+        simulated_device=simulated,
+        base=base,
+        tokenizer=tokenizer,
+        chat_template=chat_template,
+        template_sha256=template_sha,
+        train=train,
+        validation=validation,
+        skipped_without_targets=skipped,
+        order=order,
+        schedule=schedule,
+        training_shape=shape,
+        memory=memory,
+        resume_point=resume_point,
         row_bytes=row_bytes,
-    )  # fmt: skip
+    )
 
 
 def training_shape(

@@ -51,10 +51,11 @@ def check_sizes(config: TrainingJobConfig, settings: Settings) -> None:
         "micro_batch_size": (config.micro_batch_size, settings.trainer_max_micro_batch_size),
         "max_seq_len": (config.max_seq_len, settings.trainer_max_seq_len),
         "gradient_accumulation_steps": (
-            config.gradient_accumulation_steps, settings.trainer_max_gradient_accumulation_steps
+            config.gradient_accumulation_steps,
+            settings.trainer_max_gradient_accumulation_steps,
         ),
         "num_train_epochs": (config.num_train_epochs, settings.trainer_max_epochs),
-    }  # fmt: skip
+    }
     for name, (value, ceiling) in ceilings.items():
         if value is not None and value > ceiling:
             raise RequestLimitError(

@@ -29,11 +29,23 @@ from .ledger import HandoffLedger
 # Fields of the ledger's training shape that must match for an exact ('restore') resume:
 # change one and step k no longer means the same batches, schedule or adapter.
 EXACT_RESUME_FIELDS = (
-    "train_digest", "max_seq_len", "micro_batch_size", "gradient_accumulation_steps",
-    "length_grouping", "length_group_size", "seed", "validation_fraction", "loss_on",
-    "total_steps", "learning_rate", "lr_scheduler_type", "warmup_ratio", "lora_r",
-    "lora_alpha", "lora_target_modules",
-)  # fmt: skip
+    "train_digest",
+    "max_seq_len",
+    "micro_batch_size",
+    "gradient_accumulation_steps",
+    "length_grouping",
+    "length_group_size",
+    "seed",
+    "validation_fraction",
+    "loss_on",
+    "total_steps",
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_ratio",
+    "lora_r",
+    "lora_alpha",
+    "lora_target_modules",
+)
 
 
 @dataclass(frozen=True)
@@ -118,8 +130,11 @@ def load_adapter_weights(model: Any, bundle_dir: Path) -> None:
                 f"adapter weight {key} has shape {tuple(tensor.shape)}, the model expects "
                 f"{tuple(expected[key].shape)} (another rank or base model?)"
             )
-    non_finite = [key for key, tensor in state.items()
-                  if tensor.is_floating_point() and not bool(tensor.isfinite().all())]  # fmt: skip
+    non_finite = [
+        key
+        for key, tensor in state.items()
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all())
+    ]
     if non_finite:
         raise BundleError(
             f"{len(non_finite)} adapter weight(s) hold NaN or infinite values (e.g. "

@@ -23,8 +23,11 @@ from .errors import ConfigError
 log = logging.getLogger(__name__)
 
 # report_to -> (module that must import, the advisor-trainer extra that installs it)
-LIBRARIES = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow"),
-             "wandb": ("wandb", "wandb")}  # fmt: skip
+LIBRARIES = {
+    "tensorboard": ("tensorboard", "tensorboard"),
+    "mlflow": ("mlflow", "mlflow"),
+    "wandb": ("wandb", "wandb"),
+}
 DEFAULT_WANDB_PROJECT = "advisor-stack"
 
 

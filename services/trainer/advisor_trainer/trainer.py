@@ -93,9 +93,14 @@ def train_session(
 
     # Opened before the model loads, so that a tracking server that refuses fails in seconds.
     tracker = open_tracker(
-        config, len(ledger.sessions),
-        {"first_step": ledger.global_step, "device": plan.device.name, "backend": plan.backend.name},
-    )  # fmt: skip
+        config,
+        len(ledger.sessions),
+        {
+            "first_step": ledger.global_step,
+            "device": plan.device.name,
+            "backend": plan.backend.name,
+        },
+    )
     try:
         return _run_session(plan, store, stop, progress, started, ledger, tracker)
     finally:
@@ -268,7 +273,7 @@ def _starting_ledger(plan: RunPlan) -> HandoffLedger:
             "seed": config.seed,
             "data_seed": config.data_seed,
             "lora_init_seed": config.lora_init_seed,
-        },  # fmt: skip
+        },
         training_shape=plan.training_shape,
         optimizer_saved=config.save_optimizer,
     )
@@ -324,13 +329,18 @@ def _warm_up(plan: RunPlan, loaded: LoadedModel, first_step: int, rows: int | No
     inputs = largest_pass(
         range(first_step, plan.schedule.total_steps),
         lambda step: [[plan.train[i] for i in batch] for batch in plan.order.step_batches(step)],
-        layout=loaded.packing, max_seq_len=plan.config.max_seq_len,
-        pad_token_id=plan.pad_token_id, rows_per_pass=rows,
-    )  # fmt: skip
+        layout=loaded.packing,
+        max_seq_len=plan.config.max_seq_len,
+        pad_token_id=plan.pad_token_id,
+        rows_per_pass=rows,
+    )
     if inputs is not None:
         warm_up(loaded.model, inputs, device=loaded.device, dtype=loaded.dtype)
-        log.info("warm-up pass of %d tokens in %.1f s", inputs["input_ids"].numel(),
-                 time.monotonic() - started)  # fmt: skip
+        log.info(
+            "warm-up pass of %d tokens in %.1f s",
+            inputs["input_ids"].numel(),
+            time.monotonic() - started,
+        )
 
 
 def _train_one_step(
@@ -346,10 +356,17 @@ def _train_one_step(
     examples = [[plan.train[i] for i in batch] for batch in plan.order.step_batches(step)]
     lr = plan.schedule.lr_at(step)
     loss, grad_norm = optimizer_step(
-        loaded, optimizer, scaler, trainable, examples,
-        lr=lr, max_grad_norm=plan.config.max_grad_norm, pad_token_id=plan.pad_token_id,
-        max_seq_len=plan.config.max_seq_len, rows_per_pass=rows_per_pass,
-    )  # fmt: skip
+        loaded,
+        optimizer,
+        scaler,
+        trainable,
+        examples,
+        lr=lr,
+        max_grad_norm=plan.config.max_grad_norm,
+        pad_token_id=plan.pad_token_id,
+        max_seq_len=plan.config.max_seq_len,
+        rows_per_pass=rows_per_pass,
+    )
     return {
         "step": step + 1,
         "loss": round(loss, 6),

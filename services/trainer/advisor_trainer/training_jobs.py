@@ -35,8 +35,13 @@ JOB_KIND = "training"
 CANCEL_REASON = "cancel request"
 # Fields a job may not set over HTTP: the service decides where files and bundles go.
 SERVICE_OWNED_FIELDS = (
-    "output_dir", "store_url", "session_budget", "deadline", "resume", "logging_dir",
-)  # fmt: skip
+    "output_dir",
+    "store_url",
+    "session_budget",
+    "deadline",
+    "resume",
+    "logging_dir",
+)
 log = logging.getLogger(__name__)
 
 
@@ -125,11 +130,17 @@ class JobProgress:
         resumed = f", continuing {info['resumed_from']}" if info.get("resumed_from") else ""
         log.info(
             "job %s: training %s on %s from step %d of %d%s: %s trainable parameters, "
-            "%d train / %d validation conversations", self.job_id, info["run_name"], where,
-            info["start_step"], info["total_steps"], resumed,
-            f"{info['trainable_parameters']:,}", info["train_examples"],
+            "%d train / %d validation conversations",
+            self.job_id,
+            info["run_name"],
+            where,
+            info["start_step"],
+            info["total_steps"],
+            resumed,
+            f"{info['trainable_parameters']:,}",
+            info["train_examples"],
             info["validation_examples"],
-        )  # fmt: skip
+        )
         self.jobs.set_stage(JOB_KIND, self.job_id, "train", info["start_step"], info["total_steps"])
 
     def on_step(self, report: StepReport) -> None:
@@ -217,10 +228,15 @@ def run_training_job(
         session = outcome.session
         log.info(
             "job %s: %s at step %d/%d in %.0f s; bundle %s; eval loss %s; peak memory %s",
-            job_id, session.stop_reason, result["global_step"], result["total_steps"],
-            session.wall_time_s, result["bundle"], result["eval_loss"],
+            job_id,
+            session.stop_reason,
+            result["global_step"],
+            result["total_steps"],
+            session.wall_time_s,
+            result["bundle"],
+            result["eval_loss"],
             describe_peak_memory(session.peak_memory),
-        )  # fmt: skip
+        )
         return {"job_id": job_id, "status": "cancelled" if cancelled else "succeeded", **result}
 
 

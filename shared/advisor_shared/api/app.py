@@ -58,9 +58,16 @@ class BodySizeLimit:
         body = json.dumps(
             error_body(413, f"request body exceeds {self.max_bytes} bytes", code="body_too_large")
         ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -96,13 +103,21 @@ class ShutdownAnswer:
             await self.app(scope, receive, tracking_send)
         except asyncio.CancelledError:
             if not response_started:
-                body = json.dumps(error_body(503, "the server is shutting down; retry",
-                                             code="shutting_down")).encode()  # fmt: skip
-                await send({"type": "http.response.start", "status": 503,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode()),
-                                        (b"retry-after", str(self.RETRY_AFTER_S).encode()),
-                                        (b"connection", b"close")]})  # fmt: skip
+                body = json.dumps(
+                    error_body(503, "the server is shutting down; retry", code="shutting_down")
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 503,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"retry-after", str(self.RETRY_AFTER_S).encode()),
+                            (b"connection", b"close"),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
             raise
 

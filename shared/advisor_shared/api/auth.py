@@ -38,16 +38,22 @@ class ApiKeyChecker:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise ApiError(
-                401, "missing API key: send `Authorization: Bearer <key>`", code="missing_api_key",
+                401,
+                "missing API key: send `Authorization: Bearer <key>`",
+                code="missing_api_key",
                 headers={"WWW-Authenticate": "Bearer"},
-            )  # fmt: skip
+            )
         presented = token.strip().encode()
         # Every key is compared (no early exit), so timing says nothing about which matched.
         admin = sum(hmac.compare_digest(presented, key) for key in self._admin_keys) > 0
         app = sum(hmac.compare_digest(presented, key) for key in self._keys) > 0
         if not (admin or app):
-            raise ApiError(401, "invalid API key", code="invalid_api_key",
-                           headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise ApiError(
+                401,
+                "invalid API key",
+                code="invalid_api_key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         request.state.key_scope = "admin" if admin else "app"
         request.state.key_owner = key_owner(presented)
 
@@ -55,8 +61,11 @@ class ApiKeyChecker:
 def require_admin(request: Request) -> None:
     """After `ApiKeyChecker`: refuse an app key with 403 (it is valid, but not for this)."""
     if getattr(request.state, "key_scope", None) != "admin":
-        raise ApiError(403, "this operation needs an admin key (ADVISOR_ADMIN_API_KEYS)",
-                       code="admin_key_required")  # fmt: skip
+        raise ApiError(
+            403,
+            "this operation needs an admin key (ADVISOR_ADMIN_API_KEYS)",
+            code="admin_key_required",
+        )
 
 
 def request_owner(request: Request) -> str | None:

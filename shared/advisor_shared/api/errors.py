@@ -56,9 +56,12 @@ def error_body(
 
 
 def error_response(
-    status: int, message: str, param: str | None = None, code: str | None = None,
+    status: int,
+    message: str,
+    param: str | None = None,
+    code: str | None = None,
     headers: dict[str, str] | None = None,
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     return JSONResponse(
         error_body(status, message, param, code), status_code=status, headers=headers
     )

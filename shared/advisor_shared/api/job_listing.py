@@ -45,7 +45,7 @@ def list_query(
             max_length=200,
             description="comma-separated: queued, running, succeeded, failed, cancelled",
         ),
-    ] = None,  # fmt: skip
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> ListQuery:
@@ -56,8 +56,12 @@ def list_query(
         known = {s.value for s in JobStatus}
         unknown = [name for name in names if name not in known]
         if unknown:
-            raise ApiError(400, f"unknown status {unknown[0][:40]!r}; use one of "
-                           f"{', '.join(sorted(known))}", param="status", code="invalid_value")  # fmt: skip
+            raise ApiError(
+                400,
+                f"unknown status {unknown[0][:40]!r}; use one of {', '.join(sorted(known))}",
+                param="status",
+                code="invalid_value",
+            )
         statuses = {JobStatus(name) for name in names}
     if cursor is not None:
         try:
@@ -81,8 +85,9 @@ def succeeded_or_409(
     """The job if it succeeded; 409 saying what it has not got yet (`missing`) otherwise."""
     record = job_or_404(jobs, kind, job_id, label)
     if record.status is not JobStatus.SUCCEEDED:
-        raise ApiError(409, f"{label} {job_id} is {record.status.value}; it has no {missing}",
-                       code=code)  # fmt: skip
+        raise ApiError(
+            409, f"{label} {job_id} is {record.status.value}; it has no {missing}", code=code
+        )
     return record
 
 
@@ -98,6 +103,9 @@ def request_cancel(jobs: JobStore, kind: str, job_id: str, label: str) -> JobRec
     except JobNotFoundError:
         raise ApiError(404, f"no {label} {job_id[:80]!r}", code="not_found") from None
     if record.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        raise ApiError(409, f"{label} {job_id} already {record.status.value}; nothing to cancel",
-                       code="job_finished")  # fmt: skip
+        raise ApiError(
+            409,
+            f"{label} {job_id} already {record.status.value}; nothing to cancel",
+            code="job_finished",
+        )
     return record

@@ -90,7 +90,14 @@ def _replay(bodies: list[bytes], pending: Message | None, receive: Receive) -> R
 async def _reject(send: Send, where: str) -> None:
     message = f"{where[:120]}: the text is not valid Unicode (a lone surrogate escape)"
     body = json.dumps(error_body(400, message, param=where[:120], code="invalid_text")).encode()
-    await send({"type": "http.response.start", "status": 400,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -73,10 +73,14 @@ def demo(
         raise typer.BadParameter(str(exc), param_hint="--base") from None
     chosen = (
         PROFILES[profile]
-        .with_overrides(train_steps=steps, eval_prompts=prompts, new_tokens=new_tokens,
-                        judge_max_tokens=new_tokens)
+        .with_overrides(
+            train_steps=steps,
+            eval_prompts=prompts,
+            new_tokens=new_tokens,
+            judge_max_tokens=new_tokens,
+        )
         .with_base(None if base_folder is None else str(base_folder))
-    )  # fmt: skip
+    )
     settings = AdvisorSettings()
     paths = DemoPaths(repo=Path.cwd(), out=out, work=work)
     if not (paths.sample / "train.jsonl").is_file():
@@ -192,7 +196,7 @@ def _audit_train_evaluate(
                 },
             }
             for r in runs
-        ],  # fmt: skip
+        ],
         "step_estimate_s": step_s,
         "evaluation": evaluation,
         "names": {"ungated": runs[0].adapter, "gated": runs[1].adapter},

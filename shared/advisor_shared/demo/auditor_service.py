@@ -34,9 +34,19 @@ class DemoAuditor:
     def start(self) -> None:
         """Start the process without waiting for it (it loads while other work runs)."""
         if self.server is None:
-            command = [sys.executable, "-m", "uvicorn", "--factory",
-                       "advisor_auditor.main:create_app", "--host", "127.0.0.1",
-                       "--port", str(self.port), "--log-level", "warning"]  # fmt: skip
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "advisor_auditor.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ]
             self.server = Server(command, self.env, self.log_path)
 
     def wait_ready(self) -> None:
@@ -69,8 +79,11 @@ class DemoAuditor:
         """Audit the stored dataset and gate it; return the finished job (summary, files)."""
         self.wait_ready()
         with self._client() as client:
-            response = client.post("/v1/audits", json={"dataset_key": dataset_key, "gate": True},
-                                   headers={"Idempotency-Key": idempotency_key})  # fmt: skip
+            response = client.post(
+                "/v1/audits",
+                json={"dataset_key": dataset_key, "gate": True},
+                headers={"Idempotency-Key": idempotency_key},
+            )
             if response.status_code not in (200, 201, 202):
                 raise StageFailed(f"the auditor refused the gate audit: {response.text[:500]}")
             job = response.json()

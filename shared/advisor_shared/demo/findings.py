@@ -17,8 +17,10 @@ from typing import Any
 
 
 def _interval(estimate: dict[str, Any], digits: int) -> str:
-    return (f"{estimate['value']:+.{digits}f} [{estimate['low']:+.{digits}f}, "
-            f"{estimate['high']:+.{digits}f}]")  # fmt: skip
+    return (
+        f"{estimate['value']:+.{digits}f} [{estimate['low']:+.{digits}f}, "
+        f"{estimate['high']:+.{digits}f}]"
+    )
 
 
 def _status(estimate: dict[str, Any] | None) -> str:
@@ -33,9 +35,12 @@ def _status(estimate: dict[str, Any] | None) -> str:
 
 def _why_not(estimate: dict[str, Any], digits: int, unit: str) -> str:
     mde = estimate.get("mde")
-    size = (f"; with n = {estimate['n']} prompts only a difference of {mde:.{digits}f} {unit} "
-            "or more would show (the minimum detectable effect at 80 % power)"
-            if mde is not None else "")  # fmt: skip
+    size = (
+        f"; with n = {estimate['n']} prompts only a difference of {mde:.{digits}f} {unit} "
+        "or more would show (the minimum detectable effect at 80 % power)"
+        if mde is not None
+        else ""
+    )
     return f"the CI covers 0{size}"
 
 
@@ -65,8 +70,11 @@ def gating_finding(evaluation: dict[str, Any], ungated: str, gated: str) -> dict
     estimate = ((contrast or {}).get("correctness") or {}).get("contradicted_delta")
     status = _status(estimate)
     if status == "not measured":
-        return {"status": status, "estimate": None,
-                "text": "not measured: the auditor gave no per-answer counts"}  # fmt: skip
+        return {
+            "status": status,
+            "estimate": None,
+            "text": "not measured: the auditor gave no per-answer counts",
+        }
     assert estimate is not None
     figure = f"Δ contradicted claims per answer (ungated − gated) {_interval(estimate, 2)}"
     text = {

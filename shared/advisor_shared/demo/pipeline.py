@@ -113,8 +113,12 @@ def audit_training_data(ctx: DemoContext, auditor: DemoAuditor) -> dict[str, Any
     inputs = [train, *sorted((ctx.paths.sample / "sources").glob("*"))]
     out = ctx.paths.work / "audit" / content_digest(*inputs)
     if (out / "summary.json").is_file() and (out / "clean.jsonl").is_file():
-        return {"dir": str(out), "summary": json.loads((out / "summary.json").read_text()),
-                "seconds": 0.0, "reused": True}  # fmt: skip
+        return {
+            "dir": str(out),
+            "summary": json.loads((out / "summary.json").read_text()),
+            "seconds": 0.0,
+            "reused": True,
+        }
     started = time.monotonic()
     key = f"datasets/local/{content_digest(train)}.jsonl"
     if not ctx.store.exists(key):
@@ -125,8 +129,12 @@ def audit_training_data(ctx: DemoContext, auditor: DemoAuditor) -> dict[str, Any
     for name in sorted(job["files"], key=lambda n: n == "summary.json"):
         (out / name).write_bytes(auditor.fetch(job["files"][name]))
     summary = {**job["summary"]["data"], "job_id": job["id"]}
-    return {"dir": str(out), "summary": summary, "seconds": time.monotonic() - started,
-            "reused": False}  # fmt: skip
+    return {
+        "dir": str(out),
+        "summary": summary,
+        "seconds": time.monotonic() - started,
+        "reused": False,
+    }
 
 
 def content_digest(*parts: Path | bytes) -> str:
@@ -203,8 +211,15 @@ def train_with_handoff(
     first = ["train", "--config", str(config), "--events", str(first_events)]
     if budget_s is not None:
         first += ["--session-budget", f"{budget_s}s"]
-    second = ["train", "--config", str(config), "--resume", "auto",
-              "--events", str(ctx.paths.logs / f"{run.adapter}-session2.jsonl")]  # fmt: skip
+    second = [
+        "train",
+        "--config",
+        str(config),
+        "--resume",
+        "auto",
+        "--events",
+        str(ctx.paths.logs / f"{run.adapter}-session2.jsonl"),
+    ]
     if p.first_device:
         first += ["--device-profile", p.first_device]
     if p.second_device:
@@ -213,9 +228,12 @@ def train_with_handoff(
     stopper = StopAfterShare(first_events, p.first_session_share) if budget_s is None else None
     first_events.unlink(missing_ok=True)  # a failed earlier attempt's steps must not count
     run_logged(
-        advisor_command(*first), ctx.env, ctx.paths.logs / f"{run.adapter}-session1.log",
-        on_tick=stopper, poll_s=0.1 if stopper else 0.5,
-    )  # fmt: skip
+        advisor_command(*first),
+        ctx.env,
+        ctx.paths.logs / f"{run.adapter}-session1.log",
+        on_tick=stopper,
+        poll_s=0.1 if stopper else 0.5,
+    )
     state = finished_ledger(ctx, run.adapter)
     if state is None:  # the budget or the signal stopped it: hand over to a new process
         run_logged(
@@ -285,8 +303,17 @@ def serve_and_evaluate(
     already), run `advisor eval` against them, and return the evaluation report; each of the
     three is its own stage."""
     gateway_port = free_port()
-    serve = ["serve", "--port", str(gateway_port), "--api-key", ctx.api_key,
-             "--base", ctx.profile.base_model, "--log-level", "warning"]  # fmt: skip
+    serve = [
+        "serve",
+        "--port",
+        str(gateway_port),
+        "--api-key",
+        ctx.api_key,
+        "--base",
+        ctx.profile.base_model,
+        "--log-level",
+        "warning",
+    ]
     for run in runs:
         serve += ["--adapter", run.adapter]
     env = ctx.env | {
@@ -303,8 +330,13 @@ def serve_and_evaluate(
         with stages.stage("evaluate (reused)") as record:
             record["reused"] = True
             report = json.loads((out / "report.json").read_text())
-        return {"dir": str(out), "report": report, "candidates": candidates, "seconds": 0.0,
-                "reused": True}  # fmt: skip
+        return {
+            "dir": str(out),
+            "report": report,
+            "candidates": candidates,
+            "seconds": 0.0,
+            "reused": True,
+        }
     with ExitStack() as servers:
         # Started at once if the gate did not need it: its start-up overlaps the gateway's.
         auditor.start()
@@ -325,5 +357,10 @@ def serve_and_evaluate(
             )
             servers.close()  # stopped inside the stage, so their CPU time counts in it
     report = json.loads((out / "report.json").read_text())
-    return {"dir": str(out), "report": report, "candidates": candidates, "seconds": seconds,
-            "reused": False}  # fmt: skip
+    return {
+        "dir": str(out),
+        "report": report,
+        "candidates": candidates,
+        "seconds": seconds,
+        "reused": False,
+    }

@@ -67,8 +67,9 @@ class Server:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         self._log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(command, env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)  # fmt: skip
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     def wait_ready(self, ready_url: str, timeout_s: float = 300.0) -> None:
         """Return once `ready_url` answers 200; raise if the process exits or time runs out."""

@@ -135,8 +135,10 @@ def plot_audit_by_class(summary: dict[str, Any], path: Path) -> None:
     names = sorted(by_class)
     rates = [by_class[n].get("rate") or 0.0 for n in names]
     bands = [by_class[n].get("wilson_ci") or [r, r] for n, r in zip(names, rates, strict=True)]
-    errors = [[r - b[0] for r, b in zip(rates, bands, strict=True)],
-              [b[1] - r for r, b in zip(rates, bands, strict=True)]]  # fmt: skip
+    errors = [
+        [r - b[0] for r, b in zip(rates, bands, strict=True)],
+        [b[1] - r for r, b in zip(rates, bands, strict=True)],
+    ]
     figure, axis = plt.subplots(figsize=(7, 3.5))
     axis.bar(names, rates, yerr=errors, capsize=4, color="#c05050")
     axis.set_ylabel("share of audited examples")

@@ -23,8 +23,10 @@ def _ci(estimate: dict[str, Any] | None, digits: int = 3, signed: bool = True) -
     if not estimate or estimate.get("value") is None or estimate.get("low") is None:
         return "—"
     sign = "+" if signed else ""
-    return (f"{estimate['value']:{sign}.{digits}f} [{estimate['low']:{sign}.{digits}f}, "
-            f"{estimate['high']:{sign}.{digits}f}]")  # fmt: skip
+    return (
+        f"{estimate['value']:{sign}.{digits}f} [{estimate['low']:{sign}.{digits}f}, "
+        f"{estimate['high']:{sign}.{digits}f}]"
+    )
 
 
 def _rate(estimate: dict[str, Any] | None) -> str:
@@ -99,20 +101,32 @@ def _abstract(data: dict[str, Any], labels: dict[str, str]) -> str:
 def _findings_section(data: dict[str, Any], labels: dict[str, str]) -> list[str]:
     findings = data["findings"]
     names = {name: label for label, name in labels.items()}
-    lines = ["## The paper's two findings", "",
-             "**(a) The fine-tune moves toward its references.**", ""]  # fmt: skip
+    lines = [
+        "## The paper's two findings",
+        "",
+        "**(a) The fine-tune moves toward its references.**",
+        "",
+    ]
     for name, finding in findings["a_fidelity"].items():
         lines.append(f"- {names.get(name, name)}: {finding['text']}.")
     gating = findings["b_ungated_vs_gated"]
-    lines += ["", "**(b) The fine-tune on ungated data makes more source-contradicted claims "
-              "than the one on gated data.**", "", f"- {gating['text']}.", ""]  # fmt: skip
+    lines += [
+        "",
+        "**(b) The fine-tune on ungated data makes more source-contradicted claims "
+        "than the one on gated data.**",
+        "",
+        f"- {gating['text']}.",
+        "",
+    ]
     return lines
 
 
 def _results_section(
-    evaluation: dict[str, Any], rows: list[dict[str, str]], labels: dict[str, str],
+    evaluation: dict[str, Any],
+    rows: list[dict[str, str]],
+    labels: dict[str, str],
     figures: list[str],
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     lines = [
         "## Results",
         "",
@@ -125,33 +139,44 @@ def _results_section(
         "",
     ]
     if "three_axes.png" in figures:
-        lines += ["![the three axes](three_axes.png)", "",
-                  "**Figure 1.** Each fine-tune against the base model on the three axes, and the "
-                  "ungated fine-tune against the gated one (black). Bars: 95% CI; blue band: the "
-                  "minimum detectable effect at 80% power; dotted: the difference that matters.",
-                  ""]  # fmt: skip
+        lines += [
+            "![the three axes](three_axes.png)",
+            "",
+            "**Figure 1.** Each fine-tune against the base model on the three axes, and the "
+            "ungated fine-tune against the gated one (black). Bars: 95% CI; blue band: the "
+            "minimum detectable effect at 80% power; dotted: the difference that matters.",
+            "",
+        ]
     axes_rows = [
         (comparison["challenger"], axis, reading)
         for comparison in evaluation["comparisons"]
         for axis, reading in (comparison.get("verdict_axes") or {}).get("axes", {}).items()
     ]
     if axes_rows:
-        lines += ["**Table 2.** The verdict's axes: difference to the base model, minimum "
-                  "detectable effect (MDE) and outcome.", "",
-                  "| fine-tune | axis | difference [95% CI] | n | MDE | outcome |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "**Table 2.** The verdict's axes: difference to the base model, minimum "
+            "detectable effect (MDE) and outcome.",
+            "",
+            "| fine-tune | axis | difference [95% CI] | n | MDE | outcome |",
+            "|---|---|---|---|---|---|",
+        ]
         names = {name: label for label, name in labels.items()}
         for challenger, axis, reading in axes_rows:
             estimate = reading.get("estimate") or {}
             mde = "—" if reading.get("mde") is None else f"{reading['mde']:.3f}"
-            lines.append(f"| {names.get(challenger, challenger)} | {axis} | {_ci(estimate or None)} "
-                         f"| {estimate.get('n', '—')} | {mde} | {reading['outcome']} |")  # fmt: skip
+            lines.append(
+                f"| {names.get(challenger, challenger)} | {axis} | {_ci(estimate or None)} "
+                f"| {estimate.get('n', '—')} | {mde} | {reading['outcome']} |"
+            )
         lines.append("")
     correctness = [c for c in evaluation["candidates"] if c.get("correctness")]
     if correctness:
-        lines += ["**Table 3.** Source-verified correctness per answer (the auditor).", "",
-                  "| model | answers | claims / answer | supported / answer | contradicted / answer | answers with a confident error |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "**Table 3.** Source-verified correctness per answer (the auditor).",
+            "",
+            "| model | answers | claims / answer | supported / answer | contradicted / answer | answers with a confident error |",
+            "|---|---|---|---|---|---|",
+        ]
         names = {name: label for label, name in labels.items()}
         for c in correctness:
             k = c["correctness"]
@@ -183,11 +208,16 @@ def _judge_section(evaluation: dict[str, Any], figures: list[str]) -> list[str]:
         f"| lean to the first slot, (P(A) − P(B)) / P(any option) | {_ci(bias.get('first_slot_lean'), 2)} | 0 |",
         "",
         "Its preferences " + ("can" if bias["reliable"] else "can **not**") + " be read as "
-        "evidence of quality" + ("." if bias["reliable"] else ": when the answers swap slots its "
-                                 "verdict mostly follows the slot, so the verdict above does not "
-                                 "rest on it."),
+        "evidence of quality"
+        + (
+            "."
+            if bias["reliable"]
+            else ": when the answers swap slots its "
+            "verdict mostly follows the slot, so the verdict above does not "
+            "rest on it."
+        ),
         "",
-    ]  # fmt: skip
+    ]
     if "judge_bias.png" in figures:
         lines += ["![the judge's bias](judge_bias.png)", ""]
     return lines
@@ -206,8 +236,10 @@ def _figures_of(answer: dict[str, Any]) -> str:
     if answer.get("bertscore_f1") is not None:
         parts.append(f"BERTScore F1 {answer['bertscore_f1']:.3f}")
     if "contradicted" in answer:
-        parts.append(f"{answer['contradicted']} contradicted and {answer['supported']} supported "
-                     f"of {answer['claims']} claim{'s' if answer['claims'] != 1 else ''}")  # fmt: skip
+        parts.append(
+            f"{answer['contradicted']} contradicted and {answer['supported']} supported "
+            f"of {answer['claims']} claim{'s' if answer['claims'] != 1 else ''}"
+        )
     if answer.get("truncated"):
         parts.append("cut at the token cap")
     return "; ".join(parts)
@@ -224,16 +256,30 @@ def _side_by_side_section(
     pairs: list[tuple[str, list[str], list[str]]] = []
     for contrast in evaluation.get("contrasts") or []:
         if (contrast["a"], contrast["b"]) == (ungated, gated):
-            pairs.append(("the two fine-tunes", [ungated, gated, "base"],
-                          contrast.get("telling_items") or []))  # fmt: skip
+            pairs.append(
+                (
+                    "the two fine-tunes",
+                    [ungated, gated, "base"],
+                    contrast.get("telling_items") or [],
+                )
+            )
     for comparison in evaluation["comparisons"]:
         if comparison["challenger"] == ungated:
-            pairs.append(("the fine-tune on all the data against the base model",
-                          [ungated, comparison["baseline"]], comparison.get("telling_items") or []))  # fmt: skip
-    lines = ["## The most telling prompts", "",
-             "The prompts on which the two models differ most in contradicted claims, then in "
-             "BERTScore F1, with the reference answer (itself synthetic, and wrong on some "
-             "prompts) and each answer as generated.", ""]  # fmt: skip
+            pairs.append(
+                (
+                    "the fine-tune on all the data against the base model",
+                    [ungated, comparison["baseline"]],
+                    comparison.get("telling_items") or [],
+                )
+            )
+    lines = [
+        "## The most telling prompts",
+        "",
+        "The prompts on which the two models differ most in contradicted claims, then in "
+        "BERTScore F1, with the reference answer (itself synthetic, and wrong on some "
+        "prompts) and each answer as generated.",
+        "",
+    ]
     shown: set[str] = set()
     for title, models, items in pairs:
         chosen = [i for i in items if i in rows and i not in shown][:PER_CONTRAST]
@@ -249,22 +295,34 @@ def _side_by_side_section(
             for name in models:
                 answer = row["answers"].get(name)
                 if answer is not None:
-                    lines += [f"*{names.get(name, name)}* ({_figures_of(answer)}):", "",
-                              *_quote(answer["text"]), ""]  # fmt: skip
+                    lines += [
+                        f"*{names.get(name, name)}* ({_figures_of(answer)}):",
+                        "",
+                        *_quote(answer["text"]),
+                        "",
+                    ]
     return lines if shown else []
 
 
 def _training_section(data: dict[str, Any]) -> list[str]:
-    lines = ["## Training: two sessions, one handoff", "",
-             "![loss across the handoff](loss_across_handoff.png)", "",
-             "**Figure 2.** Training and validation loss per optimizer step; the dashed line is "
-             "where the first session stopped and a new process resumed from the adapter "
-             "bundle.", ""]  # fmt: skip
+    lines = [
+        "## Training: two sessions, one handoff",
+        "",
+        "![loss across the handoff](loss_across_handoff.png)",
+        "",
+        "**Figure 2.** Training and validation loss per optimizer step; the dashed line is "
+        "where the first session stopped and a new process resumed from the adapter "
+        "bundle.",
+        "",
+    ]
     for run in data["training"]:
         reused = ", reused from an earlier run" if run["reused"] else ""
-        lines += [f"**{run['label']}** (`{run['adapter']}`{reused})", "",
-                  "| session | device | dtype | backend | steps | wall time | stop reason |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"**{run['label']}** (`{run['adapter']}`{reused})",
+            "",
+            "| session | device | dtype | backend | steps | wall time | stop reason |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for s in run["ledger"].get("sessions", []):
             lines.append(
                 f"| {s['index']} | {device_label(s)} | {s['dtype']} | {s['backend']} | "
@@ -289,17 +347,22 @@ def _audit_section(summary: dict[str, Any]) -> list[str]:
         "|---|---|---|",
     ]
     for name, rate in (summary.get("by_error_class") or {}).items():
-        lines.append(f"| {name.replace('_', ' ')} | {rate['count']}/{rate['n']} | "
-                     f"{_share(rate)} |")  # fmt: skip
+        lines.append(f"| {name.replace('_', ' ')} | {rate['count']}/{rate['n']} | {_share(rate)} |")
     lines += ["", "![audit by class](audit_by_class.png)", ""]
     return lines
 
 
 def _cost_section(data: dict[str, Any]) -> list[str]:
-    lines = ["## Sizes and cost", "",
-             "| setting | this run | production |", "|---|---|---|",
-             *[f"| {r['setting']} | {r['this run']} | {r['production']} |" for r in data["sizes"]],
-             "", "| stage | wall seconds | CPU seconds |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        "## Sizes and cost",
+        "",
+        "| setting | this run | production |",
+        "|---|---|---|",
+        *[f"| {r['setting']} | {r['this run']} | {r['production']} |" for r in data["sizes"]],
+        "",
+        "| stage | wall seconds | CPU seconds |",
+        "|---|---|---|",
+    ]
     cpu = data.get("cpu_seconds") or {}
     lines += [
         f"| {name} | {seconds:.0f} | {cpu[name]:.0f} |"
@@ -307,6 +370,10 @@ def _cost_section(data: dict[str, Any]) -> list[str]:
         else f"| {name} | {seconds:.0f} | |"
         for name, seconds in data["timings"].items()
     ]
-    return lines + ["", "CPU seconds add up the demo's processes (servers count in the stage "
-                    "that stops them); on a busy host the wall time grows, the CPU time much "
-                    "less.", ""]  # fmt: skip
+    return lines + [
+        "",
+        "CPU seconds add up the demo's processes (servers count in the stage "
+        "that stops them); on a busy host the wall time grows, the CPU time much "
+        "less.",
+        "",
+    ]

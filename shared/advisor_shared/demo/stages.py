@@ -35,8 +35,12 @@ class StageLog:
     @contextmanager
     def stage(self, name: str) -> Iterator[dict[str, Any]]:
         """Run one stage; the yielded record takes extra fields (e.g. `reused`)."""
-        record: dict[str, Any] = {"name": name, "started_at": time.time(), "seconds": None,
-                                  "status": "running"}  # fmt: skip
+        record: dict[str, Any] = {
+            "name": name,
+            "started_at": time.time(),
+            "seconds": None,
+            "status": "running",
+        }
         self.stages.append(record)
         self._write()
         self.console.rule(f"[bold]{name}")

@@ -35,11 +35,23 @@ def auditor_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
 @pytest.fixture
 def worker(auditor_env: dict[str, str]):
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "advisor_auditor.worker", "worker",
-         "--pool=solo", "--loglevel=WARNING", "-Q", "auditor"],
-        env={**os.environ, **auditor_env}, cwd=REPO,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "advisor_auditor.worker",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "-Q",
+            "auditor",
+        ],
+        env={**os.environ, **auditor_env},
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     yield process
     process.terminate()
     process.wait(timeout=30)
@@ -73,8 +85,13 @@ def test_audit_job_runs_on_a_worker_process(auditor_env, worker, monkeypatch) ->
         assert status["status"] == "succeeded", status
         assert status["stages"]["audit"] == {"done": 3, "total": 3}
         assert status["summary"]["data"]["items_audited"] == 10
-        assert set(status["links"]) >= {"findings.jsonl", "summary.json", "report.md",
-                                        "clean.jsonl", "quarantine.jsonl"}  # fmt: skip
+        assert set(status["links"]) >= {
+            "findings.jsonl",
+            "summary.json",
+            "report.md",
+            "clean.jsonl",
+            "quarantine.jsonl",
+        }
         unauthorised = client.get(f"/v1/audits/{job_id}")
         assert unauthorised.status_code == 401
         assert client.get("/v1/audits/audit-missing", headers=headers).status_code == 404

@@ -59,16 +59,19 @@ def test_files_are_served_where_the_audit_says(auditor: TestClient) -> None:
 
 def test_findings_page_and_filter_and_their_sources_resolve(auditor: TestClient) -> None:
     job_id = gate_id(auditor)
-    page = auditor.get(f"/v1/audits/{job_id}/findings?verdict=contradicted&limit=5",
-                       headers=AUTH).json()  # fmt: skip
+    page = auditor.get(
+        f"/v1/audits/{job_id}/findings?verdict=contradicted&limit=5", headers=AUTH
+    ).json()
     assert page["total"] == 48 and len(page["data"]) == 5 and page["next_cursor"] == "5"
     first = page["data"][0]
-    only = auditor.get(f"/v1/audits/{job_id}/findings?item={first['item_id']}&verdict=contradicted",
-                       headers=AUTH).json()  # fmt: skip
+    only = auditor.get(
+        f"/v1/audits/{job_id}/findings?item={first['item_id']}&verdict=contradicted", headers=AUTH
+    ).json()
     assert {f["item_id"] for f in only["data"]} == {first["item_id"]}
     evidence = first["evidence"][0]
-    document = auditor.get(f"/v1/audits/{job_id}/sources/{evidence['doc_path']}",
-                           headers=AUTH).json()  # fmt: skip
+    document = auditor.get(
+        f"/v1/audits/{job_id}/sources/{evidence['doc_path']}", headers=AUTH
+    ).json()
     assert document["text"][evidence["start"] : evidence["end"]] == evidence["quote"]
     missing = auditor.get(f"/v1/audits/{job_id}/sources/no-such.md", headers=AUTH)
     assert missing.status_code == 404

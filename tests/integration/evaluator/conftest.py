@@ -23,10 +23,21 @@ def start_stub(tmp_path: Path) -> Iterator[Callable[..., str]]:
         port = free_port()
         log = tmp_path / f"stub-{port}.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.integration.evaluator.openai_stub", "--port", str(port),
-             "--judge", judge, "--delay", str(delay)],
-            cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.evaluator.openai_stub",
+                "--port",
+                str(port),
+                "--judge",
+                judge,
+                "--delay",
+                str(delay),
+            ],
+            cwd=REPO,
+            stdout=open(log, "w"),
+            stderr=subprocess.STDOUT,  # noqa: SIM115
+        )
         procs.append(proc)
         wait_http(f"http://127.0.0.1:{port}/v1/models", proc, log, timeout=30)
         return f"http://127.0.0.1:{port}/v1"

@@ -48,20 +48,46 @@ class EvaluatorProcesses(ProcessGroup):
         return self.spawn(name, args)
 
     def start_api(self, port: int) -> None:
-        proc = self._spawn("api", [sys.executable, "-m", "uvicorn", "--factory",
-                                   "advisor_evaluator.main:create_app", "--port", str(port),
-                                   "--log-level", "warning"])  # fmt: skip
+        proc = self._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "advisor_evaluator.main:create_app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+        )
         self.api_url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.api_url}/readyz", proc, self.root / "api.log")
 
     def start_worker(
         self, name: str, concurrency: int = 2, loglevel: str = "WARNING"
     ) -> subprocess.Popen:
-        return self._spawn(name, [
-            sys.executable, "-m", "celery", "-A", "advisor_evaluator.worker", "worker",
-            "-Q", self.env["ADVISOR_QUEUE_NAME"], "--pool=threads", f"--concurrency={concurrency}",
-            f"--loglevel={loglevel}", "--without-gossip", "--without-mingle", "-n", f"{name}@%h",
-        ])  # fmt: skip
+        return self._spawn(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "advisor_evaluator.worker",
+                "worker",
+                "-Q",
+                self.env["ADVISOR_QUEUE_NAME"],
+                "--pool=threads",
+                f"--concurrency={concurrency}",
+                f"--loglevel={loglevel}",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"{name}@%h",
+            ],
+        )
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, headers=AUTH, timeout=30)

@@ -40,8 +40,10 @@ def judge_logprobs(mode: str, user: str, count: int) -> dict:
     b = user.split("[Response B]")[1].split("[End of Response B]")[0]
     choice = "A" if mode == "first-slot" or ("caveat" in a and "caveat" not in b) else "B"
     other = "B" if choice == "A" else "A"
-    top = [{"token": t, "logprob": math.log(p), "bytes": list(t.encode())}
-           for t, p in ((choice, 0.8), (other, 0.1), ("tie", 0.05))]  # fmt: skip
+    top = [
+        {"token": t, "logprob": math.log(p), "bytes": list(t.encode())}
+        for t, p in ((choice, 0.8), (other, 0.1), ("tie", 0.05))
+    ]
     return {"content": [{**top[0], "top_logprobs": top[:count]}], "refusal": None}
 
 
@@ -73,8 +75,16 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, {"calls": dict(self.server.calls)})
         elif self.path == "/v1/models":
             names = self.server.models + ["judge-stub"]
-            self._send(200, {"object": "list", "data": [
-                {"id": n, "object": "model", "created": 0, "owned_by": "stub"} for n in names]})  # fmt: skip
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {"id": n, "object": "model", "created": 0, "owned_by": "stub"}
+                        for n in names
+                    ],
+                },
+            )
         else:
             self._send(404, {"error": {"message": "not found", "type": "not_found_error"}})
 
@@ -82,15 +92,25 @@ class Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         model = body["model"]
         if model not in self.server.models and model != "judge-stub":
-            self._send(404, {"error": {"message": f"no model {model}", "type": "not_found_error",
-                                       "param": "model", "code": "model_not_found"}})  # fmt: skip
+            self._send(
+                404,
+                {
+                    "error": {
+                        "message": f"no model {model}",
+                        "type": "not_found_error",
+                        "param": "model",
+                        "code": "model_not_found",
+                    }
+                },
+            )
             return
         time.sleep(self.server.delay)
         messages = body["messages"]
         logprobs = None
         if model == "judge-stub" and body.get("logprobs"):
-            logprobs = judge_logprobs(self.server.judge, messages[-1]["content"],
-                                      body.get("top_logprobs") or 0)  # fmt: skip
+            logprobs = judge_logprobs(
+                self.server.judge, messages[-1]["content"], body.get("top_logprobs") or 0
+            )
             text = logprobs["content"][0]["token"]
         elif model == "judge-stub":
             text = judge_reply(self.server.judge, messages[-1]["content"])
@@ -101,12 +121,29 @@ class Handler(BaseHTTPRequestHandler):
             text, finish = text[: body["max_tokens"]], "length"
         with self.server.lock:
             self.server.calls[model] += 1
-        self._send(200, {
-            "id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "finish_reason": finish, "logprobs": logprobs,
-                         "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": len(text.split()), "total_tokens": 2},
-        }, {"x-advisor-chat-template-sha256": TEMPLATE_SHA256})  # fmt: skip
+        self._send(
+            200,
+            {
+                "id": "chatcmpl-stub",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": finish,
+                        "logprobs": logprobs,
+                        "message": {"role": "assistant", "content": text},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": 1,
+                    "completion_tokens": len(text.split()),
+                    "total_tokens": 2,
+                },
+            },
+            {"x-advisor-chat-template-sha256": TEMPLATE_SHA256},
+        )
 
 
 class StubServer(ThreadingHTTPServer):

@@ -23,10 +23,17 @@ def test_an_evaluation_is_cancelled_mid_job_by_its_workers(processes, start_stub
     group: EvaluatorProcesses = processes(stub)
     group.start_api(free_port())
     group.start_worker("w1", concurrency=2)
-    items = [{"id": f"q{i}", "prompt": f"Which permit for case {i}?", "reference": "The visa."}
-             for i in range(6)]  # fmt: skip
-    body = {"dataset": {"items": items}, "candidates": ["base", "tuned"], "baseline": "base",
-            "metrics": ["rouge_l", "judge"], "judge": {"model": "judge-stub"}}  # fmt: skip
+    items = [
+        {"id": f"q{i}", "prompt": f"Which permit for case {i}?", "reference": "The visa."}
+        for i in range(6)
+    ]
+    body = {
+        "dataset": {"items": items},
+        "candidates": ["base", "tuned"],
+        "baseline": "base",
+        "metrics": ["rouge_l", "judge"],
+        "judge": {"model": "judge-stub"},
+    }
     with group.client() as client:
         job_id = client.post("/v1/evaluations", json=body).json()["id"]
         results = group.store_dir / "evaluations" / job_id
@@ -37,8 +44,9 @@ def test_an_evaluation_is_cancelled_mid_job_by_its_workers(processes, start_stub
         watch_until(read, lambda _: len(stored(results, "generations")) >= 2, 90)
         cancel = client.post(f"/v1/evaluations/{job_id}/cancel")
         assert cancel.status_code == 202 and cancel.json()["cancel_requested_at"]
-        final, seen = watch_until(read, lambda b: b["status"] in ("cancelled", "succeeded",
-                                                                   "failed"), 60)  # fmt: skip
+        final, seen = watch_until(
+            read, lambda b: b["status"] in ("cancelled", "succeeded", "failed"), 60
+        )
         kept = stored(results, "")
         calls = httpx.get(stub.removesuffix("/v1") + "/stats").json()["calls"]
         time.sleep(4)  # anything still running would store its result in this time

@@ -20,11 +20,21 @@ CANDIDATES = ("base", "tuned")
 
 
 def request(n: int = ITEMS) -> dict:
-    items = [{"id": f"q{i}", "prompt": f"Which visa do I need for course {i} in Norvania?",
-              "reference": f"You need the Norvania student visa; check the official page ({i})."}
-             for i in range(n)]  # fmt: skip
-    return {"dataset": {"items": items}, "candidates": list(CANDIDATES), "metrics": ["rouge_l", "judge"],
-            "judge": {"model": "judge-stub"}, "generation": {"max_tokens": 400}}  # fmt: skip
+    items = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Which visa do I need for course {i} in Norvania?",
+            "reference": f"You need the Norvania student visa; check the official page ({i}).",
+        }
+        for i in range(n)
+    ]
+    return {
+        "dataset": {"items": items},
+        "candidates": list(CANDIDATES),
+        "metrics": ["rouge_l", "judge"],
+        "judge": {"model": "judge-stub"},
+        "generation": {"max_tokens": 400},
+    }
 
 
 def stored(group: EvaluatorProcesses, job_id: str, folder: str) -> list[str]:

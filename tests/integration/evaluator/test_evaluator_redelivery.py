@@ -22,9 +22,19 @@ CALL_S = 4.0
 STALE_AFTER_S = 300
 UNIT = "generate-c0-i00000"
 # One item, one candidate: every round is a single unit, so the copy would be its chord's last part.
-REQUEST = {"dataset": {"items": [{"id": "q0", "prompt": "Which visa do I need for Norvania?",
-                                  "reference": "The Norvania student visa."}]},
-           "candidates": ["base"], "metrics": ["rouge_l"]}  # fmt: skip
+REQUEST = {
+    "dataset": {
+        "items": [
+            {
+                "id": "q0",
+                "prompt": "Which visa do I need for Norvania?",
+                "reference": "The Norvania student visa.",
+            }
+        ]
+    },
+    "candidates": ["base"],
+    "metrics": ["rouge_l"],
+}
 
 
 def wait_for(condition: Any, timeout: float, what: str) -> Any:
@@ -75,8 +85,11 @@ def test_a_redelivered_running_unit_leaves_no_result_and_the_job_advances(
     job_id = submitted.json()["id"]
     lease = f"advisor:lease:evaluator:{job_id}:{UNIT}"
     wait_for(lambda: client.exists(lease), 60, "the generation unit never started")
-    payload = wait_for(lambda: unacked_generation(client, queue, job_id), 10,
-                       "no un-acked message for the running unit")  # fmt: skip
+    payload = wait_for(
+        lambda: unacked_generation(client, queue, job_id),
+        10,
+        "no un-acked message for the running unit",
+    )
     redeliver(client, queue, payload)
     started = time.monotonic()
     job = group.wait_finished(job_id, timeout=30 + 2 * CALL_S)

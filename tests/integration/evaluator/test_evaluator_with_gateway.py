@@ -37,16 +37,34 @@ def gateway(embedded_model_dir: Path, tmp_path: Path) -> Iterator[str]:
     adapter_dir = make_lora_dir(embedded_model_dir, tmp_path / "lora", seed=3)
     publish(store, ADAPTER, adapter_dir, embedded_model_dir, tmp_path / "cache")
     port = free_port()
-    env = {"ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
-           "ADVISOR_CACHE_DIR": str(REPO / ".cache" / "advisor"), "PATH": "/usr/bin:/bin",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+    env = {
+        "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "ADVISOR_CACHE_DIR": str(REPO / ".cache" / "advisor"),
+        "PATH": "/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
     log = tmp_path / "gateway.log"
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("advisor")), "serve", "--port", str(port),
-         "--base", "smollm2-135m-instruct", "--adapter", ADAPTER, "--api-key", GATEWAY_KEY,
-         "--log-level", "warning"],
-        env=env, cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-    )  # fmt: skip
+        [
+            str(Path(sys.executable).with_name("advisor")),
+            "serve",
+            "--port",
+            str(port),
+            "--base",
+            "smollm2-135m-instruct",
+            "--adapter",
+            ADAPTER,
+            "--api-key",
+            GATEWAY_KEY,
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=REPO,
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,  # noqa: SIM115
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", proc, log, timeout=240)
         yield f"http://127.0.0.1:{port}/v1"

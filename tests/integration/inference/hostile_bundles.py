@@ -18,8 +18,9 @@ def _key(ref: BundleRef, filename: str) -> str:
     return f"adapters/{ref.name}/{ref.version}/{filename}"
 
 
-def replace_file(store: ObjectStore, ref: BundleRef, filename: str, data: bytes, *,
-                 fix_manifest: bool) -> None:  # fmt: skip
+def replace_file(
+    store: ObjectStore, ref: BundleRef, filename: str, data: bytes, *, fix_manifest: bool
+) -> None:
     """Overwrite one file; with `fix_manifest` the manifest is updated to match, so that only
     the deeper checks (header, config, shapes) can catch it."""
     store.put_bytes(_key(ref, filename), data, overwrite=True)

@@ -52,16 +52,21 @@ def test_a_concurrency_ramp_past_capacity_gets_429_never_5xx_or_hangs(
 ) -> None:
     fingerprint = resolve_base_model(str(tiny_model_dir), tmp_path).fingerprint
     engine = HFEngine(str(tiny_model_dir), base_fingerprint=fingerprint)
-    settings = Settings(environment="production", api_keys=[KEY], max_in_flight=CAPACITY,
-                        retry_after_s=RETRY_AFTER_S)  # fmt: skip
+    settings = Settings(
+        environment="production",
+        api_keys=[KEY],
+        max_in_flight=CAPACITY,
+        retry_after_s=RETRY_AFTER_S,
+    )
     app = create_app(settings, engine=engine, store=LocalStore(tmp_path / "store"))
 
     async def ramp(url: str) -> tuple[dict[int, list], list[int], str]:
         levels: dict[int, list] = {}
         timeout = httpx.Timeout(CLIENT_TIMEOUT_S)
         limits = httpx.Limits(max_connections=max(LEVELS))
-        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=timeout,
-                                     limits=limits) as client:  # fmt: skip
+        async with httpx.AsyncClient(
+            base_url=url, headers=AUTH, timeout=timeout, limits=limits
+        ) as client:
             while (await client.get("/readyz")).status_code != 200:
                 await asyncio.sleep(0.1)
             for level in LEVELS:
@@ -84,19 +89,34 @@ def test_a_concurrency_ramp_past_capacity_gets_429_never_5xx_or_hangs(
     served = {level: sum(s == 200 for s, *_ in levels[level]) for level in LEVELS}
     slowest = max(a[3] for a in answers)
     excess = sum(max(0, level - CAPACITY) for level in LEVELS)
-    text = (f"gateway over the tiny model, {CAPACITY} requests in flight at most: ramp of "
-            f"{'/'.join(map(str, LEVELS))} concurrent requests ({len(answers)}, half streamed, "
-            f"{excess} beyond capacity) -> statuses {dict(sorted(statuses.items()))}, answered "
-            f"per level {list(served.values())}, every 429 with Retry-After {RETRY_AFTER_S} s "
-            f"({len(bad_429)} without), {failures} 5xx/timeouts/dropped, slowest answer "
-            f"{slowest:.1f} s; after the ramp /healthz, /readyz and a request -> {after}, in "
-            f"flight back to 0 ({'yes' if 'advisor_inference_in_flight 0.0' in metrics else 'no'})"
-            f", {seconds:.0f} s in all")  # fmt: skip
-    ok = (set(statuses) <= {200, 429} and failures == 0 and not bad_429 and len(throttled) > 0
-          and all(s == 200 for s in under)
-          and all(served[level] >= min(level, CAPACITY) for level in LEVELS)
-          and after == [200, 200, 200] and "advisor_inference_in_flight 0.0" in metrics)  # fmt: skip
+    text = (
+        f"gateway over the tiny model, {CAPACITY} requests in flight at most: ramp of "
+        f"{'/'.join(map(str, LEVELS))} concurrent requests ({len(answers)}, half streamed, "
+        f"{excess} beyond capacity) -> statuses {dict(sorted(statuses.items()))}, answered "
+        f"per level {list(served.values())}, every 429 with Retry-After {RETRY_AFTER_S} s "
+        f"({len(bad_429)} without), {failures} 5xx/timeouts/dropped, slowest answer "
+        f"{slowest:.1f} s; after the ramp /healthz, /readyz and a request -> {after}, in "
+        f"flight back to 0 ({'yes' if 'advisor_inference_in_flight 0.0' in metrics else 'no'})"
+        f", {seconds:.0f} s in all"
+    )
+    ok = (
+        set(statuses) <= {200, 429}
+        and failures == 0
+        and not bad_429
+        and len(throttled) > 0
+        and all(s == 200 for s in under)
+        and all(served[level] >= min(level, CAPACITY) for level in LEVELS)
+        and after == [200, 200, 200]
+        and "advisor_inference_in_flight 0.0" in metrics
+    )
     with capsys.disabled():
-        figure("X11 concurrency ramp past capacity", text, runs=len(answers), faults=excess,
-               lost=failures, refused=len(throttled), ok=ok)  # fmt: skip
+        figure(
+            "X11 concurrency ramp past capacity",
+            text,
+            runs=len(answers),
+            faults=excess,
+            lost=failures,
+            refused=len(throttled),
+            ok=ok,
+        )
     assert ok, text

@@ -33,8 +33,13 @@ def engine(
     merged_dir = tmp_path_factory.mktemp("merged")
     _merge(tiny_model_dir, lora_dirs["alpha"], merged_dir)
     fingerprint = resolve_base_model(str(tiny_model_dir), tmp_path_factory.mktemp("c")).fingerprint
-    hf = HFEngine(str(tiny_model_dir), base_fingerprint=fingerprint, merged_path=str(merged_dir),
-                  merged_name="alpha-merged", batch_window_ms=20)  # fmt: skip
+    hf = HFEngine(
+        str(tiny_model_dir),
+        base_fingerprint=fingerprint,
+        merged_path=str(merged_dir),
+        merged_name="alpha-merged",
+        batch_window_ms=20,
+    )
     asyncio.run(hf.start())
     yield hf
     asyncio.run(hf.close())
@@ -80,8 +85,11 @@ def test_prompts_of_very_different_lengths_answer_as_one_by_one(engine: HFEngine
     prompts = ["Deadline?", long, "What is the visa fee in Norvania?", long + " Summarise."]
 
     def ask(prompt: str) -> GenerationRequest:
-        return GenerationRequest("base", [{"role": "user", "content": prompt}],
-                                 SamplingParams(temperature=0.0, max_tokens=8, logprobs=True))  # fmt: skip
+        return GenerationRequest(
+            "base",
+            [{"role": "user", "content": prompt}],
+            SamplingParams(temperature=0.0, max_tokens=8, logprobs=True),
+        )
 
     async def scenario() -> None:
         alone = [await engine.generate(ask(p)) for p in prompts]
@@ -105,8 +113,9 @@ def test_prompts_with_a_long_shared_system_prompt_answer_as_one_by_one(engine: H
 
     def ask(question: str) -> GenerationRequest:
         messages = [{"role": "system", "content": rubric}, {"role": "user", "content": question}]
-        return GenerationRequest("base", messages,
-                                 SamplingParams(temperature=0.0, max_tokens=8, logprobs=True))  # fmt: skip
+        return GenerationRequest(
+            "base", messages, SamplingParams(temperature=0.0, max_tokens=8, logprobs=True)
+        )
 
     async def scenario() -> None:
         alone = [await engine.generate(ask(q)) for q in questions]
@@ -125,8 +134,10 @@ def test_prompts_with_a_long_shared_system_prompt_answer_as_one_by_one(engine: H
 
 def test_seed_stop_and_length(engine: HFEngine) -> None:
     async def scenario() -> None:
-        sampled = [await engine.generate(req("base", temperature=1.0, seed=s, max_tokens=12))
-                   for s in (7, 7, 8)]  # fmt: skip
+        sampled = [
+            await engine.generate(req("base", temperature=1.0, seed=s, max_tokens=12))
+            for s in (7, 7, 8)
+        ]
         assert sampled[0].text == sampled[1].text != sampled[2].text
         long = await engine.generate(req("base", max_tokens=6))
         assert long.finish_reason == "length" and long.completion_tokens == 6
@@ -219,8 +230,13 @@ def _reference_logprobs(model_dir: Path, steps: int, top: int) -> list[tuple[int
             logprobs = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1].float(), -1)
             best = logprobs.topk(top)
             chosen = int(best.indices[0])
-            found.append((chosen, float(logprobs[chosen]),
-                          list(zip(best.indices.tolist(), best.values.tolist(), strict=True))))  # fmt: skip
+            found.append(
+                (
+                    chosen,
+                    float(logprobs[chosen]),
+                    list(zip(best.indices.tolist(), best.values.tolist(), strict=True)),
+                )
+            )
             ids.append(chosen)
     return found
 
@@ -238,9 +254,10 @@ def test_logprobs_are_the_models_own_distribution_in_a_mixed_batch(
         if "alpha" not in engine.models():
             await engine.load_adapter("alpha", lora_dirs["alpha"])
         return await asyncio.gather(
-            engine.generate(req("alpha", max_tokens=9)), engine.generate(asked),
+            engine.generate(req("alpha", max_tokens=9)),
+            engine.generate(asked),
             engine.generate(req("alpha", max_tokens=3, logprobs=True)),
-        )  # fmt: skip
+        )
 
     plain, result, short = asyncio.run(scenario())
     assert plain.logprobs is None

@@ -28,8 +28,18 @@ pytestmark = pytest.mark.integration
 KINDS = 13
 ROUNDS = 10
 # Names that would escape the adapters/ prefix, or are not names at all (the last kind).
-HOSTILE_NAMES = ["../etc", "x/../../y", "..", "./x", "x\\..\\y", "/abs", "a/b", "..%2f",
-                 "x\x00y", "UPPER"]  # fmt: skip
+HOSTILE_NAMES = [
+    "../etc",
+    "x/../../y",
+    "..",
+    "./x",
+    "x\\..\\y",
+    "/abs",
+    "a/b",
+    "..%2f",
+    "x\x00y",
+    "UPPER",
+]
 
 
 class CountingEngine:
@@ -54,12 +64,14 @@ def corrupt(kind: int, store, ref, rng: random.Random) -> None:  # type: ignore[
         flipped[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
         hostile.replace_file(store, ref, hostile.WEIGHTS, bytes(flipped), fix_manifest=False)
     elif kind == 1:  # truncated at a random length, manifest rewritten to match
-        hostile.replace_file(store, ref, hostile.WEIGHTS, data[: rng.randrange(len(data))],
-                             fix_manifest=True)  # fmt: skip
+        hostile.replace_file(
+            store, ref, hostile.WEIGHTS, data[: rng.randrange(len(data))], fix_manifest=True
+        )
     elif kind == 2:  # header length pointing past the end of the file
         length = len(data) + rng.randrange(1, 1 << 40)
-        hostile.replace_file(store, ref, hostile.WEIGHTS, struct.pack("<Q", length) + data[8:],
-                             fix_manifest=True)  # fmt: skip
+        hostile.replace_file(
+            store, ref, hostile.WEIGHTS, struct.pack("<Q", length) + data[8:], fix_manifest=True
+        )
     elif kind == 3:
         hostile.pickle_weights(store, ref)
     elif kind == 4:
@@ -89,7 +101,8 @@ def corrupt(kind: int, store, ref, rng: random.Random) -> None:  # type: ignore[
         state = dict(load(data))
         name = rng.choice(sorted(state))
         state[name].view(-1)[rng.randrange(state[name].numel())] = rng.choice(
-            [float("nan"), float("inf"), float("-inf")])  # fmt: skip
+            [float("nan"), float("inf"), float("-inf")]
+        )
         hostile.replace_file(store, ref, hostile.WEIGHTS, bytes(save(state)), fix_manifest=True)
 
 
@@ -121,8 +134,13 @@ def test_hostile_bundle_ramp_through_the_gateway_never_reaches_the_engine(
     fingerprint = resolve_base_model(str(tiny_model_dir), tmp_path).fingerprint
     engine = CountingEngine(HFEngine(str(tiny_model_dir), base_fingerprint=fingerprint))
     refs = hostile_refs(local_store, lora_dirs["beta"], tiny_model_dir, tmp_path / "cache")
-    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY], default_max_tokens=8,
-                        adapter_dir=tmp_path / "unpacked")  # fmt: skip
+    settings = Settings(
+        environment="production",
+        api_keys=[KEY],
+        admin_api_keys=[KEY],
+        default_max_tokens=8,
+        adapter_dir=tmp_path / "unpacked",
+    )
     app = create_app(settings, engine=engine, store=local_store)  # type: ignore[arg-type]
     statuses: list[int] = []
     unclear: list[str] = []
@@ -138,23 +156,41 @@ def test_hostile_bundle_ramp_through_the_gateway_never_reaches_the_engine(
             probes = (client.get("/healthz").status_code, client.get("/readyz").status_code)
             healthy += probes == (200, 200)
         models = [m["id"] for m in client.get("/v1/models").json()["data"]]
-        chat = client.post("/v1/chat/completions", json={
-            "model": "base", "messages": [{"role": "user", "content": "Any deadline?"}]})  # fmt: skip
+        chat = client.post(
+            "/v1/chat/completions",
+            json={"model": "base", "messages": [{"role": "user", "content": "Any deadline?"}]},
+        )
     refused = sum(400 <= s < 500 for s in statuses)
     leftovers = list((tmp_path / "unpacked").glob("hostile-*/v*/*"))
-    text = (f"{len(refs)} hostile bundles ({KINDS} kinds x {ROUNDS}: flipped bit, truncated, "
-            "header past EOF, pickle as weights, pickle beside, rank too high, target outside "
-            "the allowed modules, non-LoRA type, rank disagreeing with tensors, unreadable "
-            "header, another base model, non-finite weights, names escaping the prefix) posted to "
-            "/v1/adapters: "
-            f"{refused} refused with 4xx {dict(sorted(Counter(statuses).items()))}, "
-            f"{len(unclear)} without an error code and message, {engine.loads} reached the "
-            f"engine, engine healthy after {healthy}/{len(refs)}, base model answered "
-            f"{chat.status_code}, {len(leftovers)} refused files left on disk")  # fmt: skip
-    ok = (refused == len(refs) and not unclear and engine.loads == 0 and healthy == len(refs)
-          and models == ["base"] and chat.status_code == 200 and not leftovers)  # fmt: skip
+    text = (
+        f"{len(refs)} hostile bundles ({KINDS} kinds x {ROUNDS}: flipped bit, truncated, "
+        "header past EOF, pickle as weights, pickle beside, rank too high, target outside "
+        "the allowed modules, non-LoRA type, rank disagreeing with tensors, unreadable "
+        "header, another base model, non-finite weights, names escaping the prefix) posted to "
+        "/v1/adapters: "
+        f"{refused} refused with 4xx {dict(sorted(Counter(statuses).items()))}, "
+        f"{len(unclear)} without an error code and message, {engine.loads} reached the "
+        f"engine, engine healthy after {healthy}/{len(refs)}, base model answered "
+        f"{chat.status_code}, {len(leftovers)} refused files left on disk"
+    )
+    ok = (
+        refused == len(refs)
+        and not unclear
+        and engine.loads == 0
+        and healthy == len(refs)
+        and models == ["base"]
+        and chat.status_code == 200
+        and not leftovers
+    )
     with capsys.disabled():
-        figure("X6 hostile bundles at the gateway", text, runs=len(refs), faults=len(refs),
-               lost=len(refs) - refused, refused=refused, ok=ok)  # fmt: skip
+        figure(
+            "X6 hostile bundles at the gateway",
+            text,
+            runs=len(refs),
+            faults=len(refs),
+            lost=len(refs) - refused,
+            refused=refused,
+            ok=ok,
+        )
     assert len(refs) >= 100
     assert ok, (text, unclear[:3])

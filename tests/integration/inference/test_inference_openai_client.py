@@ -52,16 +52,35 @@ def gateway(
     gw = Gateway("", store, root, tiny_model_dir)
     gw.publish("alpha", lora_dirs["alpha"])
     port = free_port()
-    env = {**os.environ, "ADVISOR_STORE_URL": f"file://{root / 'store'}",
-           "ADVISOR_CACHE_DIR": str(root / "cache"), "ADVISOR_DEFAULT_MAX_TOKENS": "16",
-           "ADVISOR_MAX_BODY_BYTES": "65536", "ADVISOR_BATCH_WINDOW_MS": "10"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_STORE_URL": f"file://{root / 'store'}",
+        "ADVISOR_CACHE_DIR": str(root / "cache"),
+        "ADVISOR_DEFAULT_MAX_TOKENS": "16",
+        "ADVISOR_MAX_BODY_BYTES": "65536",
+        "ADVISOR_BATCH_WINDOW_MS": "10",
+    }
     advisor = Path(sys.executable).with_name("advisor")
     log = open(root / "server.log", "w")  # noqa: SIM115 - closed after the process ends
     proc = subprocess.Popen(
-        [str(advisor), "serve", "--port", str(port), "--base", str(tiny_model_dir),
-         "--adapter", "alpha", "--api-key", KEY, "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            str(advisor),
+            "serve",
+            "--port",
+            str(port),
+            "--base",
+            str(tiny_model_dir),
+            "--adapter",
+            "alpha",
+            "--api-key",
+            KEY,
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     gw.url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(gw.url, proc, root / "server.log")
@@ -102,19 +121,29 @@ def test_sync_client_base_and_adapter_answer_differently(gateway: Gateway) -> No
 
 def test_async_client_and_streaming_give_the_same_greedy_answers(gateway: Gateway) -> None:
     expected = {
-        m: gateway.client().chat.completions.create(model=m, messages=ASK, max_tokens=8,
-                                                    temperature=0).choices[0].message.content
+        m: gateway.client()
+        .chat.completions.create(model=m, messages=ASK, max_tokens=8, temperature=0)
+        .choices[0]
+        .message.content
         for m in ("base", "alpha")
-    }  # fmt: skip
+    }
 
     async def scenario() -> tuple[list[str | None], str, object]:
         client = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0)
-        answers = await asyncio.gather(*(
-            client.chat.completions.create(model=m, messages=ASK, max_tokens=8, temperature=0)
-            for m in ("base", "alpha", "base", "alpha")))  # fmt: skip
+        answers = await asyncio.gather(
+            *(
+                client.chat.completions.create(model=m, messages=ASK, max_tokens=8, temperature=0)
+                for m in ("base", "alpha", "base", "alpha")
+            )
+        )
         stream = await client.chat.completions.create(
-            model="alpha", messages=ASK, max_tokens=8, temperature=0, stream=True,
-            stream_options={"include_usage": True})  # fmt: skip
+            model="alpha",
+            messages=ASK,
+            max_tokens=8,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         text, usage = "", None
         async for chunk in stream:
             if chunk.choices:
@@ -130,7 +159,8 @@ def test_async_client_and_streaming_give_the_same_greedy_answers(gateway: Gatewa
     assert usage is not None and usage.completion_tokens >= 1  # type: ignore[attr-defined]
 
     sync_stream = gateway.client().chat.completions.create(
-        model="base", messages=ASK, max_tokens=8, temperature=0, stream=True)  # fmt: skip
+        model="base", messages=ASK, max_tokens=8, temperature=0, stream=True
+    )
     assert (
         "".join(c.choices[0].delta.content or "" for c in sync_stream if c.choices)
         == expected["base"]
@@ -142,8 +172,14 @@ def test_logprobs_in_openai_shape_streamed_and_not(gateway: Gateway) -> None:
     whose bytes spell the answer, sorted alternatives, the chosen token the likeliest under
     greedy decoding, and the same tokens and values streamed."""
     client = gateway.client()
-    asked = {"model": "alpha", "messages": ASK, "max_tokens": 8, "temperature": 0,
-             "logprobs": True, "top_logprobs": 5}  # fmt: skip
+    asked = {
+        "model": "alpha",
+        "messages": ASK,
+        "max_tokens": 8,
+        "temperature": 0,
+        "logprobs": True,
+        "top_logprobs": 5,
+    }
     answer = client.chat.completions.create(**asked)  # type: ignore[call-overload]
     choice = answer.choices[0]
     assert choice.logprobs is not None and choice.logprobs.content is not None
@@ -161,8 +197,12 @@ def test_logprobs_in_openai_shape_streamed_and_not(gateway: Gateway) -> None:
         assert sum(math.exp(v) for v in values) <= 1.0 + 1e-6
 
     stream = client.chat.completions.create(**asked, stream=True)  # type: ignore[call-overload]
-    streamed = [t for c in stream if c.choices and c.choices[0].logprobs
-                for t in c.choices[0].logprobs.content or []]  # fmt: skip
+    streamed = [
+        t
+        for c in stream
+        if c.choices and c.choices[0].logprobs
+        for t in c.choices[0].logprobs.content or []
+    ]
     assert [t.token for t in streamed] == [t.token for t in tokens]
     assert [t.logprob for t in streamed] == pytest.approx([t.logprob for t in tokens], abs=1e-5)
 
@@ -186,12 +226,18 @@ def test_client_faults_raise_the_right_openai_errors(gateway: Gateway) -> None:
         client.chat.completions.create(model="base", messages=ASK, max_tokens=100_000)
     assert too_many.value.body["param"] == "max_tokens"  # type: ignore[index]
     assert "between 1 and" in too_many.value.body["message"]  # type: ignore[index]
-    malformed = httpx.post(f"{gateway.url}/v1/chat/completions", headers=AUTH,
-                           json={"model": "base", "messages": "not a list"})  # fmt: skip
+    malformed = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        headers=AUTH,
+        json={"model": "base", "messages": "not a list"},
+    )
     assert malformed.status_code == 400
     assert malformed.json()["error"]["type"] == "invalid_request_error"
-    huge = httpx.post(f"{gateway.url}/v1/chat/completions", headers=AUTH,
-                      json={"model": "base", "messages": [{"role": "user", "content": "x" * 70_000}]})  # fmt: skip
+    huge = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        headers=AUTH,
+        json={"model": "base", "messages": [{"role": "user", "content": "x" * 70_000}]},
+    )
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
 
 
@@ -208,7 +254,8 @@ def test_adapter_load_and_unload_while_requests_are_in_flight(
                 model = ("base", "alpha")[i % 2]
                 if i % 3 == 0:
                     stream = await client.chat.completions.create(
-                        model=model, messages=ASK, max_tokens=12, stream=True)  # fmt: skip
+                        model=model, messages=ASK, max_tokens=12, stream=True
+                    )
                     return "".join(
                         [c.choices[0].delta.content or "" async for c in stream if c.choices]
                     )
@@ -273,8 +320,11 @@ def test_hostile_bundles_are_refused_and_the_engine_stays_healthy(
         fingerprint="sha256:" + "0" * 64,
     )
     gateway.publish(case("too-wide", 422, "rank_too_high"), lora_dirs["wide"])
-    hostile.bad_config(store, gateway.publish(case("lm-head", 422, "target_modules_not_allowed"), lora_dirs["beta"]),
-                       target_modules=["q_proj", "lm_head"])  # fmt: skip
+    hostile.bad_config(
+        store,
+        gateway.publish(case("lm-head", 422, "target_modules_not_allowed"), lora_dirs["beta"]),
+        target_modules=["q_proj", "lm_head"],
+    )
     case("../etc", 400, "invalid adapter name")
     case("beta/../../x", 400, "invalid adapter name")
     case("never-published", 404, "no committed bundle")
@@ -312,7 +362,9 @@ def check_n(client: openai.OpenAI) -> None:
     assert len({c.message.content for c in answer.choices}) > 1  # seeds 11, 12, 13
     assert answer.usage.completion_tokens == sum(  # type: ignore[union-attr]
         len(tokens_of(client.chat.completions.create(**SHORT, seed=11 + i, logprobs=True)))  # type: ignore[call-overload]
-        + (c.finish_reason == "stop") for i, c in enumerate(answer.choices))  # fmt: skip
+        + (c.finish_reason == "stop")
+        for i, c in enumerate(answer.choices)
+    )
     streamed = client.chat.completions.create(**SHORT, n=2, seed=11, stream=True)  # type: ignore[call-overload]
     texts = {0: "", 1: ""}
     for chunk in streamed:
@@ -343,8 +395,11 @@ def check_logit_bias(client: openai.OpenAI, base_dir: Path) -> None:
     assert len(piece) > 2 and greedy(client).choices[0].message.content != piece * 8
     biased = greedy(client, logit_bias={str(token_id): 100})
     assert biased.choices[0].message.content == piece * 8  # every token is the favoured one
-    refused = httpx.post(f"{client.base_url}chat/completions", headers=AUTH, json={
-        **SHORT, "logit_bias": {str(len(tokenizer) + 10_000): 5}})  # fmt: skip
+    refused = httpx.post(
+        f"{client.base_url}chat/completions",
+        headers=AUTH,
+        json={**SHORT, "logit_bias": {str(len(tokenizer) + 10_000): 5}},
+    )
     assert refused.status_code == 400 and refused.json()["error"]["param"] == "logit_bias"
 
 
@@ -355,8 +410,10 @@ def check_stop(client: openai.OpenAI) -> None:
 
 
 def check_seed(client: openai.OpenAI) -> None:
-    first, second = (client.chat.completions.create(**SHORT, seed=5).choices[0].message.content  # type: ignore[call-overload]
-                     for _ in range(2))  # fmt: skip
+    first, second = (
+        client.chat.completions.create(**SHORT, seed=5).choices[0].message.content  # type: ignore[call-overload]
+        for _ in range(2)
+    )
     assert first == second
 
 
@@ -369,7 +426,8 @@ def check_top_p(client: openai.OpenAI) -> None:
 def check_stream(client: openai.OpenAI, **options: object) -> None:
     chunks = list(client.chat.completions.create(**SHORT, temperature=0, stream=True, **options))  # type: ignore[call-overload]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == (
-        greedy(client).choices[0].message.content)  # fmt: skip
+        greedy(client).choices[0].message.content
+    )
     if options:
         assert chunks[-1].usage is not None and chunks[-1].choices == []
 
@@ -389,8 +447,11 @@ HONOURED: dict[str, object] = {
     "presence_penalty": check_penalty("presence_penalty"),
     "logit_bias": "needs the base folder",
     "logprobs": lambda c: greedy(c, logprobs=True).choices[0].logprobs.content or pytest.fail(),
-    "top_logprobs": lambda c: len(greedy(c, logprobs=True, top_logprobs=2).choices[0]
-                                  .logprobs.content[0].top_logprobs) == 2 or pytest.fail(),
+    "top_logprobs": lambda c: (
+        len(greedy(c, logprobs=True, top_logprobs=2).choices[0].logprobs.content[0].top_logprobs)
+        == 2
+        or pytest.fail()
+    ),
     "max_tokens": check_limit("max_tokens"),
     "max_completion_tokens": check_limit("max_completion_tokens"),
     "n": check_n,
@@ -398,8 +459,10 @@ HONOURED: dict[str, object] = {
     "stop": check_stop,
     "stream": check_stream,
     "stream_options": lambda c: check_stream(c, stream_options={"include_usage": True}),
-    "temperature": lambda c: greedy(c).choices[0].message.content == greedy(c).choices[0]
-                             .message.content or pytest.fail(),
+    "temperature": lambda c: (
+        greedy(c).choices[0].message.content == greedy(c).choices[0].message.content
+        or pytest.fail()
+    ),
     "top_p": check_top_p,
     # Plain text is what every engine gives; JSON output is refused below on this engine.
     "response_format": lambda c: greedy(c, response_format={"type": "text"}),
@@ -408,7 +471,7 @@ HONOURED: dict[str, object] = {
     "modalities": lambda c: greedy(c, modalities=["text"]),
     "store": lambda c: greedy(c, store=False),
     "service_tier": lambda c: greedy(c, service_tier="auto"),
-}  # fmt: skip
+}
 REFUSED = {
     "audio": {"voice": "alloy", "format": "wav"},
     "function_call": "auto",
@@ -469,10 +532,14 @@ def test_unknown_fields_are_refused_by_name(gateway: Gateway) -> None:
         gateway.client().chat.completions.create(**SHORT, extra_body={"guided_regex": "a+"})  # type: ignore[call-overload]
     assert refused.value.body["param"] == "guided_regex"  # type: ignore[index]
     with pytest.raises(openai.BadRequestError) as in_message:
-        gateway.client().chat.completions.create(model="alpha", max_tokens=4, messages=[
-            {"role": "user", "content": "hi", "name": "ana"}])  # fmt: skip
+        gateway.client().chat.completions.create(
+            model="alpha", max_tokens=4, messages=[{"role": "user", "content": "hi", "name": "ana"}]
+        )
     assert "name" in in_message.value.body["message"]  # type: ignore[index]
     echoed = greedy(gateway.client()).choices[0].message.model_dump()  # refusal=None, ...
     follow_up = [*ASK, echoed, {"role": "user", "content": "And then?"}]
-    assert gateway.client().chat.completions.create(model="alpha", messages=follow_up,
-                                                    max_tokens=2).choices  # fmt: skip
+    assert (
+        gateway.client()
+        .chat.completions.create(model="alpha", messages=follow_up, max_tokens=2)
+        .choices
+    )

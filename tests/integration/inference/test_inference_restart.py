@@ -25,14 +25,30 @@ ASK = [{"role": "user", "content": "What is the application deadline?"}]
 
 
 def serve(root: Path, base_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "ADVISOR_STORE_URL": f"file://{root / 'store'}",
-           "ADVISOR_CACHE_DIR": str(root / "cache"), "ADVISOR_DEFAULT_MAX_TOKENS": "8"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_STORE_URL": f"file://{root / 'store'}",
+        "ADVISOR_CACHE_DIR": str(root / "cache"),
+        "ADVISOR_DEFAULT_MAX_TOKENS": "8",
+    }
     advisor = Path(sys.executable).with_name("advisor")
     return subprocess.Popen(
-        [str(advisor), "serve", "--port", str(port), "--base", str(base_dir), "--api-key", KEY,
-         "--log-level", "warning"],
-        env=env, stdout=log.open("a"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            str(advisor),
+            "serve",
+            "--port",
+            str(port),
+            "--base",
+            str(base_dir),
+            "--api-key",
+            KEY,
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> dict:
@@ -60,17 +76,27 @@ def answer(url: str, model: str) -> str | None:
 
 
 def test_a_restarted_gateway_loads_its_adapters_again(
-    tiny_model_dir: Path, lora_dirs: dict[str, Path], tmp_path: Path,
+    tiny_model_dir: Path,
+    lora_dirs: dict[str, Path],
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     # A plain PEFT output folder (no template, no ledger), imported with the CLI.
     peft_folder = tmp_path / "peft-output"
     peft_folder.mkdir()
     for filename in ("adapter_config.json", "adapter_model.safetensors"):
         (peft_folder / filename).write_bytes((lora_dirs["alpha"] / filename).read_bytes())
     monkeypatch.setenv("ADVISOR_STORE_URL", f"file://{tmp_path / 'store'}")
-    imported = invoke("adapters", adapters_app,
-                      "import", str(peft_folder), "--name", "imported", "--base", str(tiny_model_dir))  # fmt: skip
+    imported = invoke(
+        "adapters",
+        adapters_app,
+        "import",
+        str(peft_folder),
+        "--name",
+        "imported",
+        "--base",
+        str(tiny_model_dir),
+    )
     assert imported.exit_code == 0, imported.output
 
     port, log = free_port(), tmp_path / "server.log"
@@ -78,8 +104,9 @@ def test_a_restarted_gateway_loads_its_adapters_again(
     first = serve(tmp_path, tiny_model_dir, port, log)
     try:
         wait_ready(url, first, log)
-        loaded = httpx.post(f"{url}/v1/adapters", headers=AUTH, json={"adapter": "imported"},
-                            timeout=60)  # fmt: skip
+        loaded = httpx.post(
+            f"{url}/v1/adapters", headers=AUTH, json={"adapter": "imported"}, timeout=60
+        )
         assert loaded.status_code == 201, loaded.text
         assert loaded.json()["canary"]["effective"] is True
         before = answer(url, "imported@v0001")

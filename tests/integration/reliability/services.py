@@ -31,11 +31,16 @@ def evaluator_app(root: Path, redis_url: str | None = None, **extra: Any) -> Fas
     from advisor_evaluator.core.config import Settings
     from advisor_evaluator.main import create_app
 
-    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY],
-                        store_url=f"file://{root / 'evaluator'}", redis_url=redis_url,
-                        inference_api_key="svc-0123456789",
-                        queue_name=f"evaluator-rel-{time.time_ns()}",
-                        **{"inference_url": "http://127.0.0.1:9/v1", **extra})  # fmt: skip
+    settings = Settings(
+        environment="production",
+        api_keys=[KEY],
+        admin_api_keys=[KEY],
+        store_url=f"file://{root / 'evaluator'}",
+        redis_url=redis_url,
+        inference_api_key="svc-0123456789",
+        queue_name=f"evaluator-rel-{time.time_ns()}",
+        **{"inference_url": "http://127.0.0.1:9/v1", **extra},
+    )
     return create_app(settings)
 
 
@@ -43,9 +48,15 @@ def auditor_app(root: Path, redis_url: str | None = None, **extra: Any) -> FastA
     from advisor_auditor.core.config import Settings
     from advisor_auditor.main import create_app
 
-    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY],
-                        store_url=f"file://{root / 'auditor'}", redis_url=redis_url,
-                        auditor_sources=SAMPLE / "sources", **extra)  # fmt: skip
+    settings = Settings(
+        environment="production",
+        api_keys=[KEY],
+        admin_api_keys=[KEY],
+        store_url=f"file://{root / 'auditor'}",
+        redis_url=redis_url,
+        auditor_sources=SAMPLE / "sources",
+        **extra,
+    )
     return create_app(settings)
 
 
@@ -53,10 +64,16 @@ def trainer_app(root: Path, redis_url: str | None = None, **extra: Any) -> FastA
     from advisor_trainer.core.config import Settings
     from advisor_trainer.main import create_app
 
-    settings = Settings(environment="production", api_keys=[KEY], admin_api_keys=[KEY],
-                        store_url=f"file://{root / 'trainer'}", redis_url=redis_url,
-                        trainer_data_dir=root / "data", trainer_output_dir=root / "work",
-                        **extra)  # fmt: skip
+    settings = Settings(
+        environment="production",
+        api_keys=[KEY],
+        admin_api_keys=[KEY],
+        store_url=f"file://{root / 'trainer'}",
+        redis_url=redis_url,
+        trainer_data_dir=root / "data",
+        trainer_output_dir=root / "work",
+        **extra,
+    )
     return create_app(settings, enqueue=lambda job_id: None)
 
 
@@ -88,13 +105,22 @@ def job_request(service: str, tag: str = "") -> tuple[str, dict[str, Any]]:
                 "reference": "The student visa.",
             }
         ]
-        return "/v1/evaluations", {"dataset": {"items": items}, "candidates": ["base"],
-                                   "metrics": ["rouge_l"]}  # fmt: skip
+        return "/v1/evaluations", {
+            "dataset": {"items": items},
+            "candidates": ["base"],
+            "metrics": ["rouge_l"],
+        }
     if service == "auditor":
         line = (SAMPLE / "test.jsonl").read_text().splitlines()[0]
         return "/v1/audits", {"dataset": line + "\n"}
-    return "/v1/training-jobs", {"config": {"run_name": f"rel{tag}", "base_model": "smollm2-135m-instruct",
-                                            "dataset": "tiny.jsonl", "max_steps": 1}}  # fmt: skip
+    return "/v1/training-jobs", {
+        "config": {
+            "run_name": f"rel{tag}",
+            "base_model": "smollm2-135m-instruct",
+            "dataset": "tiny.jsonl",
+            "max_steps": 1,
+        }
+    }
 
 
 def routes(app: FastAPI) -> list[tuple[str, str]]:
@@ -155,8 +181,10 @@ def openai_stub() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.evaluator.openai_stub", "--port", str(port)],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         deadline = time.monotonic() + 30
@@ -196,8 +224,17 @@ class RedisServer:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--dir", str(self.workdir)]  # fmt: skip
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(self.workdir),
+        ]
         if self.appendonly:
             args += ["--appendonly", "yes", "--appendfsync", "everysec"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -216,15 +253,33 @@ class RedisServer:
         self.start()
 
 
-def figure(experiment: str, text: str, *, runs: int, faults: int, lost: int = 0,
-           duplicated: int = 0, refused: int | str = "", ok: bool, **measured: Any) -> None:  # fmt: skip
+def figure(
+    experiment: str,
+    text: str,
+    *,
+    runs: int,
+    faults: int,
+    lost: int = 0,
+    duplicated: int = 0,
+    refused: int | str = "",
+    ok: bool,
+    **measured: Any,
+) -> None:
     """Print a measured figure: a line for people and a `FIGURE {json}` line that
     benchmarks/reliability.py gathers into docs/reliability.md (`measured`: named figures kept
     in the JSON row, e.g. `recovery_s`)."""
     import json
 
     print(f"\n{experiment}: {text}")
-    row = {"experiment": experiment, "runs": runs, "faults": faults, "lost": lost,
-           "duplicated": duplicated, "refused": refused, "result": "pass" if ok else "FAIL",
-           "figure": text, **measured}  # fmt: skip
+    row = {
+        "experiment": experiment,
+        "runs": runs,
+        "faults": faults,
+        "lost": lost,
+        "duplicated": duplicated,
+        "refused": refused,
+        "result": "pass" if ok else "FAIL",
+        "figure": text,
+        **measured,
+    }
     print("FIGURE " + json.dumps(row))

@@ -55,10 +55,15 @@ def test_x13_one_idempotency_key_posted_concurrently_makes_one_job(
         len({r.json()["id"] for r in responses[i * CONCURRENT : (i + 1) * CONCURRENT]})
         for i in range(len(keys))
     ]
-    figure(f"X13 idempotency {service}", f"{len(keys)} keys x {CONCURRENT} concurrent POSTs over "
-           f"HTTP -> statuses {sorted(statuses)}, jobs per key {jobs_per_key}",
-           runs=len(keys) * CONCURRENT, faults=len(keys) * (CONCURRENT - 1),
-           duplicated=sum(jobs_per_key) - len(keys), ok=jobs_per_key == [1] * len(keys))  # fmt: skip
+    figure(
+        f"X13 idempotency {service}",
+        f"{len(keys)} keys x {CONCURRENT} concurrent POSTs over "
+        f"HTTP -> statuses {sorted(statuses)}, jobs per key {jobs_per_key}",
+        runs=len(keys) * CONCURRENT,
+        faults=len(keys) * (CONCURRENT - 1),
+        duplicated=sum(jobs_per_key) - len(keys),
+        ok=jobs_per_key == [1] * len(keys),
+    )
     assert statuses <= {200, 201, 202}, [r.text for r in responses if r.status_code >= 300][:2]
     assert jobs_per_key == [1] * len(keys)
     assert len({r.json()["id"] for r in responses}) == len(keys)
@@ -87,7 +92,12 @@ def test_x16_statuses_survive_the_result_backend_expiring(
         for (job_id, r), (_, status) in zip(after, created, strict=True)
         if r.status_code == 200 and r.json()["status"] != status
     ]
-    figure(f"X16 result-backend loss {service}", f"{jobs} jobs, Redis emptied -> "
-           f"{len(missing)} statuses missing, {len(changed)} changed", runs=jobs, faults=1,
-           lost=len(missing), ok=(missing, changed) == ([], []))  # fmt: skip
+    figure(
+        f"X16 result-backend loss {service}",
+        f"{jobs} jobs, Redis emptied -> {len(missing)} statuses missing, {len(changed)} changed",
+        runs=jobs,
+        faults=1,
+        lost=len(missing),
+        ok=(missing, changed) == ([], []),
+    )
     assert (missing, changed) == ([], [])

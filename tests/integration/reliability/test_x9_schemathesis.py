@@ -38,8 +38,12 @@ def _fuzz(service: str, examples: int, with_key: bool) -> int:
         assert operations, f"{service} documents no operation"
         for operation in operations:
 
-            @settings(max_examples=examples, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
+            @settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy())
             def check(case) -> None:  # type: ignore[no-untyped-def]
                 nonlocal calls
@@ -59,9 +63,13 @@ def _examples(default: int) -> int:
 def test_x9_fuzz_finds_no_5xx_and_no_schema_violation(service: str, with_key: bool) -> None:
     examples = _examples(200)
     calls = _fuzz(service, examples, with_key)
-    figure(f"X9 fuzz {service} ({'key' if with_key else 'no key'})", f"{calls} calls ({examples} "
-           f"examples per operation), 0 5xx, 0 schema violations", runs=calls, faults=calls,
-           ok=calls > 0)  # fmt: skip
+    figure(
+        f"X9 fuzz {service} ({'key' if with_key else 'no key'})",
+        f"{calls} calls ({examples} examples per operation), 0 5xx, 0 schema violations",
+        runs=calls,
+        faults=calls,
+        ok=calls > 0,
+    )
     assert calls > 0
 
 
@@ -71,7 +79,11 @@ def test_x9_fuzz_finds_no_5xx_and_no_schema_violation(service: str, with_key: bo
 def test_x9_fuzz_1000_examples_per_operation(service: str, with_key: bool) -> None:
     examples = _examples(1000)
     calls = _fuzz(service, examples, with_key)
-    figure(f"X9 fuzz-{examples} {service} ({'key' if with_key else 'no key'})", f"{calls} calls "
-           f"({examples} examples per operation), 0 5xx, 0 schema violations", runs=calls,
-           faults=calls, ok=calls > 0)  # fmt: skip
+    figure(
+        f"X9 fuzz-{examples} {service} ({'key' if with_key else 'no key'})",
+        f"{calls} calls ({examples} examples per operation), 0 5xx, 0 schema violations",
+        runs=calls,
+        faults=calls,
+        ok=calls > 0,
+    )
     assert calls > 0

@@ -35,10 +35,16 @@ def test_x9_no_non_public_route_answers_without_a_key(service: str, tmp_path: Pa
         return out
 
     answered = [(m, p, s) for m, p, s in run_async(app, walk) if s != 401]
-    figure(f"X9 route walk {service}", f"{len(private)} non-public routes x 3 credential-less "
-           f"requests, {len(answered)} answered without a key", runs=3 * len(private),
-           faults=3 * len(private), lost=len(answered), refused=3 * len(private) - len(answered),
-           ok=answered == [])  # fmt: skip
+    figure(
+        f"X9 route walk {service}",
+        f"{len(private)} non-public routes x 3 credential-less "
+        f"requests, {len(answered)} answered without a key",
+        runs=3 * len(private),
+        faults=3 * len(private),
+        lost=len(answered),
+        refused=3 * len(private) - len(answered),
+        ok=answered == [],
+    )
     assert answered == []
 
 
@@ -61,10 +67,20 @@ def _oversized_body_status(app, limit: int, declared: bool) -> tuple[int, int]: 
     headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {KEY}".encode())]
     if declared:
         headers.append((b"content-length", str(chunks * len(chunk)).encode()))
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "root_path": "", "headers": headers, "client": ("127.0.0.1", 1),
-             "server": ("svc", 80)}  # fmt: skip
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("svc", 80),
+    }
     tracemalloc.start()
     try:
         asyncio.run(app(scope, receive, send))
@@ -77,15 +93,25 @@ def _oversized_body_status(app, limit: int, declared: bool) -> tuple[int, int]: 
 @pytest.mark.parametrize("service", sorted(APPS))
 def test_x10_oversized_bodies_get_413_with_bounded_memory(service: str, tmp_path: Path) -> None:
     limit = 64 * 1024
-    extra = {"evaluator": {"max_request_bytes": limit}, "auditor": {"auditor_max_body_bytes": limit},
-             "gateway": {"max_body_bytes": limit}, "trainer": {}}[service]  # fmt: skip
+    extra = {
+        "evaluator": {"max_request_bytes": limit},
+        "auditor": {"auditor_max_body_bytes": limit},
+        "gateway": {"max_body_bytes": limit},
+        "trainer": {},
+    }[service]
     app = APPS[service](tmp_path, **extra)
     declared, _ = _oversized_body_status(app, limit, declared=True)
     streamed, peak = _oversized_body_status(app, limit, declared=False)
     good = (declared, streamed) == (413, 413) and peak < 8 * 1024 * 1024
-    figure(f"X10 oversized bodies {service}", f"64 MiB declared -> {declared}, 64 MiB streamed "
-           f"without Content-Length -> {streamed}, peak allocation {peak / 1e6:.2f} MB", runs=2,
-           faults=2, refused=[declared, streamed].count(413), ok=good)  # fmt: skip
+    figure(
+        f"X10 oversized bodies {service}",
+        f"64 MiB declared -> {declared}, 64 MiB streamed "
+        f"without Content-Length -> {streamed}, peak allocation {peak / 1e6:.2f} MB",
+        runs=2,
+        faults=2,
+        refused=[declared, streamed].count(413),
+        ok=good,
+    )
     assert (declared, streamed) == (413, 413)
     assert peak < 8 * 1024 * 1024  # far below the 64 MiB sent: never buffered whole
 

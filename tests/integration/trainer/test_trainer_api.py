@@ -27,20 +27,33 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 def settings(tmp_path: Path, tiny_model_dir: Path) -> Settings:
     write_dataset(tmp_path / "data" / "tiny.jsonl")
     return Settings(
-        environment="test", api_keys=[KEY], admin_api_keys=[KEY], store_url=f"file://{tmp_path}/store",
-        trainer_data_dir=tmp_path / "data", trainer_output_dir=tmp_path / "work",
+        environment="test",
+        api_keys=[KEY],
+        admin_api_keys=[KEY],
+        store_url=f"file://{tmp_path}/store",
+        trainer_data_dir=tmp_path / "data",
+        trainer_output_dir=tmp_path / "work",
         trainer_models_dir=tiny_model_dir.parent,
-        cache_dir=tmp_path / "cache", redis_url=None,
-    )  # fmt: skip
+        cache_dir=tmp_path / "cache",
+        redis_url=None,
+    )
 
 
 @pytest.fixture
 def job_body(tiny_model_dir: Path) -> dict:
     return {
-        "config": {"run_name": "api-run", "base_model": str(tiny_model_dir), "dataset": "tiny.jsonl",
-                   "max_seq_len": 96, "max_steps": 3, "lora_r": 4, "lora_alpha": 8,
-                   "gradient_checkpointing": False, "budget_margin_s": 0.0},
-    }  # fmt: skip
+        "config": {
+            "run_name": "api-run",
+            "base_model": str(tiny_model_dir),
+            "dataset": "tiny.jsonl",
+            "max_seq_len": 96,
+            "max_steps": 3,
+            "lora_r": 4,
+            "lora_alpha": 8,
+            "gradient_checkpointing": False,
+            "budget_margin_s": 0.0,
+        },
+    }
 
 
 @pytest.fixture
@@ -163,11 +176,15 @@ def test_jobs_are_listed_newest_first_with_a_status_filter(client, job_body, que
 
 def test_a_queued_job_is_cancelled_at_once_and_only_by_an_admin(settings, job_body) -> None:
     app_key = "trainer-app-key-77c1"
-    with TestClient(create_app(settings.model_copy(update={"api_keys": [KEY, app_key]}),
-                               enqueue=lambda job_id: None)) as client:  # fmt: skip
+    with TestClient(
+        create_app(
+            settings.model_copy(update={"api_keys": [KEY, app_key]}), enqueue=lambda job_id: None
+        )
+    ) as client:
         job = client.post("/v1/training-jobs", json=job_body, headers=AUTH).json()
-        refused = client.post(f"/v1/training-jobs/{job['id']}/cancel",
-                              headers={"Authorization": f"Bearer {app_key}"})  # fmt: skip
+        refused = client.post(
+            f"/v1/training-jobs/{job['id']}/cancel", headers={"Authorization": f"Bearer {app_key}"}
+        )
         cancelled = client.post(f"/v1/training-jobs/{job['id']}/cancel", headers=AUTH)
         unknown = client.post("/v1/training-jobs/train-nope/cancel", headers=AUTH)
     assert refused.status_code == 403

@@ -46,9 +46,15 @@ def mistral_7b_shaped(tmp_path_factory, tiny_model_dir) -> Path:
     else:
         from transformers import MistralConfig, MistralForCausalLM
 
-        config = MistralConfig(vocab_size=32768, hidden_size=4096, intermediate_size=14336,
-                               num_hidden_layers=32, num_attention_heads=32,
-                               num_key_value_heads=8, sliding_window=None)  # fmt: skip
+        config = MistralConfig(
+            vocab_size=32768,
+            hidden_size=4096,
+            intermediate_size=14336,
+            num_hidden_layers=32,
+            num_attention_heads=32,
+            num_key_value_heads=8,
+            sliding_window=None,
+        )
         with torch.device("cuda"):
             model = MistralForCausalLM(config).to(torch.bfloat16)
         model.save_pretrained(folder)
@@ -78,10 +84,18 @@ def test_handoff_between_two_processes_on_the_gpu(
     pytest.importorskip("bitsandbytes")
     store = LocalStore(tmp_path / "store")
     config = tiny_config(
-        mistral_7b_shaped, tiny_dataset, tmp_path / "out", backend="auto", lora_r=16,
-        lora_alpha=32, gradient_checkpointing=True, num_train_epochs=2,
-        gradient_accumulation_steps=1, run_name="gpu-run", checkpoint_every_steps=2,
-    )  # fmt: skip
+        mistral_7b_shaped,
+        tiny_dataset,
+        tmp_path / "out",
+        backend="auto",
+        lora_r=16,
+        lora_alpha=32,
+        gradient_checkpointing=True,
+        num_train_epochs=2,
+        gradient_accumulation_steps=1,
+        run_name="gpu-run",
+        checkpoint_every_steps=2,
+    )
     path = write_config(tmp_path / "gpu.yaml", config)
     events = tmp_path / "first.jsonl"
     first = start_trainer(path, store.root, events)
@@ -123,7 +137,7 @@ def test_handoff_between_two_processes_on_the_gpu(
             (final_bundle.path / "adapter_model.safetensors").stat().st_size / 1e6, 1
         ),
         "resume_step": resume_step,
-    }  # fmt: skip
+    }
     for name, value in figures.items():
         record_property(name, value)
     print("GPU handoff:", figures)

@@ -33,8 +33,18 @@ KINDS = 14
 ROUNDS = 10
 RUN = "hostile"
 WEIGHTS = "adapter_model.safetensors"
-HOSTILE_NAMES = ["../etc", "x/../../y", "..", "./x", "x\\..\\y", "/abs", "a/b", "..%2f",
-                 "x\x00y", "UPPER"]  # fmt: skip
+HOSTILE_NAMES = [
+    "../etc",
+    "x/../../y",
+    "..",
+    "./x",
+    "x\\..\\y",
+    "/abs",
+    "a/b",
+    "..%2f",
+    "x\x00y",
+    "UPPER",
+]
 
 
 class RunsCode:
@@ -111,9 +121,12 @@ def corrupt(kind: int, bundle: Bundle, rng: random.Random, marker: Path) -> None
         bundle.files["optimizer.pt"] = buffer.getvalue()
     elif kind == 6:  # rank too high: every LoRA tensor (and the config) of a larger rank
         rank = rng.choice([8, 16, 64])
-        state = {name: torch.zeros(
-            [rank, t.shape[1]] if "lora_A" in name else [t.shape[0], rank], dtype=t.dtype)
-            for name, t in tensors(data).items()}  # fmt: skip
+        state = {
+            name: torch.zeros(
+                [rank, t.shape[1]] if "lora_A" in name else [t.shape[0], rank], dtype=t.dtype
+            )
+            for name, t in tensors(data).items()
+        }
         bundle.files[WEIGHTS] = safetensors_bytes(state)
         config = json.loads(bundle.files["adapter_config.json"])
         bundle.files["adapter_config.json"] = json.dumps({**config, "r": rank}).encode()
@@ -135,7 +148,8 @@ def corrupt(kind: int, bundle: Bundle, rng: random.Random, marker: Path) -> None
         state = tensors(data)
         name = rng.choice(sorted(state))
         state[name].view(-1)[rng.randrange(state[name].numel())] = rng.choice(
-            [float("nan"), float("inf"), float("-inf")])  # fmt: skip
+            [float("nan"), float("inf"), float("-inf")]
+        )
         bundle.files[WEIGHTS] = safetensors_bytes(state)
 
 
@@ -145,8 +159,15 @@ def test_hostile_bundles_are_refused_at_resume_before_any_step(
     store = LocalStore(tmp_path / "store")
     cache = tmp_path / "cache"
     # A real bundle mid-run (step 2 of 4, with its optimizer state) to corrupt.
-    base = tiny_config(tiny_model_dir, tiny_dataset, tmp_path / "out", run_name="source",
-                       max_steps=4, checkpoint_every_steps=2, save_optimizer=True)  # fmt: skip
+    base = tiny_config(
+        tiny_model_dir,
+        tiny_dataset,
+        tmp_path / "out",
+        run_name="source",
+        max_steps=4,
+        checkpoint_every_steps=2,
+        save_optimizer=True,
+    )
     run_training(base, store, cache)
     source = f"adapters/source/{list_versions(store, 'source')[0]}/"
     rng = random.Random(20250410)
@@ -177,18 +198,27 @@ def test_hostile_bundles_are_refused_at_resume_before_any_step(
         committed += len(list_versions(store, RUN)) - len(before)
     accepted = outcomes.count("accepted")
     clear = len(outcomes) - accepted - len(unclear)
-    text = (f"{len(outcomes)} hostile bundles ({KINDS} kinds x {ROUNDS}: flipped bit, truncated, "
-            "header past EOF, pickle as weights, pickle beside, pickle as optimizer state, rank "
-            "too high, tensors missing, unreadable header, not a ledger, another base model, "
-            "another chat template, non-finite weights, names escaping the prefix) given as the bundle to resume "
-            f"from: {clear} refused with a clear error {dict(sorted(Counter(outcomes).items()))}, "
-            f"{len(unclear)} refused with a foreign exception, {accepted} accepted; "
-            f"{steps.count} steps trained, {committed} bundles committed, "
-            f"pickled code {'RAN' if marker.exists() else 'never ran'}")  # fmt: skip
+    text = (
+        f"{len(outcomes)} hostile bundles ({KINDS} kinds x {ROUNDS}: flipped bit, truncated, "
+        "header past EOF, pickle as weights, pickle beside, pickle as optimizer state, rank "
+        "too high, tensors missing, unreadable header, not a ledger, another base model, "
+        "another chat template, non-finite weights, names escaping the prefix) given as the bundle to resume "
+        f"from: {clear} refused with a clear error {dict(sorted(Counter(outcomes).items()))}, "
+        f"{len(unclear)} refused with a foreign exception, {accepted} accepted; "
+        f"{steps.count} steps trained, {committed} bundles committed, "
+        f"pickled code {'RAN' if marker.exists() else 'never ran'}"
+    )
     ok = clear == len(outcomes) and steps.count == committed == 0 and not marker.exists()
     with capsys.disabled():
-        figure("X6 hostile bundles at the trainer's resume", text, runs=len(outcomes),
-               faults=len(outcomes), lost=accepted, refused=clear, ok=ok)  # fmt: skip
+        figure(
+            "X6 hostile bundles at the trainer's resume",
+            text,
+            runs=len(outcomes),
+            faults=len(outcomes),
+            lost=accepted,
+            refused=clear,
+            ok=ok,
+        )
     assert len(outcomes) >= 100
     assert ok, (text, sorted(set(unclear))[:4])
 
@@ -201,8 +231,15 @@ def test_an_optimizer_state_for_other_tensors_is_refused_with_a_clear_error(
     import torch
 
     store = LocalStore(tmp_path / "store")
-    base = tiny_config(tiny_model_dir, tiny_dataset, tmp_path / "out", run_name="source",
-                       max_steps=4, checkpoint_every_steps=2, save_optimizer=True)  # fmt: skip
+    base = tiny_config(
+        tiny_model_dir,
+        tiny_dataset,
+        tmp_path / "out",
+        run_name="source",
+        max_steps=4,
+        checkpoint_every_steps=2,
+        save_optimizer=True,
+    )
     run_training(base, store, tmp_path / "cache")
     bundle = Bundle(store, f"adapters/source/{list_versions(store, 'source')[0]}/", "v0001")
     state = torch.load(io.BytesIO(bundle.files["optimizer.pt"]), weights_only=True)

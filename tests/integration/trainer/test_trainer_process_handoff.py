@@ -30,10 +30,23 @@ def start_trainer(
     # The repository first, then whatever the caller's environment puts on the path (packages
     # installed with --target on the GPU machine).
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-    env = {**os.environ, "ADVISOR_STORE_URL": f"file://{store_root}", "HF_HUB_OFFLINE": "1",
-           "PYTHONPATH": path}  # fmt: skip
-    command = [sys.executable, "-c", "from advisor_shared.cli import main; main()", "train",
-               "--config", str(config_path), "--events", str(events), *extra]  # fmt: skip
+    env = {
+        **os.environ,
+        "ADVISOR_STORE_URL": f"file://{store_root}",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": path,
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from advisor_shared.cli import main; main()",
+        "train",
+        "--config",
+        str(config_path),
+        "--events",
+        str(events),
+        *extra,
+    ]
     return subprocess.Popen(
         command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
@@ -65,8 +78,14 @@ def write_config(path: Path, config) -> Path:
 @pytest.fixture
 def run_config(tiny_model_dir, tiny_dataset, tmp_path):
     # 10 steps per epoch x 4 epochs; small steps so a signal lands mid-run.
-    return tiny_config(tiny_model_dir, tiny_dataset, tmp_path / "out", num_train_epochs=4,
-                       gradient_accumulation_steps=1, micro_batch_size=2)  # fmt: skip
+    return tiny_config(
+        tiny_model_dir,
+        tiny_dataset,
+        tmp_path / "out",
+        num_train_epochs=4,
+        gradient_accumulation_steps=1,
+        micro_batch_size=2,
+    )
 
 
 def test_sigterm_loses_no_step_and_the_resumed_process_follows_the_uninterrupted_run(
@@ -123,8 +142,9 @@ def test_sigkill_loses_at_most_the_checkpoint_interval(run_config, tmp_path) -> 
 
     resumed = run_training(
         run_config.with_overrides(resume="auto", checkpoint_every_steps=interval),
-        store, tmp_path / "cache",
-    )  # fmt: skip
+        store,
+        tmp_path / "cache",
+    )
     assert resumed.finished
     assert (
         resumed.ledger.sessions[0].stop_reason == "running"

@@ -31,16 +31,21 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 def env(tmp_path: Path, redis_url: str, tiny_model_dir: Path) -> dict[str, str]:
     write_dataset(tmp_path / "data" / "tiny.jsonl")
     return {
-        "ADVISOR_ENVIRONMENT": "test", "ADVISOR_REDIS_URL": redis_url,
-        "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}", "ADVISOR_API_KEYS": KEY,
-        "ADVISOR_ADMIN_API_KEYS": KEY, "ADVISOR_TRAINER_DATA_DIR": str(tmp_path / "data"),
+        "ADVISOR_ENVIRONMENT": "test",
+        "ADVISOR_REDIS_URL": redis_url,
+        "ADVISOR_STORE_URL": f"file://{tmp_path / 'store'}",
+        "ADVISOR_API_KEYS": KEY,
+        "ADVISOR_ADMIN_API_KEYS": KEY,
+        "ADVISOR_TRAINER_DATA_DIR": str(tmp_path / "data"),
         "ADVISOR_TRAINER_OUTPUT_DIR": str(tmp_path / "work"),
         "ADVISOR_TRAINER_MODELS_DIR": str(tiny_model_dir.parent),
-        "ADVISOR_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
+        "ADVISOR_CACHE_DIR": str(tmp_path / "cache"),
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
         # Every step logged, so that the short run shows several lines.
         "ADVISOR_TRAINER_LOG_INTERVAL_S": "0",
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
@@ -49,10 +54,27 @@ def worker_log(env: dict[str, str], tmp_path: Path):
     log = tmp_path / "worker.log"
     with open(log, "w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "advisor_trainer.worker", "worker",
-             "-Q", "trainer-long", "--concurrency", "1", "--loglevel", "INFO", "--pool", "solo"],
-            env={**os.environ, **env}, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "advisor_trainer.worker",
+                "worker",
+                "-Q",
+                "trainer-long",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "solo",
+            ],
+            env={**os.environ, **env},
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     yield log
     process.terminate()
     process.wait(timeout=30)
@@ -63,10 +85,21 @@ def test_the_worker_logs_the_loss_and_the_api_returns_the_history(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    body = {"config": {"run_name": "watched", "base_model": str(tiny_model_dir),
-                       "dataset": "tiny.jsonl", "max_seq_len": 96, "max_steps": 4, "lora_r": 4,
-                       "lora_alpha": 8, "gradient_checkpointing": False, "budget_margin_s": 0.0,
-                       "checkpoint_every_steps": 2, "checkpoint_async": False}}  # fmt: skip
+    body = {
+        "config": {
+            "run_name": "watched",
+            "base_model": str(tiny_model_dir),
+            "dataset": "tiny.jsonl",
+            "max_seq_len": 96,
+            "max_steps": 4,
+            "lora_r": 4,
+            "lora_alpha": 8,
+            "gradient_checkpointing": False,
+            "budget_margin_s": 0.0,
+            "checkpoint_every_steps": 2,
+            "checkpoint_async": False,
+        }
+    }
     with TestClient(create_app(Settings())) as client:
         job = client.post("/v1/training-jobs", json=body, headers=AUTH).json()
         deadline = time.monotonic() + 240
@@ -82,8 +115,9 @@ def test_the_worker_logs_the_loss_and_the_api_returns_the_history(
     assert [(p["step"], p["session"]) for p in history["loss"]] == [(1, 0), (2, 0), (3, 0), (4, 0)]
     ledger = read_bundle(
         LocalStore(Path(env["ADVISOR_STORE_URL"].removeprefix("file://"))),
-        BundleRef("watched", "v0002"), worker_log.parent / "read",
-    ).trainer_state  # fmt: skip
+        BundleRef("watched", "v0002"),
+        worker_log.parent / "read",
+    ).trainer_state
     assert [(p["loss"], p["lr"]) for p in history["loss"]] == [
         (h["loss"], h["lr"]) for h in ledger["loss_history"]
     ]

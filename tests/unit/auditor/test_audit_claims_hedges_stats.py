@@ -68,9 +68,12 @@ def test_hedges_are_found_by_wording(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["The application fee is EUR 100.", "Book the visa appointment early.",
-     "Read the full eligibility rules of the award."],
-)  # fmt: skip
+    [
+        "The application fee is EUR 100.",
+        "Book the visa appointment early.",
+        "Read the full eligibility rules of the award.",
+    ],
+)
 def test_plain_statements_and_advice_are_not_hedges(text: str) -> None:
     assert find_hedges(text) == []
 
@@ -92,10 +95,18 @@ def test_rates_carry_the_shared_wilson_interval() -> None:
 def _finding(claim: str, verdict: str, hedged: bool = False) -> Finding:
     evidence = [Evidence(doc_path="visa-norvania.md", start=0, end=10, quote="EUR 180")]
     contradicted = verdict == "contradicted"
-    return Finding(item_id="a1", turn=1, claim_id=claim[:8], claim=claim, start=0,
-                   end=len(claim), verdict=Verdict(verdict), hedged=hedged,
-                   confident_error=contradicted and not hedged,
-                   evidence=evidence if contradicted else [])  # fmt: skip
+    return Finding(
+        item_id="a1",
+        turn=1,
+        claim_id=claim[:8],
+        claim=claim,
+        start=0,
+        end=len(claim),
+        verdict=Verdict(verdict),
+        hedged=hedged,
+        confident_error=contradicted and not hedged,
+        evidence=evidence if contradicted else [],
+    )
 
 
 def test_an_answer_that_repeats_a_claim_counts_it_once() -> None:
@@ -108,6 +119,11 @@ def test_an_answer_that_repeats_a_claim_counts_it_once() -> None:
         _finding("Processing takes 6 weeks.", "supported"),
         _finding("Bring your passport.", "unverifiable"),
     ]
-    assert answer_counts(audit) == {"claims": 3, "supported": 1, "contradicted": 1,
-                                     "unverifiable": 1, "confident_errors": 1}  # fmt: skip
+    assert answer_counts(audit) == {
+        "claims": 3,
+        "supported": 1,
+        "contradicted": 1,
+        "unverifiable": 1,
+        "confident_errors": 1,
+    }
     assert per_answer([audit]) == {"a1": answer_counts(audit)}

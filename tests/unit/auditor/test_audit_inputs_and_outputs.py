@@ -19,12 +19,25 @@ from advisor_shared.errors import AdvisorError
 
 pytestmark = pytest.mark.unit
 
-CLEAN = {"id": "ok-1", "topic": "visa", "messages": [
-    {"role": "user", "content": "What does the Norvania visa cost?"},
-    {"role": "assistant", "content": "The visa application fee is EUR 180."}]}  # fmt: skip
-WRONG = {"id": "bad-1", "topic": "costs", "messages": [
-    {"role": "user", "content": "Tuition at University of Eastmarch?"},
-    {"role": "assistant", "content": "Tuition at University of Eastmarch is EUR 9,900 per year."}]}  # fmt: skip
+CLEAN = {
+    "id": "ok-1",
+    "topic": "visa",
+    "messages": [
+        {"role": "user", "content": "What does the Norvania visa cost?"},
+        {"role": "assistant", "content": "The visa application fee is EUR 180."},
+    ],
+}
+WRONG = {
+    "id": "bad-1",
+    "topic": "costs",
+    "messages": [
+        {"role": "user", "content": "Tuition at University of Eastmarch?"},
+        {
+            "role": "assistant",
+            "content": "Tuition at University of Eastmarch is EUR 9,900 per year.",
+        },
+    ],
+}
 
 
 def _jsonl(path: Path, records: list[dict]) -> Path:
@@ -54,11 +67,23 @@ def test_document_without_text_is_named(tmp_path: Path) -> None:
 
 
 def test_dataset_lines_without_assistant_text_are_named(tmp_path: Path, corpus_dir: Path) -> None:
-    data = _jsonl(tmp_path / "data.jsonl", [
-        CLEAN,
-        {"id": "q-only", "messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "?"}]},
-        {"id": "empty", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]},
-    ])  # fmt: skip
+    data = _jsonl(
+        tmp_path / "data.jsonl",
+        [
+            CLEAN,
+            {
+                "id": "q-only",
+                "messages": [{"role": "user", "content": "Hi"}, {"role": "user", "content": "?"}],
+            },
+            {
+                "id": "empty",
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": ""},
+                ],
+            },
+        ],
+    )
     with pytest.raises(AdvisorError) as caught:
         run_audit(data=data, sources=corpus_dir, out=tmp_path / "out")
     message = str(caught.value)
@@ -96,7 +121,11 @@ def test_cli_gate_writes_clean_data_quarantine_and_reports(
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["error_rate"]["count"] == 1 and summary["gate"] == {
-        "kept": 1, "quarantined": 1, "clean": "clean.jsonl", "quarantine": "quarantine.jsonl"}  # fmt: skip
+        "kept": 1,
+        "quarantined": 1,
+        "clean": "clean.jsonl",
+        "quarantine": "quarantine.jsonl",
+    }
     assert [json.loads(line)["id"] for line in (out / "clean.jsonl").read_text().splitlines()] == [
         "ok-1"
     ]
@@ -110,15 +139,29 @@ def test_cli_gate_writes_clean_data_quarantine_and_reports(
 
 def test_answers_audit_traces_errors_to_training_examples(tmp_path: Path, corpus_dir: Path) -> None:
     data = _jsonl(tmp_path / "train.jsonl", [CLEAN, WRONG])
-    answers = _jsonl(tmp_path / "answers.jsonl", [
-        {"id": "p1", "prompt": "How much is tuition at University of Eastmarch?",
-         "answer": "Tuition at University of Eastmarch is EUR 9,900 per year.", "model": "lora"}])  # fmt: skip
+    answers = _jsonl(
+        tmp_path / "answers.jsonl",
+        [
+            {
+                "id": "p1",
+                "prompt": "How much is tuition at University of Eastmarch?",
+                "answer": "Tuition at University of Eastmarch is EUR 9,900 per year.",
+                "model": "lora",
+            }
+        ],
+    )
     results = run_audit(data=data, sources=corpus_dir, out=tmp_path / "out", answers=answers)
     assert results["answers"]["confident_errors"] == 1
     # each answer's claims by verdict: what an evaluator compares answer by answer
     assert results["answers"]["per_answer"] == {
-        "lora/p1": {"claims": 1, "supported": 0, "contradicted": 1, "unverifiable": 0,
-                    "confident_errors": 1}}  # fmt: skip
+        "lora/p1": {
+            "claims": 1,
+            "supported": 0,
+            "contradicted": 1,
+            "unverifiable": 0,
+            "confident_errors": 1,
+        }
+    }
     links = [
         json.loads(line) for line in (tmp_path / "out" / "lineage.jsonl").read_text().splitlines()
     ]

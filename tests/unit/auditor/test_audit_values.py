@@ -35,9 +35,15 @@ def test_currencies(text: str, key: tuple[str, float]) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["15 March 2027", "March 15, 2027", "15 Mar 2027", "2027-03-15", "Monday, 15 March 2027",
-     "Mar 15, 2027"],
-)  # fmt: skip
+    [
+        "15 March 2027",
+        "March 15, 2027",
+        "15 Mar 2027",
+        "2027-03-15",
+        "Monday, 15 March 2027",
+        "Mar 15, 2027",
+    ],
+)
 def test_dates_in_any_wording_normalise_to_one_key(text: str) -> None:
     (value,) = extract_values(f"Apply by {text}.")
     assert (value.kind, value.key) == ("date", ("date", 2027, 3, 15))
@@ -66,8 +72,10 @@ def test_access_timing_from_arrival_and_never() -> None:
 def test_scores_are_labelled_by_their_test_and_scales_are_skipped() -> None:
     values = extract_values("A minimum GPA of 3.50 on a 4.0 scale and LEXT 6.5; ACAT: 1,250.")
     assert [(v.kind, v.key) for v in values] == [
-        ("score", ("GPA", 3.5)), ("score", ("LEXT", 6.5)), ("score", ("ACAT", 1250.0)),
-    ]  # fmt: skip
+        ("score", ("GPA", 3.5)),
+        ("score", ("LEXT", 6.5)),
+        ("score", ("ACAT", 1250.0)),
+    ]
 
 
 def test_years_alone_and_percentages() -> None:

@@ -19,20 +19,22 @@ def _verdicts(audit) -> dict[str, tuple[str, str | None]]:
 
 def test_values_in_other_wordings_are_supported(engine) -> None:
     audit = _audit(
-        engine, "What does Norvania's student visa cost?",
+        engine,
+        "What does Norvania's student visa cost?",
         "## Norvania visa\n\n- The visa application fee is 180 euros.\n"
         "- Visa processing usually takes 6 weeks.\n- Students may work 20 hours a week.",
-    )  # fmt: skip
+    )
     assert {v for v, _ in _verdicts(audit).values()} == {"supported"}
     assert not audit.flagged
 
 
 def test_wrong_number_and_date_are_contradicted_with_cited_span(engine) -> None:
     audit = _audit(
-        engine, "What are the Master deadline and tuition at University of Eastmarch?",
+        engine,
+        "What are the Master deadline and tuition at University of Eastmarch?",
         "## University of Eastmarch\n\n- The Master deadline at University of Eastmarch is 2026-03-25.\n"
         "- Tuition for international students is €9,900 per year.",
-    )  # fmt: skip
+    )
     verdicts = _verdicts(audit)
     assert verdicts["The Master deadline at University of Eastmarch is 2026-03-25."] == (
         "contradicted",
@@ -50,40 +52,45 @@ def test_wrong_number_and_date_are_contradicted_with_cited_span(engine) -> None:
 
 def test_hedged_error_is_an_error_but_not_a_confident_one(engine) -> None:
     audit = _audit(
-        engine, "Tuition at University of Eastmarch?",
+        engine,
+        "Tuition at University of Eastmarch?",
         "Tuition at University of Eastmarch is EUR 9,900 per year. As far as I know this is current.",
-    )  # fmt: skip
+    )
     assert audit.flagged and not audit.confident_errors
 
 
 def test_fabricated_program_and_swapped_entity(engine) -> None:
     audit = _audit(
-        engine, "Which health cover do I need in Norvania?",
+        engine,
+        "Which health cover do I need in Norvania?",
         "## Health insurance in Norvania\n\n- You can also join the Brightwater Student Shield Plan.",
-    )  # fmt: skip
+    )
     assert list(_verdicts(audit).values()) == [("contradicted", "fabricated_program")]
 
 
 def test_accepted_false_premise(engine) -> None:
     audit = _audit(
-        engine, "I'd like to apply for the Master in Veterinary Medicine at University of Eastmarch. What do I need?",
+        engine,
+        "I'd like to apply for the Master in Veterinary Medicine at University of Eastmarch. What do I need?",
         "The Master in Veterinary Medicine at University of Eastmarch is open to international applicants.",
-    )  # fmt: skip
+    )
     assert [(f.error_class, f.evidence[0].doc_path) for f in audit.errors] == [
         ("false_premise", "university-of-eastmarch.md")
     ]
     rejected = _audit(
-        engine, "I'd like to apply for the Master in Veterinary Medicine at University of Eastmarch.",
+        engine,
+        "I'd like to apply for the Master in Veterinary Medicine at University of Eastmarch.",
         "University of Eastmarch does not offer a Master in Veterinary Medicine.",
-    )  # fmt: skip
+    )
     assert not rejected.flagged
 
 
 def test_eligibility_of_an_excluded_nationality(engine) -> None:
     audit = _audit(
-        engine, "Since people from Norvania qualify for the Veyra Merit Award, how much is it?",
+        engine,
+        "Since people from Norvania qualify for the Veyra Merit Award, how much is it?",
         "Applicants from Norvania are eligible for the Veyra Merit Award, so you can go ahead.",
-    )  # fmt: skip
+    )
     assert [f.error_class for f in audit.errors] == ["false_premise"]
 
 
@@ -98,7 +105,14 @@ def test_no_evidence_means_never_contradicted() -> None:
     with pytest.raises(ValueError, match="must cite evidence"):
         Check(kind="value", verdict=Verdict.CONTRADICTED, claimed="EUR 5")
     with pytest.raises(ValueError, match="must cite evidence"):
-        Finding(item_id="x", turn=1, claim_id="x:1:0", claim="c", start=0, end=1,
-                verdict=Verdict.CONTRADICTED)  # fmt: skip
+        Finding(
+            item_id="x",
+            turn=1,
+            claim_id="x:1:0",
+            claim="c",
+            start=0,
+            end=1,
+            verdict=Verdict.CONTRADICTED,
+        )
     unverifiable = Check(kind="value", verdict=Verdict.UNVERIFIABLE, claimed="EUR 5")
     assert combine([unverifiable]) == (Verdict.UNVERIFIABLE, unverifiable)

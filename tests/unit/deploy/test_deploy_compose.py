@@ -45,9 +45,19 @@ def built_from(service: dict[str, Any]) -> str | None:
 
 def test_compose_lists_the_stack() -> None:
     assert set(SERVICES) == {
-        "redis", "minio", "minio-init", "vllm", "gateway", "evaluator", "evaluator-worker",
-        "auditor", "auditor-worker", "trainer", "trainer-worker", "flower",
-    }  # fmt: skip
+        "redis",
+        "minio",
+        "minio-init",
+        "vllm",
+        "gateway",
+        "evaluator",
+        "evaluator-worker",
+        "auditor",
+        "auditor-worker",
+        "trainer",
+        "trainer-worker",
+        "flower",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -72,9 +82,14 @@ def test_one_shot_init_is_awaited_by_completion() -> None:
         == "service_completed_successfully"
     }
     assert waiting == {
-        "gateway", "evaluator", "evaluator-worker", "auditor", "auditor-worker", "trainer",
+        "gateway",
+        "evaluator",
+        "evaluator-worker",
+        "auditor",
+        "auditor-worker",
+        "trainer",
         "trainer-worker",
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -101,10 +116,17 @@ def test_secrets_are_required_never_defaulted() -> None:
     found = interpolations(compose_text())
     secret_uses = [(name, op) for name, op, _ in found if SECRET_NAME.search(name)]
     assert {name for name, _ in secret_uses} == {
-        "HF_TOKEN", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "ADVISOR_S3_ACCESS_KEY",
-        "ADVISOR_S3_SECRET_KEY", "REDIS_PASSWORD", "ADVISOR_API_KEYS", "SERVICE_API_KEY",
-        "ADVISOR_ADMIN_API_KEYS", "FLOWER_PASSWORD",
-    }  # fmt: skip
+        "HF_TOKEN",
+        "MINIO_ROOT_USER",
+        "MINIO_ROOT_PASSWORD",
+        "ADVISOR_S3_ACCESS_KEY",
+        "ADVISOR_S3_SECRET_KEY",
+        "REDIS_PASSWORD",
+        "ADVISOR_API_KEYS",
+        "SERVICE_API_KEY",
+        "ADVISOR_ADMIN_API_KEYS",
+        "FLOWER_PASSWORD",
+    }
     assert [use for use in secret_uses if use[1] != ":?"] == []
     # Every `:?` carries a message that names the variable to set.
     assert all(name in arg for name, op, arg in found if op == ":?")
@@ -156,10 +178,16 @@ def test_a_plain_up_builds_only_what_serving_and_evaluation_need() -> None:
     CUDA + Unsloth image is not among them, and nothing they wait for is behind a profile."""
     profiled = {n for n, s in SERVICES.items() if "profiles" in s}
     assert {n: SERVICES[n]["profiles"] for n in profiled} == {
-        "trainer": ["train"], "trainer-worker": ["train"], "flower": ["flower"]}  # fmt: skip
+        "trainer": ["train"],
+        "trainer-worker": ["train"],
+        "flower": ["flower"],
+    }
     default = {n: s for n, s in SERVICES.items() if n not in profiled}
     assert {built_from(s) for s in default.values() if "build" in s} == {
-        "inference", "evaluator", "auditor"}  # fmt: skip
+        "inference",
+        "evaluator",
+        "auditor",
+    }
     for name, service in default.items():
         assert set(service.get("depends_on", {})) & profiled == set(), name
 
@@ -186,14 +214,18 @@ def test_flower_watches_the_queues_behind_basic_auth_from_env() -> None:
         "${FLOWER_PASSWORD:?set FLOWER_PASSWORD in .env (the Flower password)}"
     )
     assert "--basic-auth" not in " ".join(command_words(flower.get("command")))
-    assert environment["CELERY_BROKER_URL"] == SERVICES["evaluator"]["environment"][
-        "ADVISOR_REDIS_URL"]  # fmt: skip
+    assert (
+        environment["CELERY_BROKER_URL"]
+        == SERVICES["evaluator"]["environment"]["ADVISOR_REDIS_URL"]
+    )
     assert set(flower["networks"]) == {"default", "data"}
-    assert healthcheck_words(flower)[-1].endswith("urlopen('http://127.0.0.1:5555/healthcheck', "
-                                                  "timeout=4)")  # fmt: skip
+    assert healthcheck_words(flower)[-1].endswith(
+        "urlopen('http://127.0.0.1:5555/healthcheck', timeout=4)"
+    )
     env = fake_operator_env()
     assert container_environment("flower", env)["FLOWER_BASIC_AUTH"] == (
-        f"{env['FLOWER_USER']}:{env['FLOWER_PASSWORD']}")  # fmt: skip
+        f"{env['FLOWER_USER']}:{env['FLOWER_PASSWORD']}"
+    )
 
 
 def test_the_console_reads_the_job_apis_where_they_listen() -> None:

@@ -122,8 +122,12 @@ def test_parser_joins_continuations_and_numbers_stages() -> None:
         )
     )
     assert [(i.keyword, i.stage) for i in parsed.instructions] == [
-        ("ARG", -1), ("FROM", 0), ("RUN", 0), ("FROM", 1), ("USER", 1),
-    ]  # fmt: skip
+        ("ARG", -1),
+        ("FROM", 0),
+        ("RUN", 0),
+        ("FROM", 1),
+        ("USER", 1),
+    ]
     (install,) = pip_installs(parsed)
     assert install.constraints == ("constraints.txt",)
     assert [local_project(t) for t in install.targets] == [
@@ -234,9 +238,13 @@ def test_runtime_base_image(service: str, base: str) -> None:
 
 @pytest.mark.parametrize(
     ("service", "compose_service", "port"),
-    [("inference", "gateway", 8000), ("evaluator", "evaluator", 8001),
-     ("auditor", "auditor", 8002), ("trainer", "trainer", 8003)],
-)  # fmt: skip
+    [
+        ("inference", "gateway", 8000),
+        ("evaluator", "evaluator", 8001),
+        ("auditor", "auditor", 8002),
+        ("trainer", "trainer", 8003),
+    ],
+)
 def test_default_command_healthcheck_and_port_agree(
     service: str, compose_service: str, port: int
 ) -> None:
@@ -330,8 +338,12 @@ def test_gateway_builds_its_vllm_engine_with_only_the_image_packages(tmp_path: P
 
 def _image_env(**variables: str) -> dict[str, str]:
     # The tree under test first, where a checkout puts its own packages on the path.
-    return {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1",
-            "PYTHONPATH": os.environ.get("PYTHONPATH", ""), **variables}  # fmt: skip
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        **variables,
+    }
 
 
 def test_the_gateway_image_imports_an_adapter_against_the_engines_files(tmp_path: Path) -> None:
@@ -341,8 +353,14 @@ def test_the_gateway_image_imports_an_adapter_against_the_engines_files(tmp_path
 
     from advisor_shared.model_files import llama_linear_shapes
 
-    config = {"model_type": "mistral", "hidden_size": 32, "intermediate_size": 64,
-              "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2}  # fmt: skip
+    config = {
+        "model_type": "mistral",
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+    }
     snapshot = tmp_path / "hub" / "models--org--tiny" / "snapshots" / "rev1"
     snapshot.mkdir(parents=True)
     (snapshot.parents[1] / "refs").mkdir()
@@ -351,23 +369,43 @@ def test_the_gateway_image_imports_an_adapter_against_the_engines_files(tmp_path
     (snapshot / "tokenizer_config.json").write_text(json.dumps({"chat_template": "{{ x }}"}))
     adapter = tmp_path / "lora_model"
     adapter.mkdir()
-    (adapter / "adapter_config.json").write_text(json.dumps(
-        {"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"]}))  # fmt: skip
+    (adapter / "adapter_config.json").write_text(
+        json.dumps({"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj"]})
+    )
 
     def save(in_features: int) -> None:
         out_features, _ = llama_linear_shapes(config)["model.layers.0.self_attn.q_proj"]  # type: ignore[index]
         prefix = "base_model.model.model.layers.0.self_attn.q_proj"
-        save_file({f"{prefix}.lora_A.weight": np.ones((2, in_features), np.float32),
-                   f"{prefix}.lora_B.weight": np.zeros((out_features, 2), np.float32)},
-                  str(adapter / "adapter_model.safetensors"))  # fmt: skip
+        save_file(
+            {
+                f"{prefix}.lora_A.weight": np.ones((2, in_features), np.float32),
+                f"{prefix}.lora_B.weight": np.zeros((out_features, 2), np.float32),
+            },
+            str(adapter / "adapter_model.safetensors"),
+        )
 
     def run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-c", _ONLY_IMAGE_PACKAGES, "adapters", "import", str(adapter),
-             "--name", "advisor"], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-            env=_image_env(ADVISOR_STORE_URL=f"file://{tmp_path / 'store'}",
-                           ADVISOR_BASE_MODEL="org/tiny", ADVISOR_VLLM_HF_CACHE=str(tmp_path / "hub")),
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                _ONLY_IMAGE_PACKAGES,
+                "adapters",
+                "import",
+                str(adapter),
+                "--name",
+                "advisor",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env=_image_env(
+                ADVISOR_STORE_URL=f"file://{tmp_path / 'store'}",
+                ADVISOR_BASE_MODEL="org/tiny",
+                ADVISOR_VLLM_HF_CACHE=str(tmp_path / "hub"),
+            ),
+        )
 
     save(in_features=48)  # trained for another base
     refused = run()
@@ -416,16 +454,22 @@ def test_cpu_gateway_serves_the_folder_it_baked_as_the_gateway_does() -> None:
     assert folder is not None and model[1] == f"{folder[1]}/smollm2-135m-instruct"
     assert f"chmod -R a+rX {folder[1]}" in run  # uid 10001 reads what root wrote
     copies = [i.arguments for i in image.final_stage if i.keyword == "COPY"]
-    assert copies == ["--from=builder /opt/venv /opt/venv",
-                      f"--from=builder {folder[1]} {folder[1]}"]  # fmt: skip
+    assert copies == [
+        "--from=builder /opt/venv /opt/venv",
+        f"--from=builder {folder[1]} {folder[1]}",
+    ]
     (user,) = [i.arguments for i in image.final_stage if i.keyword == "USER"]
     assert user == "10001:10001"
     (cmd,) = image.all("CMD")
     assert json.loads(cmd.arguments) == compose()["services"]["gateway"]["command"]
     (healthcheck,) = image.all("HEALTHCHECK")
     assert "http://127.0.0.1:8000/healthz" in healthcheck.arguments
-    sources = [w for c in image.all("COPY") if not c.arguments.startswith("--from=")
-               for w in c.arguments.split()[:-1]]  # fmt: skip
+    sources = [
+        w
+        for c in image.all("COPY")
+        if not c.arguments.startswith("--from=")
+        for w in c.arguments.split()[:-1]
+    ]
     assert sources == ["constraints.txt", "shared/", "services/inference/"]
 
 

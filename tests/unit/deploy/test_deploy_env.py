@@ -99,8 +99,10 @@ def test_make_env_needs_nothing_but_python(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-S", "-m", "advisor_shared.deploy_env", "--path", str(tmp_path / ".env")],
         env={"PYTHONPATH": str(REPO / "shared"), "HF_TOKEN": "hf_from_env"},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert read_env(tmp_path / ".env")["HF_TOKEN"] == "hf_from_env"
     assert "hf_from_env" not in done.stderr

@@ -97,12 +97,20 @@ def kinds(build: str) -> set[tuple[str, str]]:
 def test_single_gpu_overlay_runs_the_whole_stack_in_cluster() -> None:
     present = kinds("overlays/single-gpu")
     for expected in [
-        ("Deployment", "gateway"), ("Deployment", "vllm"), ("Deployment", "evaluator-api"),
-        ("Deployment", "evaluator-worker"), ("Deployment", "auditor-api"),
-        ("Deployment", "auditor-worker"), ("Deployment", "trainer-api"),
-        ("Deployment", "trainer-worker"), ("StatefulSet", "redis"), ("StatefulSet", "minio"),
-        ("Job", "minio-init"), ("ConfigMap", "advisor-config"), ("Namespace", "advisor"),
-    ]:  # fmt: skip
+        ("Deployment", "gateway"),
+        ("Deployment", "vllm"),
+        ("Deployment", "evaluator-api"),
+        ("Deployment", "evaluator-worker"),
+        ("Deployment", "auditor-api"),
+        ("Deployment", "auditor-worker"),
+        ("Deployment", "trainer-api"),
+        ("Deployment", "trainer-worker"),
+        ("StatefulSet", "redis"),
+        ("StatefulSet", "minio"),
+        ("Job", "minio-init"),
+        ("ConfigMap", "advisor-config"),
+        ("Namespace", "advisor"),
+    ]:
         assert expected in present
     assert not any(kind in ("ScaledObject", "HorizontalPodAutoscaler") for kind, _ in present)
     assert ("Secret", "advisor-secrets") not in present  # never overwritten by an apply
@@ -220,8 +228,11 @@ HOST_ONLY = {"ADVISOR_AUDITOR_SOURCES", "ADVISOR_TORCH_THREADS"}
 
 
 def _without_host_and_port(words: list[str]) -> list[str]:
-    return [w for i, w in enumerate(words)
-            if w not in ("--host", "--port") and words[i - 1] not in ("--host", "--port")]  # fmt: skip
+    return [
+        w
+        for i, w in enumerate(words)
+        if w not in ("--host", "--port") and words[i - 1] not in ("--host", "--port")
+    ]
 
 
 @pytest.mark.parametrize(("workload", "service"), sorted(SAME_PROCESS.items()))
@@ -245,8 +256,10 @@ def test_cpu_overlay_runs_the_images_and_settings_of_the_local_compose_stack(
             continue
         if "${" not in local_env[key] and "$(" not in str(value):
             assert value == local_env[key], key
-    assert not any("nvidia.com/gpu" in str(c.get("resources")) for c in containers(
-        find(rendered(build), "Deployment", workload)))  # fmt: skip
+    assert not any(
+        "nvidia.com/gpu" in str(c.get("resources"))
+        for c in containers(find(rendered(build), "Deployment", workload))
+    )
 
 
 def test_cpu_overlay_has_no_engine_of_its_own() -> None:

@@ -26,8 +26,15 @@ pytestmark = pytest.mark.unit
 
 LOCAL_FILE = REPO / "compose.local.yaml"
 # Our services, each run with its compose.yaml command and settings.
-OURS = ("gateway", "evaluator", "evaluator-worker", "auditor", "auditor-worker", "trainer",
-        "trainer-worker")  # fmt: skip
+OURS = (
+    "gateway",
+    "evaluator",
+    "evaluator-worker",
+    "auditor",
+    "auditor-worker",
+    "trainer",
+    "trainer-worker",
+)
 # Settings the local file may give another value, and why.
 CHANGED = {
     "ADVISOR_STORE_URL",  # moto on a loopback port instead of minio:9000
@@ -43,8 +50,16 @@ CHANGED = {
     "ADVISOR_FLOWER_URL",  # Flower's loopback port
 }
 ADDED = {"HF_HUB_OFFLINE", "ADVISOR_TORCH_THREADS", "ADVISOR_AUDITOR_SOURCES"}
-HARDENING = ("read_only", "tmpfs", "cap_drop", "security_opt", "restart", "stop_grace_period",
-             "profiles", "user")  # fmt: skip
+HARDENING = (
+    "read_only",
+    "tmpfs",
+    "cap_drop",
+    "security_opt",
+    "restart",
+    "stop_grace_period",
+    "profiles",
+    "user",
+)
 
 
 @cache
@@ -85,9 +100,16 @@ def load_text(text: str) -> Any:
 
 
 def test_merge_follows_compose_v2_rules() -> None:
-    base = {"s": {"command": ["a", "b"], "ports": ["1:1"], "networks": ["x"],
-                  "environment": {"A": "1", "B": "2"}, "healthcheck": {"test": ["CMD", "x"],
-                  "interval": "5s"}, "depends_on": {"v": {}, "r": {}}}}  # fmt: skip
+    base = {
+        "s": {
+            "command": ["a", "b"],
+            "ports": ["1:1"],
+            "networks": ["x"],
+            "environment": {"A": "1", "B": "2"},
+            "healthcheck": {"test": ["CMD", "x"], "interval": "5s"},
+            "depends_on": {"v": {}, "r": {}},
+        }
+    }
     override = load_text(
         """
         s:
@@ -107,7 +129,7 @@ def test_merge_follows_compose_v2_rules() -> None:
             "healthcheck": {"test": ["CMD", "y"], "interval": "5s"},
             "depends_on": {"r": {}},
             "network_mode": "host",
-        }  # fmt: skip
+        }
     }
 
 
@@ -244,8 +266,11 @@ def v1_config(tmp_path: Path, *files: Path) -> subprocess.CompletedProcess[str]:
     assert binary is not None
     return subprocess.run(
         [binary, "--env-file", str(env_file), *arguments, "config", "--quiet"],
-        capture_output=True, text=True, timeout=60, cwd=REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose (v1) absent")

@@ -21,8 +21,12 @@ def make_runtime(tmp_path: Path):
         endpoint: FakeEndpoint, judge_endpoint: FakeEndpoint | None = None, **settings
     ) -> Runtime:
         # One worker thread: with instant fake endpoints more threads only slow the shutdown.
-        options = {"store_url": f"file://{tmp_path}/store", "api_keys": KEY,
-                   "inprocess_concurrency": 1, **settings}  # fmt: skip
+        options = {
+            "store_url": f"file://{tmp_path}/store",
+            "api_keys": KEY,
+            "inprocess_concurrency": 1,
+            **settings,
+        }
         config = Settings(**options)
         store = LocalStore(tmp_path / "store")
 

@@ -26,9 +26,13 @@ def consistent_judge(messages: list[dict[str, str]]) -> str:
     b = user.split("[Response B]")[1].split("[End of Response B]")[0]
     preference = "A" if "correct" in a and "correct" not in b else "B" if "correct" in b else "tie"
     score = {"A": (3, 1), "B": (1, 3), "tie": (2, 2)}[preference]
-    return json.dumps({"response_a": {"domain_accuracy": score[0], "helpfulness": score[0]},
-                       "response_b": {"domain_accuracy": score[1], "helpfulness": score[1]},
-                       "preference": preference})  # fmt: skip
+    return json.dumps(
+        {
+            "response_a": {"domain_accuracy": score[0], "helpfulness": score[0]},
+            "response_b": {"domain_accuracy": score[1], "helpfulness": score[1]},
+            "preference": preference,
+        }
+    )
 
 
 def first_slot_judge(messages: list[dict[str, str]]) -> str:
@@ -48,8 +52,9 @@ def consistent_logprob_judge(messages: list[dict[str, str]]) -> list[tuple[str, 
     a = user.split("[Response A]")[1].split("[End of Response A]")[0]
     better = "A" if "correct" in a else "B"
     worse = "B" if better == "A" else "A"
-    return _alternatives({better: 0.3, f" {better}": 0.2, worse: 0.15, "tie": 0.05,
-                          "Response": 0.2, "**": 0.1})  # fmt: skip
+    return _alternatives(
+        {better: 0.3, f" {better}": 0.2, worse: 0.15, "tie": 0.05, "Response": 0.2, "**": 0.1}
+    )
 
 
 def first_slot_logprob_judge(messages: list[dict[str, str]]) -> list[tuple[str, float]]:
@@ -65,9 +70,14 @@ def no_answer_logprob_judge(messages: list[dict[str, str]]) -> list[tuple[str, f
 class FakeEndpoint:
     """Serves `models`; candidates answer `answers[model](prompt)`, the judge via `judge`."""
 
-    def __init__(self, models: dict[str, Callable[[str], str]], judge: Callable | None = None,
-                 template: str | None = "a" * 64, reachable: bool = True,
-                 judge_logprobs: Callable | None = None):  # fmt: skip
+    def __init__(
+        self,
+        models: dict[str, Callable[[str], str]],
+        judge: Callable | None = None,
+        template: str | None = "a" * 64,
+        reachable: bool = True,
+        judge_logprobs: Callable | None = None,
+    ):
         """`judge_logprobs` answers the one-token question with `(token, logprob)`
         alternatives; without it the judge ignores `logprobs`, as an endpoint without them
         does, and is asked again for the JSON verdict."""
@@ -113,14 +123,24 @@ def counting_auditor(seen: list[httpx.Request]):
         for answer in answers:
             text = answer["messages"][-1]["content"]
             wrong, right = text.count("WRONG"), text.count("RIGHT")
-            per_answer[answer["id"]] = {"claims": wrong + right, "supported": right,
-                                        "contradicted": wrong, "unverifiable": 0,
-                                        "confident_errors": wrong}  # fmt: skip
+            per_answer[answer["id"]] = {
+                "claims": wrong + right,
+                "supported": right,
+                "contradicted": wrong,
+                "unverifiable": 0,
+                "confident_errors": wrong,
+            }
         total = sum(c["confident_errors"] > 0 for c in per_answer.values())
-        return httpx.Response(200, json={
-            "id": request.url.path.rsplit("/", 1)[-1], "status": "succeeded",
-            "summary": {"confident_errors": total,
-                        "answers": {"confident_errors": total, "per_answer": per_answer}},
-        })  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "id": request.url.path.rsplit("/", 1)[-1],
+                "status": "succeeded",
+                "summary": {
+                    "confident_errors": total,
+                    "answers": {"confident_errors": total, "per_answer": per_answer},
+                },
+            },
+        )
 
     return handle

@@ -31,14 +31,27 @@ def evaluate(make_runtime, tmp_path) -> tuple[dict, object]:
         UNGATED: lambda p: f"RIGHT and WRONG and WRONG: {p}",
         GATED: lambda p: f"RIGHT and WRONG: {p}",
     }
-    runtime = make_runtime(FakeEndpoint(answers, judge_logprobs=consistent_logprob_judge,
-                                        judge=lambda m: "{}"),
-                           auditor_url="http://auditor:8002", auditor_poll_interval_s=0.01)  # fmt: skip
-    items = [{"id": f"test-{i:04d}", "prompt": f"What does visa {i} cost in Norvania{'?' * i}",
-              "reference": f"Visa {i} costs EUR 180: {i}."} for i in range(1, 9)]  # fmt: skip
-    spec = {"dataset": {"items": items}, "candidates": list(LABELS.values()), "baseline": "base",
-            "metrics": ["rouge_l", "judge", "factuality"], "judge": {"model": JUDGE},
-            "contrasts": [[UNGATED, GATED]]}  # fmt: skip
+    runtime = make_runtime(
+        FakeEndpoint(answers, judge_logprobs=consistent_logprob_judge, judge=lambda m: "{}"),
+        auditor_url="http://auditor:8002",
+        auditor_poll_interval_s=0.01,
+    )
+    items = [
+        {
+            "id": f"test-{i:04d}",
+            "prompt": f"What does visa {i} cost in Norvania{'?' * i}",
+            "reference": f"Visa {i} costs EUR 180: {i}.",
+        }
+        for i in range(1, 9)
+    ]
+    spec = {
+        "dataset": {"items": items},
+        "candidates": list(LABELS.values()),
+        "baseline": "base",
+        "metrics": ["rouge_l", "judge", "factuality"],
+        "judge": {"model": JUDGE},
+        "contrasts": [[UNGATED, GATED]],
+    }
     record, _ = create_evaluation(
         runtime, EvaluationCreate.model_validate(spec), None, lambda _: None
     )
@@ -46,8 +59,13 @@ def evaluate(make_runtime, tmp_path) -> tuple[dict, object]:
     while (step := advance_job(runtime, record.id)).action == "dispatch":
         for unit in step.units:
             if unit.stage == "factuality":
-                audit_unit(runtime, results.get("plan.json"), results, unit,
-                           transport=httpx.MockTransport(counting_auditor(seen)))  # fmt: skip
+                audit_unit(
+                    runtime,
+                    results.get("plan.json"),
+                    results,
+                    unit,
+                    transport=httpx.MockTransport(counting_auditor(seen)),
+                )
             else:
                 execute_unit(runtime, record.id, unit)
     report = json.loads(results.get_artifact("report.json"))
@@ -59,38 +77,57 @@ def evaluate(make_runtime, tmp_path) -> tuple[dict, object]:
 
 
 def training_run(label: str, adapter: str) -> dict:
-    session = {"device_name": "cpu", "dtype": "float32", "backend": "cpu-lora",
-               "wall_time_s": 30.0, "simulated_device": {"name": "Tesla P100", "profile": "p100"}}  # fmt: skip
+    session = {
+        "device_name": "cpu",
+        "dtype": "float32",
+        "backend": "cpu-lora",
+        "wall_time_s": 30.0,
+        "simulated_device": {"name": "Tesla P100", "profile": "p100"},
+    }
     return {
-        "label": label, "adapter": adapter, "reused": False, "dataset": "x.jsonl",
+        "label": label,
+        "adapter": adapter,
+        "reused": False,
+        "dataset": "x.jsonl",
         "ledger": {
             "loss_history": [{"step": s, "loss": 3.0 - s / 10} for s in range(1, 9)],
             "eval_history": [{"step": 8, "eval_loss": 2.5}],
-            "sessions": [session | {"index": 1, "first_step": 0, "steps": 3,
-                                    "stop_reason": "session budget"},
-                         session | {"index": 2, "first_step": 3, "steps": 5,
-                                    "stop_reason": "finished"}],
+            "sessions": [
+                session
+                | {"index": 1, "first_step": 0, "steps": 3, "stop_reason": "session budget"},
+                session | {"index": 2, "first_step": 3, "steps": 5, "stop_reason": "finished"},
+            ],
         },
-    }  # fmt: skip
+    }
 
 
 def audit_summary() -> dict:
     rate = {"count": 48, "n": 160, "rate": 0.3, "wilson_ci": [0.234, 0.375]}
-    return {"items_audited": 160, "claims": 1500, "error_rate": rate,
-            "by_error_class": {"number": {"count": 10, "n": 160, "rate": 0.0625,
-                                          "wilson_ci": [0.034, 0.111]}},
-            "gate": {"kept": 112, "quarantined": 48}}  # fmt: skip
+    return {
+        "items_audited": 160,
+        "claims": 1500,
+        "error_rate": rate,
+        "by_error_class": {
+            "number": {"count": 10, "n": 160, "rate": 0.0625, "wilson_ci": [0.034, 0.111]}
+        },
+        "gate": {"kept": 112, "quarantined": 48},
+    }
 
 
 def test_the_demo_report_gives_the_headline_findings_and_prose(make_runtime, tmp_path) -> None:
     evaluation, folder = evaluate(make_runtime, tmp_path)
     data = {
-        "profile": EMBEDDED.to_dict(), "sizes": sizes_table(EMBEDDED), "audit": {"summary": audit_summary()},
-        "training": [training_run("fine-tuned", UNGATED), training_run("fine-tuned (gated data)", GATED)],
+        "profile": EMBEDDED.to_dict(),
+        "sizes": sizes_table(EMBEDDED),
+        "audit": {"summary": audit_summary()},
+        "training": [
+            training_run("fine-tuned", UNGATED),
+            training_run("fine-tuned (gated data)", GATED),
+        ],
         "evaluation": {"dir": str(folder), "report": evaluation},
         "names": {"ungated": UNGATED, "gated": GATED},
         "timings": {"audit the training data and gate it": 17.0, "total": 412.5},
-    }  # fmt: skip
+    }
     out = tmp_path / "out"
     write_report(out, data, LABELS)
     report = json.loads((out / "report.json").read_text())

@@ -24,10 +24,13 @@ from advisor_evaluator.main import create_app
 pytestmark = pytest.mark.unit
 
 ITEMS = [
-    {"id": f"q{i}", "prompt": f"Question number {i} about visas in Norvania {'x' * i}?",
-     "reference": f"The correct answer {i}."}
+    {
+        "id": f"q{i}",
+        "prompt": f"Question number {i} about visas in Norvania {'x' * i}?",
+        "reference": f"The correct answer {i}.",
+    }
     for i in range(6)
-]  # fmt: skip
+]
 
 
 def models() -> dict:
@@ -176,9 +179,10 @@ def test_bad_input_is_refused_at_submission(make_runtime, change, status, code) 
 def test_an_unreachable_judge_is_refused(make_runtime) -> None:
     judge = FakeEndpoint({}, consistent_judge, reachable=False)
     runtime = make_runtime(
-        FakeEndpoint(models()), judge,
+        FakeEndpoint(models()),
+        judge,
         judge_endpoints={"remote": {"base_url": "http://127.0.0.1:9/v1"}},
-    )  # fmt: skip
+    )
     response = TestClient(create_app(runtime.settings, runtime)).post(
         "/v1/evaluations", headers=AUTH, json=request(judge={"model": JUDGE, "endpoint": "remote"})
     )
@@ -222,14 +226,20 @@ def test_a_model_that_fails_during_the_job_fails_it_with_the_reason(make_runtime
 def test_the_report_says_fidelity_up_quality_down_when_the_signals_disagree(make_runtime) -> None:
     # The paper's situation: the fine-tune copies the (synthetic) references' wording, so
     # BERTScore rises, while the judge prefers the base model's careful, caveated answers.
-    references = {f"How long does the visa for course {i} take in Norvania?":
-                  f"The Norvania student visa for course {i} takes six weeks and costs 180 euros."
-                  for i in range(12)}  # fmt: skip
-    endpoint = FakeEndpoint({
-        "base": lambda p: "It depends on your case; the correct answer is on the official "
-                          "immigration page, so please check it before you apply.",
-        "tuned": lambda p: references[p],
-    }, consistent_judge)  # fmt: skip
+    references = {
+        f"How long does the visa for course {i} take in Norvania?": f"The Norvania student visa for course {i} takes six weeks and costs 180 euros."
+        for i in range(12)
+    }
+    endpoint = FakeEndpoint(
+        {
+            "base": lambda p: (
+                "It depends on your case; the correct answer is on the official "
+                "immigration page, so please check it before you apply."
+            ),
+            "tuned": lambda p: references[p],
+        },
+        consistent_judge,
+    )
     runtime = make_runtime(endpoint)
     items = [
         {"id": f"v{i}", "prompt": p, "reference": r} for i, (p, r) in enumerate(references.items())

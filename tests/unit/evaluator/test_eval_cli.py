@@ -17,9 +17,11 @@ SAMPLE = Path(__file__).resolve().parents[3] / "data" / "sample"
 
 
 def test_eval_runs_the_job_and_writes_the_report(make_runtime, monkeypatch, tmp_path) -> None:
-    endpoint = FakeEndpoint({"base": lambda p: f"correct, with a caveat: {p}",
-                             "tuned": lambda p: f"sure: {p}"}, consistent_judge,
-                            judge_logprobs=consistent_logprob_judge)  # fmt: skip
+    endpoint = FakeEndpoint(
+        {"base": lambda p: f"correct, with a caveat: {p}", "tuned": lambda p: f"sure: {p}"},
+        consistent_judge,
+        judge_logprobs=consistent_logprob_judge,
+    )
     runtime = make_runtime(endpoint, inprocess_concurrency=4)  # the thread pool, as shipped
     monkeypatch.setattr(cli, "build_runtime", lambda settings: runtime)
     config = tmp_path / "eval.yaml"
@@ -49,8 +51,15 @@ def test_eval_refuses_an_unknown_model_with_exit_code_2(
     runtime = make_runtime(FakeEndpoint({"base": str}))
     monkeypatch.setattr(cli, "build_runtime", lambda settings: runtime)
     config = tmp_path / "eval.json"
-    config.write_text(json.dumps({"dataset": {"items": [{"prompt": "q?", "reference": "a"}]},
-                                  "candidates": ["base", "ghost"], "metrics": ["rouge_l"]}))  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {
+                "dataset": {"items": [{"prompt": "q?", "reference": "a"}]},
+                "candidates": ["base", "ghost"],
+                "metrics": ["rouge_l"],
+            }
+        )
+    )
     result = CliRunner().invoke(build_app(), ["eval", "--config", str(config)])
     assert result.exit_code == 2
     assert "unknown_model" in result.output and "'ghost'" in result.output

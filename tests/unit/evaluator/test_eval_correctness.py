@@ -12,9 +12,13 @@ BOOTSTRAP = {"resamples": 500, "seed": 42}
 
 
 def counts(contradicted: int, supported: int = 2, confident: int | None = None) -> dict:
-    return {"claims": contradicted + supported + 1, "supported": supported,
-            "contradicted": contradicted, "unverifiable": 1,
-            "confident_errors": contradicted if confident is None else confident}  # fmt: skip
+    return {
+        "claims": contradicted + supported + 1,
+        "supported": supported,
+        "contradicted": contradicted,
+        "unverifiable": 1,
+        "confident_errors": contradicted if confident is None else confident,
+    }
 
 
 def test_a_candidates_correctness_is_a_mean_per_answer_and_a_share() -> None:

@@ -16,9 +16,20 @@ from advisor_evaluator.submission import create_evaluation
 from advisor_evaluator.units import execute_unit
 
 pytestmark = pytest.mark.unit
-SPEC = {"dataset": {"items": [{"id": "q1", "prompt": "Is health cover free?", "reference": "No.",
-                               "topic": "health_insurance"}]},
-        "candidates": ["base"], "metrics": ["rouge_l", "factuality"]}  # fmt: skip
+SPEC = {
+    "dataset": {
+        "items": [
+            {
+                "id": "q1",
+                "prompt": "Is health cover free?",
+                "reference": "No.",
+                "topic": "health_insurance",
+            }
+        ]
+    },
+    "candidates": ["base"],
+    "metrics": ["rouge_l", "factuality"],
+}
 
 
 def _job(make_runtime, **settings):
@@ -51,38 +62,63 @@ def test_answers_go_to_the_auditor_and_its_confident_errors_are_stored(make_runt
         seen.append(request)
         if request.method == "POST":
             return httpx.Response(202, json={"id": "audit-1", "status": "queued"})
-        return httpx.Response(200, json={"id": "audit-1", "status": "succeeded",
-                                         "result": {"summary": {"confident_errors": 1}}})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "id": "audit-1",
+                "status": "succeeded",
+                "result": {"summary": {"confident_errors": 1}},
+            },
+        )
 
     step = advance_job(runtime, job_id)
     unit = next(u for u in step.units if u.stage == "factuality")
-    audit_unit(runtime, runtime.results(job_id).get("plan.json"), runtime.results(job_id), unit,
-               transport=httpx.MockTransport(auditor))  # fmt: skip
+    audit_unit(
+        runtime,
+        runtime.results(job_id).get("plan.json"),
+        runtime.results(job_id),
+        unit,
+        transport=httpx.MockTransport(auditor),
+    )
     stored = runtime.results(job_id).get(unit.result_key)
     assert stored["confident_errors"] == 1 and stored["audit_id"] == "audit-1"
     answers = json.loads(seen[0].content)["answers"].splitlines()
     assert json.loads(answers[0]) == {
-        "id": "q1", "topic": "health_insurance",
-        "messages": [{"role": "user", "content": "Is health cover free?"},
-                     {"role": "assistant", "content": "Yes, from day one."}],
-    }  # fmt: skip
+        "id": "q1",
+        "topic": "health_insurance",
+        "messages": [
+            {"role": "user", "content": "Is health cover free?"},
+            {"role": "assistant", "content": "Yes, from day one."},
+        ],
+    }
     assert seen[0].headers["Idempotency-Key"] == f"{job_id}-c0"
 
 
 def test_correctness_per_answer_is_compared_paired_and_decides_the_verdict(make_runtime) -> None:
     """Ungated answers carry one more contradicted claim than gated ones on every prompt; the
     contrast and the verdict say so, each with its CI."""
-    items = [{"id": f"q{i}", "prompt": f"Question {i} on the Norvania visa {'?' * i}",
-              "reference": f"Reference {i}."} for i in range(12)]  # fmt: skip
+    items = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question {i} on the Norvania visa {'?' * i}",
+            "reference": f"Reference {i}.",
+        }
+        for i in range(12)
+    ]
     answers = {
         "base": lambda p: "RIGHT, so you are fine.",
         "ungated": lambda p: "RIGHT and WRONG and WRONG" if p.endswith("??") else "RIGHT and WRONG",
         "gated": lambda p: "RIGHT and WRONG" if p.endswith("??") else "RIGHT only",
     }
-    runtime = make_runtime(FakeEndpoint(answers), auditor_url="http://auditor:8002",
-                           auditor_poll_interval_s=0.01)  # fmt: skip
-    spec = {"dataset": {"items": items}, "candidates": ["base", "ungated", "gated"],
-            "metrics": ["rouge_l", "factuality"], "contrasts": [["ungated", "gated"]]}  # fmt: skip
+    runtime = make_runtime(
+        FakeEndpoint(answers), auditor_url="http://auditor:8002", auditor_poll_interval_s=0.01
+    )
+    spec = {
+        "dataset": {"items": items},
+        "candidates": ["base", "ungated", "gated"],
+        "metrics": ["rouge_l", "factuality"],
+        "contrasts": [["ungated", "gated"]],
+    }
     record, _ = create_evaluation(
         runtime, EvaluationCreate.model_validate(spec), None, lambda _: None
     )
@@ -91,8 +127,13 @@ def test_correctness_per_answer_is_compared_paired_and_decides_the_verdict(make_
     while (step := advance_job(runtime, record.id)).action == "dispatch":
         for unit in step.units:
             if unit.stage == "factuality":
-                audit_unit(runtime, results.get("plan.json"), results, unit,
-                           transport=httpx.MockTransport(counting_auditor(seen)))  # fmt: skip
+                audit_unit(
+                    runtime,
+                    results.get("plan.json"),
+                    results,
+                    unit,
+                    transport=httpx.MockTransport(counting_auditor(seen)),
+                )
             else:
                 execute_unit(runtime, record.id, unit)
     report = json.loads(results.get_artifact("report.json"))

@@ -12,15 +12,22 @@ pytestmark = pytest.mark.unit
 def candidate(
     name: str, generations: int, truncated: float, contradicted: dict | None = None
 ) -> dict:
-    return {"name": name, "generations": generations, "truncation_rate": {"value": truncated},
-            "correctness": {"contradicted_per_answer": contradicted} if contradicted else None}  # fmt: skip
+    return {
+        "name": name,
+        "generations": generations,
+        "truncation_rate": {"value": truncated},
+        "correctness": {"contradicted_per_answer": contradicted} if contradicted else None,
+    }
 
 
 def comparison(name: str, delta: dict | None, contradicted: dict | None = None) -> dict:
-    return {"challenger": name, "bertscore_f1_delta": delta,
-            "correctness": {"contradicted_delta": contradicted} if contradicted else None,
-            "verdict": f"{name}: verdict text",
-            "verdict_axes": {"deciding_axis": "correctness" if contradicted else None}}  # fmt: skip
+    return {
+        "challenger": name,
+        "bertscore_f1_delta": delta,
+        "correctness": {"contradicted_delta": contradicted} if contradicted else None,
+        "verdict": f"{name}: verdict text",
+        "verdict_axes": {"deciding_axis": "correctness" if contradicted else None},
+    }
 
 
 def interval(low: float, value: float, high: float, n: int = 20) -> dict:
@@ -30,14 +37,25 @@ def interval(low: float, value: float, high: float, n: int = 20) -> dict:
 def test_the_headline_flattens_intervals_and_rates() -> None:
     bias = {"judgements": 40, "unparseable": 1, "position_consistency": {"value": 0.6}}
     got = headline(
-        [candidate("base", 20, 0.1, interval(0.5, 1.0, 1.5)),
-         candidate("tuned", 20, 0.25, interval(1.0, 1.5, 2.0)), candidate("idle", 0, 0.0)],
-        [comparison("tuned", interval(-0.01, 0.03, 0.07), interval(0.1, 0.5, 0.9)),
-         comparison("gated", {"value": None, "low": None, "high": None, "n": 0})],
+        [
+            candidate("base", 20, 0.1, interval(0.5, 1.0, 1.5)),
+            candidate("tuned", 20, 0.25, interval(1.0, 1.5, 2.0)),
+            candidate("idle", 0, 0.0),
+        ],
+        [
+            comparison("tuned", interval(-0.01, 0.03, 0.07), interval(0.1, 0.5, 0.9)),
+            comparison("gated", {"value": None, "low": None, "high": None, "n": 0}),
+        ],
         bias,
-        [{"a": "tuned", "b": "gated", "bertscore_f1_delta": interval(0.0, 0.01, 0.02),
-          "correctness": {"contradicted_delta": interval(0.2, 0.4, 0.6)}}],
-    )  # fmt: skip
+        [
+            {
+                "a": "tuned",
+                "b": "gated",
+                "bertscore_f1_delta": interval(0.0, 0.01, 0.02),
+                "correctness": {"contradicted_delta": interval(0.2, 0.4, 0.6)},
+            }
+        ],
+    )
     assert got == {
         "judge_unparseable_rate": 0.025,
         "judge_position_consistency": 0.6,

@@ -38,8 +38,9 @@ def test_listing_pages_newest_first_and_filters_by_status(make_runtime) -> None:
             ids.append(job.json()["id"])
             wait_finished(client, ids[-1])
         first = client.get("/v1/evaluations?limit=2", headers=AUTH).json()
-        second = client.get(f"/v1/evaluations?limit=2&cursor={first['next_cursor']}",
-                            headers=AUTH).json()  # fmt: skip
+        second = client.get(
+            f"/v1/evaluations?limit=2&cursor={first['next_cursor']}", headers=AUTH
+        ).json()
         succeeded = client.get("/v1/evaluations?status=succeeded,failed", headers=AUTH).json()
         running = client.get("/v1/evaluations?status=running", headers=AUTH).json()
         bad_status = client.get("/v1/evaluations?status=done", headers=AUTH)
@@ -92,8 +93,9 @@ def test_cancel_stops_the_job_and_stores_nothing_after_it(make_runtime) -> None:
 def test_a_finished_job_cannot_be_cancelled(make_runtime) -> None:
     runtime = make_runtime(FakeEndpoint(models(), consistent_judge))
     with TestClient(create_app(runtime.settings, runtime)) as client:
-        job_id = client.post("/v1/evaluations", json=request(metrics=["rouge_l"]),
-                             headers=AUTH).json()["id"]  # fmt: skip
+        job_id = client.post(
+            "/v1/evaluations", json=request(metrics=["rouge_l"]), headers=AUTH
+        ).json()["id"]
         wait_finished(client, job_id)
         refused = client.post(f"/v1/evaluations/{job_id}/cancel", headers=AUTH)
         status = client.get(f"/v1/evaluations/{job_id}", headers=AUTH).json()["status"]
@@ -110,12 +112,14 @@ def test_samples_show_answers_scores_and_both_verdicts(make_runtime) -> None:
         job_id = client.post("/v1/evaluations", json=body, headers=AUTH).json()["id"]
         wait_finished(client, job_id)
         page = client.get(f"/v1/evaluations/{job_id}/samples?limit=4", headers=AUTH).json()
-        rest = client.get(f"/v1/evaluations/{job_id}/samples?limit=4&cursor={page['next_cursor']}",
-                          headers=AUTH).json()  # fmt: skip
+        rest = client.get(
+            f"/v1/evaluations/{job_id}/samples?limit=4&cursor={page['next_cursor']}", headers=AUTH
+        ).json()
         visa = client.get(f"/v1/evaluations/{job_id}/samples?topic=visa", headers=AUTH).json()
         # The judge agrees with itself in both orders; ROUGE-L is not BERTScore: no disagreement.
-        split = client.get(f"/v1/evaluations/{job_id}/samples?disagreement=true",
-                           headers=AUTH).json()  # fmt: skip
+        split = client.get(
+            f"/v1/evaluations/{job_id}/samples?disagreement=true", headers=AUTH
+        ).json()
     assert [r["id"] for r in page["data"] + rest["data"]] == [i["id"] for i in ITEMS]
     assert page["total"] == len(ITEMS) and page["topics"] == ["fees", "visa"]
     assert {r["topic"] for r in visa["data"]} == {"visa"} and visa["total"] == 3
@@ -128,7 +132,9 @@ def test_samples_show_answers_scores_and_both_verdicts(make_runtime) -> None:
     judgement = tuned["judgement"]
     assert judgement["result"] == "loss" and judgement["consistent"] is True
     assert [(o["order"], o["preference"], o["prefers"]) for o in judgement["orders"]] == [
-        ("ab", "B", "baseline"), ("ba", "A", "baseline")]  # fmt: skip
+        ("ab", "B", "baseline"),
+        ("ba", "A", "baseline"),
+    ]
     assert all(o["margin"] == pytest.approx(0.5) for o in judgement["orders"])
     assert endpoint.calls[JUDGE] == 2 * len(ITEMS)
 

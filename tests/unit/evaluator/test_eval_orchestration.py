@@ -17,19 +17,30 @@ from advisor_shared.lease import Lease
 pytestmark = pytest.mark.unit
 
 SPEC = {
-    "dataset": {"items": [
-        {"id": "a", "prompt": "Is the visa fee refundable in Norvania?", "reference": "No."},
-        {"id": "b", "prompt": "When is the scholarship deadline at Eastmarch?", "reference": "May."},
-        {"id": "c", "prompt": "is the visa fee  refundable in Norvania?", "reference": "No."},
-    ]},
-    "candidates": ["base", "tuned"], "metrics": ["rouge_l", "judge"], "judge": {"model": JUDGE},
-}  # fmt: skip
+    "dataset": {
+        "items": [
+            {"id": "a", "prompt": "Is the visa fee refundable in Norvania?", "reference": "No."},
+            {
+                "id": "b",
+                "prompt": "When is the scholarship deadline at Eastmarch?",
+                "reference": "May.",
+            },
+            {"id": "c", "prompt": "is the visa fee  refundable in Norvania?", "reference": "No."},
+        ]
+    },
+    "candidates": ["base", "tuned"],
+    "metrics": ["rouge_l", "judge"],
+    "judge": {"model": JUDGE},
+}
 
 
 @pytest.fixture
 def job(make_runtime):
-    endpoint = FakeEndpoint({"base": lambda p: f"correct: {p}", "tuned": lambda p: f"sure: {p}"},
-                            consistent_judge, judge_logprobs=consistent_logprob_judge)  # fmt: skip
+    endpoint = FakeEndpoint(
+        {"base": lambda p: f"correct: {p}", "tuned": lambda p: f"sure: {p}"},
+        consistent_judge,
+        judge_logprobs=consistent_logprob_judge,
+    )
     runtime = make_runtime(endpoint)
     record, _ = create_evaluation(
         runtime, EvaluationCreate.model_validate(SPEC), None, lambda _: None
@@ -49,7 +60,11 @@ def test_steps_from_plan_to_report(job) -> None:
     plan = runtime.results(job_id).get("plan.json")
     assert [i["id"] for i in plan["items"]] == ["a", "b"]  # "c" is an exact duplicate of "a"
     assert sorted(u.name for u in step.units) == [
-        "generate-c0-i00000", "generate-c0-i00001", "generate-c1-i00000", "generate-c1-i00001"]  # fmt: skip
+        "generate-c0-i00000",
+        "generate-c0-i00001",
+        "generate-c1-i00000",
+        "generate-c1-i00001",
+    ]
     assert runtime.jobs.get(JOB_KIND, job_id).status is JobStatus.RUNNING
     run_all(runtime, job_id, step.units[:3])
     again = advance_job(runtime, job_id, recover=True)
@@ -58,7 +73,9 @@ def test_steps_from_plan_to_report(job) -> None:
     scoring = advance_job(runtime, job_id)
     # scoring runs per candidate in chunks of up to 32 items; judging per item and order
     assert sorted(u.name for u in scoring.units if u.stage == "score") == [
-        "score-c0-chunk0000", "score-c1-chunk0000"]  # fmt: skip
+        "score-c0-chunk0000",
+        "score-c1-chunk0000",
+    ]
     assert sorted(u.stage for u in scoring.units) == ["judge"] * 4 + ["score"] * 2
     with Lease(None, scoring.units[0].lease_name(job_id)):
         in_flight = advance_job(runtime, job_id)

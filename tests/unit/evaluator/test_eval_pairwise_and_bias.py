@@ -104,9 +104,11 @@ def test_family_warning_names_the_shared_family() -> None:
     assert family_of("advisor-lora") is None
     warning = shared_family_warning(
         "smollm2-135m-instruct",
-        {"smollm2-135m-instruct": ["smollm2-135m-instruct"],
-         "advisor-lora": ["advisor-lora", "smollm2-135m-instruct"]},
-    )  # fmt: skip
+        {
+            "smollm2-135m-instruct": ["smollm2-135m-instruct"],
+            "advisor-lora": ["advisor-lora", "smollm2-135m-instruct"],
+        },
+    )
     assert warning is not None and "'advisor-lora'" in warning and "smollm family" in warning
     assert shared_family_warning("claude-sonnet-4-6", {"m": ["mistralai/Mistral-7B"]}) is None
 

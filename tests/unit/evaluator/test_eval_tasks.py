@@ -16,9 +16,13 @@ from advisor_shared.lease import Lease
 
 pytestmark = pytest.mark.unit
 
-SPEC = {"dataset": {"items": [{"id": "a", "prompt": "Is the visa fee refundable?",
-                               "reference": "No."}]},
-        "candidates": ["base"], "metrics": ["rouge_l"]}  # fmt: skip
+SPEC = {
+    "dataset": {
+        "items": [{"id": "a", "prompt": "Is the visa fee refundable?", "reference": "No."}]
+    },
+    "candidates": ["base"],
+    "metrics": ["rouge_l"],
+}
 
 
 def test_a_copy_of_a_unit_in_flight_is_ignored_and_a_stored_one_skipped(make_runtime) -> None:

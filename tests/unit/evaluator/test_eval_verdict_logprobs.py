@@ -17,10 +17,23 @@ def top(**probabilities: float) -> list[tuple[str, float]]:
 
 @pytest.mark.parametrize(
     ("token", "option"),
-    [("A", "A"), (" A", "A"), ("a", "A"), ("A.", "A"), ('"B"', "B"), ("**B", "B"),
-     ("\u2581B", "B"), ("tie", "tie"), (" Tie", "tie"), ("TIE", "tie"),
-     ("Response", None), ("AB", None), ("", None), ("The", None)],
-)  # fmt: skip
+    [
+        ("A", "A"),
+        (" A", "A"),
+        ("a", "A"),
+        ("A.", "A"),
+        ('"B"', "B"),
+        ("**B", "B"),
+        ("\u2581B", "B"),
+        ("tie", "tie"),
+        (" Tie", "tie"),
+        ("TIE", "tie"),
+        ("Response", None),
+        ("AB", None),
+        ("", None),
+        ("The", None),
+    ],
+)
 def test_tokens_normalise_to_their_option(token: str, option: str | None) -> None:
     assert option_of(token) == option
 
@@ -33,7 +46,7 @@ def test_the_mass_of_spellings_of_one_option_is_summed() -> None:
             ("B", math.log(0.25)),
             ("A", math.log(0.2)),
             (" A", math.log(0.15)),
-        ]  # fmt: skip
+        ]
     )
     assert reading.preference == "A"
     assert reading.masses["A"] == pytest.approx(0.35)
@@ -56,6 +69,7 @@ def test_no_option_among_the_alternatives_is_unparseable() -> None:
 
 def test_the_chosen_token_listed_again_among_alternatives_counts_once() -> None:
     # Endpoints give the chosen token and then its alternatives, which include it.
-    reading = read_logprob_verdict([("A", math.log(0.5)), ("A", math.log(0.5)),
-                                    ("B", math.log(0.3))])  # fmt: skip
+    reading = read_logprob_verdict(
+        [("A", math.log(0.5)), ("A", math.log(0.5)), ("B", math.log(0.3))]
+    )
     assert reading.masses["A"] == pytest.approx(0.5) and reading.margin == pytest.approx(0.25)

@@ -43,8 +43,10 @@ def test_malformed_but_recoverable(text: str, preference: str) -> None:
 
 
 def test_scores_survive_string_and_fraction_forms() -> None:
-    verdict = parse_verdict('{"preference": "tie", "response_a": {"domain_accuracy": "2/3", '
-                            '"helpfulness": "3"}, "response_b": {"domain_accuracy": 7}}')  # fmt: skip
+    verdict = parse_verdict(
+        '{"preference": "tie", "response_a": {"domain_accuracy": "2/3", '
+        '"helpfulness": "3"}, "response_b": {"domain_accuracy": 7}}'
+    )
     assert verdict.a.domain_accuracy == 2.0 and verdict.a.helpfulness == 3.0
     assert verdict.b.domain_accuracy is None  # out of the 0-3 range: not a score
 

@@ -31,9 +31,12 @@ def make_lora_dir(
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base_dir)
     config = LoraConfig(
-        r=rank, lora_alpha=2 * rank, target_modules=list(targets), task_type="CAUSAL_LM",
+        r=rank,
+        lora_alpha=2 * rank,
+        target_modules=list(targets),
+        task_type="CAUSAL_LM",
         init_lora_weights=True if zero else False,
-    )  # fmt: skip
+    )
     peft_model = get_peft_model(model, config)
     if not zero:
         # Large enough that a random 2-layer model's greedy choices change.
@@ -61,7 +64,10 @@ def publish(
     base = resolve_base_model(str(base_dir), cache_dir)
     template = (adapter_dir / TINY_TEMPLATE_FILE).read_text()
     return write_bundle(
-        store, name, adapter_dir,
-        base_model_id=str(base_dir.name), base_fingerprint=fingerprint or base.fingerprint,
+        store,
+        name,
+        adapter_dir,
+        base_model_id=str(base_dir.name),
+        base_fingerprint=fingerprint or base.fingerprint,
         chat_template_sha256=template_fingerprint(template),
-    )  # fmt: skip
+    )

@@ -91,8 +91,11 @@ class MockVllm:
                 400, "Requested top_logprobs=21 exceeds max_logprobs=20.", "BadRequestError"
             )
         choices = int(body.get("n", 1))
-        usage = {"prompt_tokens": 7, "completion_tokens": 3 * choices,
-                 "total_tokens": 7 + 3 * choices}  # fmt: skip
+        usage = {
+            "prompt_tokens": 7,
+            "completion_tokens": 3 * choices,
+            "total_tokens": 7 + 3 * choices,
+        }
 
         def words(index: int) -> tuple[str, ...]:
             # One choice answers as before; several are told apart by their index.
@@ -103,13 +106,24 @@ class MockVllm:
             if not body.get("logprobs"):
                 return None
             top = body.get("top_logprobs") or 0
-            return {"content": [
-                {"token": w, "logprob": -0.25, "bytes": list(w.encode()),
-                 "top_logprobs": [{"token": w if k == 0 else f"alt{k}", "logprob": -0.25 - k,
-                                   "bytes": list((w if k == 0 else f"alt{k}").encode())}
-                                  for k in range(top)]}
-                for w in pieces
-            ]}  # fmt: skip
+            return {
+                "content": [
+                    {
+                        "token": w,
+                        "logprob": -0.25,
+                        "bytes": list(w.encode()),
+                        "top_logprobs": [
+                            {
+                                "token": w if k == 0 else f"alt{k}",
+                                "logprob": -0.25 - k,
+                                "bytes": list((w if k == 0 else f"alt{k}").encode()),
+                            }
+                            for k in range(top)
+                        ],
+                    }
+                    for w in pieces
+                ]
+            }
 
         if not body.get("stream"):
             return httpx.Response(
@@ -131,16 +145,20 @@ class MockVllm:
                     "usage": usage,
                 },
             )
-        chunks = [{"choices": [{"index": i, "delta": {"role": "assistant", "content": ""}}]}
-                  for i in range(choices)]  # fmt: skip
+        chunks = [
+            {"choices": [{"index": i, "delta": {"role": "assistant", "content": ""}}]}
+            for i in range(choices)
+        ]
         chunks += [
             {"choices": [{"index": i, "delta": {"content": w}, "logprobs": logprobs(w)}]}
             for position in range(3)
             for i in range(choices)
             for w in [words(i)[position]]
         ]
-        chunks += [{"choices": [{"index": i, "delta": {}, "finish_reason": "length"}]}
-                   for i in range(choices)]  # fmt: skip
+        chunks += [
+            {"choices": [{"index": i, "delta": {}, "finish_reason": "length"}]}
+            for i in range(choices)
+        ]
         chunks += [{"choices": [], "usage": usage}]
         sse = "".join(
             f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', **c})}\n\n"

@@ -67,24 +67,33 @@ def test_ticks_cover_the_data() -> None:
 
 
 def test_charts_escape_labels_and_mark_the_handoff() -> None:
-    svg = line_chart([Series("loss <b>", [(1, 2.0), (2, 1.5), (3, 1.2)])], title="t&t",
-                     x_label="step", y_label="loss", markers=[Marker(2.5, "handoff → T4")])  # fmt: skip
+    svg = line_chart(
+        [Series("loss <b>", [(1, 2.0), (2, 1.5), (3, 1.2)])],
+        title="t&t",
+        x_label="step",
+        y_label="loss",
+        markers=[Marker(2.5, "handoff → T4")],
+    )
     assert "<b>" not in svg and "loss &lt;b&gt;" in svg and "t&amp;t" in svg
     assert svg.count('class="marker"') == 1 and "handoff → T4" in svg
-    assert 'class="chart-empty"' in line_chart([Series("x", [])], title="e", x_label="",
-                                                y_label="")  # fmt: skip
-    bars = interval_chart([Interval("number", 0.25, 0.1, 0.4, note="(3/12)"),
-                           Interval("date", None)], title="rates")  # fmt: skip
+    assert 'class="chart-empty"' in line_chart([Series("x", [])], title="e", x_label="", y_label="")
+    bars = interval_chart(
+        [Interval("number", 0.25, 0.1, 0.4, note="(3/12)"), Interval("date", None)], title="rates"
+    )
     assert "25.0% [10–40%] (3/12)" in bars and "not measured" in bars
     assert bars.count('class="whisker"') == 3
 
 
 def test_answers_are_cut_at_the_contradicted_claims_only_where_the_spans_fit() -> None:
     text = "The fee is EUR 90. Apply by March."
-    pieces = answer_pieces(text, [{"start": 11, "end": 17}, {"start": 30, "end": 99},
-                                  {"start": 12, "end": 14}])  # fmt: skip
+    pieces = answer_pieces(
+        text, [{"start": 11, "end": 17}, {"start": 30, "end": 99}, {"start": 12, "end": 14}]
+    )
     assert [(p.text, p.finding) for p in pieces] == [
-        ("The fee is ", None), ("EUR 90", 0), (". Apply by March.", None)]  # fmt: skip
+        ("The fee is ", None),
+        ("EUR 90", 0),
+        (". Apply by March.", None),
+    ]
     assert "".join(p.text for p in pieces) == text
     assert answer_pieces(None, []) == []
 
@@ -92,19 +101,30 @@ def test_answers_are_cut_at_the_contradicted_claims_only_where_the_spans_fit() -
 def test_headline_cards_read_the_report_with_its_intervals() -> None:
     report = {
         "baseline": "base",
-        "candidates": [{"name": "base", "confident_errors": 0, "generations": 12},
-                       {"name": "tuned", "confident_errors": 3, "generations": 12}],
+        "candidates": [
+            {"name": "base", "confident_errors": 0, "generations": 12},
+            {"name": "tuned", "confident_errors": 3, "generations": 12},
+        ],
         "judge_bias": {"reliable": False},
-        "comparisons": [{"challenger": "tuned",
-                         "bertscore_f1_delta": {"value": 0.063, "low": 0.047, "high": 0.079,
-                                                "n": 12},
-                         "judge": {"pairs": 12, "win": 2, "tie": 6, "loss": 4,
-                                   "net_preference": {"value": -0.17, "low": -0.5,
-                                                      "high": 0.17}}}],
-    }  # fmt: skip
+        "comparisons": [
+            {
+                "challenger": "tuned",
+                "bertscore_f1_delta": {"value": 0.063, "low": 0.047, "high": 0.079, "n": 12},
+                "judge": {
+                    "pairs": 12,
+                    "win": 2,
+                    "tie": 6,
+                    "loss": 4,
+                    "net_preference": {"value": -0.17, "low": -0.5, "high": 0.17},
+                },
+            }
+        ],
+    }
     groups = headline_cards(report)
-    assert [(g.candidate, g.role) for g in groups] == [("tuned", "challenger"),
-                                                       ("base", "baseline")]  # fmt: skip
+    assert [(g.candidate, g.role) for g in groups] == [
+        ("tuned", "challenger"),
+        ("base", "baseline"),
+    ]
     fidelity, preference, correctness = groups[0].cards
     assert (fidelity.title, fidelity.value, fidelity.tone) == ("Fidelity", "+0.063", "good")
     assert fidelity.interval == "95% CI [+0.047, +0.079]" and "vs base" in fidelity.subject
@@ -115,13 +135,21 @@ def test_headline_cards_read_the_report_with_its_intervals() -> None:
 
 def test_job_rows_say_who_may_cancel_and_how_old_they_are() -> None:
     created = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
-    job = {"id": "train-1", "status": "running", "created_at": created,
-           "progress": {"train": {"done": 3, "total": 12}},
-           "request": {"config": {"run_name": "advisor"}}}  # fmt: skip
+    job = {
+        "id": "train-1",
+        "status": "running",
+        "created_at": created,
+        "progress": {"train": {"done": 3, "total": 12}},
+        "request": {"config": {"run_name": "advisor"}},
+    }
     assert job_row("training", job, admin=False).can_cancel is False
     row = job_row("training", job, admin=True)
     assert (row.can_cancel, row.title, row.age, row.url) == (
-        True, "advisor", "5 min ago", "/ui/training-jobs/train-1")  # fmt: skip
+        True,
+        "advisor",
+        "5 min ago",
+        "/ui/training-jobs/train-1",
+    )
     assert row.stages[0].percent == 25
     cancelling = job_row("audit", {**job, "id": "a", "cancel_requested_at": created}, admin=True)
     assert cancelling.cancelling and not cancelling.can_cancel

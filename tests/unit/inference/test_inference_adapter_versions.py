@@ -27,8 +27,14 @@ FINGERPRINT = "sha256:scripted"
 
 def publish(store: LocalStore, tmp_path: Path, name: str, fingerprint: str = FINGERPRINT) -> str:
     folder = make_bundle_dir(tmp_path / f"src-{name}-{fingerprint[-4:]}")
-    ref = write_bundle(store, name, folder, base_model_id="scripted", base_fingerprint=fingerprint,
-                       chat_template_sha256=template_fingerprint(TEMPLATE))  # fmt: skip
+    ref = write_bundle(
+        store,
+        name,
+        folder,
+        base_model_id="scripted",
+        base_fingerprint=fingerprint,
+        chat_template_sha256=template_fingerprint(TEMPLATE),
+    )
     return str(ref)
 
 
@@ -140,8 +146,12 @@ def test_a_recorded_adapter_that_no_longer_loads_is_reported_and_kept(tmp_path: 
     store.put_bytes("gateways/default/adapters/foreign/v0001.json", b'{"adapter": "foreign@v0001"}')
     with gateway(store, tmp_path) as client:
         status = wait_started(client)
-        assert client.post("/v1/chat/completions", headers=KEY,
-                           json={"model": "base", "messages": ASK}).status_code == 200  # fmt: skip
+        assert (
+            client.post(
+                "/v1/chat/completions", headers=KEY, json={"model": "base", "messages": ASK}
+            ).status_code
+            == 200
+        )
     (problem,) = status["startup_errors"]
     assert problem.startswith(f"{foreign} (recorded)") and "base model" in problem
     assert store.exists("gateways/default/adapters/foreign/v0001.json")

@@ -17,8 +17,10 @@ SHAPES = {"model.layers.0.self_attn.q_proj": (64, 64), "model.layers.0.self_attn
 
 def tensors(a_shape: tuple[int, int], b_shape: tuple[int, int], module: str = "q_proj") -> dict:
     prefix = f"base_model.model.model.layers.0.self_attn.{module}"
-    return {f"{prefix}.lora_A.weight": TensorInfo("F32", a_shape),
-            f"{prefix}.lora_B.weight": TensorInfo("F32", b_shape)}  # fmt: skip
+    return {
+        f"{prefix}.lora_A.weight": TensorInfo("F32", a_shape),
+        f"{prefix}.lora_B.weight": TensorInfo("F32", b_shape),
+    }
 
 
 def refused(fn, *args, **kwargs) -> AdapterRefusedError:
@@ -69,9 +71,15 @@ def test_tensor_refusals() -> None:
 
 
 def test_linear_shapes_of_mistral_7b_from_its_config() -> None:
-    config = {"model_type": "mistral", "hidden_size": 4096, "num_attention_heads": 32,
-              "num_key_value_heads": 8, "intermediate_size": 14336, "num_hidden_layers": 32,
-              "head_dim": 128}  # fmt: skip
+    config = {
+        "model_type": "mistral",
+        "hidden_size": 4096,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "intermediate_size": 14336,
+        "num_hidden_layers": 32,
+        "head_dim": 128,
+    }
     shapes = llama_linear_shapes(config)
     assert shapes is not None and len(shapes) == 32 * 7
     assert shapes["model.layers.31.self_attn.k_proj"] == (1024, 4096)

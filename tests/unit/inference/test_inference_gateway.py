@@ -42,8 +42,11 @@ def test_every_non_public_route_answers_401_without_a_key(tmp_path: Path) -> Non
     # Every route the app serves, from its own table (the schema is built from it).
     routes = [(m.upper(), p) for p, ops in app.openapi()["paths"].items() for m in ops]
     assert {p for _, p in routes} >= PUBLIC
-    private = [(m, p.replace("{name}", "x").replace("{model}", "base")) for m, p in routes
-               if p not in PUBLIC]  # fmt: skip
+    private = [
+        (m, p.replace("{name}", "x").replace("{model}", "base"))
+        for m, p in routes
+        if p not in PUBLIC
+    ]
     assert {p for _, p in private} >= {"/v1/models", "/v1/chat/completions", "/v1/adapters"}
 
     async def walk(client: httpx.AsyncClient) -> list[tuple[str, str, int, str]]:
@@ -69,9 +72,14 @@ def test_chat_completion_in_openai_shape(tmp_path: Path) -> None:
 
     body = run(gateway(tmp_path), scenario)
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
-    assert body["choices"] == [{"index": 0, "message": {"role": "assistant",
-                                "content": "base says hello there"}, "finish_reason": "stop",
-                                "logprobs": None}]  # fmt: skip
+    assert body["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "base says hello there"},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ]
     assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 4, "total_tokens": 8}
 
 
@@ -177,8 +185,11 @@ def test_malformed_json_and_oversized_bodies(tmp_path: Path) -> None:
     async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
         headers = {**KEY, "content-type": "application/json"}
         bad = await client.post("/v1/chat/completions", content=b'{"model": ', headers=headers)
-        big = await client.post("/v1/chat/completions", headers=headers,
-                                content=json.dumps({**HELLO, "pad": "x" * 5000}).encode())  # fmt: skip
+        big = await client.post(
+            "/v1/chat/completions",
+            headers=headers,
+            content=json.dumps({**HELLO, "pad": "x" * 5000}).encode(),
+        )
         return bad, big
 
     bad, big = run(gateway(tmp_path), scenario)
@@ -195,12 +206,15 @@ def test_beyond_max_in_flight_answers_429_with_retry_after(tmp_path: Path, capsy
 
     async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
         engine.release.clear()
-        held = [asyncio.create_task(client.post("/v1/chat/completions", json=HELLO, headers=KEY))
-                for _ in range(2)]  # fmt: skip
+        held = [
+            asyncio.create_task(client.post("/v1/chat/completions", json=HELLO, headers=KEY))
+            for _ in range(2)
+        ]
         while engine.running < 2:
             await asyncio.sleep(0.01)
-        extra = await asyncio.gather(*(client.post("/v1/chat/completions", json=HELLO, headers=KEY)
-                                       for _ in range(3)))  # fmt: skip
+        extra = await asyncio.gather(
+            *(client.post("/v1/chat/completions", json=HELLO, headers=KEY) for _ in range(3))
+        )
         engine.release.set()
         done = await asyncio.gather(*held)
         after = await client.post("/v1/chat/completions", json=HELLO, headers=KEY)
@@ -216,14 +230,22 @@ def test_beyond_max_in_flight_answers_429_with_retry_after(tmp_path: Path, capsy
         f"{statuses} with Retry-After {retry_after}; the held ones and the next -> {held}"
     )
     with capsys.disabled():
-        figure("X11 429 + Retry-After (scripted engine)", text, runs=6, faults=3,
-               refused=statuses.count(429),
-               ok=statuses == [429] * 3 and retry_after == ["3"] * 3 and held == [200] * 3)  # fmt: skip
+        figure(
+            "X11 429 + Retry-After (scripted engine)",
+            text,
+            runs=6,
+            faults=3,
+            refused=statuses.count(429),
+            ok=statuses == [429] * 3 and retry_after == ["3"] * 3 and held == [200] * 3,
+        )
     assert statuses == [429, 429, 429]
     assert extra[0].headers["retry-after"] == "3"
-    assert extra[0].json()["error"] == {"message": "the server is at capacity (2 requests in "
-                                        "flight); retry later", "type": "rate_limit_error",
-                                        "param": None, "code": "overloaded"}  # fmt: skip
+    assert extra[0].json()["error"] == {
+        "message": "the server is at capacity (2 requests in flight); retry later",
+        "type": "rate_limit_error",
+        "param": None,
+        "code": "overloaded",
+    }
     assert first.status_code == second.status_code == after.status_code == 200
     assert 'advisor_inference_rejections_total{reason="overloaded"} 3.0' in metrics.text
     assert 'advisor_inference_requests_total{model="base",status="200"} 3.0' in metrics.text
@@ -235,9 +257,12 @@ def test_models_and_probes(tmp_path: Path) -> None:
     engine.adapters.add("not-checked")  # attached in the engine but never through the service
 
     async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, ...]:
-        return (await client.get("/v1/models", headers=KEY), await client.get("/healthz"),
-                await client.get("/v1/models/base", headers=KEY),
-                await client.get("/v1/models/not-checked", headers=KEY))  # fmt: skip
+        return (
+            await client.get("/v1/models", headers=KEY),
+            await client.get("/healthz"),
+            await client.get("/v1/models/base", headers=KEY),
+            await client.get("/v1/models/not-checked", headers=KEY),
+        )
 
     models, healthz, one, unchecked = run(gateway(tmp_path, engine), scenario)
     assert [m["id"] for m in models.json()["data"]] == ["base"]
@@ -248,11 +273,24 @@ def test_models_and_probes(tmp_path: Path) -> None:
 def test_a_client_gone_before_the_first_chunk_frees_its_slot(tmp_path: Path) -> None:
     app = gateway(tmp_path, max_in_flight=1)
     body = json.dumps({**HELLO, "stream": True}).encode()
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions",
-             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1), "server": ("gw", 80),
-             "headers": [(b"authorization", b"Bearer k-123"), (b"content-type", b"application/json"),
-                         (b"content-length", str(len(body)).encode())]}  # fmt: skip
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/chat/completions",
+        "raw_path": b"/v1/chat/completions",
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 1),
+        "server": ("gw", 80),
+        "headers": [
+            (b"authorization", b"Bearer k-123"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
     messages = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def receive() -> dict:

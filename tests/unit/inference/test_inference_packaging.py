@@ -33,7 +33,12 @@ print(",".join(heavy) or "none")
 
 
 def test_vllm_gateway_imports_no_torch(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    result = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path)], capture_output=True,
-                            text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": ""})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"HF_HUB_OFFLINE": "1", "PATH": ""},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "none"

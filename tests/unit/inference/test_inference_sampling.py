@@ -30,8 +30,10 @@ def test_penalties_follow_openais_formula() -> None:
 
 def test_logit_bias_moves_the_greedy_choice_but_not_the_reported_logprobs() -> None:
     logits = torch.tensor([[0.0, 5.0, 1.0], [0.0, 5.0, 1.0]])
-    params = [SamplingParams(temperature=0.0), SamplingParams(temperature=0.0, logprobs=True,
-                                                                logit_bias=((2, 10.0),))]  # fmt: skip
+    params = [
+        SamplingParams(temperature=0.0),
+        SamplingParams(temperature=0.0, logprobs=True, logit_bias=((2, 10.0),)),
+    ]
     tokens = choose_next_tokens(logits, params, [make_generator(0)] * 2, [[], []])
     assert tokens == [1, 2]
     (_, biased) = step_logprobs(logits, tokens, params)

@@ -149,10 +149,16 @@ async def generate_all(engine, jobs):
     async def one(model, text, tokens, delay):
         await asyncio.sleep(delay)  # later requests join a running batch
         # Every other row asks for logprobs: rows with and without them share steps.
-        params = SamplingParams(max_tokens=tokens, temperature=0.0, ignore_eos=True,
-                                logprobs=tokens % 2 == 0, top_logprobs=tokens % 4)  # fmt: skip
-        result = await engine.generate(GenerationRequest(model, [{"role": "user", "content": text}],
-                                                         params))  # fmt: skip
+        params = SamplingParams(
+            max_tokens=tokens,
+            temperature=0.0,
+            ignore_eos=True,
+            logprobs=tokens % 2 == 0,
+            top_logprobs=tokens % 4,
+        )
+        result = await engine.generate(
+            GenerationRequest(model, [{"role": "user", "content": text}], params)
+        )
         return result.text, result.completion_tokens, result.logprobs
 
     return await asyncio.gather(*(one(*job) for job in jobs))
@@ -172,8 +178,13 @@ def test_the_engine_decodes_the_same_tokens_static_and_dynamic(
     ]
 
     async def run(decode):
-        engine = HFEngine(str(embedded_model_dir), base_fingerprint="x", max_batch_size=4,
-                          batch_window_ms=2, decode=decode)  # fmt: skip
+        engine = HFEngine(
+            str(embedded_model_dir),
+            base_fingerprint="x",
+            max_batch_size=4,
+            batch_window_ms=2,
+            decode=decode,
+        )
         await engine.start()
         await engine.load_adapter("advisor", adapter)
         try:

@@ -28,11 +28,17 @@ KEY = {"Authorization": "Bearer k-123"}
 
 def engine(mock: MockVllm, adapter_dir: Path) -> VllmEngine:
     return VllmEngine(
-        url="http://vllm:8100", served_model=SERVED, base_alias="base", base_model=SERVED,
-        base_fingerprint=FINGERPRINT, chat_template_sha256=template_fingerprint(TEMPLATE),
-        linear_shapes=None, adapter_dir=adapter_dir, remote_adapter_dir="/adapters",
+        url="http://vllm:8100",
+        served_model=SERVED,
+        base_alias="base",
+        base_model=SERVED,
+        base_fingerprint=FINGERPRINT,
+        chat_template_sha256=template_fingerprint(TEMPLATE),
+        linear_shapes=None,
+        adapter_dir=adapter_dir,
+        remote_adapter_dir="/adapters",
         transport=mock.transport(),
-    )  # fmt: skip
+    )
 
 
 def ask(model: str, **params: object) -> GenerationRequest:
@@ -61,11 +67,25 @@ def test_requests_sent_to_vllm_match_its_api(tmp_path: Path) -> None:
 
     asyncio.run(scenario())
     sent = [r for r in mock.requests if r[1] != "/v1/models"]
-    assert sent[0] == ("POST", "/v1/load_lora_adapter",
-                       {"lora_name": "advisor", "lora_path": "/adapters/advisor/v0002"})  # fmt: skip
-    assert sent[1] == ("POST", "/v1/chat/completions", {
-        "model": "advisor", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0,
-        "top_p": 1.0, "stream": False, "max_tokens": 20, "seed": 7, "stop": ["\n"]})  # fmt: skip
+    assert sent[0] == (
+        "POST",
+        "/v1/load_lora_adapter",
+        {"lora_name": "advisor", "lora_path": "/adapters/advisor/v0002"},
+    )
+    assert sent[1] == (
+        "POST",
+        "/v1/chat/completions",
+        {
+            "model": "advisor",
+            "messages": [{"role": "user", "content": "hi"}],
+            "temperature": 0.0,
+            "top_p": 1.0,
+            "stream": False,
+            "max_tokens": 20,
+            "seed": 7,
+            "stop": ["\n"],
+        },
+    )
     assert sent[2][2]["model"] == SERVED and sent[2][2]["stream"] is True
     assert sent[2][2]["stream_options"] == {"include_usage": True}
     assert sent[3] == ("POST", "/v1/unload_lora_adapter", {"lora_name": "advisor"})
@@ -92,7 +112,10 @@ def test_logprobs_are_asked_of_vllm_and_read_back(tmp_path: Path) -> None:
     first = result.logprobs[0]
     assert first.logprob == -0.25 and first.bytes == list(b"answer ")
     assert [(t.token, t.logprob) for t in first.top_logprobs] == [
-        ("answer ", -0.25), ("alt1", -1.25), ("alt2", -2.25)]  # fmt: skip
+        ("answer ", -0.25),
+        ("alt1", -1.25),
+        ("alt2", -2.25),
+    ]
     streamed = [t for d in deltas for t in d.logprobs or ()]
     assert [t.token for t in streamed] == ["answer ", "from ", SERVED]
     assert all(t.top_logprobs == () for t in streamed)
@@ -123,10 +146,17 @@ def test_unreachable_vllm_is_503_and_not_ready(tmp_path: Path) -> None:
         raise httpx.ConnectError("connection refused")
 
     async def scenario() -> None:
-        e = VllmEngine(url="http://vllm:8100", served_model=SERVED, base_alias="base",
-                       base_model=SERVED, base_fingerprint=FINGERPRINT, chat_template_sha256=None,
-                       linear_shapes=None, adapter_dir=tmp_path,
-                       transport=httpx.MockTransport(refuse))  # fmt: skip
+        e = VllmEngine(
+            url="http://vllm:8100",
+            served_model=SERVED,
+            base_alias="base",
+            base_model=SERVED,
+            base_fingerprint=FINGERPRINT,
+            chat_template_sha256=None,
+            linear_shapes=None,
+            adapter_dir=tmp_path,
+            transport=httpx.MockTransport(refuse),
+        )
         await e.start()
         assert not (await e.health()).ready
         with pytest.raises(InferenceError) as err:
@@ -139,10 +169,21 @@ def test_unreachable_vllm_is_503_and_not_ready(tmp_path: Path) -> None:
 def test_gateway_loads_a_bundle_into_vllm_through_the_admin_api(tmp_path: Path) -> None:
     mock = MockVllm()
     store = LocalStore(tmp_path / "store")
-    write_bundle(store, "advisor", make_bundle_dir(tmp_path / "b"), base_model_id=SERVED,
-                 base_fingerprint=FINGERPRINT, chat_template_sha256=template_fingerprint(TEMPLATE))  # fmt: skip
-    settings = Settings(engine="vllm", api_keys=["k-123"], adapter_dir=tmp_path / "shared",
-                        vllm_adapter_dir="/adapters", base_model=SERVED)  # fmt: skip
+    write_bundle(
+        store,
+        "advisor",
+        make_bundle_dir(tmp_path / "b"),
+        base_model_id=SERVED,
+        base_fingerprint=FINGERPRINT,
+        chat_template_sha256=template_fingerprint(TEMPLATE),
+    )
+    settings = Settings(
+        engine="vllm",
+        api_keys=["k-123"],
+        adapter_dir=tmp_path / "shared",
+        vllm_adapter_dir="/adapters",
+        base_model=SERVED,
+    )
     app = create_app(settings, engine=engine(mock, tmp_path / "shared"), store=store)
 
     async def scenario() -> None:
@@ -151,16 +192,22 @@ def test_gateway_loads_a_bundle_into_vllm_through_the_admin_api(tmp_path: Path) 
             loaded = await client.post("/v1/adapters", json={"adapter": "advisor"}, headers=KEY)
             assert loaded.status_code == 201, loaded.text
             assert loaded.json()["canary"] == {"prompts": 3, "differing": 3, "effective": True}
-            chat = await client.post("/v1/chat/completions", headers=KEY, json={
-                "model": "advisor", "messages": [{"role": "user", "content": "hi"}]})  # fmt: skip
+            chat = await client.post(
+                "/v1/chat/completions",
+                headers=KEY,
+                json={"model": "advisor", "messages": [{"role": "user", "content": "hi"}]},
+            )
             # The bare name answers from its newest loaded version, registered as name@version.
             assert chat.json()["choices"][0]["message"]["content"] == "answer from advisor@v0001"
             assert chat.json()["model"] == "advisor"
             assert chat.headers["X-Advisor-Adapter"] == "advisor@v0001"
 
     asyncio.run(scenario())
-    assert ("POST", "/v1/load_lora_adapter",
-            {"lora_name": "advisor@v0001", "lora_path": "/adapters/advisor/v0001"}) in mock.requests  # fmt: skip
+    assert (
+        "POST",
+        "/v1/load_lora_adapter",
+        {"lora_name": "advisor@v0001", "lora_path": "/adapters/advisor/v0001"},
+    ) in mock.requests
     assert (tmp_path / "shared" / "advisor" / "v0001" / "adapter_model.safetensors").is_file()
 
 
@@ -172,9 +219,17 @@ def test_openai_parameters_are_passed_through_to_vllm_as_its_request_body(tmp_pa
         "type": "json_schema",
         "json_schema": {"name": "answer", "schema": {"type": "object"}},
     }
-    asked = ask("base", max_tokens=20, seed=7, stop=("\n",), n=3, presence_penalty=0.5,
-                frequency_penalty=-0.25, logit_bias=((42, -100.0), (7, 3.5)),
-                response_format=schema)  # fmt: skip
+    asked = ask(
+        "base",
+        max_tokens=20,
+        seed=7,
+        stop=("\n",),
+        n=3,
+        presence_penalty=0.5,
+        frequency_penalty=-0.25,
+        logit_bias=((42, -100.0), (7, 3.5)),
+        response_format=schema,
+    )
 
     async def scenario() -> tuple[list, list]:
         e = engine(mock, tmp_path)
@@ -187,11 +242,20 @@ def test_openai_parameters_are_passed_through_to_vllm_as_its_request_body(tmp_pa
     results, deltas = asyncio.run(scenario())
     chat = [body for _, path, body in mock.requests if path == "/v1/chat/completions"]
     assert chat[0] == {
-        "model": SERVED, "messages": [{"role": "user", "content": "hi"}], "temperature": 1.0,
-        "top_p": 1.0, "stream": False, "max_tokens": 20, "seed": 7, "stop": ["\n"], "n": 3,
-        "presence_penalty": 0.5, "frequency_penalty": -0.25,
-        "logit_bias": {"42": -100.0, "7": 3.5}, "response_format": schema,
-    }  # fmt: skip
+        "model": SERVED,
+        "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "stream": False,
+        "max_tokens": 20,
+        "seed": 7,
+        "stop": ["\n"],
+        "n": 3,
+        "presence_penalty": 0.5,
+        "frequency_penalty": -0.25,
+        "logit_bias": {"42": -100.0, "7": 3.5},
+        "response_format": schema,
+    }
     assert [r.text for r in results] == [f"answer {i} {SERVED}" for i in range(3)]
     assert sum(r.completion_tokens for r in results) == 9  # vLLM's total over the choices
     assert chat[1]["n"] == 2 and chat[1]["stream"] is True
@@ -204,19 +268,27 @@ def test_openai_parameters_are_passed_through_to_vllm_as_its_request_body(tmp_pa
 
 def test_the_gateway_gives_n_choices_and_json_formats_in_front_of_vllm(tmp_path: Path) -> None:
     mock = MockVllm()
-    settings = Settings(engine="vllm", api_keys=["k-123"], adapter_dir=tmp_path / "shared",
-                        base_model=SERVED)  # fmt: skip
-    app = create_app(settings, engine=engine(mock, tmp_path / "shared"),
-                     store=LocalStore(tmp_path / "store"))  # fmt: skip
+    settings = Settings(
+        engine="vllm", api_keys=["k-123"], adapter_dir=tmp_path / "shared", base_model=SERVED
+    )
+    app = create_app(
+        settings, engine=engine(mock, tmp_path / "shared"), store=LocalStore(tmp_path / "store")
+    )
     hello = {"model": "base", "messages": [{"role": "user", "content": "hi"}]}
 
     async def scenario() -> tuple[httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            plain = await client.post("/v1/chat/completions", headers=KEY, json={
-                **hello, "n": 2, "response_format": {"type": "json_object"}})  # fmt: skip
-            streamed = await client.post("/v1/chat/completions", headers=KEY, json={
-                **hello, "n": 2, "stream": True, "stream_options": {"include_usage": True}})  # fmt: skip
+            plain = await client.post(
+                "/v1/chat/completions",
+                headers=KEY,
+                json={**hello, "n": 2, "response_format": {"type": "json_object"}},
+            )
+            streamed = await client.post(
+                "/v1/chat/completions",
+                headers=KEY,
+                json={**hello, "n": 2, "stream": True, "stream_options": {"include_usage": True}},
+            )
             return plain, streamed
 
     plain, streamed = asyncio.run(scenario())
@@ -226,10 +298,12 @@ def test_the_gateway_gives_n_choices_and_json_formats_in_front_of_vllm(tmp_path:
     assert body["usage"] == {"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13}
     sent = [b for _, path, b in mock.requests if path == "/v1/chat/completions"]
     assert sent[0]["n"] == 2 and sent[0]["response_format"] == {"type": "json_object"}
-    events = [json.loads(line[6:]) for line in streamed.text.split("\n\n")
-              if line.startswith("data: {")]  # fmt: skip
-    finishes = [(c["index"], c["finish_reason"]) for e in events for c in e["choices"]
-                if c["finish_reason"]]  # fmt: skip
+    events = [
+        json.loads(line[6:]) for line in streamed.text.split("\n\n") if line.startswith("data: {")
+    ]
+    finishes = [
+        (c["index"], c["finish_reason"]) for e in events for c in e["choices"] if c["finish_reason"]
+    ]
     assert finishes == [(0, "length"), (1, "length")]
     usages = [e["usage"] for e in events if e.get("usage")]
     assert usages == [{"prompt_tokens": 7, "completion_tokens": 6, "total_tokens": 13}]
@@ -241,8 +315,14 @@ def test_the_gateway_finds_vllms_chat_template_in_its_downloaded_files(tmp_path:
     from advisor_inference.engines.factory import build_engine
 
     hub = tmp_path / "engine-hf" / "hub"
-    settings = Settings(engine="vllm", api_keys=["k-123"], base_model=SERVED, vllm_hf_cache=hub,
-                        base_fingerprint=FINGERPRINT, vllm_url="http://127.0.0.1:9")  # fmt: skip
+    settings = Settings(
+        engine="vllm",
+        api_keys=["k-123"],
+        base_model=SERVED,
+        vllm_hf_cache=hub,
+        base_fingerprint=FINGERPRINT,
+        vllm_url="http://127.0.0.1:9",
+    )
     built = build_engine(settings)
     assert built.info.chat_template_sha256 is None  # nothing downloaded yet
     repo = hub / "models--mistralai--Mistral-7B-Instruct-v0.3"

@@ -31,9 +31,18 @@ def vllm() -> Iterator[FakeVllmServer]:
 
 
 def driver(server: FakeVllmServer, adapter_dir: Path) -> VllmEngine:
-    return VllmEngine(url=server.url, served_model=SERVED, base_alias="base", base_model=SERVED,
-                      base_fingerprint="hub:x", chat_template_sha256=None, linear_shapes=None,
-                      adapter_dir=adapter_dir, remote_adapter_dir="/adapters", timeout_s=5)  # fmt: skip
+    return VllmEngine(
+        url=server.url,
+        served_model=SERVED,
+        base_alias="base",
+        base_model=SERVED,
+        base_fingerprint="hub:x",
+        chat_template_sha256=None,
+        linear_shapes=None,
+        adapter_dir=adapter_dir,
+        remote_adapter_dir="/adapters",
+        timeout_s=5,
+    )
 
 
 def loads(server: FakeVllmServer) -> list[dict]:

@@ -26,8 +26,11 @@ class FakeVllmServer:
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                request = httpx.Request(self.command, f"http://vllm{self.path}",
-                                        content=self.rfile.read(length) if length else b"")  # fmt: skip
+                request = httpx.Request(
+                    self.command,
+                    f"http://vllm{self.path}",
+                    content=self.rfile.read(length) if length else b"",
+                )
                 response = mock.handle(request)
                 self.send_response(response.status_code)
                 self.send_header("content-type", response.headers.get("content-type", "text/plain"))

@@ -14,8 +14,14 @@ def test_defaults_are_the_papers_recipe() -> None:
     c = TrainingJobConfig()
     assert (c.lora_r, c.lora_alpha, c.lora_dropout) == (16, 32, 0.0)
     assert c.lora_target_modules == (
-        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
-    )  # fmt: skip
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    )
     assert (c.bnb_4bit_quant_type, c.bnb_4bit_use_double_quant, c.load_in_4bit) == (
         "nf4",
         True,

@@ -19,9 +19,13 @@ CPU = DeviceInfo("cpu", "cpu", None, 8 * 10**9)
 
 @pytest.mark.parametrize(
     ("profile", "dtype", "backend"),
-    [("p100", "float16", "hf-bnb"), ("t4", "float16", "unsloth"),
-     ("a100", "bfloat16", "unsloth"), ("h200", "bfloat16", "unsloth")],
-)  # fmt: skip
+    [
+        ("p100", "float16", "hf-bnb"),
+        ("t4", "float16", "unsloth"),
+        ("a100", "bfloat16", "unsloth"),
+        ("h200", "bfloat16", "unsloth"),
+    ],
+)
 def test_dtype_and_backend_policy_per_card(profile: str, dtype: str, backend: str) -> None:
     card = DEVICE_PROFILES[profile]
     assert choose_dtype(card) == dtype  # bf16 only from compute capability 8.0 (lesson 5)
@@ -68,17 +72,26 @@ def test_backend_choice_follows_what_is_installed() -> None:
 def test_gpu_backend_arguments(tmp_path) -> None:
     config = TrainingJobConfig()
     assert quantization_kwargs(config, "float16") == {
-        "load_in_4bit": True, "bnb_4bit_quant_type": "nf4",
-        "bnb_4bit_use_double_quant": True, "bnb_4bit_compute_dtype": "float16",
-    }  # fmt: skip
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": True,
+        "bnb_4bit_compute_dtype": "float16",
+    }
     assert lora_config_kwargs(config) == {
-        "r": 16, "lora_alpha": 32, "lora_dropout": 0.0, "target_modules": list(ALL_PROJECTIONS),
-        "bias": "none", "task_type": "CAUSAL_LM",
-    }  # fmt: skip
+        "r": 16,
+        "lora_alpha": 32,
+        "lora_dropout": 0.0,
+        "target_modules": list(ALL_PROJECTIONS),
+        "bias": "none",
+        "task_type": "CAUSAL_LM",
+    }
     assert load_kwargs(config, "/models/m", "bfloat16") == {
-        "model_name": "/models/m", "max_seq_length": 2048, "dtype": "bfloat16", "load_in_4bit": True,
+        "model_name": "/models/m",
+        "max_seq_length": 2048,
+        "dtype": "bfloat16",
+        "load_in_4bit": True,
         "device_map": {"": 0},
-    }  # fmt: skip
+    }
     assert load_kwargs(config, str(tmp_path), "float16")["local_files_only"] is True
     unsloth_peft = peft_kwargs(config)
     assert unsloth_peft["random_state"] == 3407
@@ -108,8 +121,14 @@ def test_mistral_7b_shape_has_the_papers_trainable_parameter_count() -> None:
 
     from advisor_trainer.backends.lora import attach_lora
 
-    shape = MistralConfig(vocab_size=32768, hidden_size=4096, intermediate_size=14336,
-                          num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8)  # fmt: skip
+    shape = MistralConfig(
+        vocab_size=32768,
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+    )
     with torch.device("meta"):
         base = AutoModelForCausalLM.from_config(shape)
         model = attach_lora(base, TrainingJobConfig())

@@ -22,9 +22,18 @@ def _report(step: int) -> StepReport:
 
 
 def _info(start_step: int = 0) -> dict[str, Any]:
-    return {"start_step": start_step, "total_steps": 10, "run_name": "r", "device": "cpu",
-            "backend": "cpu-lora", "dtype": "float32", "trainable_parameters": 1000,
-            "train_examples": 20, "validation_examples": 2, "resumed_from": None}  # fmt: skip
+    return {
+        "start_step": start_step,
+        "total_steps": 10,
+        "run_name": "r",
+        "device": "cpu",
+        "backend": "cpu-lora",
+        "dtype": "float32",
+        "trainable_parameters": 1000,
+        "train_examples": 20,
+        "validation_examples": 2,
+        "resumed_from": None,
+    }
 
 
 def test_progress_is_stored_and_a_lost_lease_stops_the_run(local_store) -> None:

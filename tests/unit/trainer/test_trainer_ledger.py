@@ -18,12 +18,24 @@ pytestmark = pytest.mark.unit
 
 def test_ledger_round_trips_through_json() -> None:
     ledger = HandoffLedger(
-        run_name="r", base_model="b", global_step=142, total_steps=426, steps_per_epoch=142,
-        samples_consumed=1136, tokens_consumed=10**6, data_order={"seed": 42}, schedule={"kind": "linear"},
-        seeds={"seed": 42}, training_shape={"lora_r": 16},
+        run_name="r",
+        base_model="b",
+        global_step=142,
+        total_steps=426,
+        steps_per_epoch=142,
+        samples_consumed=1136,
+        tokens_consumed=10**6,
+        data_order={"seed": 42},
+        schedule={"kind": "linear"},
+        seeds={"seed": 42},
+        training_shape={"lora_r": 16},
         loss_history=[{"step": 142, "loss": 0.5, "lr": 1e-4}],
-        sessions=[SessionRecord(0, "t", "Tesla P100", "cuda", "6.0", "float16", "hf-bnb", "adamw_8bit", 0, 142)],
-    )  # fmt: skip
+        sessions=[
+            SessionRecord(
+                0, "t", "Tesla P100", "cuda", "6.0", "float16", "hf-bnb", "adamw_8bit", 0, 142
+            )
+        ],
+    )
     data = json.loads(json.dumps(ledger.to_dict()))
     assert (data["epoch"], data["epoch_index"], data["step_in_epoch"]) == (1.0, 1, 0)
     again = HandoffLedger.from_dict(data)

@@ -96,9 +96,12 @@ def test_stop_then_resume_continues_the_schedule_and_the_batches(
     full = run_training(run.with_overrides(run_name="whole"), local_store, tmp_path / "c")
     stop = StopRequest()
     first = run_training(
-        run.with_overrides(run_name="split"), local_store, tmp_path / "c", stop=stop,
+        run.with_overrides(run_name="split"),
+        local_store,
+        tmp_path / "c",
+        stop=stop,
         progress=StopAfter(stop, 3),
-    )  # fmt: skip
+    )
     assert first.stop_reason == "stopped by SIGTERM" and first.ledger.global_step == 3
     second = run_training(
         run.with_overrides(run_name="split", resume="auto"), local_store, tmp_path / "c"

@@ -17,11 +17,20 @@ MISTRAL_7B = ModelShape(32768, 4096, 14336, 32, 32, 8, 128, tie_word_embeddings=
 def _estimate(backend: str, batch: int, seq: int, card: str = "p100"):
     device = DEVICE_PROFILES[card]
     return estimate_peak_memory(
-        MISTRAL_7B, backend=backend, dtype="bfloat16", micro_batch_size=batch, seq_len=seq,
-        lora_r=16, lora_targets=ALL_PROJECTIONS, optimizer="adamw_8bit",
-        gradient_checkpointing=True, load_in_4bit=True, double_quant=True,
-        device_name=device.name, capacity_bytes=device.total_memory_bytes,
-    )  # fmt: skip
+        MISTRAL_7B,
+        backend=backend,
+        dtype="bfloat16",
+        micro_batch_size=batch,
+        seq_len=seq,
+        lora_r=16,
+        lora_targets=ALL_PROJECTIONS,
+        optimizer="adamw_8bit",
+        gradient_checkpointing=True,
+        load_in_4bit=True,
+        double_quant=True,
+        device_name=device.name,
+        capacity_bytes=device.total_memory_bytes,
+    )
 
 
 def _allocated(estimate) -> float:

@@ -79,8 +79,11 @@ def test_full_rows_of_one_conversation_are_an_ordinary_batch() -> None:
 def batch_inputs(batch):
     # As the trainer calls the model: no labels here, and no KV cache (transformers reads the
     # packed boundaries off the position ids only without one).
-    return {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"],
-            "use_cache": False}  # fmt: skip
+    return {
+        "input_ids": batch["input_ids"],
+        "position_ids": batch["position_ids"],
+        "use_cache": False,
+    }
 
 
 @pytest.fixture
@@ -147,8 +150,14 @@ def test_a_packed_run_takes_the_unpacked_runs_batches_and_losses(
     from advisor_trainer.trainer import run_training
     from tests.unit.trainer.trainer_testkit import tiny_config
 
-    config = tiny_config(tiny_model_dir, tiny_dataset, tmp_path / "out", max_steps=6,
-                         checkpoint_every_steps=2, gradient_accumulation_steps=3)  # fmt: skip
+    config = tiny_config(
+        tiny_model_dir,
+        tiny_dataset,
+        tmp_path / "out",
+        max_steps=6,
+        checkpoint_every_steps=2,
+        gradient_accumulation_steps=3,
+    )
     packed = run_training(config.with_overrides(run_name="packed"), local_store, tmp_path / "c")
     padded = run_training(
         config.with_overrides(run_name="padded", packing=False), local_store, tmp_path / "c"

@@ -17,8 +17,14 @@ MISTRAL_7B = ModelShape(32768, 4096, 14336, 32, 32, 8, 128, tie_word_embeddings=
 
 
 def choose(**overrides) -> int:
-    values = {"configured": None, "micro_batch_size": 2, "step_rows": 8, "free_bytes": 10 * GB,
-                  "reserved_bytes": 0.5 * GB, "row_bytes": 1 * GB}  # fmt: skip
+    values = {
+        "configured": None,
+        "micro_batch_size": 2,
+        "step_rows": 8,
+        "free_bytes": 10 * GB,
+        "reserved_bytes": 0.5 * GB,
+        "row_bytes": 1 * GB,
+    }
     return choose_rows_per_pass(**(values | overrides))
 
 
@@ -37,14 +43,24 @@ def test_configured_or_unmeasured_rows_are_taken_as_given() -> None:
 def test_bytes_per_row_is_what_one_more_row_adds_to_the_estimate(backend: str) -> None:
     def total(rows: int) -> float:
         return estimate_peak_memory(
-            MISTRAL_7B, backend=backend, dtype="bfloat16", micro_batch_size=rows, seq_len=2048,
-            lora_r=16, lora_targets=ALL_PROJECTIONS, optimizer="adamw_8bit",
-            gradient_checkpointing=True, load_in_4bit=True, double_quant=True,
-            device_name="card", capacity_bytes=16 * GB,
-        ).total_bytes  # fmt: skip
+            MISTRAL_7B,
+            backend=backend,
+            dtype="bfloat16",
+            micro_batch_size=rows,
+            seq_len=2048,
+            lora_r=16,
+            lora_targets=ALL_PROJECTIONS,
+            optimizer="adamw_8bit",
+            gradient_checkpointing=True,
+            load_in_4bit=True,
+            double_quant=True,
+            device_name="card",
+            capacity_bytes=16 * GB,
+        ).total_bytes
 
-    row = bytes_per_row(MISTRAL_7B, backend=backend, dtype="bfloat16", seq_len=2048,
-                        gradient_checkpointing=True)  # fmt: skip
+    row = bytes_per_row(
+        MISTRAL_7B, backend=backend, dtype="bfloat16", seq_len=2048, gradient_checkpointing=True
+    )
     assert total(3) - total(2) == pytest.approx(row, rel=1e-9)
 
 

@@ -32,8 +32,14 @@ def test_schedule_survives_a_round_trip_through_the_ledger() -> None:
 
 def _order(seed: int = 7, grouping: bool = True) -> DataOrder:
     lengths = tuple(10 + (i * 37) % 300 for i in range(101))
-    return DataOrder(lengths, seed, micro_batch_size=4, gradient_accumulation_steps=3,
-                     length_grouping=grouping, length_group_size=5)  # fmt: skip
+    return DataOrder(
+        lengths,
+        seed,
+        micro_batch_size=4,
+        gradient_accumulation_steps=3,
+        length_grouping=grouping,
+        length_group_size=5,
+    )
 
 
 def test_data_order_is_a_pure_function_of_seed_and_epoch() -> None:

@@ -10,14 +10,17 @@ from advisor_trainer.tokenization import IGNORE_INDEX, encode_conversation, enco
 
 pytestmark = pytest.mark.unit
 CONVERSATION = Conversation.model_validate(
-    {"id": "c1", "messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "What is the application deadline?"},
-        {"role": "assistant", "content": "The deadline is 15 March 2027."},
-        {"role": "user", "content": "And the fee?"},
-        {"role": "assistant", "content": "The fee is EUR 120."},
-    ]}
-)  # fmt: skip
+    {
+        "id": "c1",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "What is the application deadline?"},
+            {"role": "assistant", "content": "The deadline is 15 March 2027."},
+            {"role": "user", "content": "And the fee?"},
+            {"role": "assistant", "content": "The fee is EUR 120."},
+        ],
+    }
+)
 
 
 def _unmasked_text(tokenizer, example) -> str:
@@ -71,8 +74,10 @@ def test_no_assistant_token_within_max_seq_len_is_refused(tiny_model_dir) -> Non
 
 def test_dataset_without_assistant_turns_is_refused_with_its_line(tmp_path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text('{"id": "a", "messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": "again"}]}\n'
-                    '{"id": "b", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]}\n')  # fmt: skip
+    path.write_text(
+        '{"id": "a", "messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": "again"}]}\n'
+        '{"id": "b", "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "hi"}]}\n'
+    )
     with pytest.raises(DatasetError) as caught:
         load_dataset(path)
     assert caught.value.problems[0].startswith(f"{path}:1: messages:")

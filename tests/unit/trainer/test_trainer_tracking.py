@@ -49,8 +49,9 @@ def read_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
 def test_tensorboard_holds_the_curve_of_a_run_handed_over(
     tiny_model_dir, tiny_dataset, local_store, tmp_path
 ) -> None:
-    config = tiny_config(tiny_model_dir, tiny_dataset, tmp_path / "out", report_to="tensorboard",
-                         max_steps=5)  # fmt: skip
+    config = tiny_config(
+        tiny_model_dir, tiny_dataset, tmp_path / "out", report_to="tensorboard", max_steps=5
+    )
     stop = StopRequest()
     run_training(config, local_store, tmp_path / "c", stop=stop, progress=StopAfter(stop, 2))
     second = run_training(config.with_overrides(resume="auto"), local_store, tmp_path / "c")
@@ -111,16 +112,20 @@ def test_mlflow_and_wandb_get_a_run_per_session_and_the_metrics(report_to, monke
     names = [name for name, _, _ in recorder.calls]
     if report_to == "mlflow":
         assert names == ["start_run", "log_params", "log_metrics", "end_run"]
-        assert recorder.calls[0][2] == {"run_name": "study-session-1",
-                                        "tags": {"advisor.run_name": "study"}}  # fmt: skip
+        assert recorder.calls[0][2] == {
+            "run_name": "study-session-1",
+            "tags": {"advisor.run_name": "study"},
+        }
         assert recorder.calls[1][1][0]["first_step"] == "6"
         assert recorder.calls[2][1:] == (({"train/loss": 1.5},), {"step": 7})
     else:
         assert names == ["init", "log", "finish"]
         init = recorder.calls[0][2]
         assert (init["name"], init["group"], init["project"]) == (
-            "study-session-1", "study", "advisor-stack",
-        )  # fmt: skip
+            "study-session-1",
+            "study",
+            "advisor-stack",
+        )
         assert recorder.calls[1][1:] == (({"train/loss": 1.5},), {"step": 7})
 
 

@@ -43,8 +43,9 @@ def dispatch(monkeypatch):  # type: ignore[no-untyped-def]
 def test_the_lean_path_stands_in_for_varlen_attn(dispatch) -> None:
     assert unsloth_varlen.enable()
     assert dispatch._LEAN_VARLEN and not dispatch._varlen_can_use_cudnn(None)
-    out = dispatch._TORCH_VARLEN_ATTN("q", "k", "v", "cu", "cu", 9, 9, scale=0.5,
-                                      window_size=(-1, 0), enable_gqa=True)  # fmt: skip
+    out = dispatch._TORCH_VARLEN_ATTN(
+        "q", "k", "v", "cu", "cu", 9, 9, scale=0.5, window_size=(-1, 0), enable_gqa=True
+    )
     assert out == "out"
     # q, k, v, cu_seqlens, max_seqlen, causal, scale, window left, window right
     assert Lean.calls == [("q", "k", "v", "cu", 9, True, 0.5, -1, 0)]

@@ -19,16 +19,40 @@ def conv(name: str, length: int) -> TokenizedExample:
 
 
 def test_the_largest_pass_of_the_steps_left_is_found() -> None:
-    steps = {0: [[conv("a", 10)], [conv("b", 12)]], 1: [[conv("c", 40)], [conv("d", 30)]],
-             2: [[conv("e", 5)], [conv("f", 6)]]}  # fmt: skip
-    found = largest_pass(range(0, 3), steps.__getitem__, layout="flat", max_seq_len=64,
-                         pad_token_id=0, rows_per_pass=2)  # fmt: skip
+    steps = {
+        0: [[conv("a", 10)], [conv("b", 12)]],
+        1: [[conv("c", 40)], [conv("d", 30)]],
+        2: [[conv("e", 5)], [conv("f", 6)]],
+    }
+    found = largest_pass(
+        range(0, 3),
+        steps.__getitem__,
+        layout="flat",
+        max_seq_len=64,
+        pad_token_id=0,
+        rows_per_pass=2,
+    )
     assert found is not None and found["input_ids"].shape == (1, 70)
-    later = largest_pass(range(2, 3), steps.__getitem__, layout="flat", max_seq_len=64,
-                         pad_token_id=0, rows_per_pass=2)  # fmt: skip
+    later = largest_pass(
+        range(2, 3),
+        steps.__getitem__,
+        layout="flat",
+        max_seq_len=64,
+        pad_token_id=0,
+        rows_per_pass=2,
+    )
     assert later is not None and later["input_ids"].shape == (1, 11)
-    assert largest_pass(range(3, 3), steps.__getitem__, layout=None, max_seq_len=64,
-                        pad_token_id=0, rows_per_pass=None) is None  # fmt: skip
+    assert (
+        largest_pass(
+            range(3, 3),
+            steps.__getitem__,
+            layout=None,
+            max_seq_len=64,
+            pad_token_id=0,
+            rows_per_pass=None,
+        )
+        is None
+    )
 
 
 def test_warm_up_trains_nothing_and_keeps_the_random_state(tiny_model_dir) -> None:
@@ -41,8 +65,14 @@ def test_warm_up_trains_nothing_and_keeps_the_random_state(tiny_model_dir) -> No
         if "lora_B" in name:  # non-zero B, so that a gradient step would show
             torch.nn.init.normal_(param)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    inputs = largest_pass(range(1), lambda _: [[conv("a", 30), conv("b", 20)]], layout="rows",
-                          max_seq_len=64, pad_token_id=0, rows_per_pass=2)  # fmt: skip
+    inputs = largest_pass(
+        range(1),
+        lambda _: [[conv("a", 30), conv("b", 20)]],
+        layout="rows",
+        max_seq_len=64,
+        pad_token_id=0,
+        rows_per_pass=2,
+    )
     torch.manual_seed(7)
     expected = torch.rand(3)
     torch.manual_seed(7)
@@ -61,8 +91,9 @@ def test_planned_pass_sizes_are_those_of_the_built_passes(layout, rows_per_pass)
 
     rng = random.Random(f"{layout}{rows_per_pass}")
     for step in range(20):
-        batches = [[conv(f"{step}-{i}-{j}", rng.randint(3, 64)) for j in range(2)]
-                   for i in range(3)]  # fmt: skip
+        batches = [
+            [conv(f"{step}-{i}-{j}", rng.randint(3, 64)) for j in range(2)] for i in range(3)
+        ]
         sizes = {"layout": layout, "max_seq_len": 64, "rows_per_pass": rows_per_pass}
         built = forward_inputs(batches, pad_token_id=0, **sizes)
         assert pass_positions(batches, **sizes) == [p["input_ids"].numel() for p in built]

@@ -28,8 +28,9 @@ class Settings(AdvisorSettings):
     # `{"name": {"base_url": "https://…/v1", "api_key": "…"}}`). A job names one of these or
     # uses the inference API; it never gives a URL, so the evaluator calls only what the
     # operator configured (no SSRF), and keys never travel in (or get stored with) a job.
-    judge_endpoints: dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")],
-                          JudgeEndpoint] = {}  # fmt: skip
+    judge_endpoints: dict[
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")], JudgeEndpoint
+    ] = {}
     # The auditor API (issue 5). Empty: the factuality stage is skipped with that reason.
     auditor_url: str | None = None
     auditor_api_key: SecretStr | None = None

@@ -38,8 +38,9 @@ def check_base_model(bundle: AdapterBundle, info: EngineInfo) -> None:
         raise AdapterRefusedError(
             f"bundle {bundle.ref} was trained on base model {bundle.manifest.base_model.id[:100]!r} "
             f"(fingerprint {expected[:24]}…), this engine serves {info.base_fingerprint[:24]}…",
-            param="adapter", code="base_model_mismatch",
-        )  # fmt: skip
+            param="adapter",
+            code="base_model_mismatch",
+        )
 
 
 def check_lora_config(
@@ -72,8 +73,9 @@ def check_finite_weights(bundle: AdapterBundle) -> None:
         raise AdapterRefusedError(
             f"adapter_model.safetensors: {len(found)} tensor(s) hold NaN or infinite values "
             f"(e.g. {found[0][:100]}); was the run diverging?",
-            param="adapter", code="non_finite_weights",
-        )  # fmt: skip
+            param="adapter",
+            code="non_finite_weights",
+        )
 
 
 def check_chat_template(bundle: AdapterBundle, info: EngineInfo) -> TemplateCheck:
@@ -83,7 +85,7 @@ def check_chat_template(bundle: AdapterBundle, info: EngineInfo) -> TemplateChec
         raise AdapterRefusedError(
             f"bundle {bundle.ref}: chat_template.jinja does not match the manifest's template sha256",
             param="adapter",
-        )  # fmt: skip
+        )
     return TemplateCheck(trained_sha256=recorded, serving_sha256=info.chat_template_sha256)
 
 

@@ -93,8 +93,9 @@ class AdapterService:
         try:
             ref = BundleRef.parse(text)
         except InvalidNameError as exc:
-            raise AdapterRefusedError(str(exc), param="adapter", code="invalid_adapter_name",
-                                      status=400) from None  # fmt: skip
+            raise AdapterRefusedError(
+                str(exc), param="adapter", code="invalid_adapter_name", status=400
+            ) from None
         if ref.name in self._reserved:
             raise AdapterConflictError(
                 f"{ref.name!r} is the name of a served model", param="adapter"
@@ -107,8 +108,12 @@ class AdapterService:
                 )
             loaded = await self._load_checked(ref)
             self._loaded[str(ref)] = loaded
-            log.info("adapter %s loaded (canary %d/%d differ)", loaded.ref,
-                     loaded.canary.differing, loaded.canary.prompts)  # fmt: skip
+            log.info(
+                "adapter %s loaded (canary %d/%d differ)",
+                loaded.ref,
+                loaded.canary.differing,
+                loaded.canary.prompts,
+            )
             if record and self.recorded is not None:
                 await self._record(loaded)
             return loaded
@@ -117,8 +122,11 @@ class AdapterService:
         """Unload `name@version`, or every loaded version of `name`; forget their records."""
         name = text.partition("@")[0]
         async with self._busy.setdefault(name, asyncio.Lock()):
-            chosen = [self._loaded[text]] if text in self._loaded else (
-                [] if "@" in text else self.versions_of(text))  # fmt: skip
+            chosen = (
+                [self._loaded[text]]
+                if text in self._loaded
+                else ([] if "@" in text else self.versions_of(text))
+            )
             if not chosen:
                 raise AdapterNotFoundError(f"adapter {text[:100]!r} is not loaded", param="name")
             for loaded in chosen:
@@ -158,8 +166,9 @@ class AdapterService:
         except BundleError as exc:
             raise AdapterNotFoundError(str(exc), param="adapter") from None
         except StoreError as exc:
-            raise InferenceError(f"object store error: {exc}", status=503,
-                                 code="store_unavailable") from None  # fmt: skip
+            raise InferenceError(
+                f"object store error: {exc}", status=503, code="store_unavailable"
+            ) from None
 
     async def _record(self, loaded: LoadedAdapter) -> None:
         assert self.recorded is not None
@@ -194,8 +203,9 @@ class AdapterService:
         config = bundle.adapter_config
         if not isinstance(config, dict):
             raise AdapterRefusedError("adapter_config.json must be a JSON object", param="adapter")
-        spec = check_lora_config(config, max_rank=settings.max_lora_rank,
-                                 allowed_targets=settings.allowed_target_modules)  # fmt: skip
+        spec = check_lora_config(
+            config, max_rank=settings.max_lora_rank, allowed_targets=settings.allowed_target_modules
+        )
         check_tensors(bundle.tensors, spec, info.linear_shapes, config.get("rank_pattern"))
         check_finite_weights(bundle)
         template = check_chat_template(bundle, info)
@@ -218,8 +228,10 @@ class AdapterService:
             ) from None
         canary = await self._canary(name)
         if not canary.effective:
-            message = (f"canary: all {canary.prompts} prompts answer exactly as the base model "
-                       "does; the adapter has no visible effect (lm-eval #2432)")  # fmt: skip
+            message = (
+                f"canary: all {canary.prompts} prompts answer exactly as the base model "
+                "does; the adapter has no visible effect (lm-eval #2432)"
+            )
             if settings.canary_policy == "refuse":
                 await self._engine.unload_adapter(name)
                 raise AdapterRefusedError(message, param="adapter", code="adapter_ineffective")
@@ -238,8 +250,9 @@ class AdapterService:
 
     async def _canary(self, name: str) -> CanaryResult:
         try:
-            return await run_canary(self._engine, name, self._settings.base_alias,
-                                    self._settings.canary_max_tokens)  # fmt: skip
+            return await run_canary(
+                self._engine, name, self._settings.base_alias, self._settings.canary_max_tokens
+            )
         except Exception:
             await self._engine.unload_adapter(name)
             raise
@@ -248,10 +261,14 @@ class AdapterService:
 def _template_message(template: TemplateCheck) -> str:
     serving = template.serving_sha256
     if serving is None:
-        return ("the engine's chat template is unknown (set ADVISOR_CHAT_TEMPLATE_SHA256 or serve "
-                "a local model folder); cannot confirm the adapter's template")  # fmt: skip
-    return (f"chat template mismatch: trained with sha256 {template.trained_sha256[:12]}…, "
-            f"serving with {serving[:12]}…")  # fmt: skip
+        return (
+            "the engine's chat template is unknown (set ADVISOR_CHAT_TEMPLATE_SHA256 or serve "
+            "a local model folder); cannot confirm the adapter's template"
+        )
+    return (
+        f"chat template mismatch: trained with sha256 {template.trained_sha256[:12]}…, "
+        f"serving with {serving[:12]}…"
+    )
 
 
 def _discard(folder: Path) -> None:

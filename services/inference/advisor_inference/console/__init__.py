@@ -25,12 +25,15 @@ from .state import ConsoleState
 STATIC = Path(__file__).parent / "static"
 # Pages and their assets come from this origin only; nothing inline runs, nothing frames them.
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
-     b"script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        b"script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
-]  # fmt: skip
+]
 
 
 class ConsoleHeaders:
@@ -66,13 +69,20 @@ def install_console(
 ) -> None:
     """Mount the console's pages and assets on the gateway app."""
     app.state.console = ConsoleState(
-        codec=SessionCodec(settings.api_keys, settings.effective_admin_keys(),
-                           settings.console_session_ttl_s),
-        backends=Backends(settings.evaluator_url, settings.auditor_url, settings.trainer_url,
-                          settings.console_backend_timeout_s),
-        store=store, adapters=adapters, flower_url=settings.flower_url,
+        codec=SessionCodec(
+            settings.api_keys, settings.effective_admin_keys(), settings.console_session_ttl_s
+        ),
+        backends=Backends(
+            settings.evaluator_url,
+            settings.auditor_url,
+            settings.trainer_url,
+            settings.console_backend_timeout_s,
+        ),
+        store=store,
+        adapters=adapters,
+        flower_url=settings.flower_url,
         base=(settings.base_alias, settings.base_model, settings.engine),
-    )  # fmt: skip
+    )
     app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="console-static")
     app.add_middleware(ConsoleHeaders)
@@ -82,8 +92,9 @@ def install_console(
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/ui/login?{urlencode({'next': target})}", status_code=303)
-        return JSONResponse(error_body(401, "sign in at /ui/login first", code="login_required"),
-                            status_code=401)  # fmt: skip
+        return JSONResponse(
+            error_body(401, "sign in at /ui/login first", code="login_required"), status_code=401
+        )
 
     @app.exception_handler(BackendError)
     async def _backend_error(request: Request, exc: BackendError) -> Response:

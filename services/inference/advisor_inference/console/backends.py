@@ -49,8 +49,7 @@ class Backends:
     transport: httpx.AsyncBaseTransport | None = None  # tests route calls in-process
 
     def base_url(self, kind: Kind) -> str | None:
-        return {"evaluation": self.evaluator, "audit": self.auditor,
-                "training": self.trainer}[kind]  # fmt: skip
+        return {"evaluation": self.evaluator, "audit": self.auditor, "training": self.trainer}[kind]
 
     async def call(
         self,
@@ -66,17 +65,22 @@ class Backends:
         info = KINDS[kind]
         base = self.base_url(kind)
         if base is None:
-            raise BackendError(f"the {info.service} is not configured "
-                               f"(ADVISOR_{info.service.upper()}_URL)", status=503)  # fmt: skip
+            raise BackendError(
+                f"the {info.service} is not configured (ADVISOR_{info.service.upper()}_URL)",
+                status=503,
+            )
         try:
             async with httpx.AsyncClient(
-                base_url=base.rstrip("/"), timeout=self.timeout_s, transport=self.transport,
+                base_url=base.rstrip("/"),
+                timeout=self.timeout_s,
+                transport=self.transport,
                 headers={"Authorization": f"Bearer {key}"},
-            ) as client:  # fmt: skip
+            ) as client:
                 response = await client.request(method, path, params=params)
         except httpx.HTTPError as exc:
-            raise BackendError(f"the {info.service} does not answer ({type(exc).__name__})",
-                               status=503) from None  # fmt: skip
+            raise BackendError(
+                f"the {info.service} does not answer ({type(exc).__name__})", status=503
+            ) from None
         if response.status_code >= 400:
             raise BackendError(_error_message(info, response), status=response.status_code)
         return response.content if raw else response.json()

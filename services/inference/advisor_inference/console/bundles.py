@@ -96,15 +96,30 @@ def handoff_markers(ledger: dict[str, Any]) -> list[Marker]:
 def loss_series(ledger: dict[str, Any]) -> list[Series]:
     history = ledger.get("loss_history") or []
     evals = ledger.get("eval_history") or []
-    series = [Series("training loss", [(float(h["step"]), float(h["loss"])) for h in history
-                                       if h.get("loss") is not None], "series-a")]  # fmt: skip
+    series = [
+        Series(
+            "training loss",
+            [(float(h["step"]), float(h["loss"])) for h in history if h.get("loss") is not None],
+            "series-a",
+        )
+    ]
     if evals:
-        series.append(Series("validation loss", [(float(e["step"]), float(e["eval_loss"]))
-                                                 for e in evals], "series-b"))  # fmt: skip
+        series.append(
+            Series(
+                "validation loss",
+                [(float(e["step"]), float(e["eval_loss"])) for e in evals],
+                "series-b",
+            )
+        )
     return series
 
 
 def lr_series(ledger: dict[str, Any]) -> list[Series]:
     history = ledger.get("loss_history") or []
-    return [Series("learning rate", [(float(h["step"]), float(h["lr"])) for h in history
-                                     if h.get("lr") is not None], "series-c")]  # fmt: skip
+    return [
+        Series(
+            "learning rate",
+            [(float(h["step"]), float(h["lr"])) for h in history if h.get("lr") is not None],
+            "series-c",
+        )
+    ]

@@ -53,10 +53,15 @@ def _correctness(report: dict[str, Any], candidate: dict[str, Any]) -> Card | No
     if errors is None:
         return None
     answers = candidate.get("generations") or report.get("items") or 0
-    return Card("Correctness", "confident errors", str(errors),
-                f"error{'s' if errors != 1 else ''}", f"in {answers} answers",
-                "contradicted by the sources, stated without a hedge",
-                "bad" if errors else "good")  # fmt: skip
+    return Card(
+        "Correctness",
+        "confident errors",
+        str(errors),
+        f"error{'s' if errors != 1 else ''}",
+        f"in {answers} answers",
+        "contradicted by the sources, stated without a hedge",
+        "bad" if errors else "good",
+    )
 
 
 def headline_cards(report: dict[str, Any]) -> list[CardGroup]:
@@ -74,27 +79,44 @@ def headline_cards(report: dict[str, Any]) -> list[CardGroup]:
         delta = comparison.get("bertscore_f1_delta") or {}
         if delta.get("n"):
             way = _direction(delta.get("low"), delta.get("high"))
-            cards.append(Card(
-                "Fidelity", f"Δ BERTScore F1 vs {baseline}", _signed(delta["value"]), "",
-                f"95% CI [{_signed(delta['low'])}, {_signed(delta['high'])}]",
-                {"up": "closer to the references", "down": "further from the references",
-                 "flat": "no clear change: the interval holds zero"}[way],
-                {"up": "good", "down": "bad", "flat": "neutral"}[way],
-            ))  # fmt: skip
+            cards.append(
+                Card(
+                    "Fidelity",
+                    f"Δ BERTScore F1 vs {baseline}",
+                    _signed(delta["value"]),
+                    "",
+                    f"95% CI [{_signed(delta['low'])}, {_signed(delta['high'])}]",
+                    {
+                        "up": "closer to the references",
+                        "down": "further from the references",
+                        "flat": "no clear change: the interval holds zero",
+                    }[way],
+                    {"up": "good", "down": "bad", "flat": "neutral"}[way],
+                )
+            )
         judge = comparison.get("judge") or {}
         net = judge.get("net_preference")
         if judge.get("pairs") and net:
             way = _direction(net.get("low"), net.get("high"))
-            reading = (f"won {judge['win']}, tied {judge['tie']}, lost {judge['loss']} of "
-                       f"{judge['pairs']} pairs")  # fmt: skip
+            reading = (
+                f"won {judge['win']}, tied {judge['tie']}, lost {judge['loss']} of "
+                f"{judge['pairs']} pairs"
+            )
             if not reliable:
                 reading += "; the judge follows the slot order, not the answers: no evidence"
-            cards.append(Card(
-                "Preference", f"the judge, net vs {baseline}", f"{net['value'] * 100:+.0f}%", "",
-                f"95% CI [{net['low'] * 100:+.0f}%, {net['high'] * 100:+.0f}%]", reading,
-                "muted" if not reliable else {"up": "good", "down": "bad",
-                                              "flat": "neutral"}[way],
-            ))  # fmt: skip
+            cards.append(
+                Card(
+                    "Preference",
+                    f"the judge, net vs {baseline}",
+                    f"{net['value'] * 100:+.0f}%",
+                    "",
+                    f"95% CI [{net['low'] * 100:+.0f}%, {net['high'] * 100:+.0f}%]",
+                    reading,
+                    "muted"
+                    if not reliable
+                    else {"up": "good", "down": "bad", "flat": "neutral"}[way],
+                )
+            )
         correctness = _correctness(report, candidates.get(name, {}))
         if correctness is not None:
             cards.append(correctness)
@@ -110,8 +132,11 @@ def candidate_intervals(report: dict[str, Any], metric: str) -> list[Interval]:
     rows = []
     for candidate in report.get("candidates", []):
         estimate = candidate.get(metric) or {}
-        rows.append(Interval(candidate["name"], estimate.get("value"), estimate.get("low"),
-                             estimate.get("high")))  # fmt: skip
+        rows.append(
+            Interval(
+                candidate["name"], estimate.get("value"), estimate.get("low"), estimate.get("high")
+            )
+        )
     return rows
 
 
@@ -131,9 +156,10 @@ def answer_pieces(text: str | None, findings: list[dict[str, Any]]) -> list[Piec
     spans = sorted(
         (f["start"], f["end"], index)
         for index, f in enumerate(findings)
-        if isinstance(f.get("start"), int) and isinstance(f.get("end"), int)
+        if isinstance(f.get("start"), int)
+        and isinstance(f.get("end"), int)
         and 0 <= f["start"] < f["end"] <= len(text)
-    )  # fmt: skip
+    )
     pieces: list[Piece] = []
     position = 0
     for start, end, index in spans:
@@ -167,13 +193,20 @@ def answer_cells(row: dict[str, Any]) -> list[AnswerCell]:
     for answer in row.get("answers", []):
         audit = answer.get("audit")
         findings = list((audit or {}).get("contradicted", []))
-        cells.append(AnswerCell(
-            candidate=answer["candidate"], role=answer["role"],
-            pieces=answer_pieces(answer.get("text"), findings),
-            text_missing=answer.get("text") is None, truncated=bool(answer.get("truncated")),
-            bertscore=answer.get("bertscore_f1"), rouge=answer.get("rouge_l"),
-            judgement=answer.get("judgement"), audit=audit, findings=findings,
-        ))  # fmt: skip
+        cells.append(
+            AnswerCell(
+                candidate=answer["candidate"],
+                role=answer["role"],
+                pieces=answer_pieces(answer.get("text"), findings),
+                text_missing=answer.get("text") is None,
+                truncated=bool(answer.get("truncated")),
+                bertscore=answer.get("bertscore_f1"),
+                rouge=answer.get("rouge_l"),
+                judgement=answer.get("judgement"),
+                audit=audit,
+                findings=findings,
+            )
+        )
     return cells
 
 

@@ -66,8 +66,11 @@ def ago(timestamp: str | None, now: datetime | None = None) -> str:
 
 
 def detail_url(kind: Kind, job_id: str) -> str:
-    return {"evaluation": f"/ui/evaluations/{job_id}", "audit": f"/ui/audits/{job_id}",
-            "training": f"/ui/training-jobs/{job_id}"}[kind]  # fmt: skip
+    return {
+        "evaluation": f"/ui/evaluations/{job_id}",
+        "audit": f"/ui/audits/{job_id}",
+        "training": f"/ui/training-jobs/{job_id}",
+    }[kind]
 
 
 def _title(kind: Kind, job: dict[str, Any]) -> str:
@@ -100,13 +103,18 @@ def job_row(kind: Kind, job: dict[str, Any], *, admin: bool) -> JobRow:
     # Starting training needs an admin key, and so does stopping it.
     allowed = admin or kind != "training"
     return JobRow(
-        kind=kind, id=str(job["id"]), title=_title(kind, job), status=status,
-        cancelling=cancelling, stages=_stages(kind, job),
-        created_at=str(job.get("created_at", "")), age=ago(job.get("created_at")),
+        kind=kind,
+        id=str(job["id"]),
+        title=_title(kind, job),
+        status=status,
+        cancelling=cancelling,
+        stages=_stages(kind, job),
+        created_at=str(job.get("created_at", "")),
+        age=ago(job.get("created_at")),
         url=detail_url(kind, str(job["id"])),
         can_cancel=allowed and status not in FINISHED and not cancelling,
         error=job.get("error"),
-    )  # fmt: skip
+    )
 
 
 async def list_jobs(

@@ -64,13 +64,21 @@ SessionDep = Annotated[Session, Depends(current_session)]
 StateDep = Annotated[ConsoleState, Depends(state_of)]
 
 
-def page(request: Request, name: str, session: Session | None, status_code: int = 200,
-         **context: Any) -> HTMLResponse:  # fmt: skip
+def page(
+    request: Request, name: str, session: Session | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     state = state_of(request)
-    return TEMPLATES.TemplateResponse(request, name, {
-        "session": session, "flower_url": state.flower_url, "nav": context.pop("nav", ""),
-        **context,
-    }, status_code=status_code)  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {
+            "session": session,
+            "flower_url": state.flower_url,
+            "nav": context.pop("nav", ""),
+            **context,
+        },
+        status_code=status_code,
+    )
 
 
 def safe_next(target: str | None) -> str:
@@ -127,12 +135,24 @@ async def login(request: Request) -> Response:
     key = fields.get("key", "")
     target = safe_next(fields.get("next"))
     if codec.scope_of(key) is None:
-        return page(request, "login.html", None, 401, next=target,
-                    login_error="That key is not accepted here.")  # fmt: skip
+        return page(
+            request,
+            "login.html",
+            None,
+            401,
+            next=target,
+            login_error="That key is not accepted here.",
+        )
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, codec.seal(key), max_age=codec.ttl_s, path=COOKIE_PATH,
-                        httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")  # fmt: skip
+    response.set_cookie(
+        COOKIE,
+        codec.seal(key),
+        max_age=codec.ttl_s,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -154,28 +174,48 @@ def _job_filters(kind: str | None, status: str | None) -> tuple[list[Kind], str 
 
 @router.get("/jobs")
 async def jobs_page(
-    request: Request, session: SessionDep, state: StateDep,
-    kind: str | None = None, status: str | None = None,
-    notice: str | None = None, error: str | None = None,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    kind: str | None = None,
+    status: str | None = None,
+    notice: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
     kinds, chosen = _job_filters(kind, status)
-    listing = await list_jobs(state.backends, session.key, admin=session.admin, kinds=kinds,
-                              status=chosen)  # fmt: skip
+    listing = await list_jobs(
+        state.backends, session.key, admin=session.admin, kinds=kinds, status=chosen
+    )
     query = urlencode({k: v for k, v in (("kind", kind), ("status", chosen)) if v})
-    return page(request, "jobs.html", session, nav="jobs", listing=listing, kind=kind or "",
-                status=chosen or "", statuses=STATUSES, kinds=KINDS, query=query,
-                notice=notice, error=error)  # fmt: skip
+    return page(
+        request,
+        "jobs.html",
+        session,
+        nav="jobs",
+        listing=listing,
+        kind=kind or "",
+        status=chosen or "",
+        statuses=STATUSES,
+        kinds=KINDS,
+        query=query,
+        notice=notice,
+        error=error,
+    )
 
 
 @router.get("/jobs/rows")
 async def jobs_rows(
-    request: Request, session: SessionDep, state: StateDep,
-    kind: str | None = None, status: str | None = None,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    kind: str | None = None,
+    status: str | None = None,
+) -> HTMLResponse:
     """The table body alone, which the page's script fetches every few seconds."""
     kinds, chosen = _job_filters(kind, status)
-    listing = await list_jobs(state.backends, session.key, admin=session.admin, kinds=kinds,
-                              status=chosen)  # fmt: skip
+    listing = await list_jobs(
+        state.backends, session.key, admin=session.admin, kinds=kinds, status=chosen
+    )
     return page(request, "_job_rows.html", session, listing=listing)
 
 
@@ -194,8 +234,13 @@ async def cancel_job(
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         return back(safe_next(fields.get("next")), error=exc.message)
     if wants_json(request):
-        return JSONResponse({"id": job["id"], "status": job["status"],
-                             "cancel_requested_at": job.get("cancel_requested_at")})  # fmt: skip
+        return JSONResponse(
+            {
+                "id": job["id"],
+                "status": job["status"],
+                "cancel_requested_at": job.get("cancel_requested_at"),
+            }
+        )
     return back(safe_next(fields.get("next")), notice=f"cancel requested for {job_id}")
 
 
@@ -216,19 +261,26 @@ async def job_status(
 
 @router.get("/evaluations/{job_id}")
 async def evaluation_page(
-    request: Request, job_id: str, session: SessionDep, state: StateDep,
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    state: StateDep,
     topic: Annotated[str | None, Query(max_length=100)] = None,
-    disagreement: bool = False, confident_error: bool = False,
+    disagreement: bool = False,
+    confident_error: bool = False,
     cursor: Annotated[str | None, Query(max_length=12, pattern=r"^[0-9]+$")] = None,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     backends, key = state.backends, session.key
     base = f"/v1/evaluations/{quote(job_id, safe='')}"
     job = await backends.call("evaluation", "GET", base, key)
     report: dict[str, Any] | None = None
     if job["status"] == "succeeded":
         report = await backends.call("evaluation", "GET", f"{base}/report", key)
-    params: dict[str, Any] = {"limit": 10, "disagreement": disagreement,
-                              "confident_error": confident_error}  # fmt: skip
+    params: dict[str, Any] = {
+        "limit": 10,
+        "disagreement": disagreement,
+        "confident_error": confident_error,
+    }
     if topic:
         params["topic"] = topic
     if cursor:
@@ -238,23 +290,42 @@ async def evaluation_page(
         samples = await backends.call("evaluation", "GET", f"{base}/samples", key, params=params)
     except BackendError as exc:
         samples_problem = exc.message
-    filters = {"topic": topic or "", "disagreement": disagreement,
-               "confident_error": confident_error}  # fmt: skip
+    filters = {
+        "topic": topic or "",
+        "disagreement": disagreement,
+        "confident_error": confident_error,
+    }
     rows = [(row, answer_cells(row)) for row in (samples or {}).get("data", [])]
     offset = int(cursor or 0)
     filter_query = urlencode({k: ("true" if v is True else v) for k, v in filters.items() if v})
     return page(
-        request, "evaluation.html", session, nav="jobs", job=job, report=report,
+        request,
+        "evaluation.html",
+        session,
+        nav="jobs",
+        job=job,
+        report=report,
         row=job_row("evaluation", job, admin=session.admin),
-        cards=headline_cards(report) if report else [], samples=samples, rows=rows,
-        samples_problem=samples_problem, filters=filters, offset=offset,
-        filter_query=filter_query, finished=job["status"] in FINISHED,
-        bertscore_chart=(charts.interval_chart(
-            candidate_intervals(report, "bertscore_f1"), title="BERTScore F1 by candidate",
-            domain=_domain(candidate_intervals(report, "bertscore_f1")), percent=False)
-            if report else None),
+        cards=headline_cards(report) if report else [],
+        samples=samples,
+        rows=rows,
+        samples_problem=samples_problem,
+        filters=filters,
+        offset=offset,
+        filter_query=filter_query,
+        finished=job["status"] in FINISHED,
+        bertscore_chart=(
+            charts.interval_chart(
+                candidate_intervals(report, "bertscore_f1"),
+                title="BERTScore F1 by candidate",
+                domain=_domain(candidate_intervals(report, "bertscore_f1")),
+                percent=False,
+            )
+            if report
+            else None
+        ),
         baseline=_baseline(job, report),
-    )  # fmt: skip
+    )
 
 
 def _baseline(job: dict[str, Any], report: dict[str, Any] | None) -> str | None:
@@ -284,9 +355,12 @@ async def evaluation_plot(job_id: str, name: str, session: SessionDep, state: St
 
 @router.get("/audits/{job_id}")
 async def audit_page(
-    request: Request, job_id: str, session: SessionDep, state: StateDep,
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    state: StateDep,
     cursor: Annotated[str | None, Query(max_length=12, pattern=r"^[0-9]+$")] = None,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     backends, key = state.backends, session.key
     base = f"/v1/audits/{quote(job_id, safe='')}"
     job = await backends.call("audit", "GET", base, key)
@@ -297,45 +371,91 @@ async def audit_page(
         for part, title in (("answers", "Model answers"), ("data", "Training data")):
             if part not in summary:
                 continue
-            findings = await backends.call("audit", "GET", f"{base}/findings", key, params={
-                "part": part, "verdict": "contradicted", "limit": 25, "cursor": cursor or "0"})  # fmt: skip
+            findings = await backends.call(
+                "audit",
+                "GET",
+                f"{base}/findings",
+                key,
+                params={
+                    "part": part,
+                    "verdict": "contradicted",
+                    "limit": 25,
+                    "cursor": cursor or "0",
+                },
+            )
             rates = summary[part]
-            classes = [charts.Interval(name.replace("_", " "), r.get("rate"), *r["wilson_ci"],
-                                       note=f"({r['count']}/{r['n']})")
-                       for name, r in rates.get("by_error_class", {}).items()]  # fmt: skip
-            parts.append({
-                "name": part, "title": title, "summary": rates, "findings": findings,
-                "class_chart": charts.interval_chart(
-                    classes, title=f"{title}: error rate by class",
-                    domain=charts.share_domain(classes)),
-            })  # fmt: skip
+            classes = [
+                charts.Interval(
+                    name.replace("_", " "),
+                    r.get("rate"),
+                    *r["wilson_ci"],
+                    note=f"({r['count']}/{r['n']})",
+                )
+                for name, r in rates.get("by_error_class", {}).items()
+            ]
+            parts.append(
+                {
+                    "name": part,
+                    "title": title,
+                    "summary": rates,
+                    "findings": findings,
+                    "class_chart": charts.interval_chart(
+                        classes,
+                        title=f"{title}: error rate by class",
+                        domain=charts.share_domain(classes),
+                    ),
+                }
+            )
         if "quarantine.jsonl" in job.get("files", {}):
-            raw = await backends.call("audit", "GET", f"{base}/files/quarantine.jsonl", key,
-                                      raw=True)  # fmt: skip
+            raw = await backends.call(
+                "audit", "GET", f"{base}/files/quarantine.jsonl", key, raw=True
+            )
             quarantine = [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
-    return page(request, "audit.html", session, nav="jobs", job=job, parts=parts,
-                row=job_row("audit", job, admin=session.admin),
-                quarantine=quarantine, offset=int(cursor or 0),
-                finished=job["status"] in FINISHED)  # fmt: skip
+    return page(
+        request,
+        "audit.html",
+        session,
+        nav="jobs",
+        job=job,
+        parts=parts,
+        row=job_row("audit", job, admin=session.admin),
+        quarantine=quarantine,
+        offset=int(cursor or 0),
+        finished=job["status"] in FINISHED,
+    )
 
 
 @router.get("/audits/{job_id}/source")
 async def source_page(
-    request: Request, job_id: str, session: SessionDep, state: StateDep,
+    request: Request,
+    job_id: str,
+    session: SessionDep,
+    state: StateDep,
     doc: Annotated[str, Query(max_length=500)],
-    start: Annotated[int, Query(ge=0)], end: Annotated[int, Query(ge=0)],
+    start: Annotated[int, Query(ge=0)],
+    end: Annotated[int, Query(ge=0)],
     claim: Annotated[str | None, Query(max_length=2000)] = None,
     reason: Annotated[str | None, Query(max_length=2000)] = None,
-) -> HTMLResponse:  # fmt: skip
+) -> HTMLResponse:
     """The cited source document with the evidence span marked."""
     path = f"/v1/audits/{quote(job_id, safe='')}/sources/{quote(doc, safe='/')}"
     document = await state.backends.call("audit", "GET", path, session.key)
     text: str = document["text"]
     inside = 0 <= start <= end <= len(text)
-    return page(request, "source.html", session, nav="jobs", job_id=job_id, document=document,
-                before=text[:start] if inside else text, span=text[start:end] if inside else "",
-                after=text[end:] if inside else "", claim=claim, reason=reason,
-                span_found=inside and end > start)  # fmt: skip
+    return page(
+        request,
+        "source.html",
+        session,
+        nav="jobs",
+        job_id=job_id,
+        document=document,
+        before=text[:start] if inside else text,
+        span=text[start:end] if inside else "",
+        after=text[end:] if inside else "",
+        claim=claim,
+        reason=reason,
+        span_found=inside and end > start,
+    )
 
 
 # Training runs.
@@ -373,21 +493,38 @@ async def training_page(
     return _training(request, session, view, None)
 
 
-def _training(request: Request, session: Session, view: Any, job: dict[str, Any] | None
-              ) -> HTMLResponse:  # fmt: skip
+def _training(
+    request: Request, session: Session, view: Any, job: dict[str, Any] | None
+) -> HTMLResponse:
     ledger = view.ledger if view is not None else {}
     markers = handoff_markers(ledger)
     return page(
-        request, "training.html", session, nav="adapters", job=job, view=view, ledger=ledger,
-        loss_chart=charts.line_chart(loss_series(ledger), title="Loss across sessions",
-                                     x_label="optimizer step", y_label="loss", markers=markers),
-        lr_chart=charts.line_chart(lr_series(ledger), title="Learning rate across sessions",
-                                   x_label="optimizer step", y_label="learning rate",
-                                   markers=markers, height=200),
+        request,
+        "training.html",
+        session,
+        nav="adapters",
+        job=job,
+        view=view,
+        ledger=ledger,
+        loss_chart=charts.line_chart(
+            loss_series(ledger),
+            title="Loss across sessions",
+            x_label="optimizer step",
+            y_label="loss",
+            markers=markers,
+        ),
+        lr_chart=charts.line_chart(
+            lr_series(ledger),
+            title="Learning rate across sessions",
+            x_label="optimizer step",
+            y_label="learning rate",
+            markers=markers,
+            height=200,
+        ),
         session_label=session_label,
         finished=job is None or job["status"] in FINISHED,
         row=job_row("training", job, admin=session.admin) if job else None,
-    )  # fmt: skip
+    )
 
 
 # Adapters.
@@ -395,16 +532,28 @@ def _training(request: Request, session: Session, view: Any, job: dict[str, Any]
 
 @router.get("/adapters")
 async def adapters_page(
-    request: Request, session: SessionDep, state: StateDep,
-    notice: str | None = None, error: str | None = None,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    notice: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
     catalog = await asyncio.to_thread(adapter_catalog, state.store)
     loaded: dict[str, list[Any]] = {}
     for adapter in state.adapters.list():  # several versions of one name may be served
         loaded.setdefault(adapter.ref.name, []).append(adapter)
-    return page(request, "adapters.html", session, nav="adapters", catalog=catalog,
-                loaded=loaded, notice=notice, error=error, base=state.base,
-                ready=bool(getattr(request.app.state, "started", False)))  # fmt: skip
+    return page(
+        request,
+        "adapters.html",
+        session,
+        nav="adapters",
+        catalog=catalog,
+        loaded=loaded,
+        notice=notice,
+        error=error,
+        base=state.base,
+        ready=bool(getattr(request.app.state, "started", False)),
+    )
 
 
 @router.post("/adapters/load")

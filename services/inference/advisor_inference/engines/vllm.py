@@ -133,8 +133,9 @@ class VllmEngine:
         if p.max_tokens is not None and p.max_tokens >= self._info.max_model_len:
             raise InvalidParameterError(
                 f"max_tokens must be below the context length {self._info.max_model_len}; "
-                f"got {p.max_tokens}", param="max_tokens",
-            )  # fmt: skip
+                f"got {p.max_tokens}",
+                param="max_tokens",
+            )
         body: dict[str, Any] = {
             "model": upstream_model,
             "messages": request.messages,
@@ -181,13 +182,17 @@ class VllmEngine:
         for position, choice in enumerate(choices):
             # vLLM reports the completion tokens of all choices together; with one choice
             # that is its count, with several the total goes on the first.
-            results.append(GenerationResult(
-                text=choice["message"].get("content") or "",
-                finish_reason=_finish(choice.get("finish_reason")),
-                prompt_tokens=prompt,
-                completion_tokens=total if position == 0 else 0,
-                logprobs=read_logprobs(choice.get("logprobs")) if request.params.logprobs else None,
-            ))  # fmt: skip
+            results.append(
+                GenerationResult(
+                    text=choice["message"].get("content") or "",
+                    finish_reason=_finish(choice.get("finish_reason")),
+                    prompt_tokens=prompt,
+                    completion_tokens=total if position == 0 else 0,
+                    logprobs=read_logprobs(choice.get("logprobs"))
+                    if request.params.logprobs
+                    else None,
+                )
+            )
         return results
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
@@ -209,9 +214,11 @@ class VllmEngine:
         return response
 
     async def _resynced(
-        self, call: Callable[[GenerationRequest, bool], Any], request: GenerationRequest,
+        self,
+        call: Callable[[GenerationRequest, bool], Any],
+        request: GenerationRequest,
         stream: bool,
-    ) -> httpx.Response:  # fmt: skip
+    ) -> httpx.Response:
         """A vLLM that restarted since an adapter was loaded answers 404 for it: register the
         gateway's adapters again, then retry once."""
         try:
@@ -231,8 +238,9 @@ class VllmEngine:
         self._adapters[name] = str(remote)
 
     async def _register(self, name: str, remote_path: str) -> httpx.Response:
-        return await self._admin("/v1/load_lora_adapter",
-                                 {"lora_name": name, "lora_path": remote_path})  # fmt: skip
+        return await self._admin(
+            "/v1/load_lora_adapter", {"lora_name": name, "lora_path": remote_path}
+        )
 
     async def unload_adapter(self, name: str) -> None:
         self._adapters.pop(name, None)
@@ -265,11 +273,15 @@ class VllmEngine:
             if answer.status_code == 200 or "already" in upstream_message(answer.content):
                 restored.append(name)
             else:
-                log.error("vLLM refused adapter %s when registering it again: %s", name,
-                          upstream_message(answer.content))  # fmt: skip
+                log.error(
+                    "vLLM refused adapter %s when registering it again: %s",
+                    name,
+                    upstream_message(answer.content),
+                )
         if restored:
-            log.warning("registered %d adapter(s) with vLLM again: %s", len(restored),
-                        ", ".join(restored))  # fmt: skip
+            log.warning(
+                "registered %d adapter(s) with vLLM again: %s", len(restored), ", ".join(restored)
+            )
         return restored
 
     def _refresh_template(self) -> None:
@@ -380,8 +392,9 @@ def _with_max_len(info: EngineInfo, max_model_len: int) -> EngineInfo:
 
 
 def _unreachable(exc: Exception) -> EngineUnavailableError:
-    return EngineUnavailableError(f"the engine is unreachable: {type(exc).__name__}",
-                                  headers={"Retry-After": "5"})  # fmt: skip
+    return EngineUnavailableError(
+        f"the engine is unreachable: {type(exc).__name__}", headers={"Retry-After": "5"}
+    )
 
 
 def upstream_message(content: bytes) -> str:

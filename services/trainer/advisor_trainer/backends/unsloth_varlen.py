@@ -46,10 +46,18 @@ def enable() -> bool:
     lean = dispatch._LeanFlashVarlen
 
     def varlen(
-        query: Any, key: Any, value: Any, cu_seq_q: Any, cu_seq_k: Any, max_q: int, max_k: int,
-        *, scale: float | None = None, window_size: tuple[int, int] = (-1, -1),
+        query: Any,
+        key: Any,
+        value: Any,
+        cu_seq_q: Any,
+        cu_seq_k: Any,
+        max_q: int,
+        max_k: int,
+        *,
+        scale: float | None = None,
+        window_size: tuple[int, int] = (-1, -1),
         enable_gqa: bool = False,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         # The signature of torch's varlen_attn, on the lean path (self-attention: q == k).
         causal = window_size == (-1, 0)
         return lean.apply(

@@ -40,14 +40,18 @@ router = APIRouter(prefix="/v1/audits", tags=["audits"])
 def _public(record: JobRecord) -> AuditPublic:
     done = record.status is JobStatus.SUCCEEDED
     return AuditPublic(
-        id=record.id, status=record.status, created_at=record.created_at,
-        updated_at=record.updated_at, stages=record.stages, error=record.error,
+        id=record.id,
+        status=record.status,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        stages=record.stages,
+        error=record.error,
         summary=record.result.get("summary", {}) if done else {},
         links=record.result.get("links", {}) if done else {},
         files=file_links(record.id, record) if done else {},
         cancel_requested_at=record.cancel_requested_at,
         request=record.request,
-    )  # fmt: skip
+    )
 
 
 def _record(runtime: Runtime, job_id: str) -> JobRecord:
@@ -95,9 +99,11 @@ def list_audits(
 ) -> JobList[AuditPublic]:
     """Audits, newest first; `status` filters (comma-separated), `cursor` pages."""
     page = page_of(runtime.jobs, JOB_KIND, query)
-    return JobList[AuditPublic](data=[_public(r) for r in page.records],
-                                next_cursor=page.next_cursor,
-                                has_more=page.next_cursor is not None)  # fmt: skip
+    return JobList[AuditPublic](
+        data=[_public(r) for r in page.records],
+        next_cursor=page.next_cursor,
+        has_more=page.next_cursor is not None,
+    )
 
 
 @router.get("/{job_id}", response_model=AuditPublic)
@@ -113,8 +119,7 @@ def cancel_audit(job_id: str, runtime: RuntimeDep, celery: CeleryDep) -> AuditPu
     (`cancel_requested_at` is set until then). 409 for an audit that already ended."""
     record = request_cancel(runtime.jobs, JOB_KIND, job_id, "audit")
     if not record.status.finished:
-        celery.send_task("auditor.finalize", args=[job_id], kwargs={"watch": True},
-                         queue="auditor")  # fmt: skip
+        celery.send_task("auditor.finalize", args=[job_id], kwargs={"watch": True}, queue="auditor")
     return _public(record)
 
 
@@ -145,8 +150,15 @@ def get_findings(
     record = _succeeded(runtime, job_id)
     parts: list[Literal["data", "answers"]] = [part] if part else ["answers", "data"]
     for chosen in parts:
-        page = findings_page(runtime, record, chosen, verdict=verdict, items=set(item or []),
-                             limit=limit, offset=int(cursor or 0))  # fmt: skip
+        page = findings_page(
+            runtime,
+            record,
+            chosen,
+            verdict=verdict,
+            items=set(item or []),
+            limit=limit,
+            offset=int(cursor or 0),
+        )
         if page is not None:
             return page
     raise ApiError(404, f"audit {job_id} has no {part or 'findings'} findings", code="not_found")
@@ -160,8 +172,9 @@ def get_source(job_id: str, path: str, runtime: RuntimeDep) -> SourceDocument:
     try:
         document = source_document(runtime, record.request, path)
     except AdvisorError as exc:
-        raise ApiError(409, f"the audit's corpus cannot be read: {str(exc)[:200]}",
-                       code="corpus_unavailable") from None  # fmt: skip
+        raise ApiError(
+            409, f"the audit's corpus cannot be read: {str(exc)[:200]}", code="corpus_unavailable"
+        ) from None
     if document is None:
         raise ApiError(404, f"the audit's corpus has no document {path[:120]!r}", code="not_found")
     return document

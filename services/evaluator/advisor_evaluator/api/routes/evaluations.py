@@ -94,8 +94,9 @@ def list_evaluations(
     page = page_of(runtime.jobs, JOB_KIND, query)
     return JobList[EvaluationPublic](
         data=[_public(runtime, record) for record in page.records],
-        next_cursor=page.next_cursor, has_more=page.next_cursor is not None,
-    )  # fmt: skip
+        next_cursor=page.next_cursor,
+        has_more=page.next_cursor is not None,
+    )
 
 
 @router.get("/{job_id}", response_model=EvaluationPublic)
@@ -134,8 +135,9 @@ def get_samples(
     results = runtime.results(job_id)
     plan = results.get_or_none("plan.json")
     if plan is None:
-        raise ApiError(409, f"evaluation {job_id} has no plan yet; try again shortly",
-                       code="not_ready")  # fmt: skip
+        raise ApiError(
+            409, f"evaluation {job_id} has no plan yet; try again shortly", code="not_ready"
+        )
     keep = SampleFilter(topic=topic, disagreement=disagreement, confident_error=confident_error)
     return sample_page(plan, results, keep, limit, int(cursor or 0))
 

@@ -44,7 +44,7 @@ def adapter_public(loaded: LoadedAdapter) -> AdapterPublic:
             prompts=loaded.canary.prompts,
             differing=loaded.canary.differing,
             effective=loaded.canary.effective,
-        ),  # fmt: skip
+        ),
         loaded_at=loaded.loaded_at,
         warnings=list(loaded.warnings),
     )
@@ -62,8 +62,9 @@ async def list_adapters(
         try:
             bundles = await asyncio.to_thread(list_bundles, store)
         except StoreError as exc:
-            raise InferenceError(f"object store error: {exc}", status=503,
-                                 code="store_unavailable") from None  # fmt: skip
+            raise InferenceError(
+                f"object store error: {exc}", status=503, code="store_unavailable"
+            ) from None
         served = {str(a.ref) for a in loaded}
         fingerprint = engine.info.base_fingerprint if engine.models() else None
         listing = [_stored_public(b, served, fingerprint) for b in bundles]
@@ -75,14 +76,16 @@ def _stored_public(
 ) -> StoredBundlePublic:
     m = bundle.manifest
     return StoredBundlePublic(
-        name=bundle.name, version=bundle.version,
+        name=bundle.name,
+        version=bundle.version,
         base_model=m.base_model.id if m else None,
         base_fingerprint=m.base_model.fingerprint if m else None,
         chat_template_sha256=m.chat_template_sha256 if m else None,
         created_at=m.created_at if m else None,
         same_base=m is not None and m.base_model.fingerprint == fingerprint,
-        loaded=bundle.ref in served, problem=bundle.problem,
-    )  # fmt: skip
+        loaded=bundle.ref in served,
+        problem=bundle.problem,
+    )
 
 
 @router.post("/v1/adapters", status_code=201, dependencies=[Depends(admin_only)])

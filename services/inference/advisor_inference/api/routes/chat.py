@@ -62,8 +62,9 @@ async def create_chat_completion(
 ) -> JSONResponse | StreamingResponse:
     """Create a chat completion (OpenAI-compatible)."""
     if not engine.models():
-        raise EngineUnavailableError("the model is still loading",
-                                     headers={"Retry-After": str(settings.retry_after_s)})  # fmt: skip
+        raise EngineUnavailableError(
+            "the model is still loading", headers={"Retry-After": str(settings.retry_after_s)}
+        )
     try:
         served = find_model(body.model, settings, engine, adapters)
     except InferenceError:
@@ -80,11 +81,17 @@ async def create_chat_completion(
         per_key = gate.key_is_full(owner, rows)
         metrics.rejections.labels("key_quota" if per_key else "overloaded").inc()
         metrics.requests.labels(served.id, "429").inc()
-        message = (f"this key has {gate.per_key_limit} requests in flight, its limit; retry later"
-                   if per_key else
-                   f"the server is at capacity ({gate.limit} requests in flight); retry later")  # fmt: skip
-        raise ApiError(429, message, code="key_quota" if per_key else "overloaded",
-                       headers={"Retry-After": str(settings.retry_after_s)})  # fmt: skip
+        message = (
+            f"this key has {gate.per_key_limit} requests in flight, its limit; retry later"
+            if per_key
+            else f"the server is at capacity ({gate.limit} requests in flight); retry later"
+        )
+        raise ApiError(
+            429,
+            message,
+            code="key_quota" if per_key else "overloaded",
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
     started = time.perf_counter()
     request = to_generation_request(body, served.engine_id())
     completion_id = new_completion_id()
@@ -109,8 +116,14 @@ async def create_chat_completion(
     if not body.stream:
         gate.leave(owner, rows)
         body_out = completion_body(results, served.id, completion_id)
-        _record(metrics, served.id, started, False, body_out["usage"]["prompt_tokens"],
-                body_out["usage"]["completion_tokens"])  # fmt: skip
+        _record(
+            metrics,
+            served.id,
+            started,
+            False,
+            body_out["usage"]["prompt_tokens"],
+            body_out["usage"]["completion_tokens"],
+        )
         return JSONResponse(body_out, headers=headers)
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -126,17 +139,24 @@ async def create_chat_completion(
             await close()
 
     return GatedStreamingResponse(
-        sse_events(deltas, writer, finished, choices=body.n), release=release,
-        media_type="text/event-stream", headers={"Cache-Control": "no-cache", **headers},
-    )  # fmt: skip
+        sse_events(deltas, writer, finished, choices=body.n),
+        release=release,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", **headers},
+    )
 
 
 class GatedStreamingResponse(StreamingResponse):
     """Frees the admission slot and the engine row when the response ends, however it ends:
     finished, failed, or cancelled by a disconnect before the first chunk was sent."""
 
-    def __init__(self, content: AsyncIterator[bytes], *, release: Callable[[], Awaitable[None]],
-                 **kwargs: Any):  # fmt: skip
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        *,
+        release: Callable[[], Awaitable[None]],
+        **kwargs: Any,
+    ):
         super().__init__(content, **kwargs)
         self._release = release
 

@@ -17,18 +17,22 @@ keyed = APIRouter(tags=["health"])
 async def healthz(engine: EngineDep) -> JSONResponse:
     """Liveness: the process and the engine's worker are alive."""
     health = await engine.health()
-    return JSONResponse({"status": "ok" if health.alive else "dead"},
-                        status_code=200 if health.alive else 503)  # fmt: skip
+    return JSONResponse(
+        {"status": "ok" if health.alive else "dead"}, status_code=200 if health.alive else 503
+    )
 
 
 async def _ready(request: Request, engine: EngineDep) -> tuple[bool, dict]:
     health = await engine.health()
     started = bool(getattr(request.app.state, "started", False))
     ready = health.ready and started
-    detail = {"status": "ready" if ready else "not_ready", "alive": health.alive,
-              "detail": health.detail or ("" if started else "loading"),
-              "models": engine.models(),
-              "startup_errors": list(getattr(request.app.state, "startup_errors", []))}  # fmt: skip
+    detail = {
+        "status": "ready" if ready else "not_ready",
+        "alive": health.alive,
+        "detail": health.detail or ("" if started else "loading"),
+        "models": engine.models(),
+        "startup_errors": list(getattr(request.app.state, "startup_errors", [])),
+    }
     return ready, detail
 
 
@@ -36,8 +40,9 @@ async def _ready(request: Request, engine: EngineDep) -> tuple[bool, dict]:
 async def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     """Readiness: the model is loaded (and start-up adapters attempted)."""
     ready, _ = await _ready(request, engine)
-    return JSONResponse({"status": "ready" if ready else "not_ready"},
-                        status_code=200 if ready else 503)  # fmt: skip
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready"}, status_code=200 if ready else 503
+    )
 
 
 @keyed.get("/v1/status")

@@ -16,8 +16,9 @@ STARTED = int(time.time())
 
 def _public(model: ServedModel, base_alias: str) -> ModelPublic:
     adapter = str(model.adapter.ref) if model.adapter is not None else None
-    return ModelPublic(id=model.id, created=STARTED, parent=model.parent(base_alias),
-                       adapter=adapter)  # fmt: skip
+    return ModelPublic(
+        id=model.id, created=STARTED, parent=model.parent(base_alias), adapter=adapter
+    )
 
 
 @router.get("/v1/models")

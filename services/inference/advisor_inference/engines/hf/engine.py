@@ -153,8 +153,9 @@ class HFEngine:
             logprobs=True,
             vocab_size=int(base.config.vocab_size),
         )
-        log.info("HF engine ready: %s on %s (%s)", self._alias, self._choice.device,
-                 self._choice.dtype)  # fmt: skip
+        log.info(
+            "HF engine ready: %s on %s (%s)", self._alias, self._choice.device, self._choice.dtype
+        )
 
     def _static_decode(self, base: Any) -> bool:
         if self._decode == "dynamic":
@@ -163,8 +164,10 @@ class HFEngine:
         if reason and self._decode == "static":
             raise ValueError(f"static decoding does not support {reason}")
         if reason:
-            log.info("decoding through transformers' forward: static decoding does not "
-                     "support %s", reason)  # fmt: skip
+            log.info(
+                "decoding through transformers' forward: static decoding does not support %s",
+                reason,
+            )
             return False
         return self._decode == "static" or self._choice.device.type == "cuda"
 
@@ -193,8 +196,9 @@ class HFEngine:
             except TemplateError as exc:
                 raise InferenceError(
                     f"the chat template refused these messages: {str(exc)[:200]}",
-                    param="messages", code="invalid_messages",
-                ) from None  # fmt: skip
+                    param="messages",
+                    code="invalid_messages",
+                ) from None
             return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _route(self, model: str) -> tuple[str, str | None]:
@@ -212,9 +216,11 @@ class HFEngine:
         instance, adapter = self._route(request.model)
         prompt = self._encode_chat(request.messages)
         budget = completion_budget(
-            len(prompt), request.params.max_tokens, self.info.max_model_len,
+            len(prompt),
+            request.params.max_tokens,
+            self.info.max_model_len,
             self._default_max_tokens,
-        )  # fmt: skip
+        )
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[StreamDelta | BaseException] = asyncio.Queue()
 

@@ -62,12 +62,15 @@ def load_causal_lm(path: str, choice: DeviceChoice, quantization: str | None = N
         raise ValueError("NF4 serving needs a CUDA device (bitsandbytes' 4-bit kernels)")
     from transformers import BitsAndBytesConfig
 
-    config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                bnb_4bit_use_double_quant=True,
-                                bnb_4bit_compute_dtype=choice.dtype)  # fmt: skip
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=choice.dtype,
-                                                 quantization_config=config,
-                                                 device_map={"": choice.device})  # fmt: skip
+    config = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=choice.dtype,
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        path, dtype=choice.dtype, quantization_config=config, device_map={"": choice.device}
+    )
     return model.eval()
 
 
@@ -122,8 +125,9 @@ class ModelRunner:
         self.static: StaticDecoder | None = None
 
     def use_static_cache(self, *, slots: int, tokens: int, graphs: bool | None = None) -> None:
-        self.static = StaticDecoder(self._models[BASE_INSTANCE], slots=slots, tokens=tokens,
-                                    use_graphs=graphs)  # fmt: skip
+        self.static = StaticDecoder(
+            self._models[BASE_INSTANCE], slots=slots, tokens=tokens, use_graphs=graphs
+        )
 
     def decode_static(
         self, instance: str, adapter: str | None, ids: list[int], positions: list[int]

@@ -22,8 +22,13 @@ Decode = Callable[[list[int], list[int]], torch.Tensor]
 
 
 class StaticBatch:
-    def __init__(self, instance: str, adapter: str | None, store_prompt: Callable[..., None],
-                 move: Callable[[int, int, int], None]):  # fmt: skip
+    def __init__(
+        self,
+        instance: str,
+        adapter: str | None,
+        store_prompt: Callable[..., None],
+        move: Callable[[int, int, int], None],
+    ):
         self.instance, self.adapter = instance, adapter
         self._store_prompt, self._move = store_prompt, move
         self.rows: list[Sequence] = []

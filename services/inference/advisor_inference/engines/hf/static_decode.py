@@ -89,8 +89,14 @@ class CacheShape:
         head_dim = getattr(config, "head_dim", None) or (
             config.hidden_size // config.num_attention_heads
         )
-        return cls(config.num_hidden_layers, slots, config.num_key_value_heads, tokens, head_dim,
-                   model.dtype if model.dtype.is_floating_point else torch.bfloat16)  # fmt: skip
+        return cls(
+            config.num_hidden_layers,
+            slots,
+            config.num_key_value_heads,
+            tokens,
+            head_dim,
+            model.dtype if model.dtype.is_floating_point else torch.bfloat16,
+        )
 
 
 class StaticDecoder:
@@ -205,8 +211,10 @@ class StaticDecoder:
         """Each layer's fused products, made once per model (its weights become views)."""
         known = self._fused.get(id(model))
         if known is None or known[0] is not model:
-            layers = [(fuse(layer.self_attn, QKV), fuse(layer.mlp, GATE_UP))
-                      for layer in model.model.layers]  # fmt: skip
+            layers = [
+                (fuse(layer.self_attn, QKV), fuse(layer.mlp, GATE_UP))
+                for layer in model.model.layers
+            ]
             known = self._fused[id(model)] = (model, layers)
         return known[1]
 
@@ -230,8 +238,9 @@ class StaticDecoder:
         # Each row sees the cache positions up to its own (later ones are another request's).
         visible = torch.arange(length, device=ids.device)[None, :] <= positions[:, None]
         mask = visible[:, None, None, :]
-        where = positions.view(rows, 1, 1, 1).expand(rows, self.shape.kv_heads, 1,
-                                                     self.shape.head_dim)  # fmt: skip
+        where = positions.view(rows, 1, 1, 1).expand(
+            rows, self.shape.kv_heads, 1, self.shape.head_dim
+        )
         fused, plans = self._layers(model), self._lora_plans(model, key)
         for index, layer in enumerate(decoder.layers):
             (qkv, gate_up), (qkv_plan, gate_up_plan) = fused[index], plans[index]
@@ -241,8 +250,19 @@ class StaticDecoder:
                 q, k, v = attn.q_proj(x), attn.k_proj(x), attn.v_proj(x)
             else:
                 q, k, v = project(qkv, x, qkv_plan)
-            hidden = hidden + _attend(layer.self_attn, q, k, v, cos, sin, self.keys[index][:rows],
-                                      self.values[index][:rows], where, mask, length)  # fmt: skip
+            hidden = hidden + _attend(
+                layer.self_attn,
+                q,
+                k,
+                v,
+                cos,
+                sin,
+                self.keys[index][:rows],
+                self.values[index][:rows],
+                where,
+                mask,
+                length,
+            )
             x = _norm(layer.post_attention_layernorm, hidden)
             if gate_up is None:
                 hidden = hidden + layer.mlp(x)

@@ -56,8 +56,9 @@ def list_training_jobs(
     page = page_of(jobs, JOB_KIND, query)
     return JobList[TrainingJobPublic](
         data=[TrainingJobPublic.from_record(r) for r in page.records],
-        next_cursor=page.next_cursor, has_more=page.next_cursor is not None,
-    )  # fmt: skip
+        next_cursor=page.next_cursor,
+        has_more=page.next_cursor is not None,
+    )
 
 
 @router.get("/{job_id}", response_model=TrainingJobPublic)
@@ -70,9 +71,11 @@ def get_training_job(job_id: str, jobs: JobsDep) -> TrainingJobPublic:
 
 
 @router.post(
-    "/{job_id}/cancel", status_code=202, response_model=TrainingJobPublic,
+    "/{job_id}/cancel",
+    status_code=202,
+    response_model=TrainingJobPublic,
     dependencies=[Depends(require_admin)],
-)  # fmt: skip
+)
 def cancel_training(
     job_id: str, jobs: JobsDep, redis_client: RedisDep, settings: SettingsDep
 ) -> TrainingJobPublic:
@@ -84,6 +87,9 @@ def cancel_training(
     except JobNotFoundError:
         raise ApiError(404, f"no training job {job_id[:80]!r}", code="not_found") from None
     if record.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        raise ApiError(409, f"training job {job_id} already {record.status.value}; nothing to "
-                       "cancel", code="job_finished")  # fmt: skip
+        raise ApiError(
+            409,
+            f"training job {job_id} already {record.status.value}; nothing to cancel",
+            code="job_finished",
+        )
     return TrainingJobPublic.from_record(record)
