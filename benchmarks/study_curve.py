@@ -78,13 +78,16 @@ REPO = Path(__file__).resolve().parents[1]
 ARMS = (("ungated", "train.jsonl"), ("gated", "clean.jsonl"))
 
 
-def eval_items(prompts: int, seed: int = 42) -> list[EvalItem]:
+def eval_items(prompts: int, offset: int = 0, seed: int = 42) -> list[EvalItem]:
     """The demo's prompts: a seeded sample of the test split, first user turn vs first
-    assistant turn, then the evaluator's hygiene (duplicates out)."""
+    assistant turn, then the evaluator's hygiene (duplicates out). A non-zero `offset` skips
+    the sample's first prompts: the ones a profile was chosen on stay out of its check."""
     conversations = load_dataset(REPO / "data" / "sample" / "test.jsonl")
     order = list(range(len(conversations)))
     random.Random(seed).shuffle(order)
-    chosen = [conversations[i] for i in order[:prompts]]
+    if offset + prompts > len(order):
+        raise SystemExit(f"--prompt-offset {offset} + --prompts {prompts} > {len(order)} prompts")
+    chosen = [conversations[i] for i in order[offset : offset + prompts]]
     items = [
         EvalItem(item_key(n), c.id, c.first_user_turn, c.first_assistant_turn, c.topic)
         for n, c in enumerate(chosen)
@@ -92,13 +95,18 @@ def eval_items(prompts: int, seed: int = 42) -> list[EvalItem]:
     return apply_hygiene(items, None, 0.9, False).kept
 
 
-def train_arm(ctx: DemoContext, label: str, dataset: Path, every: int) -> str:
-    """One session of the profile's steps, a bundle every `every` steps; reused when done."""
+def train_arm(
+    ctx: DemoContext, label: str, dataset: Path, every: int, seed: int | None = None
+) -> str:
+    """One session of the profile's steps, a bundle every `every` steps; reused when done.
+    A `seed` replaces the trainer's data-order and LoRA-init seeds (another draw of the run)."""
     run = TrainingRun(label, adapter_name(f"curve-{label}", ctx.profile, dataset), dataset)
     if finished_ledger(ctx, run.adapter) is None:
         config = training_config(ctx, run)
         values = yaml.safe_load(config.read_text())
         values |= {"checkpoint_every_steps": every, "checkpoint_async": False}
+        if seed is not None:
+            values |= {"seed": seed, "lora_init_seed": seed}
         config.write_text(yaml.safe_dump(values, sort_keys=True))
         events = ctx.paths.logs / f"{run.adapter}.jsonl"
         events.unlink(missing_ok=True)
@@ -292,12 +300,12 @@ def train_and_generate(args: argparse.Namespace, steps: list[int]) -> dict[str, 
     adapters: dict[str, Path] = {}
     for arm, _ in ARMS:
         mark = time.monotonic()
-        name = train_arm(ctx, arm, datasets[arm], every) if trained else ""
+        name = train_arm(ctx, arm, datasets[arm], every, args.seed) if trained else ""
         timings[f"train {arm}"] = round(time.monotonic() - mark, 1)
         if trained:
             for step, folder in checkpoints(ctx, name, trained).items():
                 adapters[f"{arm}-{step}"] = folder
-    items = eval_items(args.prompts)
+    items = eval_items(args.prompts, args.prompt_offset)
     mark = time.monotonic()
     answers = asyncio.run(generate_all(base, adapters, items, args.new_tokens, args.batch))
     timings["generate"] = round(time.monotonic() - mark, 1)
@@ -305,6 +313,8 @@ def train_and_generate(args: argparse.Namespace, steps: list[int]) -> dict[str, 
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "profile": profile.to_dict(),
+        "training_seed": args.seed,
+        "prompt_offset": args.prompt_offset,
         "checkpoint_every_steps": every,
         "adapters": {arm: str(path.parent.name) for arm, path in adapters.items()},
         "timings_s": timings,
@@ -317,7 +327,7 @@ def stored_answers(path: Path) -> dict[str, Any]:
     """The answers of an earlier run of this script, to score again (the checkpoints and
     prompts it recorded; nothing is trained or generated)."""
     earlier = json.loads(path.read_text())
-    items = eval_items(earlier["profile"]["eval_prompts"])
+    items = eval_items(earlier["profile"]["eval_prompts"], earlier.get("prompt_offset", 0))
     if [i.id for i in items] != earlier["prompts"]:
         raise SystemExit(f"{path}: its prompts are not this sample's")
     answers = {
@@ -334,13 +344,13 @@ def stored_answers(path: Path) -> dict[str, Any]:
     run = earlier.get("answers_from") or {k: earlier[k] for k in ("command", "finished_at")}
     run = run | {"timings_s": earlier.get("answers_from", earlier)["timings_s"]}
     steps = [p["step"] for p in earlier["points"]]
-    keep = ("profile", "checkpoint_every_steps", "adapters")
+    keep = ("profile", "training_seed", "prompt_offset", "checkpoint_every_steps", "adapters")
     return {
         "answers_from": run,
         "items": items,
         "answers": answers,
         "steps": steps,
-        **{k: earlier[k] for k in keep},
+        **{k: earlier[k] for k in keep if k in earlier},
     }
 
 
@@ -353,6 +363,18 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=EMBEDDED.new_tokens)
     parser.add_argument("--learning-rate", type=float, default=EMBEDDED.learning_rate)
     parser.add_argument("--max-seq-len", type=int, default=EMBEDDED.max_seq_len)
+    parser.add_argument(
+        "--prompt-offset",
+        type=int,
+        default=0,
+        help="skip the sample's first prompts (a check on prompts the profile was not chosen on)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the trainer's data-order and LoRA-init seed (default: the trainer's own)",
+    )
     parser.add_argument("--batch", type=int, default=32, help="engine rows per decode step")
     parser.add_argument("--work", type=Path, default=REPO / "var" / "study_curve")
     parser.add_argument(
