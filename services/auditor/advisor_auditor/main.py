@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
+from prometheus_client import generate_latest
 
-from advisor_shared.api import ApiKeyChecker, install_common
-from advisor_shared.api.app import docs_routes
+from advisor_shared.api.job_app import JobService, create_job_app
 from advisor_shared.queue import run_inprocess_worker
 
-from .api.routes import audits, health
+from .api.routes import audits
 from .core.config import Settings
 from .runtime import Runtime
 from .worker import QUEUE, create_celery
@@ -23,28 +22,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     runtime = Runtime(settings)
     celery = create_celery(runtime)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            if not settings.redis_url:
-                stack.enter_context(run_inprocess_worker(celery, [QUEUE]))
-            yield
-
-    app = FastAPI(
-        title="advisor auditor",
-        version="0.1.0",
-        lifespan=lifespan,
-        **docs_routes(settings.environment),
+    service = JobService(
+        "advisor auditor",
+        probe_key="jobs/audit/ready-probe",
+        routers=[audits.router],
+        render_metrics=lambda _request: generate_latest(),
+        max_body_bytes=settings.auditor_max_body_bytes,
     )
-    app.state.runtime = runtime
-    app.state.celery = celery
-    install_common(app, max_body_bytes=settings.auditor_max_body_bytes)
-    app.include_router(health.router)
-    protected = APIRouter(
-        dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))]
+    return create_job_app(
+        service,
+        settings,
+        store=runtime.store,
+        redis=runtime.redis,
+        inprocess_worker=partial(run_inprocess_worker, celery, [QUEUE]),
+        state={"runtime": runtime, "celery": celery},
     )
-    protected.include_router(audits.router)
-    protected.include_router(health.metrics)
-    app.include_router(protected)
-    return app

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import ExitStack, asynccontextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
 
-from advisor_shared.api import ApiKeyChecker, install_common
-from advisor_shared.api.app import docs_routes
+from advisor_shared.api.job_app import JobService, create_job_app
 from advisor_shared.queue import run_inprocess_worker
 
-from .api.routes import evaluations, health
+from .api.routes import evaluations
 from .celery_app import create_celery
 from .core.config import Settings
 from .metrics import EvaluatorMetrics
@@ -24,34 +23,32 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     thread of this process (the embedded default); with Redis, separate workers run them."""
     settings = settings or Settings()
     runtime = runtime or build_runtime(settings)
-    in_memory = not settings.redis_url
-    celery_app, tasks = create_celery(settings, runtime, in_memory=in_memory)
+    celery_app, tasks = create_celery(settings, runtime, in_memory=not settings.redis_url)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        with ExitStack() as stack:
-            if in_memory:
-                stack.enter_context(
-                    run_inprocess_worker(celery_app, concurrency=settings.inprocess_concurrency)
-                )
-                # Nothing else will ever pick up jobs a previous process left unfinished.
-                reconcile_once(runtime, tasks.redrive, only_stale=False)
+    @contextmanager
+    def inprocess_worker() -> Iterator[None]:
+        with run_inprocess_worker(celery_app, concurrency=settings.inprocess_concurrency):
+            # Nothing else will ever pick up jobs a previous process left unfinished.
+            reconcile_once(runtime, tasks.redrive, only_stale=False)
             yield
 
-    app = FastAPI(
-        title="advisor evaluator",
-        version="0.1.0",
-        lifespan=lifespan,
-        **docs_routes(settings.environment),
+    service = JobService(
+        "advisor evaluator",
+        probe_key="jobs/evaluation/ready-probe",
+        routers=[evaluations.router],
+        render_metrics=lambda request: request.app.state.metrics.render(),
+        max_body_bytes=settings.max_request_bytes,
     )
-    app.state.settings, app.state.runtime, app.state.tasks = settings, runtime, tasks
-    app.state.celery, app.state.metrics = celery_app, EvaluatorMetrics()
-    install_common(app, max_body_bytes=settings.max_request_bytes)
-    app.include_router(health.router)
-    private = APIRouter(
-        dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))]
+    return create_job_app(
+        service,
+        settings,
+        store=runtime.store,
+        redis=runtime.redis,
+        inprocess_worker=inprocess_worker,
+        state={
+            "runtime": runtime,
+            "tasks": tasks,
+            "celery": celery_app,
+            "metrics": EvaluatorMetrics(),
+        },
     )
-    private.include_router(evaluations.router)
-    private.include_router(health.metrics)
-    app.include_router(private)
-    return app

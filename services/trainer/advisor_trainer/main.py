@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import ExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import partial
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
-from advisor_shared.api import ApiKeyChecker, install_common
-from advisor_shared.api.app import docs_routes
+from advisor_shared.api.job_app import JobService, create_job_app
 from advisor_shared.jobs import JobStore
-from advisor_shared.queue import redis_client
+from advisor_shared.queue import redis_client, run_inprocess_worker
 from advisor_shared.store import open_store
 
 from .api.routes import training_jobs
@@ -20,10 +20,12 @@ from .core.config import Settings
 def create_app(
     settings: Settings | None = None, *, enqueue: Callable[[str], None] | None = None
 ) -> FastAPI:
-    """Build the app. Without Redis, jobs run on an in-process worker of the long queue."""
+    """Build the app. Without Redis, jobs run on an in-process worker of the long queue; a
+    given `enqueue` replaces the queue (nothing consumes it in-process then)."""
     settings = settings or Settings()
     store = open_store(settings)
-    worker_app = None
+    redis = redis_client(settings.redis_url)
+    inprocess_worker: Callable[[], AbstractContextManager[None]] | None = None
     if enqueue is None:
         from .worker import QUEUE, TASK_NAME, create_worker_app
 
@@ -32,39 +34,16 @@ def create_app(
         def enqueue(job_id: str) -> None:
             worker_app.send_task(TASK_NAME, args=[job_id], queue=QUEUE)
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with ExitStack() as stack:
-            if worker_app is not None and not settings.redis_url:
-                from advisor_shared.queue import run_inprocess_worker
+        inprocess_worker = partial(run_inprocess_worker, worker_app, [QUEUE])
 
-                from .worker import QUEUE
-
-                stack.enter_context(run_inprocess_worker(worker_app, [QUEUE]))
-            yield
-
-    app = FastAPI(
-        title="advisor trainer",
-        version="0.1.0",
-        lifespan=lifespan,
-        **docs_routes(settings.environment),
+    service = JobService(
+        "advisor trainer", probe_key="jobs/training/ready-probe", routers=[training_jobs.router]
     )
-    install_common(app)
-    app.state.settings = settings
-    app.state.redis = redis_client(settings.redis_url)
-    app.state.jobs = JobStore(store, app.state.redis)
-    app.state.enqueue = enqueue
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    def readyz() -> dict[str, str]:
-        return {"status": "ready"}
-
-    app.include_router(
-        training_jobs.router,
-        dependencies=[Depends(ApiKeyChecker(settings.api_keys, settings.effective_admin_keys()))],
+    return create_job_app(
+        service,
+        settings,
+        store=store,
+        redis=redis,
+        inprocess_worker=inprocess_worker,
+        state={"jobs": JobStore(store, redis), "enqueue": enqueue},
     )
-    return app

@@ -1,8 +1,9 @@
-"""The health routes of a job service (evaluator, auditor): public `/healthz` (the process
+"""The health routes of a job service (trainer, evaluator, auditor): public `/healthz` (the process
 answers) and `/readyz` (the object store and, when configured, Redis answer), which say only
 that; `/metrics` (Prometheus) carries per-model counts and needs a key like every `/v1` route.
 
-Both services keep those dependencies on `app.state.runtime` (`store`, `redis`)."""
+`create_job_app` (advisor_shared.api.job_app) puts those dependencies on `app.state` (`store`,
+`redis`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ def job_health_router(probe_key: str) -> APIRouter:
     @router.get("/readyz")
     def readyz(request: Request) -> dict[str, str]:
         """The object store and, when configured, Redis answer (which one failed: in the log)."""
-        runtime = request.app.state.runtime
+        state = request.app.state
         try:
-            runtime.store.exists(probe_key)
-            if runtime.redis is not None:
-                runtime.redis.ping()
+            state.store.exists(probe_key)
+            if state.redis is not None:
+                state.redis.ping()
         except Exception as exc:  # noqa: BLE001 - any dependency failure means "not ready"
             log.warning("not ready: %s: %s", type(exc).__name__, exc)
             raise ApiError(503, "not ready", code="not_ready") from None
