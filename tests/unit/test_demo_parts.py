@@ -15,10 +15,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from advisor_demo.pipeline import StopAfterShare
+from advisor_demo.profile import EMBEDDED, GPU
+from advisor_demo.stages import StageLog
 from advisor_shared.cli import build_app
-from advisor_shared.demo.pipeline import StopAfterShare
-from advisor_shared.demo.profile import EMBEDDED, GPU
-from advisor_shared.demo.stages import StageLog
 from advisor_shared.errors import ModelResolutionError
 from advisor_shared.models import check_model_folder
 

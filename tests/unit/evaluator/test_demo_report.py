@@ -10,13 +10,13 @@ import httpx
 import pytest
 from evaluator_fakes import JUDGE, FakeEndpoint, consistent_logprob_judge, counting_auditor
 
+from advisor_demo.profile import EMBEDDED
+from advisor_demo.report import sizes_table, write_report
 from advisor_evaluator.factuality import audit_unit
 from advisor_evaluator.orchestration import advance_job
 from advisor_evaluator.schemas import EvaluationCreate
 from advisor_evaluator.submission import create_evaluation
 from advisor_evaluator.units import execute_unit
-from advisor_shared.demo.profile import EMBEDDED
-from advisor_shared.demo.report import sizes_table, write_report
 
 pytestmark = pytest.mark.unit
 UNGATED, GATED = "demo-ungated-1", "demo-gated-1"
@@ -153,7 +153,7 @@ def test_the_demo_report_gives_the_headline_findings_and_prose(make_runtime, tmp
 
 
 def test_a_finding_not_shown_names_its_effect_ci_and_mde() -> None:
-    from advisor_shared.demo.findings import gating_finding
+    from advisor_demo.findings import gating_finding
 
     estimate = {"value": 0.1, "low": -0.2, "high": 0.4, "n": 22, "sd": 0.7, "mde": 0.42}
     evaluation = {

@@ -24,9 +24,10 @@ from typing import Any
 
 import yaml
 
-from ..bundle import BundleRef, read_bundle
-from ..errors import BundleError
-from ..store import LocalStore
+from advisor_shared.bundle import BundleRef, read_bundle
+from advisor_shared.errors import BundleError
+from advisor_shared.store import LocalStore
+
 from .auditor_service import DemoAuditor
 from .processes import Server, advisor_command, child_environment, free_port, run_logged
 from .profile import DemoProfile

@@ -15,9 +15,15 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from ..errors import AdvisorError
-from ..models import EMBEDDED_BASE, check_model_folder, materialise_smollm2, model_fingerprint
-from ..settings import AdvisorSettings
+from advisor_shared.errors import AdvisorError
+from advisor_shared.models import (
+    EMBEDDED_BASE,
+    check_model_folder,
+    materialise_smollm2,
+    model_fingerprint,
+)
+from advisor_shared.settings import AdvisorSettings
+
 from .auditor_service import DemoAuditor
 from .calibration import measured_step_seconds
 from .pipeline import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from ..models import EMBEDDED_BASE, PRODUCTION_BASE
+from advisor_shared.models import EMBEDDED_BASE, PRODUCTION_BASE
 
 
 @dataclass(frozen=True)

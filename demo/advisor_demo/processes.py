@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import AdvisorError
+from advisor_shared.errors import AdvisorError
 
 
 class StageFailed(AdvisorError):
