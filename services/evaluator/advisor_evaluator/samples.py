@@ -129,7 +129,7 @@ def _order_verdict(record: dict[str, Any] | None, order: Order) -> OrderVerdict:
     reading = deblind(Verdict(preference, SlotScores(None, None), SlotScores(None, None)), order)
     prefers: Side | None = {"win": "challenger", "loss": "baseline", "tie": "tie", None: None}[
         reading.outcome
-    ]  # type: ignore[assignment]
+    ]
     margin = (record.get("logprobs") or {}).get("margin")
     return OrderVerdict(
         order=order,
@@ -145,13 +145,14 @@ def _judgement(results: JobResults, candidate: str, item: str) -> PairJudgement 
     if all(r is None for r in records.values()):
         return None
     orders = [_order_verdict(records[o], o) for o in ORDERS]
-    if any(r is None for r in records.values()):
+    present = {o: r for o, r in records.items() if r is not None}
+    if len(present) < len(ORDERS):
         return PairJudgement(orders=orders)
     readings = [
         deblind(
             Verdict(
-                records[o]["verdict"]["preference"],
-                SlotScores(None, None),  # type: ignore[index]
+                present[o]["verdict"]["preference"],
+                SlotScores(None, None),
                 SlotScores(None, None),
             ),
             o,
@@ -187,7 +188,7 @@ def _audit(audit_id: str | None, findings: list[dict[str, Any]]) -> SampleAudit:
     for finding in findings:
         if finding.get("verdict") != "contradicted":
             continue
-        check = next(
+        check: dict[str, Any] = next(
             (c for c in finding.get("checks", []) if c.get("verdict") == "contradicted"), {}
         )
         contradicted.append(

@@ -200,6 +200,7 @@ def three_axis_verdict(
     moved = {name: r for name, r in axes.items() if r.outcome in ("better", "worse")}
     deciding = next((name for name in QUALITY_AXES if name in moved), None)
     fidelity = axes.get("fidelity")
+    outcome: str  # an axis's outcome, or one that only a verdict has
     if deciding is not None:
         outcome = moved[deciding].outcome
         head = (

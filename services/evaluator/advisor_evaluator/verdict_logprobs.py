@@ -34,7 +34,7 @@ def option_of(token: str) -> Slot | None:
 class LogprobVerdict:
     """Probability mass per option (absolute), the chosen option and its normalised margin."""
 
-    masses: dict[str, float]
+    masses: dict[Slot, float]
     preference: Slot | None
     margin: float | None  # (leader − runner-up) / mass on the options, 0 … 1
     option_mass: float  # the share of the judge's probability that went to an option at all

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 import typer
 from pydantic import SecretStr
@@ -49,7 +50,8 @@ def serve(
     from .core.config import Settings
     from .main import create_app
 
-    overrides: dict[str, object] = {"engine": "hf"}
+    # Checked by Settings, which reads the environment for the rest (not model_validate).
+    overrides: dict[str, Any] = {"engine": "hf"}
     if base:
         overrides["base_model"] = base
     if adapter:

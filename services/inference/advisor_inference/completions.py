@@ -50,7 +50,7 @@ def refuse_unsupported(body: ChatCompletionCreate, info: EngineInfo) -> None:
         raise InvalidParameterError("logprobs are not supported by this engine", param="logprobs")
     if body.structured_output and not info.structured_output:
         raise InvalidParameterError(
-            f"response_format {body.response_format['type']!r} needs an engine with structured "
+            f"response_format {body.output_format!r} needs an engine with structured "
             "output (vLLM); this one generates free text only",
             param="response_format",
             code="unsupported_parameter",

@@ -166,9 +166,14 @@ class ChatCompletionCreate(BaseModel):
         return self.max_completion_tokens or self.max_tokens
 
     @property
+    def output_format(self) -> str:
+        """The `response_format` type asked for; `text` when none was given."""
+        return "text" if self.response_format is None else self.response_format["type"]
+
+    @property
     def structured_output(self) -> bool:
         """JSON output asked for (`json_object` or `json_schema`), which needs the engine."""
-        return self.response_format is not None and self.response_format["type"] != "text"
+        return self.output_format != "text"
 
 
 def _accepted_values(*values: Any) -> Callable[[Any], bool]:

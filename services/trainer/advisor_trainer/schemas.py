@@ -44,7 +44,9 @@ class EvalPoint(BaseModel):
 class TrainingHistory(BaseModel):
     """The run's curve as the ledger of `bundle` (the job's last committed bundle) has it."""
 
-    bundle: str | None = Field(None, description="the bundle whose ledger the curve is read from")
+    bundle: str | None = Field(
+        default=None, description="the bundle whose ledger the curve is read from"
+    )
     loss: list[LossPoint] = Field(default_factory=list)
     eval: list[EvalPoint] = Field(default_factory=list)
     error: str | None = None

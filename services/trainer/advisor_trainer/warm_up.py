@@ -35,15 +35,27 @@ def largest_pass(
 ) -> dict[str, Any] | None:
     """The forward pass of `steps` with the most token positions (None when there is none).
     Steps are compared by their planned pass sizes; only the winner's tensors are built."""
-    sizes = {"layout": layout, "max_seq_len": max_seq_len, "rows_per_pass": rows_per_pass}
     best_step, best_size = None, -1
     for step in steps:
-        size = max(pass_positions(step_examples(step), **sizes))
+        size = max(
+            pass_positions(
+                step_examples(step),
+                layout=layout,
+                max_seq_len=max_seq_len,
+                rows_per_pass=rows_per_pass,
+            )
+        )
         if size > best_size:
             best_step, best_size = step, size
     if best_step is None:
         return None
-    passes = forward_inputs(step_examples(best_step), pad_token_id=pad_token_id, **sizes)
+    passes = forward_inputs(
+        step_examples(best_step),
+        layout=layout,
+        max_seq_len=max_seq_len,
+        pad_token_id=pad_token_id,
+        rows_per_pass=rows_per_pass,
+    )
     return max(passes, key=lambda inputs: inputs["input_ids"].numel())
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from typing import TypedDict
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -156,7 +157,15 @@ def install_common(app: FastAPI, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     app.add_middleware(RequestId)
 
 
-def docs_routes(environment: str) -> dict[str, str | None]:
+class DocsRoutes(TypedDict):
+    """The keyword arguments of `FastAPI` that place (or, with None, remove) the docs routes."""
+
+    openapi_url: str | None
+    docs_url: str | None
+    redoc_url: str | None
+
+
+def docs_routes(environment: str) -> DocsRoutes:
     """`FastAPI(**docs_routes(settings.environment))`: the OpenAPI schema and the docs pages are
     unauthenticated routes, so they exist in development only (docs/reliability.md, F9)."""
     development = environment == "development"

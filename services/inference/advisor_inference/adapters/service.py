@@ -8,6 +8,7 @@ loaded through the API are recorded in the store (`LoadedSet`) and loaded again 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import logging
 import shutil
@@ -73,6 +74,7 @@ class AdapterService:
             LoadedSet(store, settings.adapter_set) if settings.persist_adapters else None
         )
 
+    # Below this method, `list` in the class body names it: annotations say `builtins.list`.
     def list(self) -> list[LoadedAdapter]:
         return [self._loaded[key] for key in sorted(self._loaded)]
 
@@ -84,7 +86,7 @@ class AdapterService:
         versions = self.versions_of(model)
         return versions[-1] if versions else None
 
-    def versions_of(self, name: str) -> list[LoadedAdapter]:
+    def versions_of(self, name: str) -> builtins.list[LoadedAdapter]:
         return [a for a in self.list() if a.ref.name == name]
 
     async def load(self, text: str, *, record: bool = False) -> LoadedAdapter:
@@ -118,7 +120,7 @@ class AdapterService:
                 await self._record(loaded)
             return loaded
 
-    async def unload(self, text: str) -> list[LoadedAdapter]:
+    async def unload(self, text: str) -> builtins.list[LoadedAdapter]:
         """Unload `name@version`, or every loaded version of `name`; forget their records."""
         name = text.partition("@")[0]
         async with self._busy.setdefault(name, asyncio.Lock()):
@@ -140,7 +142,7 @@ class AdapterService:
                         log.error("could not forget %s in the store: %s", loaded.ref, exc)
             return chosen
 
-    async def restore(self) -> list[str]:
+    async def restore(self) -> builtins.list[str]:
         """Load every recorded adapter not loaded yet (a restarted gateway); returns the
         problems, one line each. A refused record is kept: it is reported at every start
         until it is unloaded (`DELETE /v1/adapters/...`) or loads again."""

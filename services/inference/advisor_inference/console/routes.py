@@ -168,7 +168,7 @@ async def logout(request: Request, session: SessionDep) -> Response:
 
 
 def _job_filters(kind: str | None, status: str | None) -> tuple[list[Kind], str | None]:
-    kinds: list[Kind] = [kind] if kind in KINDS else list(KINDS)  # type: ignore[list-item]
+    kinds: list[Kind] = [kind] if kind in KINDS else list(KINDS)
     return kinds, status if status in STATUSES else None
 
 
@@ -226,9 +226,9 @@ async def cancel_job(
     fields = await checked_form(request, session)
     if kind not in KINDS:
         raise BackendError(f"no job kind {kind[:20]!r}", status=404)
-    path = f"{KINDS[kind].path}/{quote(job_id, safe='')}/cancel"  # type: ignore[index]
+    path = f"{KINDS[kind].path}/{quote(job_id, safe='')}/cancel"
     try:
-        job = await state.backends.call(kind, "POST", path, session.key)  # type: ignore[arg-type]
+        job = await state.backends.call(kind, "POST", path, session.key)
     except BackendError as exc:
         if wants_json(request):
             return JSONResponse({"error": exc.message}, status_code=exc.status)
@@ -251,9 +251,9 @@ async def job_status(
     """One job's status, progress and cancel button: the live block of a detail page."""
     if kind not in KINDS:
         raise BackendError(f"no job kind {kind[:20]!r}", status=404)
-    path = f"{KINDS[kind].path}/{quote(job_id, safe='')}"  # type: ignore[index]
-    job = await state.backends.call(kind, "GET", path, session.key)  # type: ignore[arg-type]
-    return page(request, "_job_status.html", session, row=job_row(kind, job, admin=session.admin))  # type: ignore[arg-type]
+    path = f"{KINDS[kind].path}/{quote(job_id, safe='')}"
+    job = await state.backends.call(kind, "GET", path, session.key)
+    return page(request, "_job_status.html", session, row=job_row(kind, job, admin=session.admin))
 
 
 # An evaluation.
@@ -388,7 +388,8 @@ async def audit_page(
                 charts.Interval(
                     name.replace("_", " "),
                     r.get("rate"),
-                    *r["wilson_ci"],
+                    low=r["wilson_ci"][0],
+                    high=r["wilson_ci"][1],
                     note=f"({r['count']}/{r['n']})",
                 )
                 for name, r in rates.get("by_error_class", {}).items()

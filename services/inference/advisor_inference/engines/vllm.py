@@ -262,7 +262,7 @@ class VllmEngine:
             return []
         if response.status_code != 200:
             return []
-        restored = []
+        restored: list[str] = []
         for name, remote in list(self._adapters.items()):
             if name in listed:
                 continue

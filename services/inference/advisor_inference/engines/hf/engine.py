@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -210,7 +209,7 @@ class HFEngine:
             return MERGED_INSTANCE, None
         raise ModelNotFoundError(f"the model `{model[:100]}` does not exist", param="model")
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
+    async def stream(self, request: GenerationRequest) -> SequenceStream:
         if self._scheduler is None:
             raise EngineUnavailableError("the model is still loading", headers={"Retry-After": "5"})
         instance, adapter = self._route(request.model)

@@ -77,7 +77,7 @@ class LoraPlan:
         name = lora_fast.active()
         if name is None or any(m.disable_adapters or m.merged for m in lora):
             return LoraPlan.MODULES
-        pieces = []
+        pieces: list[tuple[tuple[torch.Tensor, torch.Tensor] | None, int]] = []
         for module, size in zip(modules, fused.sizes, strict=True):
             if not hasattr(module, "lora_A") or name not in module.lora_A:
                 pieces.append((None, size))

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -49,11 +49,17 @@ def install(model: Any) -> int:
     routed = 0
     for module in model.modules():
         if isinstance(module, LoraLinear) and not hasattr(module, "_peft_forward"):
-            module._peft_forward = module.forward
-            module._fast_weights = {}
-            module.forward = _bound(module)
+            _route(module)
             routed += 1
     return routed
+
+
+def _route(module: Any) -> None:
+    """Replace the forward of one LoRA layer on the instance, keeping peft's beside it. The
+    attributes are the instance's own, not peft's class's: hence `Any`."""
+    module._peft_forward = module.forward
+    module._fast_weights = {}
+    module.forward = _bound(module)
 
 
 def forget(model: Any, name: str) -> None:
@@ -96,7 +102,7 @@ def _bound(module: Any) -> Any:
     return forward
 
 
-def fold(module: Any, name: str) -> tuple[torch.Tensor, torch.Tensor] | bool:
+def fold(module: Any, name: str) -> tuple[torch.Tensor, torch.Tensor] | Literal[False]:
     """Adapter `name`'s (A^T, (s B)^T) on `module`, contiguous, in the adapter's serving dtype;
     False where the lean path does not apply (no such adapter, merged, or not plain LoRA)."""
     if name not in module.lora_A or module.merged or name in getattr(module, "lora_variant", {}):

@@ -176,9 +176,10 @@ class ModelRunner:
                 self._switch_layers(enabled=False)
                 return self._peft(**kwargs).logits[:, -1, :]
             self._switch_layers(enabled=True)
-            if len(names) == 1:
-                # One adapter for the whole batch: the plain LoRA path is cheaper than mixed.
-                (name,) = names
+            # One adapter for the whole batch (not the base: that returned above): the plain
+            # LoRA path is cheaper than mixed.
+            name = next(iter(names)) if len(names) == 1 else None
+            if name is not None:
                 if self._peft.active_adapter != name:
                     self._peft.set_adapter(name)
                 if not self.lean_lora:

@@ -222,9 +222,12 @@ class StaticDecoder:
         plans = self._plans.get(key)
         if plans is None:
             dtype = self.shape.dtype
+
+            def plan(fused: FusedLinear | None) -> str | tuple[torch.Tensor, torch.Tensor] | None:
+                return LoraPlan.of(fused, dtype) if fused is not None else None
+
             plans = self._plans[key] = [
-                tuple(LoraPlan.of(f, dtype) if f is not None else None for f in pair)
-                for pair in self._layers(model)
+                (plan(qkv), plan(gate_up)) for qkv, gate_up in self._layers(model)
             ]
         return plans
 
