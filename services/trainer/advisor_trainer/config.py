@@ -1,4 +1,4 @@
-"""The training job config: one documented dataclass, in the style of TRL's `SFTConfig`.
+"""The training job config: one documented pydantic model, in the style of TRL's `SFTConfig`.
 
 Defaults are the paper's recipe (docs/paper.md §2.1): LoRA r=16, alpha=32, dropout 0 on all seven
 projections, NF4 with double quantisation, sequences of 2048 tokens, micro-batch 2 x gradient
@@ -18,24 +18,33 @@ Defaults that differ from the paper's code, each a lesson of docs/design.md:
   records the optimizer actually used.
 
 A config comes from a YAML file (`TrainingJobConfig.from_yaml`), a mapping (the HTTP API) or
-`field=value` overrides (the CLI). Every construction is validated: an unknown field, a wrong
-type or a value out of range raises `ConfigError` naming the field. A field that was removed
+`field=value` overrides (the CLI). Every construction is validated, strictly (a YAML `"8"` is
+no integer, `yes` no boolean): an unknown field, a wrong type or a value out of range raises
+`ConfigError` naming the field. A field that was removed
 (`REMOVED_FIELDS`) is accepted, ignored and named in a `FutureWarning`, so that a config
 written for an older version still runs instead of losing the job.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import types
-import typing
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
+import annotated_types
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
 
 from advisor_shared.bundle import BundleRef, validate_adapter_name
 from advisor_shared.errors import InvalidNameError
@@ -60,214 +69,284 @@ REMOVED_FIELDS = {
 }
 
 
-def _help(text: str, **extra: Any) -> dict[str, Any]:
-    return {"help": text, **extra}
+def _as_float(value: Any) -> Any:
+    """An int, or a string that spells a number (PyYAML reads '1e-4', with no dot, as a
+    string), as the float it is; anything else as it came, for the type check to refuse."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
-@dataclass(frozen=True)
-class TrainingJobConfig:
+def _names_from_text(value: Any) -> Any:
+    """'q_proj, v_proj' (a command-line override) or a YAML list, as a tuple of names."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(value) if isinstance(value, list) else value
+
+
+Text = Annotated[str, StringConstraints(pattern=r"\S")]  # not empty, not only blanks
+Number = Annotated[float, BeforeValidator(_as_float)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_names_from_text)]
+
+
+class TrainingJobConfig(BaseModel):
     """Everything a training job needs; see the module docstring for the defaults' origin."""
 
     # --- what to train ---------------------------------------------------------------------
-    run_name: str = field(
+    run_name: Text = Field(
         default="advisor",
-        metadata=_help("Run name = adapter name; bundles go to adapters/<run_name>/<version>/."),
+        description="Run name = adapter name; bundles go to adapters/<run_name>/<version>/.",
     )
-    base_model: str = field(
+    base_model: Text = Field(
         default=PRODUCTION_BASE,
-        metadata=_help(
+        description=(
             "Base model: 'smollm2-135m-instruct' (embedded), a local folder, or a hub id "
             "(needs the local Hugging Face cache when the hub is offline)."
         ),
     )
-    dataset: str = field(
+    dataset: Text = Field(
         default="data/sample/train.jsonl",
-        metadata=_help(
+        description=(
             "Training conversations: JSONL (ours, OpenAI/TRL chat messages, ShareGPT), parquet, "
             "Arrow, or a datasets save_to_disk folder (its train split)."
         ),
     )
-    validation_fraction: float = field(
+    validation_fraction: Number = Field(
         default=0.05,
-        metadata=_help("Share of conversations held out for eval loss (seeded split); 0 = none."),
+        ge=0.0,
+        le=0.5,
+        description="Share of conversations held out for eval loss (seeded split); 0 = none.",
     )
     # --- LoRA ------------------------------------------------------------------------------
-    lora_r: int = field(default=16, metadata=_help("LoRA rank."))
-    lora_alpha: int = field(default=32, metadata=_help("LoRA alpha (scale = alpha / r)."))
-    lora_dropout: float = field(default=0.0, metadata=_help("Dropout on the LoRA path."))
-    lora_target_modules: tuple[str, ...] = field(
-        default=ALL_PROJECTIONS,
-        metadata=_help("Linear layers that get an adapter (default: all seven projections)."),
+    lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(default=32, ge=1, description="LoRA alpha (scale = alpha / r).")
+    lora_dropout: Number = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA path."
     )
-    lora_init_seed: int = field(
-        default=3407, metadata=_help("Seed for the LoRA A matrices' initialisation.")
+    lora_target_modules: Names = Field(
+        default=ALL_PROJECTIONS,
+        min_length=1,
+        description="Linear layers that get an adapter (default: all seven projections).",
+    )
+    lora_init_seed: int = Field(
+        default=3407, description="Seed for the LoRA A matrices' initialisation."
     )
     # --- quantisation (GPU backends) -------------------------------------------------------
-    load_in_4bit: bool = field(
-        default=True, metadata=_help("Load the base in 4 bits on CUDA (ignored on CPU).")
+    load_in_4bit: bool = Field(
+        default=True, description="Load the base in 4 bits on CUDA (ignored on CPU)."
     )
-    bnb_4bit_quant_type: Literal["nf4", "fp4"] = field(
-        default="nf4", metadata=_help("bitsandbytes 4-bit data type.")
+    bnb_4bit_quant_type: Literal["nf4", "fp4"] = Field(
+        default="nf4", description="bitsandbytes 4-bit data type."
     )
-    bnb_4bit_use_double_quant: bool = field(
-        default=True, metadata=_help("Quantise the quantisation constants too.")
+    bnb_4bit_use_double_quant: bool = Field(
+        default=True, description="Quantise the quantisation constants too."
     )
     # --- sequence and batch ----------------------------------------------------------------
-    max_seq_len: int = field(
-        default=2048, metadata=_help("Tokens per sequence; longer ones are truncated.")
+    max_seq_len: int = Field(
+        default=2048, ge=16, description="Tokens per sequence; longer ones are truncated."
     )
-    micro_batch_size: int = field(default=2, metadata=_help("Sequences per forward pass."))
-    gradient_accumulation_steps: int = field(
-        default=4, metadata=_help("Micro-batches per optimizer step.")
+    micro_batch_size: int = Field(default=2, ge=1, description="Sequences per forward pass.")
+    gradient_accumulation_steps: int = Field(
+        default=4, ge=1, description="Micro-batches per optimizer step."
     )
-    num_train_epochs: int = field(default=3, metadata=_help("Passes over the training split."))
-    max_steps: int | None = field(
+    num_train_epochs: int = Field(default=3, ge=1, description="Passes over the training split.")
+    max_steps: int | None = Field(
         default=None,
-        metadata=_help("Total optimizer steps; overrides num_train_epochs when set."),
+        ge=1,
+        description="Total optimizer steps; overrides num_train_epochs when set.",
     )
-    length_grouping: bool = field(
+    length_grouping: bool = Field(
         default=True,
-        metadata=_help("Batch sequences of similar length together (seeded), to cut padding."),
+        description="Batch sequences of similar length together (seeded), to cut padding.",
     )
-    length_group_size: int = field(
+    length_group_size: int = Field(
         default=32,
-        metadata=_help(
+        ge=1,
+        description=(
             "Micro-batches per length group: a shuffled window of this many micro-batches "
             "is sorted by length, then the micro-batches are shuffled again."
         ),
     )
-    packing: bool = field(
+    packing: bool = Field(
         default=True,
-        metadata=_help(
+        description=(
             "Pack each step's conversations into rows of up to max_seq_len tokens, no padding, "
             "attention kept within each conversation; a forward pass holds rows_per_pass "
             "rows. Falls back to padding where the model cannot take it."
         ),
     )
-    rows_per_pass: int | None = field(
+    rows_per_pass: int | None = Field(
         default=None,
-        metadata=_help(
+        ge=1,
+        description=(
             "Packed rows per forward pass. Default: on CUDA as many as the memory measured "
             "free after loading holds (at least micro_batch_size, at most the step's "
             "conversations); micro_batch_size on the CPU. Fewer, fuller passes are faster; "
             "the step and its gradient are the same."
         ),
     )
-    loss_on: LossOn = field(
+    loss_on: LossOn = Field(
         default="assistant",
-        metadata=_help("'assistant': loss on assistant tokens only; 'all': every token."),
+        description="'assistant': loss on assistant tokens only; 'all': every token.",
     )
-    gradient_checkpointing: bool = field(
-        default=True, metadata=_help("Recompute activations in backward to save memory.")
+    gradient_checkpointing: bool = Field(
+        default=True, description="Recompute activations in backward to save memory."
     )
     # --- optimisation ----------------------------------------------------------------------
-    learning_rate: float = field(default=2e-4, metadata=_help("Peak learning rate."))
-    lr_scheduler_type: Scheduler = field(
-        default="linear", metadata=_help("'linear' (warm-up then linear decay) or 'constant'.")
+    learning_rate: Number = Field(default=2e-4, gt=0, le=1, description="Peak learning rate.")
+    lr_scheduler_type: Scheduler = Field(
+        default="linear", description="'linear' (warm-up then linear decay) or 'constant'."
     )
-    warmup_ratio: float = field(
-        default=0.03, metadata=_help("Share of total steps spent warming up (ceil).")
+    warmup_ratio: Number = Field(
+        default=0.03, ge=0.0, lt=1.0, description="Share of total steps spent warming up (ceil)."
     )
-    max_grad_norm: float = field(default=0.3, metadata=_help("Gradient clipping norm."))
-    weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay."))
-    optim: Optimizer = field(
+    max_grad_norm: Number = Field(default=0.3, gt=0, description="Gradient clipping norm.")
+    weight_decay: Number = Field(default=0.0, ge=0.0, description="AdamW weight decay.")
+    optim: Optimizer = Field(
         default="adamw_8bit",
-        metadata=_help("Optimizer; the 8-bit ones need bitsandbytes on CUDA (AdamW on CPU)."),
+        description="Optimizer; the 8-bit ones need bitsandbytes on CUDA (AdamW on CPU).",
     )
-    seed: int = field(default=42, metadata=_help("Seed for the split, data order and torch."))
+    seed: int = Field(default=42, description="Seed for the split, data order and torch.")
     # --- where it runs ---------------------------------------------------------------------
-    backend: Backend = field(
+    backend: Backend = Field(
         default="auto",
-        metadata=_help(
+        description=(
             "'auto' picks unsloth (CUDA, cc >= 7.0, importable), else hf-bnb (CUDA), else cpu-lora."
         ),
     )
-    precision: Precision = field(
+    precision: Precision = Field(
         default="auto",
-        metadata=_help(
+        description=(
             "'auto': bf16 from compute capability 8.0, fp16 below (CUDA); 'fp16' forces fp16 "
             "with a gradient scaler; 'bf16' is refused below 8.0 (emulated there). CPU: fp32."
         ),
     )
-    device_profile: str | None = field(
+    device_profile: Text | None = Field(
         default=None,
-        metadata=_help(
+        description=(
             "Simulate a card on CPU for the demo (p100, t4, a100, h200): its name, compute "
             "capability and the dtype policy's choice are recorded next to what really ran."
         ),
     )
     # --- session budget and handoff --------------------------------------------------------
-    session_budget: str | None = field(
+    session_budget: Text | None = Field(
         default=None,
-        metadata=_help("Wall-clock budget of this session, e.g. '5h30m', '45m', '90s'."),
+        description="Wall-clock budget of this session, e.g. '5h30m', '45m', '90s'.",
     )
-    deadline: str | None = field(
+    deadline: Text | None = Field(
         default=None,
-        metadata=_help("Absolute end of this session, ISO 8601 with a time zone."),
+        description="Absolute end of this session, ISO 8601 with a time zone.",
     )
-    budget_margin_s: float = field(
+    budget_margin_s: Number = Field(
         default=30.0,
-        metadata=_help("Seconds kept free at the end of the budget besides the bundle write."),
+        ge=0.0,
+        description="Seconds kept free at the end of the budget besides the bundle write.",
     )
-    checkpoint_every_steps: int = field(
-        default=50, metadata=_help("Write a bundle every N optimizer steps; 0 = only at the end.")
+    checkpoint_every_steps: int = Field(
+        default=50, ge=0, description="Write a bundle every N optimizer steps; 0 = only at the end."
     )
-    checkpoint_async: bool = field(
+    checkpoint_async: bool = Field(
         default=True,
-        metadata=_help(
+        description=(
             "Upload periodic bundles from a background thread (training goes on meanwhile)."
         ),
     )
-    eval_every_steps: int = field(
-        default=0, metadata=_help("Eval loss every N steps; 0 = at the end of each session.")
+    eval_every_steps: int = Field(
+        default=0, ge=0, description="Eval loss every N steps; 0 = at the end of each session."
     )
-    save_optimizer: bool = field(
+    save_optimizer: bool = Field(
         default=True,
-        metadata=_help(
+        description=(
             "Save optimizer.pt in bundles so a resume keeps the Adam moments and continues the "
             "run step for step (7B adapter, 8-bit AdamW: 255 MB bundles instead of 168 MB); "
             "false resumes with fresh moments."
         ),
     )
-    resume: str | None = field(
+    resume: Text | None = Field(
         default=None,
-        metadata=_help("'auto' (latest committed bundle of run_name) or NAME@VERSION."),
+        description="'auto' (latest committed bundle of run_name) or NAME@VERSION.",
     )
-    resume_mode: ResumeMode = field(
+    resume_mode: ResumeMode = Field(
         default="restore",
-        metadata=_help(
+        description=(
             "'restore': step, schedule and data order continue; 'naive': only the adapter "
             "weights carry over (the paper's handoff, kept for comparison)."
         ),
     )
     # --- outputs ---------------------------------------------------------------------------
-    output_dir: str = field(
-        default="out/train", metadata=_help("Local working folder (bundle staging, exports).")
+    output_dir: Text = Field(
+        default="out/train", description="Local working folder (bundle staging, exports)."
     )
-    store_url: str | None = field(
+    store_url: Text | None = Field(
         default=None,
-        metadata=_help("Object store for bundles; default ADVISOR_STORE_URL."),
+        description="Object store for bundles; default ADVISOR_STORE_URL.",
     )
-    export_merged: bool = field(
+    export_merged: bool = Field(
         default=False,
-        metadata=_help("Also write the base merged with the adapter as fp16 safetensors."),
+        description="Also write the base merged with the adapter as fp16 safetensors.",
     )
-    report_to: ReportTo = field(
+    report_to: ReportTo = Field(
         default="none",
-        metadata=_help(
+        description=(
             "Also send loss, LR, grad norm, tokens/s and eval loss to 'tensorboard' (event "
             "files in logging_dir, offline), 'mlflow' (MLFLOW_TRACKING_URI) or 'wandb' "
             "(WANDB_PROJECT, WANDB_MODE); each needs its library (extras of advisor-trainer)."
         ),
     )
-    logging_dir: str | None = field(
+    logging_dir: Text | None = Field(
         default=None,
-        metadata=_help("TensorBoard event files; default <output_dir>/runs/<run_name>."),
+        description="TensorBoard event files; default <output_dir>/runs/<run_name>.",
     )
 
-    def __post_init__(self) -> None:
-        _coerce_and_check_types(self)
-        _check_values(self)
+    # Strict: a string is no integer and 1 is no boolean (numbers: see `_as_float`).
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigError(_first_problem(exc, values)) from None
+
+    # --- rules beyond one field's type and range -------------------------------------------
+    @field_validator("run_name")
+    @classmethod
+    def _adapter_name(cls, value: str) -> str:
+        try:
+            validate_adapter_name(value)
+        except InvalidNameError as exc:
+            raise ValueError(f"run_name: {exc}") from None
+        return value
+
+    @field_validator("device_profile")
+    @classmethod
+    def _known_profile(cls, value: str | None) -> str | None:
+        from .device import DEVICE_PROFILES
+
+        if value is not None and value not in DEVICE_PROFILES:
+            known = ", ".join(sorted(DEVICE_PROFILES))
+            raise ValueError(f"device_profile {value!r} is not one of {known}")
+        return value
+
+    @field_validator("resume")
+    @classmethod
+    def _resume_target(cls, value: str | None) -> str | None:
+        if value is not None and value != "auto":
+            try:
+                BundleRef.parse(value)
+            except InvalidNameError as exc:
+                raise ValueError(f"resume: expected 'auto' or NAME@VERSION ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_session_end(self) -> TrainingJobConfig:
+        if self.session_budget is not None and self.deadline is not None:
+            raise ValueError("give session_budget or deadline, not both")
+        return self
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
@@ -275,14 +354,8 @@ class TrainingJobConfig:
         """Build from a mapping; unknown keys are refused with the closest known name."""
         if not isinstance(values, dict):
             raise ConfigError("a training config must be a mapping of field: value")
-        known = {f.name for f in dataclasses.fields(cls)}
         values = _without_removed_fields(values)
-        for key in values:
-            if key not in known:
-                close = difflib.get_close_matches(str(key), sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise ConfigError(f"unknown config field {str(key)[:80]!r}{hint}")
-        return cls(**values)
+        return cls(**{str(key): value for key, value in values.items()})
 
     @classmethod
     def from_yaml(cls, path: Path) -> TrainingJobConfig:
@@ -312,8 +385,8 @@ class TrainingJobConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe field values (tuples become lists)."""
         return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in dataclasses.fields(self)
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in self.model_dump().items()
         }
 
     @property
@@ -334,11 +407,10 @@ def _without_removed_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 def field_help() -> list[tuple[str, str, str]]:
     """(name, default, help) for every field, for `advisor train --help-config`."""
-    rows = []
-    for f in dataclasses.fields(TrainingJobConfig):
-        default = f.default if f.default is not dataclasses.MISSING else None
-        rows.append((f.name, repr(default), f.metadata.get("help", "")))
-    return rows
+    return [
+        (name, repr(info.default), info.description or "")
+        for name, info in TrainingJobConfig.model_fields.items()
+    ]
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -353,111 +425,61 @@ def parse_override(text: str) -> tuple[str, Any]:
     return name.strip(), value
 
 
-# --- validation --------------------------------------------------------------------------------
+# --- pydantic's errors in this module's words ---------------------------------------------------
+
+# What a field of the wrong type expected, by pydantic's error type.
+_EXPECTED = {
+    "bool_type": "expected true or false",
+    "int_type": "expected an integer",
+    "float_type": "expected a number",
+    "string_type": "expected a non-empty string",
+    "string_pattern_mismatch": "expected a non-empty string",
+    "tuple_type": "expected a list of names",
+}
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
-def _coerce_and_check_types(config: TrainingJobConfig) -> None:
-    hints = typing.get_type_hints(TrainingJobConfig)
-    for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        coerced = _coerce(f.name, value, hints[f.name])
-        if coerced is not value:
-            object.__setattr__(config, f.name, coerced)
+def _first_problem(exc: ValidationError, values: dict[str, Any]) -> str:
+    """One line naming the field: an unknown field first (as a typo explains what follows)."""
+    errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
+    return _problem(errors[0], values)
 
 
-def _coerce(name: str, value: Any, hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(name, value, inner)
-    if origin is Literal:
-        if value not in args:
-            choices = ", ".join(repr(a) for a in args)
-            raise ConfigError(f"{name}: {str(value)[:80]!r} is not one of {choices}")
-        return value
-    if origin is tuple:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{name}: expected a list of names, got {str(value)[:80]!r}")
-        return tuple(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{name}: expected true or false, got {str(value)[:80]!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{name}: expected an integer, got {str(value)[:80]!r}")
-        return value
-    if hint is float:
-        if isinstance(value, str):  # PyYAML reads '1e-4' (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{name}: expected a number, got {str(value)[:80]!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{name}: expected a non-empty string, got {str(value)[:80]!r}")
-        return value
-    return value
+def _problem(error: ErrorDetails, values: dict[str, Any]) -> str:
+    kind, loc = error["type"], error["loc"]
+    if kind == "value_error":  # this module's own rules say the field in their message
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    name = str(loc[0])
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(name, list(TrainingJobConfig.model_fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown config field {name[:80]!r}{hint}"
+    if kind in _BOUND_ERRORS:
+        return f"{name} must be {_bounds(name)}, got {error['input']}"
+    if kind == "too_short":
+        return f"{name} must name at least one module"
+    given = values.get(name, error["input"])  # a whole list, where one item was wrong
+    if kind == "literal_error":
+        choices = ", ".join(map(repr, get_args(TrainingJobConfig.model_fields[name].annotation)))
+        return f"{name}: {str(given)[:80]!r} is not one of {choices}"
+    expected = _EXPECTED["tuple_type"] if len(loc) > 1 else _EXPECTED.get(kind, error["msg"])
+    return f"{name}: {expected}, got {str(given)[:80]!r}"
 
 
-def _at_least(name: str, value: float | int, low: float) -> None:
-    if value < low:
-        raise ConfigError(f"{name} must be >= {low}, got {value}")
-
-
-def _within(name: str, value: float, low: float, high: float, *, high_open: bool = False) -> None:
-    if value < low or value > high or (high_open and value == high):
-        bracket = ")" if high_open else "]"
-        raise ConfigError(f"{name} must be in [{low}, {high}{bracket}, got {value}")
-
-
-def _check_values(c: TrainingJobConfig) -> None:
-    try:
-        validate_adapter_name(c.run_name)
-    except InvalidNameError as exc:
-        raise ConfigError(f"run_name: {exc}") from None
-    _within("validation_fraction", c.validation_fraction, 0.0, 0.5)
-    _at_least("lora_r", c.lora_r, 1)
-    _at_least("lora_alpha", c.lora_alpha, 1)
-    _within("lora_dropout", c.lora_dropout, 0.0, 1.0, high_open=True)
-    if not c.lora_target_modules:
-        raise ConfigError("lora_target_modules must name at least one module")
-    _at_least("max_seq_len", c.max_seq_len, 16)
-    _at_least("micro_batch_size", c.micro_batch_size, 1)
-    _at_least("gradient_accumulation_steps", c.gradient_accumulation_steps, 1)
-    if c.rows_per_pass is not None:
-        _at_least("rows_per_pass", c.rows_per_pass, 1)
-    _at_least("num_train_epochs", c.num_train_epochs, 1)
-    if c.max_steps is not None:
-        _at_least("max_steps", c.max_steps, 1)
-    _at_least("length_group_size", c.length_group_size, 1)
-    if not 0.0 < c.learning_rate <= 1.0:
-        raise ConfigError(f"learning_rate must be in (0, 1], got {c.learning_rate}")
-    _within("warmup_ratio", c.warmup_ratio, 0.0, 1.0, high_open=True)
-    if c.max_grad_norm <= 0:
-        raise ConfigError(f"max_grad_norm must be > 0, got {c.max_grad_norm}")
-    _at_least("weight_decay", c.weight_decay, 0.0)
-    _at_least("budget_margin_s", c.budget_margin_s, 0.0)
-    _at_least("checkpoint_every_steps", c.checkpoint_every_steps, 0)
-    _at_least("eval_every_steps", c.eval_every_steps, 0)
-    if c.session_budget is not None and c.deadline is not None:
-        raise ConfigError("give session_budget or deadline, not both")
-    if c.device_profile is not None:
-        from .device import DEVICE_PROFILES
-
-        if c.device_profile not in DEVICE_PROFILES:
-            known = ", ".join(sorted(DEVICE_PROFILES))
-            raise ConfigError(f"device_profile {c.device_profile!r} is not one of {known}")
-    if c.resume is not None and c.resume != "auto":
-        try:
-            BundleRef.parse(c.resume)
-        except InvalidNameError as exc:
-            raise ConfigError(f"resume: expected 'auto' or NAME@VERSION ({exc})") from None
+def _bounds(name: str) -> str:
+    """The range a field's constraints allow: '>= 1', '> 0' or an interval '[0.0, 1.0)'."""
+    low = high = ""
+    for bound in TrainingJobConfig.model_fields[name].metadata:
+        if isinstance(bound, annotated_types.Ge):
+            low = f"[{bound.ge}"
+        elif isinstance(bound, annotated_types.Gt):
+            low = f"({bound.gt}"
+        elif isinstance(bound, annotated_types.Le):
+            high = f"{bound.le}]"
+        elif isinstance(bound, annotated_types.Lt):
+            high = f"{bound.lt})"
+    if low and high:
+        return f"in {low}, {high}"
+    if low:
+        return (">= " if low[0] == "[" else "> ") + low[1:]
+    return ("<= " if high[-1] == "]" else "< ") + high[:-1]

@@ -54,7 +54,7 @@ def job_config(request: dict[str, Any], settings: Settings, job_id: str) -> Trai
     # Over HTTP the dataset is always named: the config's default is a path relative to the
     # worker's working directory, which is not the data folder.
     fields["dataset"] = str(_under_data_dir(fields.get("dataset"), settings.trainer_data_dir))
-    default_base = TrainingJobConfig.base_model
+    default_base = TrainingJobConfig.model_fields["base_model"].default
     fields["base_model"] = allowed_base_model(fields.get("base_model", default_base), settings)
     check_session_budget(request.get("session_budget"), settings)
     fields["output_dir"] = str(Path(settings.trainer_output_dir) / job_id)

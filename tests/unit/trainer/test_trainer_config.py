@@ -39,6 +39,13 @@ def test_every_field_has_help_text() -> None:
     assert all(text for _, _, text in rows)
 
 
+def test_help_lists_every_field_with_its_default() -> None:
+    default = TrainingJobConfig()
+    rows = field_help()
+    assert [name for name, _, _ in rows] == list(default.to_dict())
+    assert all(shown == repr(getattr(default, name)) for name, shown, _ in rows)
+
+
 def test_unknown_field_is_refused_with_the_closest_name() -> None:
     with pytest.raises(
         ConfigError, match=r"unknown config field 'lora_rank' \(did you mean 'lora_r'\?\)"
@@ -72,6 +79,22 @@ def test_a_removed_field_still_loads_with_a_warning_naming_it(tmp_path) -> None:
         ({"resume": "../x"}, "resume: expected 'auto' or NAME@VERSION"),
         ({"session_budget": "1h", "deadline": "2030-01-01T00:00:00Z"}, "not both"),
         ({"gradient_checkpointing": "yes"}, "expected true or false"),
+        ({"gradient_checkpointing": 1}, "gradient_checkpointing: expected true or false, got '1'"),
+        ({"max_steps": 2.5}, "max_steps: expected an integer, got '2.5'"),
+        ({"max_steps": 0}, "max_steps must be >= 1, got 0"),
+        ({"weight_decay": "much"}, "weight_decay: expected a number, got 'much'"),
+        ({"weight_decay": True}, "weight_decay: expected a number, got 'True'"),
+        ({"max_grad_norm": 0}, "max_grad_norm must be > 0, got 0.0"),
+        ({"validation_fraction": 0.6}, r"validation_fraction must be in \[0.0, 0.5\], got 0.6"),
+        ({"lora_dropout": float("nan")}, r"lora_dropout must be in \[0.0, 1.0\), got nan"),
+        ({"dataset": "  "}, "dataset: expected a non-empty string, got '  '"),
+        ({"resume": 3}, "resume: expected a non-empty string, got '3'"),
+        (
+            {"lora_target_modules": ["q_proj", 1]},
+            r"expected a list of names, got \"\['q_proj', 1\]",
+        ),
+        ({"lora_target_modules": " , "}, "lora_target_modules must name at least one module"),
+        ({"lora_r": 8, "lora_rnak": 4}, r"unknown config field 'lora_rnak' \(did you mean"),
     ],
 )
 def test_bad_values_name_the_field(changes: dict, message: str) -> None:
@@ -102,3 +125,24 @@ def test_broken_yaml_is_a_config_error(tmp_path) -> None:
         TrainingJobConfig.from_yaml(path)
     with pytest.raises(ConfigError, match="does not exist"):
         TrainingJobConfig.from_yaml(tmp_path / "missing.yaml")
+
+
+def test_the_constructor_refuses_like_a_mapping() -> None:
+    """Code that builds a config directly gets the same errors as a file or a request."""
+    with pytest.raises(
+        ConfigError, match=r"unknown config field 'seeds' \(did you mean 'seed'\?\)"
+    ):
+        TrainingJobConfig(seeds=1)
+    with pytest.raises(ConfigError, match="lora_alpha must be >= 1, got 0"):
+        TrainingJobConfig(lora_alpha=0)
+
+
+def test_numbers_and_names_are_read_as_the_command_line_writes_them() -> None:
+    """PyYAML reads `1e-4` as a string and `--set` gives comma-separated names."""
+    config = TrainingJobConfig.from_mapping(
+        {"learning_rate": "1e-4", "lora_target_modules": "q_proj, v_proj", "weight_decay": 0}
+    )
+    assert config.learning_rate == 1e-4
+    assert config.lora_target_modules == ("q_proj", "v_proj")
+    assert config.weight_decay == 0.0 and isinstance(config.weight_decay, float)
+    assert config.to_dict()["lora_target_modules"] == ["q_proj", "v_proj"]
