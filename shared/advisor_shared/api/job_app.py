@@ -33,11 +33,17 @@ from .job_health import job_health_router, metrics_router
 
 
 class JobServiceSettings(Protocol):
-    """What the kit reads from a service's settings."""
+    """What the kit reads from a service's settings. Read-only members, so that a service's
+    narrower types (`environment` is a Literal in AdvisorSettings) satisfy them."""
 
-    environment: str
-    redis_url: str | None
-    api_keys: Any
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def redis_url(self) -> str | None: ...
+
+    @property
+    def api_keys(self) -> Any: ...
 
     def effective_admin_keys(self) -> Any: ...
 
