@@ -118,6 +118,16 @@ def _findings_section(data: dict[str, Any], labels: dict[str, str]) -> list[str]
         f"- {gating['text']}.",
         "",
     ]
+    if data.get("profile", {}).get("name") == "embedded":
+        # The embedded sizes were picked where the study curve showed both findings, on the
+        # prompts this run answers; a figure on the prompts a setting was chosen on is
+        # optimistic, so the reader is sent to the check that was not.
+        lines += [
+            "The embedded profile's sizes were chosen on these prompts, so read these findings "
+            "as this run's; docs/demo.md gives the same study on prompts and a training draw "
+            "they were not chosen on.",
+            "",
+        ]
     return lines
 
 

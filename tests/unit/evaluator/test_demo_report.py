@@ -150,6 +150,11 @@ def test_the_demo_report_gives_the_headline_findings_and_prose(make_runtime, tmp
     assert all((out / link).is_file() for link in links)
     assert "| number | 10/160 | 6.2% [3.4%, 11.1%] |" in markdown
     assert "**test-0001.**" in markdown  # a telling prompt, side by side
+    assert "chosen on these prompts" in markdown  # the embedded profile's findings are its own
+
+    reduced = EMBEDDED.with_overrides(train_steps=8)
+    write_report(out, data | {"profile": reduced.to_dict()}, LABELS)
+    assert "chosen on these prompts" not in (out / "report.md").read_text()
 
 
 def test_a_finding_not_shown_names_its_effect_ci_and_mde() -> None:
