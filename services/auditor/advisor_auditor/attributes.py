@@ -41,6 +41,12 @@ def value_contexts(text: str, values: list[Value]) -> list[str]:
         if k + 1 < len(values):
             right = min(right, values[k + 1].start)
         before, after = text[left : value.start], text[value.end : right]
+        # Between two values, the words up to a comma close the first pair and the words after
+        # it open the next ("Bachelor applications close on A, Master applications on B").
+        if k > 0 and left == values[k - 1].end:
+            before = _after_comma(before)
+        if k + 1 < len(values) and right == values[k + 1].start:
+            after = _before_comma(after)
         # "..., the Bachelor closing date" names the value's attribute; "..., interviews are
         # held in March" is a new clause about something else.
         clause = _NEW_CLAUSE.search(after)
@@ -52,6 +58,16 @@ def value_contexts(text: str, values: list[Value]) -> list[str]:
         prefix = label.group(1) if label and label.end() <= value.start and left > 0 else ""
         contexts.append(f"{prefix} {before} {after}".strip())
     return contexts
+
+
+def _before_comma(between: str) -> str:
+    comma = between.find(",")
+    return between[:comma] if comma >= 0 else between
+
+
+def _after_comma(between: str) -> str:
+    comma = between.rfind(",")
+    return between[comma + 1 :] if comma >= 0 else between
 
 
 def _is_table_row(text: str) -> bool:
@@ -76,3 +92,19 @@ def _table_contexts(text: str, values: list[Value]) -> list[str]:
         label = "" if start == 0 else row_label
         contexts.append(f"{label} {header} {rest}".strip())
     return contexts
+
+
+# Words that say how often, how roughly or within what bounds a value holds ("TVP 35 a month",
+# "about", "at least"): they name no attribute, so two values sharing only them are not values
+# of the same thing.
+_NOT_ATTRIBUTE = frozenset(
+    "day days daily week weeks weekly month months monthly year years yearly annual annually "
+    "semester semesters term terms per each about around roughly approximately approx some "
+    "between least most up total overall typical typically usually currently just also "
+    "is are be will would costs cost".split()
+)
+
+
+def attribute_words(words: set[str]) -> set[str]:
+    """`words` less those that name no attribute (see _NOT_ATTRIBUTE)."""
+    return {w for w in words if w not in _NOT_ATTRIBUTE}

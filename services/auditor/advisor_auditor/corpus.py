@@ -25,6 +25,10 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! ? followed by space and a capital, digit or markup; decimals and
 # abbreviations such as "e.g." do not end one.
+# A unit a table states once for all its cells, in a column header or the table's heading:
+# "Typical monthly costs (TVP)", "Fee (EUR)", "Share (%)".
+_TABLE_UNIT = re.compile(r"\((?P<unit>[A-Z]{2,5}|[€$£¥%])\)\s*$")
+_BARE_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$|^\d+(?:\.\d+)?$")
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[.!?])\s+(?=[A-Z0-9*\"(])")
 
 
@@ -121,6 +125,20 @@ def _split_cells(line: str) -> list[str]:
     return [strip_markdown(cell) for cell in line.strip().strip("|").split("|")]
 
 
+def table_unit(text: str) -> str | None:
+    """The unit a header or heading declares for the numbers under it, if any."""
+    match = _TABLE_UNIT.search(text.strip())
+    return match.group("unit") if match else None
+
+
+def with_unit(cell: str, unit: str | None) -> str:
+    """A bare number in a cell with the unit its table declares ("620" -> "TVP 620"), so it
+    is read as the amount it is and not as a score."""
+    if unit is None or not _BARE_NUMBER.match(cell):
+        return cell
+    return f"{cell}{unit}" if unit == "%" else f"{unit} {cell}"
+
+
 def split_sentences(line: str, offset: int = 0) -> Iterable[tuple[int, int, str]]:
     """(start, end, sentence) for each sentence of one line; offsets shifted by `offset`."""
     start = 0
@@ -175,7 +193,11 @@ def split_spans(document: Document, body_start: int, first_index: int = 0) -> li
                 headers = cells
                 continue
             if headers is not None and len(headers) == len(cells):
-                linear = "; ".join(f"{h}: {c}" for h, c in zip(headers, cells, strict=True))
+                section_unit = table_unit(section)
+                linear = "; ".join(
+                    f"{h}: {with_unit(c, table_unit(h) or section_unit)}"
+                    for h, c in zip(headers, cells, strict=True)
+                )
             else:
                 linear = "; ".join(cells)
             add(line_start, line_start + len(line), line, linear)

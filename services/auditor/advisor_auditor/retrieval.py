@@ -80,6 +80,7 @@ _SAME_ATTRIBUTE = {
     "charged": "fee",
     "price": "fee",
     "opens": "open",
+    "worth": "value",
     "opened": "open",
 }
 
@@ -168,6 +169,11 @@ class EvidenceIndex:
         weights = {w: self.word_idf.get(w, 1.0) for w in words}
         present = sum(weight for w, weight in weights.items() if _stem(w) in stems)
         return present / sum(weights.values())
+
+    def shared(self, words: set[str], other: set[str]) -> set[str]:
+        """The stems of `words` found in `other` (see `overlap`)."""
+        stems = {_stem(w) for w in other}
+        return {_stem(w) for w in words} & stems
 
     def search(self, query: str, k: int = 5, pool: int = 50) -> list[Hit]:
         """BM25 candidates re-ranked by MiniLM similarity (values masked on both sides)."""

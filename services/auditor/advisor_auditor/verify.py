@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .attributes import value_contexts
+from .attributes import attribute_words, value_contexts
 from .claims import Claim
 from .entities import ATTRIBUTE_KINDS, Mention, kind_of, kind_words
 from .findings import Check, Evidence, Verdict
@@ -32,6 +32,9 @@ MIN_ALIGNMENT = 0.55  # below this a span is not about the claim's attribute
 MIN_SUPPORT = 0.45  # an equal value in a span aligned at least this well supports the claim
 WORD_WEIGHT = 0.5  # weight of qualifier-word overlap next to MiniLM cosine
 NEAR_LEVELS = 6  # own, heading, question, rest of answer, other names, one hop; then earlier
+# An equal value supports a claim unless another value of its span covers the claimed
+# attribute's words more than twice as well.
+CLEAR_LEAD = 0.5
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 
 
@@ -210,13 +213,13 @@ class ClaimVerifier:
         depth_limit = max(
             level_of[candidates[deciding]] if deciding is not None else 0, NEAR_LEVELS - 1
         )
-        attribute_words = content_words(local, self.index.currencies)
+        own_words = content_words(local, self.index.currencies)
         equal = [
             k
             for k, i in enumerate(candidates)
             if scores[k] >= floor
             and level_of[i] <= depth_limit
-            and any(same_value(value, v) for v in self.index.span_values[i])
+            and self._states_same(value, own_words, i)
         ]
         if equal:
             k = max(equal, key=lambda k: scores[k])
@@ -241,7 +244,7 @@ class ClaimVerifier:
             )
         best, best_score = candidates[deciding], float(scores[deciding])
         # Names count here: "Bachelor applications close on ..., Master applications on ...".
-        stated = self._same_attribute(value, attribute_words, best)
+        stated = self._same_attribute(value, own_words, best)
         if not stated:
             return Check(
                 kind="value",
@@ -262,19 +265,55 @@ class ClaimVerifier:
             reason=f"the best-matching source span states a different {value.kind}",
         )
 
-    def _same_attribute(self, value: Value, words: set[str], span: int) -> list[Value]:
-        """The values of `span` that measure the claimed attribute: the only comparable one,
-        or those whose own attribute words overlap the claim's best (none when no overlap
-        tells several apart)."""
-        options = [
-            (v, self.index.overlap(words, self.index.span_value_words[span][j]))
+    def _attribute_options(
+        self, value: Value, words: set[str], span: int
+    ) -> list[tuple[Value, float, set[str]]]:
+        """Each value of `span` comparable with `value`, with how well its own attribute words
+        (and the span's section heading) cover the claimed value's, and which words matched.
+        Words that only say how often or how roughly ("a month", "about") name no attribute
+        and are left out."""
+        specific = attribute_words(words)
+        own = [
+            (v, self.index.span_value_words[span][j])
             for j, v in enumerate(self.index.span_values[span])
             if comparable(value, v)
         ]
-        if len(options) <= 1:
-            return [v for v, _ in options]
-        top = max(overlap for _, overlap in options)
-        return [v for v, overlap in options if overlap == top] if top > 0 else []
+        if not any(self.index.shared(specific, w) for _, w in own):
+            # "## Application fee" over "- QSD 75 (non-refundable)": the heading names it.
+            section = content_words(self.index.spans[span].section, self.index.currencies)
+            own = [(v, w | section) for v, w in own]
+        return [
+            (v, self.index.overlap(specific, w), self.index.shared(specific, w)) for v, w in own
+        ]
+
+    def _same_attribute(self, value: Value, words: set[str], span: int) -> list[Value]:
+        """The values of `span` that measure the claimed attribute: those whose attribute words
+        overlap the claim's best. None when no word ties a value to the claimed attribute: a
+        span's only fee is no evidence about a different fee."""
+        options = self._attribute_options(value, words, span)
+        top = max((overlap for _, overlap, _ in options), default=0.0)
+        return [v for v, overlap, _ in options if overlap == top] if top > 0 else []
+
+    def _states_same(self, value: Value, words: set[str], span: int) -> bool:
+        """`span` states the claimed value for the claimed attribute: an equal value, unless
+        another value of the span matches every attribute word it matches and more
+        ("master's applications close on 1 March and the BSc's on 15 March" does not support
+        15 March for a master's). In a series with the verb said once ("Bachelor applications
+        close on A, Master applications on B") B matches "Master" and A does not: B counts."""
+        options = self._attribute_options(value, words, span)
+        equal = [(overlap, matched) for v, overlap, matched in options if same_value(value, v)]
+        if not equal:
+            return False
+        top = max(overlap for _, overlap, _ in options)
+        for overlap, matched in equal:
+            beaten = any(
+                matched < other and other_overlap > overlap
+                for v, other_overlap, other in options
+                if not same_value(value, v)
+            )
+            if not beaten or overlap >= CLEAR_LEAD * top:
+                return True
+        return False
 
     # -- name checks -----------------------------------------------------------------------
     def check_attribute_name(
