@@ -20,6 +20,8 @@ _BOUNDARY = re.compile(
     r"|\bvs\.?\s|\bcompared with\b|\bwhile\b|\bwhereas\b|\bbut\b|\(|\)"
 )
 
+_RANGE_JOIN = re.compile(r"^\s*(?:and|to|-|\u2013|\u2014)\s*$")
+
 _NEW_CLAUSE = re.compile(
     r",\s+(?=[^,]*?\b(?:is|are|was|were|will|can|must|may|has|have|had)\b)", re.IGNORECASE
 )
@@ -57,6 +59,12 @@ def value_contexts(text: str, values: list[Value]) -> list[str]:
         label = re.match(r"^\s*([^:;]{2,60}):\s", text)
         prefix = label.group(1) if label and label.end() <= value.start and left > 0 else ""
         contexts.append(f"{prefix} {before} {after}".strip())
+    # "between SJK 4,900 and SJK 6,400 a month": both ends of a range are values of one
+    # attribute, named around the range as a whole.
+    for k in range(len(values) - 1):
+        if _RANGE_JOIN.match(text[values[k].end : values[k + 1].start]):
+            both = f"{contexts[k]} {contexts[k + 1]}"
+            contexts[k] = contexts[k + 1] = both
     return contexts
 
 
@@ -101,7 +109,8 @@ _NOT_ATTRIBUTE = frozenset(
     "day days daily week weeks weekly month months monthly year years yearly annual annually "
     "semester semesters term terms per each about around roughly approximately approx some "
     "between least most up total overall typical typically usually currently just also "
-    "is are be will would costs cost".split()
+    "is are be will would costs cost during within before after from until into over under "
+    "without plus including via".split()
 )
 
 

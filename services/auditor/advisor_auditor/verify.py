@@ -14,6 +14,7 @@ A check without evidence is never "contradicted": without a span to cite it is "
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,23 @@ NEAR_LEVELS = 6  # own, heading, question, rest of answer, other names, one hop;
 # An equal value supports a claim unless another value of its span covers the claimed
 # attribute's words more than twice as well.
 CLEAR_LEAD = 0.5
+# A value the answer computes or compares ("i.e. EUR 12,240", "the difference of SJK 1,700",
+# "below that level") is not stated in the sources: a different source value is no evidence
+# against it. A source value stated as a bound ("if the stipend is lower than SJK 11,200") is
+# not the attribute's value either.
+_DERIVED = re.compile(
+    r"\b(?:i\.e\.|that is|which (?:means|comes to|makes|gives)|means|comes to|works out|adds up|"
+    r"in total|altogether|difference|remaining|combined|that gives|leaves you|"
+    r"(?:less|more|lower|higher|fewer|greater) than|below|above|exceeds?)",
+    re.IGNORECASE,
+)
+_BOUND = re.compile(
+    r"\b(?:(?:less|more|lower|higher|fewer|greater) than|below|above|exceeds?)\b", re.IGNORECASE
+)
+# Subjects whose pages state the same attributes with different values (two universities'
+# deadlines, two awards' stipends): one's value is no evidence about the other's.
+RIVAL_KINDS = frozenset({"institution", "scholarship", "visa", "health"})
+SHORT_SPAN_WORDS = 10  # a list item or cell this short is named by its section heading
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 
 
@@ -195,6 +213,7 @@ class ClaimVerifier:
             self._alignment(claim_vector, words, candidates)
             + self._alignment(claim_vector, whole, candidates)
         ) / 2
+        own_words = content_words(local, self.index.currencies)
         # The subject is the nearest anchor level that states this attribute at all (a
         # university's page has no visa fee; its country's visa guide does).
         deciding = None
@@ -202,9 +221,14 @@ class ClaimVerifier:
             at_depth = [k for k, i in enumerate(candidates) if level_of[i] == depth]
             if not at_depth:
                 continue
-            top = max(at_depth, key=lambda k: scores[k])
-            if scores[top] >= MIN_ALIGNMENT:
-                deciding = top
+            aligned = [k for k in at_depth if scores[k] >= MIN_ALIGNMENT]
+            if aligned:
+                # Rows of one table align almost equally ("Early | 1 December", "Late | 30
+                # June"): the one whose value is named by the claimed attribute's words wins.
+                deciding = max(
+                    aligned,
+                    key=lambda k: scores[k] + self._attribute_fit(value, own_words, candidates[k]),
+                )
                 break
         # Support comes from the subjects of this answer (and one step from them) or from the
         # deciding subject: the same figure on an unrelated university's page does not make
@@ -213,7 +237,6 @@ class ClaimVerifier:
         depth_limit = max(
             level_of[candidates[deciding]] if deciding is not None else 0, NEAR_LEVELS - 1
         )
-        own_words = content_words(local, self.index.currencies)
         equal = [
             k
             for k, i in enumerate(candidates)
@@ -245,6 +268,15 @@ class ClaimVerifier:
         best, best_score = candidates[deciding], float(scores[deciding])
         # Names count here: "Bachelor applications close on ..., Master applications on ...".
         stated = self._same_attribute(value, own_words, best)
+        doubt = self._doubt(claim, local, value, stated, best, levels)
+        if doubt:
+            return Check(
+                kind="value",
+                verdict=Verdict.UNVERIFIABLE,
+                claimed=value.text,
+                evidence=[evidence_of(self.index, best, best_score)],
+                reason=doubt,
+            )
         if not stated:
             return Check(
                 kind="value",
@@ -265,6 +297,37 @@ class ClaimVerifier:
             reason=f"the best-matching source span states a different {value.kind}",
         )
 
+    def _doubt(
+        self,
+        claim: Claim,
+        local: str,
+        value: Value,
+        stated: list[Value],
+        span: int,
+        levels: list[list[str]],
+    ) -> str | None:
+        """Why a different value in `span` does not contradict the claimed one, if it does not:
+        the answer derived the value or states a bound, the source states a bound, or the span
+        is about another subject of the same kind as the claim's."""
+        if _DERIVED.search(local):
+            return "the answer derives or bounds this value; the sources do not state it"
+        contexts = value_contexts(self.index.spans[span].match_text, self.index.span_values[span])
+        for v in stated:
+            own = contexts[self.index.span_values[span].index(v)]
+            if _BOUND.search(own):
+                return "the source states a bound, not the value of the attribute"
+        subjects = {n for level in levels[:4] for n in level}
+        if subjects and not self.index.span_subjects[span] & subjects:
+            kinds = {kind_of(n) for n in subjects} & RIVAL_KINDS
+            others = {
+                n
+                for n in self.index.span_names[span]
+                if self.gazetteer.is_subject(n) and kind_of(n) in kinds
+            }
+            if others:
+                return "the best-matching span is about another subject of the claim's kind"
+        return None
+
     def _attribute_options(
         self, value: Value, words: set[str], span: int
     ) -> list[tuple[Value, float, set[str]]]:
@@ -278,13 +341,19 @@ class ClaimVerifier:
             for j, v in enumerate(self.index.span_values[span])
             if comparable(value, v)
         ]
-        if not any(self.index.shared(specific, w) for _, w in own):
-            # "## Application fee" over "- QSD 75 (non-refundable)": the heading names it.
+        short = len(self.index.spans[span].match_text.split()) <= SHORT_SPAN_WORDS
+        if short and not any(self.index.shared(specific, w) for _, w in own):
+            # "## Application fee" over "- QSD 75 (non-refundable)": the heading names it. A
+            # sentence names its own attribute; its section heading does not override it.
             section = content_words(self.index.spans[span].section, self.index.currencies)
             own = [(v, w | section) for v, w in own]
         return [
             (v, self.index.overlap(specific, w), self.index.shared(specific, w)) for v, w in own
         ]
+
+    def _attribute_fit(self, value: Value, words: set[str], span: int) -> float:
+        """How well the best value of `span` is named by the claimed attribute's words."""
+        return max((o for _, o, _ in self._attribute_options(value, words, span)), default=0.0)
 
     def _same_attribute(self, value: Value, words: set[str], span: int) -> list[Value]:
         """The values of `span` that measure the claimed attribute: those whose attribute words
@@ -306,7 +375,9 @@ class ClaimVerifier:
             return False
         top = max(overlap for _, overlap, _ in options)
         for overlap, matched in equal:
-            beaten = any(
+            # An equal value whose own words match none of the claim's is not shown to be of
+            # another attribute ("..., i.e. EUR 12,240 for a full year"): it supports.
+            beaten = bool(matched) and any(
                 matched < other and other_overlap > overlap
                 for v, other_overlap, other in options
                 if not same_value(value, v)
