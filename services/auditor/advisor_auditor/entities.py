@@ -12,6 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .units import declared_acronyms
 from .corpus import Corpus
 
 # Head nouns name what kind of thing a phrase is. A visa, an insurance policy, a public scheme
@@ -265,6 +266,20 @@ class Gazetteer:
             if self.names
             else None
         )
+        # Acronyms the corpus declares for what its documents are about ("Brennport Institute
+        # of Technology (BIT)"): "BIT's deadline" is about that institute.
+        self.acronyms: dict[str, str] = {}
+        for span in corpus.spans:
+            for text in (span.match_text, span.title, span.section):
+                for long, short in declared_acronyms(text):
+                    key = self.trim(long, free_runs).lower()
+                    if key in self.spans_by_name and self.is_subject(key):
+                        self.acronyms.setdefault(short, key)
+        self._acronym_pattern = (
+            re.compile(r"\b(?:" + "|".join(re.escape(a) for a in self.acronyms) + r")\b")
+            if self.acronyms
+            else None
+        )
         total = max(len(corpus.spans), 1)
         self.idf = {
             name: math.log(1 + total / (1 + len(spans)))
@@ -390,6 +405,13 @@ class Gazetteer:
             extra.append(Mention(trimmed, start, end, False, kind_of(trimmed)))
             replaced.update(inside)
         found = [m for i, m in enumerate(known) if i not in replaced] + extra
+        if self._acronym_pattern is not None:
+            for match in self._acronym_pattern.finditer(text):
+                full = self.acronyms[match.group(0)]
+                found = [m for m in found if not (m.start == match.start() and m.end == match.end())]
+                found.append(
+                    Mention(match.group(0), match.start(), match.end(), True, kind_of(full), full)
+                )
         return sorted(found, key=lambda m: m.start)
 
 

@@ -41,9 +41,12 @@ class Currencies:
 
     codes: frozenset[str] = frozenset()
     names: dict[str, str] = field(default_factory=dict)  # "pearl" / "pearls" -> "TVP"
+    # Tests the corpus declares with their acronym: "borealis english test" -> "BET", so that
+    # "a Borealis English Test score of 7.0" and "BET 7.0" are scores on one scale.
+    tests: dict[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:
-        return hash((self.codes, tuple(sorted(self.names.items()))))
+        return hash((self.codes, tuple(sorted(self.names.items())), tuple(sorted(self.tests))))
 
 
 NONE = Currencies()
@@ -54,7 +57,8 @@ def read_currencies(texts: Iterable[str]) -> Currencies:
     money: Counter[str] = Counter()
     score: Counter[str] = Counter()
     declared: dict[str, str] = {}
-    for text in texts:
+    texts_seen = list(texts)
+    for text in texts_seen:
         for sentence in re.split(r"(?<=[.!?;|])\s+", text):
             codes = {m.group("code") for m in _CODE_BEFORE.finditer(sentence)} | {
                 m.group("code") for m in _CODE_AFTER.finditer(sentence)
@@ -71,10 +75,37 @@ def read_currencies(texts: Iterable[str]) -> Currencies:
                 if _MONEY_WORDS.search(sentence) or "currenc" in sentence.lower():
                     declared[match.group("code")] = match.group("name").lower()
     codes = {c for c in money if money[c] >= 2 and money[c] > score[c]} | set(declared)
+    tests = {
+        long.lower(): short
+        for text in texts_seen
+        for long, short in declared_acronyms(text)
+        if short not in codes
+    }
     names: dict[str, str] = {}
     for code, name in declared.items():
         if code in codes and name not in {"the", "in", "of", "code"}:
             singular = name[:-1] if name.endswith("s") else name
             names[singular] = code
             names[singular + "s"] = code
-    return Currencies(frozenset(codes), names)
+    return Currencies(frozenset(codes), names, tests)
+
+
+_LONG_FORM = re.compile(r"(?P<long>(?:[A-Z][\w'-]*\s+(?:(?:of|for|and|the|in)\s+)?){1,7})\((?P<short>[A-Z][A-Za-z]{1,7})\)")
+
+
+def declared_acronyms(text: str) -> list[tuple[str, str]]:
+    """(long form, acronym) pairs a text declares: "Borealis English Test (BET)",
+    "Brennport Institute of Technology (BIT)". The acronym's capitals must be the initials of
+    the long form's last capitalised words."""
+    found = []
+    for match in _LONG_FORM.finditer(text):
+        words = match.group("long").split()
+        capitals = [c for c in match.group("short") if c.isupper()]
+        initials = [(i, w) for i, w in enumerate(words) if w[:1].isupper()]
+        if len(capitals) < 2 or len(initials) < len(capitals):
+            continue
+        tail = initials[-len(capitals) :]
+        if [w[0] for _, w in tail] != capitals:
+            continue
+        found.append((" ".join(words[tail[0][0] :]), match.group("short")))
+    return found

@@ -258,7 +258,9 @@ def _simple(
     return found
 
 
-def _scores(text: str, taken: list[tuple[int, int]]) -> list[Value]:
+def _scores(
+    text: str, taken: list[tuple[int, int]], tests: dict[str, str] | None = None
+) -> list[Value]:
     """Bare numbers that are thresholds or counts: labelled by the nearest acronym (LEXT, GPA)
     before them in the same clause, so 'LEXT 6.5' never compares with 'ACAT 1150'."""
     found = []
@@ -270,29 +272,60 @@ def _scores(text: str, taken: list[tuple[int, int]]) -> list[Value]:
             continue  # a year ("the 2026 intake") is not a check-worthy figure on its own
         if _SCALE_AFTER.match(text[match.end() :]) or _SCALE_BEFORE.search(text[: match.start()]):
             continue  # "on a 4.0 scale", "out of 4.0" describe the scale, not a requirement
-        label = _score_label(text, match.start(), match.end(), taken)
+        label = _score_label(text, match.start(), match.end(), taken, tests or {})
         found.append(Value("score", (label, number), match.group(0), match.start(), match.end()))
         taken.append((match.start(), match.end()))
     return found
 
 
-def _score_label(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> str | None:
-    """The test a bare number belongs to: the nearest acronym before it in its clause ('ALT 6.5
-    with every band at 6.0, or a GAEE total of 88': 6.0 is ALT's, 88 is GAEE's), else one just
-    after it with no number in between ('a 3.4 GPA'). A decimal point does not end a clause;
-    an alternative ('or a ...') does."""
-    clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
-    # An acronym inside another value is its currency ("TVP 1,350"), not a test.
-    before = [
-        m
-        for m in _ACRONYM.finditer(text, clause_start, start)
-        if not _overlaps(m.start(), m.end(), taken)
+# A test or scale named in words: "a LinguaPass Academic score of 85", "a Borealis English
+# Test score of 7.0", "a grade point average of 3.2" (= GPA, the one expansion every
+# admissions text uses; others come from the corpus's own "Long Name (ACR)" declarations).
+_NAMED_TEST = re.compile(
+    r"\b(?P<name>(?:[A-Z][\w-]*\s+){0,3}[A-Z][\w-]*)\s+(?=(?:score|total|overall|result|"
+    r"band|grade)s?\b)"
+    r"|\b(?P<gpa>grade point average)\b",
+)
+_GENERIC_OPENERS = frozenset({"A", "An", "The", "Your", "Minimum", "Overall", "Total", "Each"})
+
+
+def _label_candidates(
+    text: str, begin: int, end: int, taken: list[tuple[int, int]], tests: dict[str, str]
+) -> list[tuple[int, str]]:
+    """(position, label) of each test named between `begin` and `end`."""
+    found = [
+        (m.start(), m.group(0).upper())
+        for m in _ACRONYM.finditer(text, begin, end)
+        if not _overlaps(m.start(), m.end(), taken)  # "TVP 1,350": a currency, not a test
     ]
+    for m in _NAMED_TEST.finditer(text, begin, end):
+        if m.group("gpa"):
+            found.append((m.start(), "GPA"))
+            continue
+        words = m.group("name").split()
+        while words and words[0] in _GENERIC_OPENERS:
+            words = words[1:]
+        if not words or all(w.isupper() for w in words):
+            continue  # an acronym alone is read above
+        name = " ".join(words)
+        found.append((m.start("name"), tests.get(name.lower(), name.upper())))
+    return sorted(found)
+
+
+def _score_label(
+    text: str, start: int, end: int, taken: list[tuple[int, int]], tests: dict[str, str]
+) -> str | None:
+    """The test a bare number belongs to: the nearest test named before it in its clause ('ALT
+    6.5 with every band at 6.0, or a GAEE total of 88': 6.0 is ALT's, 88 is GAEE's), else one
+    just after it with no number in between ('a 3.4 GPA'). A decimal point does not end a
+    clause; an alternative ('or a ...') does."""
+    clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    before = _label_candidates(text, clause_start, start, taken, tests)
     if before:
-        return before[-1].group(0).upper()
-    after = _ACRONYM.search(text, end, end + 25)
-    if after and not re.search(r"\d", text[end : after.start()]):
-        return after.group(0).upper()
+        return before[-1][1]
+    after = _label_candidates(text, end, min(len(text), end + 25), taken, tests)
+    if after and not re.search(r"\d", text[end : after[0][0]]):
+        return after[0][1]
     return None
 
 
@@ -304,7 +337,7 @@ def extract_values(text: str, currencies: Currencies = NONE) -> list[Value]:
     values += _simple(text, taken, _HOURS, "hours")
     values += _simple(text, taken, _DURATION, "duration")
     values += _simple(text, taken, _PERCENT, "percent")
-    values += _scores(text, taken)
+    values += _scores(text, taken, currencies.tests)
     return sorted(values, key=lambda v: v.start)
 
 
