@@ -20,6 +20,7 @@ from .entities import Mention
 from .findings import Check, Finding, Verdict, combine
 from .hedges import is_hedged
 from .llm import LlmVerifier
+from .premises import answer_sentence_building_on, sentences
 from .retrieval import EvidenceIndex
 from .values import Value
 from .verify import ClaimContext, ClaimVerifier
@@ -203,7 +204,7 @@ class ConversationAuditor:
         for claim, checks in zip(premise_claims, all_checks[len(answer_claims) :], strict=True):
             premise_errors.extend((claim, c) for c in checks if c.verdict is Verdict.CONTRADICTED)
         hedged = is_hedged(content)
-        findings = []
+        findings: list[Finding] = []
         for claim, checks in zip(answer_claims, all_checks[: len(answer_claims)], strict=True):
             if not checks:
                 continue
@@ -233,7 +234,61 @@ class ConversationAuditor:
                     model=model,
                 )
             )
-        return findings
+        accepted = self._accepted_premises(item_id, turn, content, premise_errors, findings)
+        for finding in accepted:
+            finding.hedged = hedged
+            finding.confident_error = not hedged
+            finding.topic, finding.model = topic, model
+        return sorted(findings + accepted, key=lambda f: f.start)
+
+    @staticmethod
+    def _accepted_premises(
+        item_id: str,
+        turn: int,
+        content: str,
+        premise_errors: list[tuple[Claim, Check]],
+        findings: list[Finding],
+    ) -> list[Finding]:
+        """A premise the sources deny, which the answer goes along with without restating
+        anything checkable ("Yes, that will be fine."): the sentence that accepts it is an
+        accepted false premise. An answer that pushes back is not flagged."""
+        if any(f.error_class == "false_premise" for f in findings):
+            return []
+        for premise, check in premise_errors:
+            if check.kind != "premise":
+                continue
+            chosen = answer_sentence_building_on(sentences(content), check.claimed)
+            if chosen is None:
+                continue
+            start, end, text = chosen
+            accepting = check.model_copy(
+                update={"claimed": text, "reason": f"the answer accepts it: {check.reason}"}
+            )
+            for finding in findings:
+                if finding.start <= start < finding.end or start <= finding.start < end:
+                    finding.verdict = Verdict.CONTRADICTED
+                    finding.error_class = "false_premise"
+                    finding.checks.append(accepting)
+                    finding.evidence = accepting.evidence
+                    finding.confidence = accepting.confidence
+                    finding.confident_error = not finding.hedged
+                    return []
+            return [
+                Finding(
+                    item_id=item_id,
+                    turn=turn,
+                    claim_id=f"{item_id}:{turn}:premise",
+                    claim=text,
+                    start=start,
+                    end=end,
+                    verdict=Verdict.CONTRADICTED,
+                    error_class="false_premise",
+                    confidence=accepting.confidence,
+                    evidence=accepting.evidence,
+                    checks=[accepting],
+                )
+            ]
+        return []
 
     def _claims(self, content: str, turn: int, item_id: str, role: str) -> list[Claim]:
         return extract_claims(

@@ -408,7 +408,9 @@ class Gazetteer:
         if self._acronym_pattern is not None:
             for match in self._acronym_pattern.finditer(text):
                 full = self.acronyms[match.group(0)]
-                found = [m for m in found if not (m.start == match.start() and m.end == match.end())]
+                found = [
+                    m for m in found if not (m.start == match.start() and m.end == match.end())
+                ]
                 found.append(
                     Mention(match.group(0), match.start(), match.end(), True, kind_of(full), full)
                 )

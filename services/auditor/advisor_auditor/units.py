@@ -90,7 +90,9 @@ def read_currencies(texts: Iterable[str]) -> Currencies:
     return Currencies(frozenset(codes), names, tests)
 
 
-_LONG_FORM = re.compile(r"(?P<long>(?:[A-Z][\w'-]*\s+(?:(?:of|for|and|the|in)\s+)?){1,7})\((?P<short>[A-Z][A-Za-z]{1,7})\)")
+_LONG_FORM = re.compile(
+    r"(?P<long>(?:[A-Z][\w'-]*\s+(?:(?:of|for|and|the|in)\s+)?){1,7})\((?P<short>[A-Z][A-Za-z]{1,7})\)"
+)
 
 
 def declared_acronyms(text: str) -> list[tuple[str, str]]:

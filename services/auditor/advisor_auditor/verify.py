@@ -24,6 +24,7 @@ from .claims import Claim
 from .entities import ATTRIBUTE_KINDS, Mention, kind_of, kind_words
 from .findings import Check, Evidence, Verdict
 from .retrieval import EvidenceIndex, content_words
+from .premises import check_denial
 from .rules import check_availability, check_eligibility
 from .values import Value, comparable, same_value
 
@@ -523,4 +524,8 @@ class ClaimVerifier:
             result = rule_check(self, claim, context)
             if result is not None:
                 checks.append(result)
+        if claim.role == "premise":
+            denial = check_denial(self, claim, context, claim_vector)
+            if denial is not None:
+                checks.append(denial)
         return checks
