@@ -254,7 +254,7 @@ class ConversationAuditor:
         accepted false premise. An answer that pushes back is not flagged."""
         if any(f.error_class == "false_premise" for f in findings):
             return []
-        for premise, check in premise_errors:
+        for _, check in premise_errors:
             if check.kind != "premise":
                 continue
             chosen = answer_sentence_building_on(sentences(content), check.claimed)

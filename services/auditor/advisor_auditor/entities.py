@@ -12,8 +12,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .units import declared_acronyms
 from .corpus import Corpus
+from .units import declared_acronyms
 
 # Head nouns name what kind of thing a phrase is. A visa, an insurance policy, a public scheme
 # or a funding body belongs to a subject (a country, a scholarship, a university): a claim that

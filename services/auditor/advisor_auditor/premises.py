@@ -119,7 +119,8 @@ def check_denial(
         subjects = sorted({n for n in resolved if n and gazetteer.is_subject(n)})
     if not subjects:
         return None
-    names = {w for m in claim.mentions for w in m.text.lower().split()} | {
+    # The subject's own words say nothing about what is denied of it.
+    names = {w for m in claim.mentions if m.name in subjects for w in m.text.lower().split()} | {
         w for n in subjects for w in n.split()
     }
     premise = _roots(statement, verifier, names)

@@ -23,8 +23,8 @@ from .attributes import attribute_words, value_contexts
 from .claims import Claim
 from .entities import ATTRIBUTE_KINDS, Mention, kind_of, kind_words
 from .findings import Check, Evidence, Verdict
-from .retrieval import EvidenceIndex, content_words
 from .premises import check_denial
+from .retrieval import EvidenceIndex, content_words
 from .rules import check_availability, check_eligibility
 from .values import Value, comparable, same_value
 
