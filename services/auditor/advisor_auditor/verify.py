@@ -110,11 +110,10 @@ class ClaimVerifier:
         names = []
         for mention in mentions:
             key = mention.name
-            if (
-                mention.known
-                and self.gazetteer.is_anchor(mention.name)
-                and key not in (exclude or set())
-            ):
+            if mention.known and not self.gazetteer.is_anchor(key):
+                # "Grenvik" for "University of Grenvik": a short form of one subject.
+                key = self._full_name(key)
+            if mention.known and self.gazetteer.is_anchor(key) and key not in (exclude or set()):
                 if key not in names:
                     names.append(key)
         return names
@@ -270,6 +269,17 @@ class ClaimVerifier:
         # Names count here: "Bachelor applications close on ..., Master applications on ...".
         stated = self._same_attribute(value, own_words, best)
         doubt = self._doubt(claim, local, value, stated, best, levels)
+        # "No span about the claim's subjects states the same value": an equal value of this
+        # attribute on the subject's own pages, however loosely aligned, forbids a
+        # contradiction from a farther page.
+        near = [
+            i
+            for i in candidates
+            if level_of[i] <= min(level_of[best], NEAR_LEVELS - 3)
+            and self._states_same(value, own_words, i)
+        ]
+        if near and not doubt:
+            doubt = "a span about the claim's subject states the same value"
         if doubt:
             return Check(
                 kind="value",
@@ -317,9 +327,18 @@ class ClaimVerifier:
             own = contexts[self.index.span_values[span].index(v)]
             if _BOUND.search(own):
                 return "the source states a bound, not the value of the attribute"
+        # The subject a value's own clause names ("BIT's 31 January deadline", "teaching at
+        # Coralhaven starts on ...") is the one its evidence must be about.
+        own_subjects = {
+            self._full_name(m.name)
+            for m in claim.mentions
+            if m.known and m.text in local and self._is_subject_name(m.name)
+        }
+        if own_subjects and not self._about_any(span, own_subjects):
+            return "the best-matching span is not about the subject the value is stated for"
         subjects = {n for level in levels[:4] for n in level}
         if subjects and not self.index.span_subjects[span] & subjects:
-            kinds = {kind_of(n) for n in subjects} & RIVAL_KINDS
+            kinds = {kind_of(self._full_name(n)) for n in subjects} & RIVAL_KINDS
             others = {
                 n
                 for n in self.index.span_names[span]
@@ -328,6 +347,26 @@ class ClaimVerifier:
             if others:
                 return "the best-matching span is about another subject of the claim's kind"
         return None
+
+    def _full_name(self, name: str) -> str:
+        """A short form's full name when it stands for one subject ("tordal" -> "tordal
+        institute of technology"), else the name itself."""
+        if " " in name:
+            return name
+        resolved = self.gazetteer.resolve(name)
+        return resolved if resolved and self.gazetteer.is_subject(resolved) else name
+
+    def _is_subject_name(self, name: str) -> bool:
+        return self.gazetteer.is_subject(self._full_name(name))
+
+    def _about_any(self, span: int, names: set[str]) -> bool:
+        """Whether `span` is about one of `names` (it names it, or its document's title does)."""
+        found = self.index.span_subjects[span]
+        title = self._doc_titles.get(self.index.spans[span].doc_path, "")
+        return any(
+            n in found or n in title or any(w in found for w in n.split() if w in found)
+            for n in names
+        )
 
     def _attribute_options(
         self, value: Value, words: set[str], span: int
