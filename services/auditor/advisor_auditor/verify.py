@@ -53,6 +53,7 @@ _BOUND = re.compile(
 # Subjects whose pages state the same attributes with different values (two universities'
 # deadlines, two awards' stipends): one's value is no evidence about the other's.
 RIVAL_KINDS = frozenset({"institution", "scholarship", "visa", "health"})
+_DENIES = re.compile(r"\b(?:not|no|never|cannot|instead)\b|n't\b", re.IGNORECASE)
 SHORT_SPAN_WORDS = 10  # a list item or cell this short is named by its section heading
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 
@@ -75,6 +76,14 @@ def _without_mentions(claim: Claim) -> str:
     for mention in sorted(claim.mentions, key=lambda m: m.start, reverse=True):
         text = text[: mention.start] + " " + text[mention.end :]
     return text
+
+
+def _clause_around(text: str, start: int, end: int) -> str:
+    """The clause of `text` holding [start, end): between separators , ; : and dashes."""
+    left = max(text.rfind(sep, 0, start) for sep in (",", ";", ":", " - ", " \u2013 ")) + 1
+    ends = [text.find(sep, end) for sep in (",", ";", ":", " - ", " \u2013 ")]
+    right = min([e for e in ends if e >= 0], default=len(text))
+    return text[left:right]
 
 
 def evidence_of(index: EvidenceIndex, span_index: int, score: float) -> Evidence:
@@ -348,6 +357,10 @@ class ClaimVerifier:
                 return "the best-matching span is about another subject of the claim's kind"
         return None
 
+    def _in_document_about(self, span: int, names: set[str]) -> bool:
+        title = self._doc_titles.get(self.index.spans[span].doc_path, "")
+        return any(self._full_name(n) in title or n in title for n in names)
+
     def _full_name(self, name: str) -> str:
         """A short form's full name when it stands for one subject ("tordal" -> "tordal
         institute of technology"), else the name itself."""
@@ -446,12 +459,43 @@ class ClaimVerifier:
         subjects = next((level for level in subject_levels if level), [])
         if not subjects:
             return None
+        # "You don't need a Study Residence Permit" pairs nothing with anything.
+        if _DENIES.search(_clause_around(claim.text, mention.start, mention.end)):
+            return None
+        # The claim itself relates the name to its subject ("X is funded by Y"): the subject's
+        # own documents decide.
+        stated_here = bool(subject_levels[0])
         with_name = self.gazetteer.spans_mentioning(name) | {
             i for i, names in enumerate(self.index.span_names) if name in names
         }
-        # The subject's own documents name its country and visa: pairing through them counts.
-        related = set(subjects) | self._hop(set(subjects))
-        paired = [i for i in with_name if self.index.span_names[i] & related]
+        # Paired: named in a document about the subject, or beside the subject in a span that
+        # does not deny it ("citizens of Gallenor do not need an SRP" pairs nothing).
+        direct = [
+            i
+            for i in with_name
+            if self._in_document_about(i, set(subjects))
+            or (
+                self.index.span_subjects[i] & set(subjects)
+                and not _DENIES.search(self.index.spans[i].match_text)
+            )
+        ]
+        kind = mention.kind
+        own_rivals = [
+            i
+            for i in (self.spans_about(subjects) if stated_here else [])
+            if self._in_document_about(i, set(subjects))
+            and any(
+                kind_of(n) == kind and n != name and n not in subjects
+                for n in self.index.span_names[i]
+            )
+        ]
+        # The subject's own documents name another funder/permit/scheme and never this one:
+        # a pairing found only one hop away (a document that merely mentions the subject's
+        # country) does not outweigh them.
+        hop_pairing = set(subjects) | self._hop(set(subjects))
+        paired = direct or (
+            [] if own_rivals else [i for i in with_name if self.index.span_names[i] & hop_pairing]
+        )
         if paired:
             scores = self._alignment(claim_vector, set(), paired)
             best = int(np.argmax(scores))
@@ -463,8 +507,8 @@ class ClaimVerifier:
                 confidence=0.9,
                 reason=f"the sources pair {mention.text} with {subjects[0]}",
             )
-        kind = mention.kind
-        rivals = [
+        related = hop_pairing
+        rivals = own_rivals or [
             i
             for i in self.spans_about(sorted(related))
             if any(
