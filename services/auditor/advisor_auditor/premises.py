@@ -101,6 +101,18 @@ def _roots(text: str, verifier: ClaimVerifier, drop: set[str]) -> set[str]:
     return {_root(w) for w in words if len(w) > 2}
 
 
+def _negated_clauses(verifier: ClaimVerifier, span: int) -> list[tuple[str, set[str]]]:
+    """The negated clauses of a span with their word roots (cached per span)."""
+    cache = verifier.denial_cache
+    if span not in cache:
+        cache[span] = [
+            (clause, _roots(clause, verifier, set()))
+            for clause in _CLAUSE.split(verifier.index.spans[span].match_text)
+            if clause and _NEGATION.search(clause)
+        ]
+    return cache[span]
+
+
 def check_denial(
     verifier: ClaimVerifier, claim: Claim, context: ClaimContext, vector: np.ndarray
 ) -> Check | None:
@@ -137,10 +149,8 @@ def check_denial(
         return None
     similarity = verifier.index.similarity(vector, spans)
     for k, i in enumerate(spans):
-        for clause in _CLAUSE.split(verifier.index.spans[i].match_text):
-            if not clause or not _NEGATION.search(clause):
-                continue
-            shared = premise & _roots(clause, verifier, names)
+        for clause, roots in _negated_clauses(verifier, i):
+            shared = premise & (roots - {_root(w) for w in names})
             # An explicit "does not offer" of a named programme's field needs no more; other
             # denials must share two words and read alike.
             not_offered = bool(shared & program_words) and bool(_NOT_OFFERED.search(clause))

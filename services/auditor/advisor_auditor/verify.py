@@ -113,6 +113,9 @@ class ClaimVerifier:
             )
         self._hop_cache: dict[frozenset[str], set[str]] = {}
         self._about_cache: dict[frozenset[str], list[int]] = {}
+        self._section_cache: dict[str, set[str]] = {}
+        # Negated clauses of each span with their content words, for premise denials.
+        self.denial_cache: dict[int, list[tuple[str, set[str]]]] = {}
 
     # -- anchors ---------------------------------------------------------------------------
     def _anchors(self, mentions: list[Mention], exclude: set[str] | None = None) -> list[str]:
@@ -361,6 +364,12 @@ class ClaimVerifier:
         title = self._doc_titles.get(self.index.spans[span].doc_path, "")
         return any(self._full_name(n) in title or n in title for n in names)
 
+    def _section_words(self, span: int) -> set[str]:
+        section = self.index.spans[span].section
+        if section not in self._section_cache:
+            self._section_cache[section] = content_words(section, self.index.currencies)
+        return self._section_cache[section]
+
     def _full_name(self, name: str) -> str:
         """A short form's full name when it stands for one subject ("tordal" -> "tordal
         institute of technology"), else the name itself."""
@@ -398,7 +407,7 @@ class ClaimVerifier:
         if short and not any(self.index.shared(specific, w) for _, w in own):
             # "## Application fee" over "- QSD 75 (non-refundable)": the heading names it. A
             # sentence names its own attribute; its section heading does not override it.
-            section = content_words(self.index.spans[span].section, self.index.currencies)
+            section = self._section_words(span)
             own = [(v, w | section) for v, w in own]
         return [
             (v, self.index.overlap(specific, w), self.index.shared(specific, w)) for v, w in own
