@@ -43,8 +43,9 @@ def value_contexts(text: str, values: list[Value]) -> list[str]:
         if k + 1 < len(values):
             right = min(right, values[k + 1].start)
         before, after = text[left : value.start], text[value.end : right]
-        # Between two values, the words up to a comma close the first pair and the words after
-        # it open the next ("Bachelor applications close on A, Master applications on B").
+        # Between two values, the words up to a comma (or "and", "or") close the first pair
+        # and the words after it open the next ("Bachelor applications close on A, Master
+        # applications on B"; "apply by A and you'll get a decision by B").
         if k > 0 and left == values[k - 1].end:
             before = _after_comma(before)
         if k + 1 < len(values) and right == values[k + 1].start:
@@ -68,14 +69,19 @@ def value_contexts(text: str, values: list[Value]) -> list[str]:
     return contexts
 
 
+_PAIR_SEPARATOR = re.compile(r",|\band\b|\bor\b")
+
+
 def _before_comma(between: str) -> str:
-    comma = between.find(",")
-    return between[:comma] if comma >= 0 else between
+    """The words after one value up to the first separator: they close its pair."""
+    first = _PAIR_SEPARATOR.search(between)
+    return between[: first.start()] if first else between
 
 
 def _after_comma(between: str) -> str:
-    comma = between.rfind(",")
-    return between[comma + 1 :] if comma >= 0 else between
+    """The words before a value from the last separator: they open its pair."""
+    ends = [m.end() for m in _PAIR_SEPARATOR.finditer(between)]
+    return between[ends[-1] :] if ends else between
 
 
 def _is_table_row(text: str) -> bool:

@@ -58,9 +58,11 @@ _PUSHES_BACK = re.compile(
     r"won't|only|instead|rather|mistaken|incorrect|wrong)\b|n't\b",
     re.IGNORECASE,
 )
+_VERBAL = re.compile(r"not|never|cannot|n't", re.IGNORECASE)
 _CLAUSE = re.compile(r"[.;:!?](?!\d)|,\s+(?:but|and|so|while|whereas)\b|\s[\u2014\u2013]\s")
 MIN_SHARED = 2  # attribute words a denial must share with a premise
 MIN_DENIAL_SIMILARITY = 0.35  # MiniLM cosine of premise and denying span
+CLOSE_SIMILARITY = 0.5  # a denial sharing words only with its subject must read this alike
 
 
 def _root(word: str) -> str:
@@ -154,8 +156,23 @@ def check_denial(
             # An explicit "does not offer" of a named programme's field needs no more; other
             # denials must share two words and read alike.
             not_offered = bool(shared & program_words) and bool(_NOT_OFFERED.search(clause))
+            # The denied thing must be the premise's: two of its words after the negation
+            # ("there is no grace period", "no fee waivers"), or, when a verb is negated, two
+            # before it in a span that reads much like the premise ("Bachelor students cannot
+            # sponsor family members"). "No" denies only the noun it precedes.
+            cue = _NEGATION.search(clause)
+            assert cue is not None
+            denied = shared & _roots(clause[cue.end() :], verifier, set())
             enough = not_offered or (
-                len(shared) >= MIN_SHARED and similarity[k] >= MIN_DENIAL_SIMILARITY
+                similarity[k] >= MIN_DENIAL_SIMILARITY
+                and (
+                    len(denied) >= MIN_SHARED
+                    or (
+                        _VERBAL.match(cue.group(0))
+                        and len(shared) >= MIN_SHARED
+                        and similarity[k] >= CLOSE_SIMILARITY
+                    )
+                )
             )
             if enough and (best is None or similarity[k] > best[0]):
                 best = (float(similarity[k]), i, shared)

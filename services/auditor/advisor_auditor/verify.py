@@ -34,9 +34,6 @@ MIN_ALIGNMENT = 0.55  # below this a span is not about the claim's attribute
 MIN_SUPPORT = 0.45  # an equal value in a span aligned at least this well supports the claim
 WORD_WEIGHT = 0.5  # weight of qualifier-word overlap next to MiniLM cosine
 NEAR_LEVELS = 6  # own, heading, question, rest of answer, other names, one hop; then earlier
-# An equal value supports a claim unless another value of its span covers the claimed
-# attribute's words more than twice as well.
-CLEAR_LEAD = 0.5
 # A value the answer computes or compares ("i.e. EUR 12,240", "the difference of SJK 1,700",
 # "below that level") is not stated in the sources: a different source value is no evidence
 # against it. A source value stated as a bound ("if the stipend is lower than SJK 11,200") is
@@ -225,7 +222,15 @@ class ClaimVerifier:
             self._alignment(claim_vector, words, candidates)
             + self._alignment(claim_vector, whole, candidates)
         ) / 2
-        own_words = content_words(local, self.index.currencies)
+        # A subject's name is not an attribute ("... in Ostravel" names where, not what); a
+        # qualifier such as "Master" is.
+        subject_words = {
+            w
+            for m in claim.mentions
+            if m.known and self._is_subject_name(m.name)
+            for w in m.text.lower().split()
+        }
+        own_words = content_words(local, self.index.currencies) - subject_words
         # The subject is the nearest anchor level that states this attribute at all (a
         # university's page has no visa fee; its country's visa guide does).
         deciding = None
@@ -435,7 +440,6 @@ class ClaimVerifier:
         equal = [(overlap, matched) for v, overlap, matched in options if same_value(value, v)]
         if not equal:
             return False
-        top = max(overlap for _, overlap, _ in options)
         for overlap, matched in equal:
             # An equal value whose own words match none of the claim's is not shown to be of
             # another attribute ("..., i.e. EUR 12,240 for a full year"): it supports.
@@ -444,7 +448,7 @@ class ClaimVerifier:
                 for v, other_overlap, other in options
                 if not same_value(value, v)
             )
-            if not beaten or overlap >= CLEAR_LEAD * top:
+            if not beaten:
                 return True
         return False
 
