@@ -195,7 +195,9 @@ class ClaimVerifier:
             words = content_words(claim.text, self.index.currencies) - names
         error_class = VALUE_CLASS.get(value.kind, "number")
         # Kinds named by common nouns ("the visa fee"), not inside names ("... Council").
-        kinds = kind_words(_without_mentions(claim))
+        # Only the value's own words count: "up to 40 hours in university vacations" makes
+        # the other value of the sentence no fact about a university.
+        kinds = kind_words(_without_mentions(claim)) & kind_words(local)
         level_of: dict[int, int] = {}
         for depth, level in enumerate(levels):
             for i in self.spans_about(level):
@@ -359,7 +361,7 @@ class ClaimVerifier:
             others = {
                 n
                 for n in self.index.span_names[span]
-                if self.gazetteer.is_subject(n) and kind_of(n) in kinds
+                if self.gazetteer.is_subject(n) and kind_of(self._full_name(n)) in kinds
             }
             if others:
                 return "the best-matching span is about another subject of the claim's kind"
