@@ -120,6 +120,15 @@ _NOT_ATTRIBUTE = frozenset(
 )
 
 
-def attribute_words(words: set[str]) -> set[str]:
-    """`words` less those that name no attribute (see _NOT_ATTRIBUTE)."""
-    return {w for w in words if w not in _NOT_ATTRIBUTE}
+# The period a value is stated per: no attribute, but it tells "TVP 62 per month" from
+# "TVP 744 per year" when the attribute words tell nothing.
+PERIOD_WORDS = frozenset(
+    "day days daily week weeks weekly month months monthly year years yearly annual annually "
+    "semester semesters term terms".split()
+)
+
+
+def attribute_words(words: set[str], periods: bool = False) -> set[str]:
+    """`words` less those that name no attribute (see _NOT_ATTRIBUTE); with `periods`, the
+    period words are kept."""
+    return {w for w in words if w not in _NOT_ATTRIBUTE or (periods and w in PERIOD_WORDS)}

@@ -51,6 +51,7 @@ _BOUND = re.compile(
 # deadlines, two awards' stipends): one's value is no evidence about the other's.
 RIVAL_KINDS = frozenset({"institution", "scholarship", "visa", "health"})
 _DENIES = re.compile(r"\b(?:not|no|never|cannot|instead)\b|n't\b", re.IGNORECASE)
+NAMED_FIT = 0.3  # share of the claimed attribute's words a loosely aligned span must name
 SHORT_SPAN_WORDS = 10  # a list item or cell this short is named by its section heading
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 
@@ -249,6 +250,20 @@ class ClaimVerifier:
                     key=lambda k: scores[k] + self._attribute_fit(value, own_words, candidates[k]),
                 )
                 break
+        if deciding is None:
+            # A long sentence aligns loosely with any span; a span about the claim's own
+            # subject whose value is named by the claimed attribute's words still decides
+            # ("your contribution will be EUR 68 per month, collected ..." against "The monthly
+            # student contribution is EUR 58 ...").
+            named = [
+                k
+                for k, i in enumerate(candidates)
+                if level_of[i] <= NEAR_LEVELS - 3
+                and scores[k] >= MIN_SUPPORT
+                and self._attribute_fit(value, own_words, i) >= NAMED_FIT
+            ]
+            if named:
+                deciding = max(named, key=lambda k: scores[k])
         # Support comes from the subjects of this answer (and one step from them) or from the
         # deciding subject: the same figure on an unrelated university's page does not make
         # it right for this one.
@@ -398,13 +413,13 @@ class ClaimVerifier:
         )
 
     def _attribute_options(
-        self, value: Value, words: set[str], span: int
+        self, value: Value, words: set[str], span: int, periods: bool = False
     ) -> list[tuple[Value, float, set[str]]]:
         """Each value of `span` comparable with `value`, with how well its own attribute words
         (and the span's section heading) cover the claimed value's, and which words matched.
         Words that only say how often or how roughly ("a month", "about") name no attribute
         and are left out."""
-        specific = attribute_words(words)
+        specific = attribute_words(words, periods)
         own = [
             (v, self.index.span_value_words[span][j])
             for j, v in enumerate(self.index.span_values[span])
@@ -430,6 +445,11 @@ class ClaimVerifier:
         span's only fee is no evidence about a different fee."""
         options = self._attribute_options(value, words, span)
         top = max((overlap for _, overlap, _ in options), default=0.0)
+        if top == 0 and len(options) > 1:
+            # "IslandCare costs TVP 68 per month" against "Premium: TVP 62 per month (TVP 744
+            # per year)": the period tells them apart when no attribute word does.
+            options = self._attribute_options(value, words, span, periods=True)
+            top = max((overlap for _, overlap, _ in options), default=0.0)
         return [v for v, overlap, _ in options if overlap == top] if top > 0 else []
 
     def _states_same(self, value: Value, words: set[str], span: int) -> bool:

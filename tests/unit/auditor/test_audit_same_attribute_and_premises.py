@@ -79,6 +79,14 @@ The Ostravel Study Permit is issued by the Ostravel Migration Office.
 
 - Documents: all documents must be uploaded by the deadline; there is no grace period for late documents.
 """,
+    "ostravel-health-plan.md": """---
+title: "Ostravel Health Plan"
+---
+
+# Ostravel Health Plan
+
+- Premium: ORL 40 per month (ORL 480 per year), paid by direct debit
+""",
     "kestrin-award.md": """---
 title: "Kestrin Award"
 ---
@@ -189,6 +197,17 @@ def test_table_cells_support_and_contradict_with_the_declared_unit(engine) -> No
     )
     assert not right.flagged, _errors(right)
     assert any(f.verdict.value == "supported" for f in right.findings)
+
+
+def test_the_period_tells_values_apart_when_attribute_words_do_not(engine) -> None:
+    audit = _audit(
+        engine,
+        "What does the Ostravel Health Plan cost?",
+        "The Ostravel Health Plan costs ORL 45 per month.",
+    )
+    (error,) = audit.errors
+    (check,) = [c for c in error.checks if c.verdict.value == "contradicted"]
+    assert check.expected == "ORL 40"
 
 
 def test_derived_values_and_range_ends_are_not_contradicted(engine) -> None:
