@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # bm25s uses JAX for its top-k when JAX is installed, and JAX then takes 75 % of every GPU's
 # memory at start-up. Retrieval is small: keep JAX on the CPU unless the deployer says otherwise.
@@ -55,7 +56,15 @@ def mask_values(text: str, currencies: Currencies = NONE) -> str:
 
 def content_words(text: str, currencies: Currencies = NONE) -> set[str]:
     """Lower-case words that carry meaning (no stop words, no values)."""
-    return {w for w in _WORD.findall(mask_values(text, currencies).lower()) if w not in STOPWORDS}
+    return set(_content_words(text, currencies))
+
+
+@lru_cache(maxsize=8192)
+def _content_words(text: str, currencies: Currencies) -> frozenset[str]:
+    # The same claim, clause and section texts are read many times per audit.
+    return frozenset(
+        w for w in _WORD.findall(mask_values(text, currencies).lower()) if w not in STOPWORDS
+    )
 
 
 # Words that name one attribute in advising text ("applications close" = "deadline").
@@ -85,6 +94,7 @@ _SAME_ATTRIBUTE = {
 }
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     """A crude stem so that 'fees' = 'fee' and 'closes' = 'deadline' (see _SAME_ATTRIBUTE)."""
     if word in _SAME_ATTRIBUTE:
