@@ -51,6 +51,7 @@ _BOUND = re.compile(
 # deadlines, two awards' stipends): one's value is no evidence about the other's.
 RIVAL_KINDS = frozenset({"institution", "scholarship", "visa", "health"})
 _DENIES = re.compile(r"\b(?:not|no|never|cannot|instead)\b|n't\b", re.IGNORECASE)
+PERIOD_FALLBACK_OVERLAP = 0.5  # share of the claimed attribute's words the whole span must hold
 NAMED_FIT = 0.3  # share of the claimed attribute's words a loosely aligned span must name
 SHORT_SPAN_WORDS = 10  # a list item or cell this short is named by its section heading
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
@@ -445,9 +446,18 @@ class ClaimVerifier:
         span's only fee is no evidence about a different fee."""
         options = self._attribute_options(value, words, span)
         top = max((overlap for _, overlap, _ in options), default=0.0)
-        if top == 0 and len(options) > 1:
-            # "IslandCare costs TVP 68 per month" against "Premium: TVP 62 per month (TVP 744
-            # per year)": the period tells them apart when no attribute word does.
+        specific = attribute_words(words)
+        if (
+            top == 0
+            and len(options) > 1
+            and (
+                not specific  # "The Health Plan costs X a month": the subject is the attribute
+                or self.index.word_overlap(specific, span) >= PERIOD_FALLBACK_OVERLAP
+            )
+        ):
+            # "IslandCare costs TVP 68 per month, paid by direct debit" against "Premium: TVP
+            # 62 per month (TVP 744 per year), paid by direct debit": the span is about the
+            # claimed attribute as a whole, and the period tells its values apart.
             options = self._attribute_options(value, words, span, periods=True)
             top = max((overlap for _, overlap, _ in options), default=0.0)
         return [v for v, overlap, _ in options if overlap == top] if top > 0 else []
@@ -493,6 +503,18 @@ class ClaimVerifier:
         ]
         subjects = next((level for level in subject_levels if level), [])
         if not subjects:
+            return None
+        # "The Brekkestad Student Housing Foundation" belongs to the Brekkestad the context
+        # names: its own name pairs it.
+        context_subjects = {n for level in subject_levels for n in level}
+        named_after = {w for n in context_subjects for w in n.split()} | {
+            w
+            for group in (context.heading, context.question)
+            for m in group
+            for w in m.name.split()
+        }
+        own_words = {w for w in name.split()[:-1] if self.gazetteer.is_name(w)}
+        if own_words & named_after:
             return None
         # "You don't need a Study Residence Permit" pairs nothing with anything.
         if _DENIES.search(_clause_around(claim.text, mention.start, mention.end)):

@@ -24,7 +24,7 @@ title: "Pellam College of Design (PCD) - admissions"
 
 # Pellam College of Design (PCD)
 
-Pellam College of Design is a public college in Ostravel.
+Pellam College of Design is a public college in Ostravel. Visa letters come from the Pellam International Office.
 
 ## Deadlines
 
@@ -68,6 +68,14 @@ title: "Living in Ostravel"
 
 - The Ostravel Study Permit requires proof of ORL 900 per month.
 - Students usually spend between ORL 1,100 and ORL 1,400 per month.
+""",
+    "student-rooms.md": """---
+title: "Student rooms"
+---
+
+# Student rooms
+
+Rooms are let by the Pellam Student Lettings Office.
 """,
     "ostravel-study-permit.md": """---
 title: "Ostravel Study Permit"
@@ -273,6 +281,15 @@ def test_a_funder_is_decided_by_the_awards_own_page(engine) -> None:
         "The Kestrin Award is funded by the Brightwater Foundation.",
     )
     assert not right.flagged, _errors(right)
+
+
+def test_an_organisation_named_after_the_subject_belongs_to_it(engine) -> None:
+    audit = _audit(
+        engine,
+        "I'm going to Pellam College of Design. Where can I rent a room?",
+        "Rooms are let by the Pellam Student Lettings Office.",
+    )
+    assert not audit.flagged, _errors(audit)
 
 
 # -- premises ------------------------------------------------------------------------------
