@@ -30,7 +30,7 @@ from .errors import EvaluationInputError
 from .schemas import EvaluationCreate
 
 if TYPE_CHECKING:
-    from .runtime import Runtime
+    from .jobs.runtime import Runtime
 
 # The job's machinery (the OpenAI client, Celery, matplotlib) is imported when a job runs, not
 # when the command starts: a config or encoder that cannot work is refused within seconds.
@@ -39,7 +39,7 @@ POLL_S = 0.5
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    from .runtime import build_runtime as build
+    from .jobs.runtime import build_runtime as build
 
     return build(settings)
 
@@ -79,8 +79,8 @@ def load_config(path: Path, store: ObjectStore) -> EvaluationCreate:
 
 def _follow(runtime: Runtime, job_id: str) -> JobRecord:
     """Show per-stage progress until the job finishes."""
-    from .orchestration import live_progress
-    from .submission import JOB_KIND
+    from .jobs.orchestration import live_progress
+    from .jobs.submission import JOB_KIND
 
     with Progress(
         TextColumn("{task.description:<11}"),
@@ -102,8 +102,8 @@ def _follow(runtime: Runtime, job_id: str) -> JobRecord:
 
 
 def _write_outputs(runtime: Runtime, job_id: str, out: Path) -> dict[str, Any] | None:
+    from .jobs.results import REPORT_MARKDOWN
     from .report_writer import read_report
-    from .results import REPORT_MARKDOWN
 
     results = runtime.results(job_id)
     report = read_report(results)
@@ -134,9 +134,9 @@ def eval_command(
         fail(str(exc))
     from advisor_shared.queue import run_inprocess_worker
 
-    from .celery_app import create_celery
-    from .results import REPORT_MARKDOWN
-    from .submission import create_evaluation
+    from .jobs.celery_app import create_celery
+    from .jobs.results import REPORT_MARKDOWN
+    from .jobs.submission import create_evaluation
 
     runtime = build_runtime(Settings())
     settings = runtime.settings

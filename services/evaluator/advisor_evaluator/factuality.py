@@ -15,10 +15,10 @@ import httpx
 
 from .errors import EndpointRejected, EndpointUnavailable, JobCancelled
 from .generation import plan_candidate
-from .pipeline import WorkUnit
-from .results import JobResults, generation_key
-from .runtime import Runtime
-from .submission import JOB_KIND
+from .jobs.pipeline import WorkUnit
+from .jobs.results import JobResults, generation_key
+from .jobs.runtime import Runtime
+from .jobs.submission import JOB_KIND
 
 
 def answers_jsonl(plan: dict[str, Any], results: JobResults, candidate: str) -> str:

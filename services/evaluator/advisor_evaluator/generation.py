@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .pipeline import WorkUnit
-from .results import JobResults
-from .runtime import Runtime
+from .jobs.pipeline import WorkUnit
+from .jobs.results import JobResults
+from .jobs.runtime import Runtime
 
 
 def generation_messages(prompt: str, system_prompt: str | None) -> list[dict[str, str]]:

@@ -15,11 +15,11 @@ from typing import Any
 from .chat_endpoint import ChatEndpoint, Completion
 from .errors import EndpointRejected
 from .generation import plan_item
+from .jobs.pipeline import WorkUnit
+from .jobs.results import JobResults, generation_key
+from .jobs.runtime import Runtime
 from .judge_rubric import judge_messages, one_token_messages
 from .pairwise import Order, slot_texts
-from .pipeline import WorkUnit
-from .results import JobResults, generation_key
-from .runtime import Runtime
 from .verdict_logprobs import JUDGE_TOP_LOGPROBS, read_logprob_verdict
 from .verdict_parsing import SlotScores, Verdict, parse_verdict
 

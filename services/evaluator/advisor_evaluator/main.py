@@ -10,12 +10,12 @@ from fastapi import FastAPI
 from advisor_shared.api.job_app import JobService, create_job_app
 from advisor_shared.queue import run_inprocess_worker
 
+from .api.metrics import EvaluatorMetrics
 from .api.routes import evaluations
-from .celery_app import create_celery
 from .core.config import Settings
-from .metrics import EvaluatorMetrics
-from .reconciler import reconcile_once
-from .runtime import Runtime, build_runtime
+from .jobs.celery_app import create_celery
+from .jobs.reconciler import reconcile_once
+from .jobs.runtime import Runtime, build_runtime
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

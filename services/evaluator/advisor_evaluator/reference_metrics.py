@@ -15,8 +15,8 @@ from typing import Any
 
 from advisor_shared.models import encoder_path
 
-from .pipeline import WorkUnit, chunk_items
-from .results import JobResults, generation_key
+from .jobs.pipeline import WorkUnit, chunk_items
+from .jobs.results import JobResults, generation_key
 
 _SPACE = re.compile(r"\s+")
 # Worker threads share one scorer; the lock keeps them from loading the encoder twice at once.

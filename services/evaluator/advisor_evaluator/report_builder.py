@@ -10,11 +10,11 @@ from collections import defaultdict
 from typing import Any
 
 from .correctness import correctness_summary, counts_by_item, paired_correctness
+from .jobs.results import JobResults
 from .judge_bias import SlotJudgement, measure_judge_bias
 from .model_family import shared_family_warning
 from .pairwise import ORDERS, OrderReading, PairVerdict, combine_orders, deblind, mean_score
 from .per_item import per_item_rows, telling_items
-from .results import JobResults
 from .statistics import Estimate, bootstrap_mean_ci, paired_deltas, paired_summary, wilson_interval
 from .verdict_axes import (
     RELEVANT_BERTSCORE,

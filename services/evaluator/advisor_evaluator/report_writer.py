@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .jobs.results import REPORT_JSON, REPORT_MARKDOWN, JobResults
 from .report_builder import build_report
 from .report_markdown import render_markdown
 from .report_plots import render_plots
-from .results import REPORT_JSON, REPORT_MARKDOWN, JobResults
 
 
 def write_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict[str, Any]:

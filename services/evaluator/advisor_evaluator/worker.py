@@ -10,10 +10,10 @@ from typing import Any
 
 from celery.signals import worker_ready, worker_shutdown
 
-from .celery_app import create_celery
 from .core.config import Settings
-from .reconciler import Reconciler, reconcile_once
-from .runtime import build_runtime
+from .jobs.celery_app import create_celery
+from .jobs.reconciler import Reconciler, reconcile_once
+from .jobs.runtime import build_runtime
 
 settings = Settings()
 app, tasks = create_celery(settings)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import redis as redis_lib
 
-from advisor_evaluator import inflight
+from advisor_evaluator.jobs import inflight
 from advisor_shared.lease import Lease
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import pytest
 from evaluator_fakes import KEY, FakeEndpoint
 
 from advisor_evaluator.core.config import Settings
-from advisor_evaluator.runtime import Runtime
+from advisor_evaluator.jobs.runtime import Runtime
 from advisor_shared.jobs import JobStore
 from advisor_shared.store import LocalStore
 

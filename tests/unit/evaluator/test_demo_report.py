@@ -13,10 +13,10 @@ from evaluator_fakes import JUDGE, FakeEndpoint, consistent_logprob_judge, count
 from advisor_demo.profile import EMBEDDED
 from advisor_demo.report import sizes_table, write_report
 from advisor_evaluator.factuality import audit_unit
-from advisor_evaluator.orchestration import advance_job
+from advisor_evaluator.jobs.orchestration import advance_job
+from advisor_evaluator.jobs.submission import create_evaluation
+from advisor_evaluator.jobs.units import execute_unit
 from advisor_evaluator.schemas import EvaluationCreate
-from advisor_evaluator.submission import create_evaluation
-from advisor_evaluator.units import execute_unit
 
 pytestmark = pytest.mark.unit
 UNGATED, GATED = "demo-ungated-1", "demo-gated-1"

@@ -10,10 +10,10 @@ import pytest
 from evaluator_fakes import FakeEndpoint, counting_auditor
 
 from advisor_evaluator.factuality import audit_unit
-from advisor_evaluator.orchestration import advance_job
+from advisor_evaluator.jobs.orchestration import advance_job
+from advisor_evaluator.jobs.submission import create_evaluation
+from advisor_evaluator.jobs.units import execute_unit
 from advisor_evaluator.schemas import EvaluationCreate
-from advisor_evaluator.submission import create_evaluation
-from advisor_evaluator.units import execute_unit
 
 pytestmark = pytest.mark.unit
 SPEC = {

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from evaluator_fakes import JUDGE, FakeEndpoint, consistent_judge, consistent_logprob_judge
 
-from advisor_evaluator.orchestration import advance_job
-from advisor_evaluator.pipeline import WorkUnit
+from advisor_evaluator.jobs.orchestration import advance_job
+from advisor_evaluator.jobs.pipeline import WorkUnit
+from advisor_evaluator.jobs.submission import JOB_KIND, create_evaluation
+from advisor_evaluator.jobs.units import execute_unit, record_failure
 from advisor_evaluator.schemas import EvaluationCreate
-from advisor_evaluator.submission import JOB_KIND, create_evaluation
-from advisor_evaluator.units import execute_unit, record_failure
 from advisor_shared.jobs import JobStatus
 from advisor_shared.lease import Lease
 

@@ -8,10 +8,10 @@ import pytest
 from celery import states
 from evaluator_fakes import FakeEndpoint
 
-from advisor_evaluator.celery_app import create_celery
-from advisor_evaluator.orchestration import advance_job
+from advisor_evaluator.jobs.celery_app import create_celery
+from advisor_evaluator.jobs.orchestration import advance_job
+from advisor_evaluator.jobs.submission import create_evaluation
 from advisor_evaluator.schemas import EvaluationCreate
-from advisor_evaluator.submission import create_evaluation
 from advisor_shared.lease import Lease
 
 pytestmark = pytest.mark.unit

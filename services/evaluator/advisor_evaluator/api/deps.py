@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ..core.config import Settings
-from ..metrics import EvaluatorMetrics
-from ..runtime import Runtime
-from ..tasks import EvaluatorTasks
+from ..jobs.runtime import Runtime
+from ..jobs.tasks import EvaluatorTasks
+from .metrics import EvaluatorMetrics
 
 
 def get_settings(request: Request) -> Settings:

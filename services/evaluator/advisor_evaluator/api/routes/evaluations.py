@@ -22,15 +22,15 @@ from advisor_shared.errors import ObjectNotFoundError
 from advisor_shared.jobs import JobRecord, JobStatus
 
 from ...errors import EvaluationInputError
-from ...orchestration import live_progress
+from ...jobs.orchestration import live_progress
+from ...jobs.results import REPORT_MARKDOWN
+from ...jobs.runtime import Runtime
+from ...jobs.submission import JOB_KIND, create_evaluation
 from ...report_plots import PLOTS
 from ...report_writer import read_report
-from ...results import REPORT_MARKDOWN
-from ...runtime import Runtime
-from ...samples import SampleFilter, SamplePage, sample_page
 from ...schemas import EvaluationCreate, EvaluationPublic, ResultLinks
-from ...submission import JOB_KIND, create_evaluation
 from ..deps import MetricsDep, RuntimeDep, TasksDep
+from ..samples import SampleFilter, SamplePage, sample_page
 
 router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 

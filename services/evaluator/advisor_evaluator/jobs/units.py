@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .factuality import audit_unit
-from .generation import generate_unit
-from .judging import judge_unit
+from ..factuality import audit_unit
+from ..generation import generate_unit
+from ..judging import judge_unit
+from ..reference_metrics import score_unit
 from .pipeline import WorkUnit
-from .reference_metrics import score_unit
 from .results import JobResults, failure_key
 from .runtime import Runtime
 

@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 
 from advisor_shared.errors import AdvisorError
 
-from .pairwise import ORDERS, Order, combine_orders, deblind
-from .pipeline import SCORE_CHUNK, chunk_name
-from .results import JobResults, factuality_key, generation_key, judgement_key, score_key
-from .verdict_parsing import SlotScores, Verdict
+from ..jobs.pipeline import SCORE_CHUNK, chunk_name
+from ..jobs.results import JobResults, factuality_key, generation_key, judgement_key, score_key
+from ..pairwise import ORDERS, Order, combine_orders, deblind
+from ..verdict_parsing import SlotScores, Verdict
 
 Side = Literal["challenger", "baseline", "tie"]
 

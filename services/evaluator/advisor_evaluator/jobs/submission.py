@@ -12,10 +12,10 @@ from typing import Any
 
 from advisor_shared.jobs import JobNotFoundError, JobRecord
 
-from .errors import EndpointRejected, EndpointUnavailable, EvaluationInputError
-from .items import first_user_turns, load_items
+from ..errors import EndpointRejected, EndpointUnavailable, EvaluationInputError
+from ..items import first_user_turns, load_items
+from ..schemas import EvaluationCreate
 from .runtime import Runtime
-from .schemas import EvaluationCreate
 
 JOB_KIND = "evaluation"
 log = logging.getLogger(__name__)

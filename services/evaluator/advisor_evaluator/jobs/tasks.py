@@ -15,8 +15,8 @@ from celery.exceptions import Ignore
 
 from advisor_shared.lease import Lease
 
+from ..errors import EndpointUnavailable, JobCancelled
 from . import inflight
-from .errors import EndpointUnavailable, JobCancelled
 from .orchestration import advance_job, fail_job
 from .pipeline import WorkUnit
 from .runtime import Runtime

@@ -8,7 +8,7 @@ from celery import Celery
 
 from advisor_shared.queue import make_celery
 
-from .core.config import Settings
+from ..core.config import Settings
 from .runtime import Runtime, build_runtime
 from .tasks import EvaluatorTasks, register_tasks
 
