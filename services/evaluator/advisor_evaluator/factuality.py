@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 
 from .errors import EndpointRejected, EndpointUnavailable, JobCancelled
-from .generation import plan_candidate
-from .jobs.pipeline import WorkUnit
+from .jobs.pipeline import WorkUnit, plan_candidate
 from .jobs.results import JobResults, generation_key
 from .jobs.runtime import Runtime
 from .jobs.submission import JOB_KIND

@@ -12,10 +12,9 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from .chat_endpoint import ChatEndpoint, Completion
 from .errors import EndpointRejected
-from .generation import plan_item
-from .jobs.pipeline import WorkUnit
+from .generation.chat_endpoint import ChatEndpoint, Completion
+from .jobs.pipeline import WorkUnit, plan_item
 from .jobs.results import JobResults, generation_key
 from .jobs.runtime import Runtime
 from .judge_rubric import judge_messages, one_token_messages

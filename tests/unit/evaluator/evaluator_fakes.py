@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import httpx
 
-from advisor_evaluator.chat_endpoint import Completion
 from advisor_evaluator.errors import EndpointUnavailable
+from advisor_evaluator.generation.chat_endpoint import Completion
 from advisor_evaluator.judge_rubric import ONE_TOKEN_RUBRIC, RUBRIC
 
 JUDGE = "judge-model"

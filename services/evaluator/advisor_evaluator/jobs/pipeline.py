@@ -100,6 +100,14 @@ def chunk_items(plan: dict[str, Any], chunk: str) -> list[dict[str, Any]]:
     return list(plan["items"][start : start + SCORE_CHUNK])
 
 
+def plan_item(plan: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(item for item in plan["items"] if item["key"] == key)
+
+
+def plan_candidate(plan: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(c for c in plan["candidates"] if c["key"] == key)
+
+
 def stored_keys(results: JobResults) -> set[str]:
     """Every result and failure key of the job, in one listing per folder."""
     keys: set[str] = set()

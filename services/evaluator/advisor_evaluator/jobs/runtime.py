@@ -15,9 +15,9 @@ from advisor_shared.jobs import JobStore
 from advisor_shared.queue import redis_client
 from advisor_shared.store import ObjectStore, open_store
 
-from ..chat_endpoint import ChatEndpoint
 from ..core.config import Settings
 from ..errors import UnknownJudgeEndpoint
+from ..generation.chat_endpoint import ChatEndpoint
 from .results import JobResults
 
 EndpointFactory = Callable[[str, str | None, float], ChatEndpoint]

@@ -7,14 +7,28 @@ from collections.abc import Callable
 from typing import Any
 
 from ..factuality import audit_unit
-from ..generation import generate_unit
+from ..generation.answers import generate_answer
 from ..judging import judge_unit
 from ..reference_metrics import score_unit
-from .pipeline import WorkUnit
+from .pipeline import WorkUnit, plan_candidate, plan_item
 from .results import JobResults, failure_key
 from .runtime import Runtime
 
 MAX_REASON = 500
+
+
+def generate_unit(
+    runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit
+) -> None:
+    """Generate and store `unit`'s answer (write-once: a stored answer is never replaced)."""
+    item = plan_item(plan, str(unit.item))
+    candidate = plan_candidate(plan, unit.candidate)
+    answer = generate_answer(
+        runtime.inference(), candidate["name"], item["prompt"], plan["generation"]
+    )
+    results.put_once(
+        unit.result_key, {"candidate": candidate["name"], "item": item["key"], **answer}
+    )
 
 
 def _score(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:

@@ -20,7 +20,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from .errors import EndpointRejected, EndpointUnavailable
+from ..errors import EndpointRejected, EndpointUnavailable
 
 log = logging.getLogger(__name__)
 # The gateway states which chat template rendered the prompt (docs/design.md, lesson 1).
