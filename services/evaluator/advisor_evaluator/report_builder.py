@@ -11,9 +11,10 @@ from typing import Any
 
 from .correctness import correctness_summary, counts_by_item, paired_correctness
 from .jobs.results import JobResults
-from .judge_bias import SlotJudgement, measure_judge_bias
+from .judging.bias import SlotJudgement, measure_judge_bias
+from .judging.pairwise import ORDERS, OrderReading, PairVerdict, combine_orders, deblind, mean_score
+from .judging.parsing import SlotScores, Verdict
 from .model_family import shared_family_warning
-from .pairwise import ORDERS, OrderReading, PairVerdict, combine_orders, deblind, mean_score
 from .per_item import per_item_rows, telling_items
 from .statistics import Estimate, bootstrap_mean_ci, paired_deltas, paired_summary, wilson_interval
 from .verdict_axes import (
@@ -24,7 +25,6 @@ from .verdict_axes import (
     AxisEvidence,
     three_axis_verdict,
 )
-from .verdict_parsing import SlotScores, Verdict
 
 # Above these rates the report warns: the numbers are then hard to interpret.
 TRUNCATION_WARNING_RATE = 0.2

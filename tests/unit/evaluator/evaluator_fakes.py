@@ -12,7 +12,7 @@ import httpx
 
 from advisor_evaluator.errors import EndpointUnavailable
 from advisor_evaluator.generation.chat_endpoint import Completion
-from advisor_evaluator.judge_rubric import ONE_TOKEN_RUBRIC, RUBRIC
+from advisor_evaluator.judging.rubric import ONE_TOKEN_RUBRIC, RUBRIC
 
 JUDGE = "judge-model"
 KEY = "unit-test-key"

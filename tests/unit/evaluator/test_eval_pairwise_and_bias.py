@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_evaluator.judge_bias import SlotJudgement, measure_judge_bias
+from advisor_evaluator.judging.bias import SlotJudgement, measure_judge_bias
+from advisor_evaluator.judging.pairwise import (
+    ORDERS,
+    combine_orders,
+    deblind,
+    mean_score,
+    slot_texts,
+)
+from advisor_evaluator.judging.parsing import UNPARSEABLE, SlotScores, Verdict
 from advisor_evaluator.model_family import family_of, shared_family_warning
-from advisor_evaluator.pairwise import ORDERS, combine_orders, deblind, mean_score, slot_texts
-from advisor_evaluator.verdict_parsing import UNPARSEABLE, SlotScores, Verdict
 
 pytestmark = pytest.mark.unit
 

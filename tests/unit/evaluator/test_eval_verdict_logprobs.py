@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from advisor_evaluator.verdict_logprobs import option_of, read_logprob_verdict
+from advisor_evaluator.judging.logprobs import option_of, read_logprob_verdict
 
 pytestmark = pytest.mark.unit
 

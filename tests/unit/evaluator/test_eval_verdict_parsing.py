@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_evaluator.verdict_parsing import parse_verdict
+from advisor_evaluator.judging.parsing import parse_verdict
 
 pytestmark = pytest.mark.unit
 

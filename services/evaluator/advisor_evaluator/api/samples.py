@@ -19,8 +19,8 @@ from advisor_shared.errors import AdvisorError
 
 from ..jobs.pipeline import SCORE_CHUNK, chunk_name
 from ..jobs.results import JobResults, factuality_key, generation_key, judgement_key, score_key
-from ..pairwise import ORDERS, Order, combine_orders, deblind
-from ..verdict_parsing import SlotScores, Verdict
+from ..judging.pairwise import ORDERS, Order, combine_orders, deblind
+from ..judging.parsing import SlotScores, Verdict
 
 Side = Literal["challenger", "baseline", "tie"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from advisor_shared.jobs import StageProgress
 
-from ..pairwise import ORDERS
+from ..judging.pairwise import ORDERS
 from .results import JobResults, factuality_key, generation_key, judgement_key, score_key
 
 UNIT_STAGES = ("generate", "score", "judge", "factuality")

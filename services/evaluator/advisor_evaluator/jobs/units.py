@@ -8,10 +8,11 @@ from typing import Any
 
 from ..factuality import audit_unit
 from ..generation.answers import generate_answer
-from ..judging import judge_unit
+from ..judging.judge import judge_pair
+from ..judging.pairwise import Order, slot_texts
 from ..reference_metrics import score_unit
 from .pipeline import WorkUnit, plan_candidate, plan_item
-from .results import JobResults, failure_key
+from .results import JobResults, failure_key, generation_key
 from .runtime import Runtime
 
 MAX_REASON = 500
@@ -28,6 +29,31 @@ def generate_unit(
     )
     results.put_once(
         unit.result_key, {"candidate": candidate["name"], "item": item["key"], **answer}
+    )
+
+
+def judge_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
+    """Ask the judge about the stored answers of `unit`'s pair in its order; store the verdict
+    with the reply (an unparseable reply is a result too)."""
+    item = plan_item(plan, str(unit.item))
+    order: Order = "ab" if unit.order == "ab" else "ba"
+    challenger = results.get(generation_key(unit.candidate, str(unit.item)))["text"]
+    baseline = results.get(generation_key(plan["baseline"], str(unit.item)))["text"]
+    response_a, response_b = slot_texts(order, challenger, baseline)
+    judge = plan["judge"]
+    endpoint = runtime.judge(judge.get("endpoint"))
+    judgement = judge_pair(endpoint, judge, item["prompt"], response_a, response_b)
+    results.put_once(
+        unit.result_key,
+        {
+            "candidate": unit.candidate,
+            "baseline": plan["baseline"],
+            "item": item["key"],
+            "order": order,
+            "length_a": len(response_a),
+            "length_b": len(response_b),
+            **judgement,
+        },
     )
 
 

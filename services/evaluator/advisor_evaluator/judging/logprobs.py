@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .verdict_parsing import Slot
+from .parsing import Slot
 
 # How many alternatives the judge is asked for: OpenAI's and vLLM's ceiling.
 JUDGE_TOP_LOGPROBS = 20

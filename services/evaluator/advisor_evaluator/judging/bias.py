@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from ..statistics import bootstrap_mean_ci, pearson, wilson_interval
 from .pairwise import PairVerdict
-from .statistics import bootstrap_mean_ci, pearson, wilson_interval
-from .verdict_parsing import Verdict
+from .parsing import Verdict
 
 # Below this position-consistency the judge's preferences are reported as unreliable.
 MIN_POSITION_CONSISTENCY = 0.5
