@@ -57,10 +57,10 @@ from advisor_demo.pipeline import (
 from advisor_demo.processes import advisor_command, run_logged
 from advisor_demo.profile import EMBEDDED
 from advisor_evaluator.core.config import Settings as EvaluatorSettings
-from advisor_evaluator.hygiene import apply_hygiene
-from advisor_evaluator.items import EvalItem, item_key
-from advisor_evaluator.reference_metrics import bertscores, rouge_l
-from advisor_evaluator.statistics import (
+from advisor_evaluator.scoring.hygiene import apply_hygiene
+from advisor_evaluator.scoring.items import EvalItem, item_key
+from advisor_evaluator.scoring.reference import bertscores, rouge_l
+from advisor_evaluator.scoring.statistics import (
     bootstrap_mean_ci,
     minimum_detectable_effect,
     paired_deltas,

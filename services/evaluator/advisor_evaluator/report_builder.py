@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from .correctness import correctness_summary, counts_by_item, paired_correctness
 from .jobs.results import JobResults
 from .judging.bias import SlotJudgement, measure_judge_bias
 from .judging.pairwise import ORDERS, OrderReading, PairVerdict, combine_orders, deblind, mean_score
 from .judging.parsing import SlotScores, Verdict
 from .model_family import shared_family_warning
 from .per_item import per_item_rows, telling_items
-from .statistics import Estimate, bootstrap_mean_ci, paired_deltas, paired_summary, wilson_interval
+from .scoring.correctness import correctness_summary, counts_by_item, paired_correctness
+from .scoring.statistics import (
+    Estimate,
+    bootstrap_mean_ci,
+    paired_deltas,
+    paired_summary,
+    wilson_interval,
+)
 from .verdict_axes import (
     RELEVANT_BERTSCORE,
     RELEVANT_CONTRADICTED,

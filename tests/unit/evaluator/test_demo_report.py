@@ -12,10 +12,9 @@ from evaluator_fakes import JUDGE, FakeEndpoint, consistent_logprob_judge, count
 
 from advisor_demo.profile import EMBEDDED
 from advisor_demo.report import sizes_table, write_report
-from advisor_evaluator.factuality import audit_unit
 from advisor_evaluator.jobs.orchestration import advance_job
 from advisor_evaluator.jobs.submission import create_evaluation
-from advisor_evaluator.jobs.units import execute_unit
+from advisor_evaluator.jobs.units import audit_unit, execute_unit
 from advisor_evaluator.schemas import EvaluationCreate
 
 pytestmark = pytest.mark.unit

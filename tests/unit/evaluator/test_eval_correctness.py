@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_evaluator.correctness import correctness_summary, counts_by_item, paired_correctness
+from advisor_evaluator.scoring.correctness import (
+    correctness_summary,
+    counts_by_item,
+    paired_correctness,
+)
 
 pytestmark = pytest.mark.unit
 BOOTSTRAP = {"resamples": 500, "seed": 42}

@@ -9,10 +9,9 @@ import httpx
 import pytest
 from evaluator_fakes import FakeEndpoint, counting_auditor
 
-from advisor_evaluator.factuality import audit_unit
 from advisor_evaluator.jobs.orchestration import advance_job
 from advisor_evaluator.jobs.submission import create_evaluation
-from advisor_evaluator.jobs.units import execute_unit
+from advisor_evaluator.jobs.units import audit_unit, execute_unit
 from advisor_evaluator.schemas import EvaluationCreate
 
 pytestmark = pytest.mark.unit

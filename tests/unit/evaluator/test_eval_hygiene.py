@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from advisor_evaluator.hygiene import apply_hygiene, char_ngrams, normalise
-from advisor_evaluator.items import EvalItem, item_key
+from advisor_evaluator.scoring.hygiene import apply_hygiene, char_ngrams, normalise
+from advisor_evaluator.scoring.items import EvalItem, item_key
 from advisor_shared.dataset import load_dataset
 
 pytestmark = pytest.mark.unit

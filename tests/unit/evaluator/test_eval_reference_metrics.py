@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_evaluator.reference_metrics import (
+from advisor_evaluator.scoring.reference import (
     bertscore,
     bertscores,
     normalise_whitespace,

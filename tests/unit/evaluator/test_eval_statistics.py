@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from advisor_evaluator.statistics import bootstrap_mean_ci, paired_deltas, pearson, wilson_interval
+from advisor_evaluator.scoring.statistics import (
+    bootstrap_mean_ci,
+    paired_deltas,
+    pearson,
+    wilson_interval,
+)
 
 pytestmark = pytest.mark.unit
 

@@ -11,9 +11,9 @@ from typing import Any
 from advisor_shared.bundle import BundleRef, list_versions, read_manifest, resolve_ref
 from advisor_shared.errors import AdvisorError
 
-from ..hygiene import apply_hygiene
-from ..items import first_user_turns, load_items
 from ..schemas import REFERENCE_METRICS, EvaluationCreate
+from ..scoring.hygiene import apply_hygiene
+from .datasets import first_user_turns, load_items
 from .runtime import Runtime
 
 

@@ -13,8 +13,8 @@ from typing import Any
 from advisor_shared.jobs import JobNotFoundError, JobRecord
 
 from ..errors import EndpointRejected, EndpointUnavailable, EvaluationInputError
-from ..items import first_user_turns, load_items
 from ..schemas import EvaluationCreate
+from .datasets import first_user_turns, load_items
 from .runtime import Runtime
 
 JOB_KIND = "evaluation"

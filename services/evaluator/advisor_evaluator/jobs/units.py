@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..factuality import audit_unit
+import httpx
+
 from ..generation.answers import generate_answer
 from ..judging.judge import judge_pair
 from ..judging.pairwise import Order, slot_texts
-from ..reference_metrics import score_unit
-from .pipeline import WorkUnit, plan_candidate, plan_item
+from ..scoring.factuality import AuditorClient, answers_jsonl, audit_outcome
+from ..scoring.reference import reference_scores
+from .pipeline import WorkUnit, chunk_items, plan_candidate, plan_item
 from .results import JobResults, failure_key, generation_key
 from .runtime import Runtime
+from .submission import JOB_KIND
 
 MAX_REASON = 500
 
@@ -57,13 +60,47 @@ def judge_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit
     )
 
 
-def _score(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
-    score_unit(plan, results, unit)
+def score_unit(runtime: Runtime, plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
+    """Score a chunk of stored answers against their references and store the figures."""
+    items = chunk_items(plan, str(unit.item))
+    answers = [results.get(generation_key(unit.candidate, item["key"]))["text"] for item in items]
+    references = [item["reference"] or "" for item in items]
+    figures = reference_scores(answers, references, plan["metrics"], plan["bertscore"])
+    records = {item["key"]: record for item, record in zip(items, figures, strict=True)}
+    results.put_once(unit.result_key, {"candidate": unit.candidate, "items": records})
+
+
+def audit_unit(
+    runtime: Runtime,
+    plan: dict[str, Any],
+    results: JobResults,
+    unit: WorkUnit,
+    transport: httpx.BaseTransport | None = None,
+) -> None:
+    """Audit one candidate's stored answers through the auditor and store the outcome; a cancel
+    request of the evaluation stops the wait."""
+    settings = runtime.settings
+    assert settings.auditor_url is not None
+    key = settings.auditor_api_key.get_secret_value() if settings.auditor_api_key else None
+    client = AuditorClient(settings.auditor_url, key, settings.auditor_timeout_s, transport)
+    answers = [
+        results.get(generation_key(unit.candidate, item["key"]))["text"] for item in plan["items"]
+    ]
+    job = client.audit(
+        answers_jsonl(plan["items"], answers),
+        idempotency_key=f"{results.job_id}-{unit.candidate}",
+        poll_interval_s=settings.auditor_poll_interval_s,
+        should_stop=lambda: runtime.jobs.cancel_requested(JOB_KIND, results.job_id),
+    )
+    candidate = plan_candidate(plan, unit.candidate)
+    results.put_once(
+        unit.result_key, {"candidate": candidate["name"], **audit_outcome(job, plan["items"])}
+    )
 
 
 RUNNERS: dict[str, Callable[[Runtime, dict[str, Any], JobResults, WorkUnit], None]] = {
     "generate": generate_unit,
-    "score": _score,
+    "score": score_unit,
     "judge": judge_unit,
     "factuality": audit_unit,
 }

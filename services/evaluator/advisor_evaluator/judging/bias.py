@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..statistics import bootstrap_mean_ci, pearson, wilson_interval
+from ..scoring.statistics import bootstrap_mean_ci, pearson, wilson_interval
 from .pairwise import PairVerdict
 from .parsing import Verdict
 

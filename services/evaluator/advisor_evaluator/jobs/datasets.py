@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
-from typing import Any
 
 from advisor_shared.dataset import parse_lines
 from advisor_shared.errors import ObjectNotFoundError, StoreError
 from advisor_shared.store import ObjectStore
 
-from .errors import EvaluationInputError
-from .schemas import REFERENCE_METRICS, EvaluationCreate
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """One prompt to answer. `key` is its stable position-based name inside a job's results."""
-
-    key: str
-    id: str
-    prompt: str
-    reference: str | None
-    topic: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EvalItem:
-        return cls(**data)
-
-
-def item_key(index: int) -> str:
-    return f"i{index:05d}"
+from ..errors import EvaluationInputError
+from ..schemas import REFERENCE_METRICS, EvaluationCreate
+from ..scoring.items import EvalItem, item_key
 
 
 def load_conversations_text(store: ObjectStore, key: str, param: str) -> str:

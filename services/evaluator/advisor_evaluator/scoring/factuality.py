@@ -13,18 +13,14 @@ from typing import Any
 
 import httpx
 
-from .errors import EndpointRejected, EndpointUnavailable, JobCancelled
-from .jobs.pipeline import WorkUnit, plan_candidate
-from .jobs.results import JobResults, generation_key
-from .jobs.runtime import Runtime
-from .jobs.submission import JOB_KIND
+from ..errors import EndpointRejected, EndpointUnavailable, JobCancelled
 
 
-def answers_jsonl(plan: dict[str, Any], results: JobResults, candidate: str) -> str:
-    """The candidate's answers in the dataset contract, one conversation per line."""
+def answers_jsonl(items: list[dict[str, Any]], answers: list[str]) -> str:
+    """The answers to the plan's `items` (same order) in the dataset contract, one
+    conversation per line."""
     lines = []
-    for item in plan["items"]:
-        answer = results.get(generation_key(candidate, item["key"]))["text"]
+    for item, answer in zip(items, answers, strict=True):
         record: dict[str, Any] = {
             "id": item["id"],
             "messages": [
@@ -54,14 +50,16 @@ def _confident_errors(payload: Any) -> int | None:
     return None
 
 
-def _per_answer(job: dict[str, Any], plan: dict[str, Any]) -> dict[str, dict[str, int]] | None:
+def _per_answer(
+    job: dict[str, Any], items: list[dict[str, Any]]
+) -> dict[str, dict[str, int]] | None:
     """The auditor's per-answer counts, re-keyed from the item id sent to the plan's item key;
     None from an auditor that reports only totals."""
     summary = job.get("summary") or (job.get("result") or {}).get("summary") or {}
     per_answer = (summary.get("answers") or {}).get("per_answer")
     if not isinstance(per_answer, dict):
         return None
-    keys = {item["id"]: item["key"] for item in plan["items"]}
+    keys = {item["id"]: item["key"] for item in items}
     return {keys[item_id]: counts for item_id, counts in per_answer.items() if item_id in keys}
 
 
@@ -133,32 +131,11 @@ class AuditorClient:
             pass
 
 
-def audit_unit(
-    runtime: Runtime,
-    plan: dict[str, Any],
-    results: JobResults,
-    unit: WorkUnit,
-    transport: httpx.BaseTransport | None = None,
-) -> None:
-    """Audit one candidate's answers and store the outcome."""
-    settings = runtime.settings
-    assert settings.auditor_url is not None
-    key = settings.auditor_api_key.get_secret_value() if settings.auditor_api_key else None
-    client = AuditorClient(settings.auditor_url, key, settings.auditor_timeout_s, transport)
-    job = client.audit(
-        answers_jsonl(plan, results, unit.candidate),
-        idempotency_key=f"{results.job_id}-{unit.candidate}",
-        poll_interval_s=settings.auditor_poll_interval_s,
-        should_stop=lambda: runtime.jobs.cancel_requested(JOB_KIND, results.job_id),
-    )
-    candidate = plan_candidate(plan, unit.candidate)
-    results.put_once(
-        unit.result_key,
-        {
-            "candidate": candidate["name"],
-            "audit_id": job.get("id"),
-            "confident_errors": _confident_errors(job.get("result") or job.get("summary") or job),
-            "answers": _per_answer(job, plan),
-            "links": job.get("links") or job.get("result"),
-        },
-    )
+def audit_outcome(job: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the report keeps of a finished audit of the answers to `items`."""
+    return {
+        "audit_id": job.get("id"),
+        "confident_errors": _confident_errors(job.get("result") or job.get("summary") or job),
+        "answers": _per_answer(job, items),
+        "links": job.get("links") or job.get("result"),
+    }

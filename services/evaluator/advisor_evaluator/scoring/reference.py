@@ -15,9 +15,6 @@ from typing import Any
 
 from advisor_shared.models import encoder_path
 
-from .jobs.pipeline import WorkUnit, chunk_items
-from .jobs.results import JobResults, generation_key
-
 _SPACE = re.compile(r"\s+")
 # Worker threads share one scorer; the lock keeps them from loading the encoder twice at once.
 _SCORER_LOCK = threading.Lock()
@@ -94,18 +91,17 @@ def rouge_l(candidate: str, reference: str) -> float:
     return float(score["rougeL"].fmeasure)
 
 
-def score_unit(plan: dict[str, Any], results: JobResults, unit: WorkUnit) -> None:
-    """Score a chunk of stored answers against their references and store the figures."""
-    items = chunk_items(plan, str(unit.item))
-    answers = [results.get(generation_key(unit.candidate, item["key"]))["text"] for item in items]
-    references = [item["reference"] or "" for item in items]
-    records: dict[str, dict[str, Any]] = {item["key"]: {} for item in items}
-    if "bertscore" in plan["metrics"]:
-        for item, score in zip(
-            items, bertscores(answers, references, plan["bertscore"]), strict=True
+def reference_scores(
+    answers: list[str], references: list[str], metrics: list[str], bertscore_config: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The requested reference metrics of each answer against its reference (one batch)."""
+    figures: list[dict[str, Any]] = [{} for _ in answers]
+    if "bertscore" in metrics:
+        for record, score in zip(
+            figures, bertscores(answers, references, bertscore_config), strict=True
         ):
-            records[item["key"]]["bertscore"] = score
-    if "rouge_l" in plan["metrics"]:
-        for item, answer, reference in zip(items, answers, references, strict=True):
-            records[item["key"]]["rouge_l"] = rouge_l(answer, reference)
-    results.put_once(unit.result_key, {"candidate": unit.candidate, "items": records})
+            record["bertscore"] = score
+    if "rouge_l" in metrics:
+        for record, answer, reference in zip(figures, answers, references, strict=True):
+            record["rouge_l"] = rouge_l(answer, reference)
+    return figures
