@@ -102,8 +102,8 @@ def _follow(runtime: Runtime, job_id: str) -> JobRecord:
 
 
 def _write_outputs(runtime: Runtime, job_id: str, out: Path) -> dict[str, Any] | None:
+    from .jobs.reports import read_report
     from .jobs.results import REPORT_MARKDOWN
-    from .report_writer import read_report
 
     results = runtime.results(job_id)
     report = read_report(results)

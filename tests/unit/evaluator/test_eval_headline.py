@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_evaluator.report_builder import headline
+from advisor_evaluator.reporting.builder import headline
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,7 @@ from advisor_evaluator.judging.pairwise import (
     slot_texts,
 )
 from advisor_evaluator.judging.parsing import UNPARSEABLE, SlotScores, Verdict
-from advisor_evaluator.model_family import family_of, shared_family_warning
+from advisor_evaluator.reporting.model_family import family_of, shared_family_warning
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from advisor_evaluator.reporting.axes import AxisEvidence, read_axis, three_axis_verdict
 from advisor_evaluator.scoring.statistics import Estimate, minimum_detectable_effect, paired_summary
-from advisor_evaluator.verdict_axes import AxisEvidence, read_axis, three_axis_verdict
 
 pytestmark = pytest.mark.unit
 

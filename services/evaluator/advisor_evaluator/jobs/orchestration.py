@@ -26,10 +26,10 @@ from advisor_shared.jobs import JobNotFoundError, JobRecord, JobStatus, StagePro
 from advisor_shared.lease import lease_held
 
 from ..errors import EvaluationInputError
-from ..report_writer import read_report, write_report
 from ..schemas import EvaluationCreate
 from .pipeline import WorkUnit, failure_name, next_round, progress, stored_keys
 from .prepare import build_plan
+from .reports import read_report, write_report
 from .results import JobResults
 from .runtime import Runtime
 from .submission import JOB_KIND, served_models

@@ -1,5 +1,7 @@
-"""Run one work unit, or record why it cannot succeed. No queue code here: the Celery tasks call
-these functions and own retries and leases."""
+"""Run one work unit, or record why it cannot succeed. Each runner reads what its unit needs
+from the job's results, calls the domain function with plain values and writes the one record
+it returns (write-once: a stored result is never replaced). No queue code here: the Celery tasks
+call these functions and own retries and leases."""
 
 from __future__ import annotations
 

@@ -23,11 +23,11 @@ from advisor_shared.jobs import JobRecord, JobStatus
 
 from ...errors import EvaluationInputError
 from ...jobs.orchestration import live_progress
+from ...jobs.reports import read_report
 from ...jobs.results import REPORT_MARKDOWN
 from ...jobs.runtime import Runtime
 from ...jobs.submission import JOB_KIND, create_evaluation
-from ...report_plots import PLOTS
-from ...report_writer import read_report
+from ...reporting.plots import PLOTS
 from ...schemas import EvaluationCreate, EvaluationPublic, ResultLinks
 from ..deps import MetricsDep, RuntimeDep, TasksDep
 from ..samples import SampleFilter, SamplePage, sample_page

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .scoring.correctness import counts_by_item
+from ..scoring.correctness import counts_by_item
 
 TELLING = 3  # side-by-sides shown per comparison
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .scoring.statistics import Estimate, minimum_detectable_effect
+from ..scoring.statistics import Estimate, minimum_detectable_effect
 
 Axis = Literal["correctness", "preference", "fidelity"]
 Outcome = Literal[

@@ -1,29 +1,34 @@
-"""Assemble the report from the stored results: per-candidate figures, comparisons with the
-baseline (deltas with paired bootstrap CIs, both-order judge outcomes with Wilson CIs,
-source-verified correctness answer by answer), the contrasts the request asked for between
-two candidates, the judge's measured bias, warnings, and one three-axis verdict per
-comparison."""
+"""Assemble the report from a job's results, read from the store by the caller: per-candidate
+figures, comparisons with the baseline (deltas with paired bootstrap CIs, both-order judge
+outcomes with Wilson CIs, source-verified correctness answer by answer), the contrasts the
+request asked for between two candidates, the judge's measured bias, warnings, and one
+three-axis verdict per comparison."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
-from .jobs.results import JobResults
-from .judging.bias import SlotJudgement, measure_judge_bias
-from .judging.pairwise import ORDERS, OrderReading, PairVerdict, combine_orders, deblind, mean_score
-from .judging.parsing import SlotScores, Verdict
-from .model_family import shared_family_warning
-from .per_item import per_item_rows, telling_items
-from .scoring.correctness import correctness_summary, counts_by_item, paired_correctness
-from .scoring.statistics import (
+from ..judging.bias import SlotJudgement, measure_judge_bias
+from ..judging.pairwise import (
+    ORDERS,
+    OrderReading,
+    PairVerdict,
+    combine_orders,
+    deblind,
+    mean_score,
+)
+from ..judging.parsing import SlotScores, Verdict
+from ..scoring.correctness import correctness_summary, counts_by_item, paired_correctness
+from ..scoring.statistics import (
     Estimate,
     bootstrap_mean_ci,
     paired_deltas,
     paired_summary,
     wilson_interval,
 )
-from .verdict_axes import (
+from .axes import (
     RELEVANT_BERTSCORE,
     RELEVANT_CONTRADICTED,
     RELEVANT_NET_PREFERENCE,
@@ -31,15 +36,12 @@ from .verdict_axes import (
     AxisEvidence,
     three_axis_verdict,
 )
+from .model_family import shared_family_warning
+from .per_item import per_item_rows, telling_items
 
 # Above these rates the report warns: the numbers are then hard to interpret.
 TRUNCATION_WARNING_RATE = 0.2
 UNPARSEABLE_WARNING_RATE = 0.2
-
-
-def _load(results: JobResults, folder: str) -> dict[str, dict[str, Any]]:
-    """Stored records of a folder by their relative key."""
-    return {key: results.get(key) for key in results.list(folder)}
 
 
 def _verdict(record: dict[str, Any]) -> Verdict:
@@ -72,27 +74,14 @@ def _challenger_advantage(judgement: SlotJudgement, order: str) -> float | None:
     return judgement.first_slot_lean if order == "ab" else -judgement.first_slot_lean
 
 
+@dataclass
 class StoredResults:
-    """Every stored result of a job, indexed by candidate and item."""
+    """Every stored result of a job, indexed by candidate key (then item key, then order)."""
 
-    def __init__(self, results: JobResults):
-        self.generations: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-        self.scores: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-        self.judgements: dict[str, dict[str, dict[str, dict[str, Any]]]] = defaultdict(
-            lambda: defaultdict(dict)
-        )
-        self.factuality: dict[str, dict[str, Any]] = {}
-        for key, record in _load(results, "generations/").items():
-            _, candidate, item = key.removesuffix(".json").split("/")
-            self.generations[candidate][item] = record
-        for key, record in _load(results, "scores/").items():
-            candidate = key.split("/")[1]
-            self.scores[candidate].update(record["items"])
-        for key, record in _load(results, "judgements/").items():
-            _, candidate, item, order = key.removesuffix(".json").split("/")
-            self.judgements[candidate][item][order] = record
-        for key, record in _load(results, "factuality/").items():
-            self.factuality[key.removeprefix("factuality/").removesuffix(".json")] = record
+    generations: dict[str, dict[str, dict[str, Any]]]
+    scores: dict[str, dict[str, dict[str, Any]]]
+    judgements: dict[str, dict[str, dict[str, dict[str, Any]]]]
+    factuality: dict[str, dict[str, Any]]
 
 
 def _mean_with_ci(values: list[float], bootstrap: dict[str, int]) -> dict[str, Any] | None:
@@ -384,9 +373,8 @@ def _axis_evidence(
     return evidence
 
 
-def build_report(job_id: str, plan: dict[str, Any], results: JobResults) -> dict[str, Any]:
+def build_report(job_id: str, plan: dict[str, Any], stored: StoredResults) -> dict[str, Any]:
     """The whole report as JSON-ready data."""
-    stored = StoredResults(results)
     by_key = {c["key"]: c for c in plan["candidates"]}
     baseline = by_key[plan["baseline"]]
     candidates = [candidate_summary(plan, c, stored) for c in plan["candidates"]]
