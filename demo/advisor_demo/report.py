@@ -1,6 +1,7 @@
 """The demo's report: `report.json` with every figure (a `headline` first), `report.md` in the
-form of a paper's results section (report_markdown.py), the figures beside it, and the
-terminal table in the paper's layout (base vs fine-tuned vs fine-tuned on gated data).
+form of a paper's results section (as `advisor_evaluator.reporting.markdown` writes it), the
+figures beside it, and the terminal table in the paper's layout (base vs fine-tuned vs
+fine-tuned on gated data).
 
 Every number here is read from what the stages wrote in this run — the evaluator's report, the
 trainers' ledgers, the auditor's summary — nothing is typed in.

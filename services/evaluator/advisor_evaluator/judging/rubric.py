@@ -4,8 +4,8 @@ The judge sees "Response A" and "Response B" only; which candidate sits in which
 by the pair's order and never told to the judge. Every pair is judged in both orders.
 
 Two answer formats share the criteria: one token ("A", "B" or "tie"), read from the judge's
-token probabilities (`verdict_logprobs`), and the paper's JSON with scores, read from free text
-(`verdict_parsing`) for judges that return no logprobs.
+token probabilities (`logprobs`), and the paper's JSON with scores, read from free text
+(`parsing`) for judges that return no logprobs.
 """
 
 from __future__ import annotations
