@@ -85,8 +85,11 @@ def eval_items(prompts: int, offset: int = 0, seed: int = 42) -> list[EvalItem]:
     conversations = load_dataset(REPO / "data" / "sample" / "test.jsonl")
     order = list(range(len(conversations)))
     random.Random(seed).shuffle(order)
-    if offset + prompts > len(order):
-        raise SystemExit(f"--prompt-offset {offset} + --prompts {prompts} > {len(order)} prompts")
+    if offset < 0 or prompts < 1 or offset + prompts > len(order):
+        raise SystemExit(
+            f"--prompt-offset {offset} and --prompts {prompts} must pick prompts 1..{len(order)} "
+            "(offset ≥ 0, prompts ≥ 1)"
+        )
     chosen = [conversations[i] for i in order[offset : offset + prompts]]
     items = [
         EvalItem(item_key(n), c.id, c.first_user_turn, c.first_assistant_turn, c.topic)
