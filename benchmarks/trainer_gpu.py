@@ -213,9 +213,9 @@ def plan_steps(model_dir: Path, dataset: Path, work: Path, workload: str, steps:
     from transformers import AutoTokenizer
 
     from advisor_shared.dataset import load_dataset
-    from advisor_trainer.data_order import DataOrder, batch_digest, split_validation
+    from advisor_trainer.data.order import DataOrder, batch_digest, split_validation
+    from advisor_trainer.data.tokenization import encode_dataset
     from advisor_trainer.schedule import LRSchedule
-    from advisor_trainer.tokenization import encode_dataset
 
     config = job_config(model_dir, dataset, work, workload, steps)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -596,9 +596,9 @@ def packing_check(model, layout: str | None, planned, device: str, dtype_name: s
 
     import torch
 
-    from advisor_trainer.batches import to_device
-    from advisor_trainer.packing import collate_packed
-    from advisor_trainer.tokenization import TokenizedExample
+    from advisor_trainer.data.batches import to_device
+    from advisor_trainer.data.packing import collate_packed
+    from advisor_trainer.data.tokenization import TokenizedExample
 
     if layout is None:
         return {"layout": "off"}

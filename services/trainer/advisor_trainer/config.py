@@ -11,7 +11,7 @@ Defaults that differ from the paper's code, each a lesson of docs/design.md:
 - `validation_fraction=0.05`: the paper logged no validation loss (docs/paper.md §2.3);
 - `length_grouping=True`: batches of similar length, so padding does not dominate (docs/gpu.md);
 - `packing=True`: the conversations of a step share rows without padding, attention kept
-  within each conversation (`advisor_trainer.packing`); the step's conversations, its loss and
+  within each conversation (`advisor_trainer.data.packing`); the step's conversations, its loss and
   the data order are those of the unpacked step;
 - the chat template comes from the tokenizer, not `Human:/Assistant:` text (lesson 1);
 - on CPU, `optim="adamw_8bit"` runs as plain AdamW (bitsandbytes is CUDA-only); the ledger

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .backends import LoadedModel
-from .batches import autocast_for, forward_inputs, to_device
-from .tokenization import TokenizedExample
+from .data.batches import autocast_for, forward_inputs, to_device
+from .data.tokenization import TokenizedExample
 
 
 def optimizer_step(

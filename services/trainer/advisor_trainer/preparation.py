@@ -22,7 +22,9 @@ from . import resume
 from .backends import BackendChoice, choose_backend, importable, policy_backend
 from .budget import SessionBudget
 from .config import TrainingJobConfig
-from .data_order import DataOrder, split_validation
+from .data.order import DataOrder, split_validation
+from .data.packing import packed_row_width_bound
+from .data.tokenization import TokenizedExample, encode_dataset
 from .device import DEVICE_PROFILES, DeviceInfo, choose_dtype, detect_device
 from .errors import TrainingDataError
 from .memory import (
@@ -32,9 +34,7 @@ from .memory import (
     estimate_peak_memory,
     refuse_if_too_big,
 )
-from .packing import packed_row_width_bound
 from .schedule import LRSchedule
-from .tokenization import TokenizedExample, encode_dataset
 from .tracking import check_tracker_library
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,10 @@ from advisor_shared.store import ObjectStore
 
 from . import resume
 from .backends import LoadedModel, load_model
-from .batches import evaluation_loss
 from .checkpoint import BundleIdentity, BundleWriter, take_snapshot
 from .config import TrainingJobConfig
-from .data_order import batch_digest
+from .data.batches import evaluation_loss
+from .data.order import batch_digest
 from .errors import HandoffMismatchError, TrainerError
 from .export import export_merged
 from .ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from advisor_trainer.batches import forward_inputs
-from advisor_trainer.packing import (
+from advisor_trainer.data.batches import forward_inputs
+from advisor_trainer.data.packing import (
     collate_packed,
     is_plain_batch,
     pack_rows,
@@ -15,7 +15,7 @@ from advisor_trainer.packing import (
     plan_forward_passes,
     rows_layout_supported,
 )
-from advisor_trainer.tokenization import IGNORE_INDEX, TokenizedExample
+from advisor_trainer.data.tokenization import IGNORE_INDEX, TokenizedExample
 
 pytestmark = pytest.mark.unit
 torch = pytest.importorskip("torch")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from advisor_shared.dataset import Conversation, DatasetError, load_dataset
+from advisor_trainer.data.tokenization import IGNORE_INDEX, encode_conversation, encode_dataset
 from advisor_trainer.errors import TrainingDataError
-from advisor_trainer.tokenization import IGNORE_INDEX, encode_conversation, encode_dataset
 
 pytestmark = pytest.mark.unit
 CONVERSATION = Conversation.model_validate(

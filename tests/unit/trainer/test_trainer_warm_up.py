@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from advisor_trainer.tokenization import IGNORE_INDEX, TokenizedExample
+from advisor_trainer.data.tokenization import IGNORE_INDEX, TokenizedExample
 from advisor_trainer.warm_up import largest_pass, warm_up
 
 pytestmark = pytest.mark.unit
@@ -87,7 +87,7 @@ def test_warm_up_trains_nothing_and_keeps_the_random_state(tiny_model_dir) -> No
 @pytest.mark.parametrize("layout", [None, "rows", "flat"])
 @pytest.mark.parametrize("rows_per_pass", [None, 1, 3])
 def test_planned_pass_sizes_are_those_of_the_built_passes(layout, rows_per_pass) -> None:
-    from advisor_trainer.batches import forward_inputs, pass_positions
+    from advisor_trainer.data.batches import forward_inputs, pass_positions
 
     rng = random.Random(f"{layout}{rows_per_pass}")
     for step in range(20):

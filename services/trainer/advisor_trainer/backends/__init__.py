@@ -92,7 +92,7 @@ class LoadedModel:
     device: str  # torch device string
     dtype: str
     quantised: bool
-    packing: str | None = None  # the packing layout (advisor_trainer.packing), None = padding
+    packing: str | None = None  # the packing layout (advisor_trainer.data.packing), None = padding
 
     def trainable_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
@@ -126,7 +126,7 @@ def packing_layout(loaded: LoadedModel, *, enabled: bool) -> str | None:
         return None
     if loaded.backend == "unsloth":
         return "flat"
-    from ..packing import rows_layout_supported
+    from ..data.packing import rows_layout_supported
 
     return "rows" if rows_layout_supported(loaded.model) else None
 

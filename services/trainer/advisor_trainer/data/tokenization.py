@@ -15,7 +15,7 @@ from typing import Any
 
 from advisor_shared.dataset import Conversation
 
-from .errors import TrainingDataError
+from ..errors import TrainingDataError
 
 IGNORE_INDEX = -100  # what transformers' causal-LM loss skips
 
