@@ -110,7 +110,7 @@ def default_base_model() -> str:
     """The base model when none is named: the production one where a CUDA GPU can train it,
     the embedded one elsewhere (a laptop's first run trains something in minutes instead of
     failing to fetch 14 GB), said in one line."""
-    from .device import detect_device
+    from .hardware.device import detect_device
 
     if detect_device().kind == "cuda":
         return PRODUCTION_BASE

@@ -325,7 +325,7 @@ class TrainingJobConfig(BaseModel):
     @field_validator("device_profile")
     @classmethod
     def _known_profile(cls, value: str | None) -> str | None:
-        from .device import DEVICE_PROFILES
+        from .hardware.device import DEVICE_PROFILES
 
         if value is not None and value not in DEVICE_PROFILES:
             known = ", ".join(sorted(DEVICE_PROFILES))

@@ -38,7 +38,7 @@ class SessionRecord:
     resumed_from: str | None = None
     resume_mode: str | None = None
     packing: str | None = None  # the packing layout that ran ('rows', 'flat' or 'off')
-    rows_per_pass: int | None = None  # packed rows per forward pass (pass_size.py)
+    rows_per_pass: int | None = None  # packed rows per forward pass (hardware/pass_size.py)
     # Periodic bundles of this session: step, seconds the training thread spent on it
     # (`stall_s`), seconds the write and upload took (`write_s`, in the background when async).
     periodic_bundles: list[dict[str, Any]] = field(default_factory=list)

@@ -25,9 +25,9 @@ from .config import TrainingJobConfig
 from .data.order import DataOrder, split_validation
 from .data.packing import packed_row_width_bound
 from .data.tokenization import TokenizedExample, encode_dataset
-from .device import DEVICE_PROFILES, DeviceInfo, choose_dtype, detect_device
 from .errors import TrainingDataError
-from .memory import (
+from .hardware.device import DEVICE_PROFILES, DeviceInfo, choose_dtype, detect_device
+from .hardware.memory import (
     MemoryEstimate,
     ModelShape,
     bytes_per_row,
@@ -62,7 +62,7 @@ class RunPlan:
     training_shape: dict[str, Any]
     memory: MemoryEstimate
     resume_point: resume.ResumePoint | None
-    row_bytes: float = 0.0  # memory one packed row adds to a forward pass (pass_size.py)
+    row_bytes: float = 0.0  # memory one packed row adds to a pass (hardware/pass_size.py)
 
     @property
     def pad_token_id(self) -> int:

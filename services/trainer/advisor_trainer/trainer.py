@@ -29,10 +29,10 @@ from .data.batches import evaluation_loss
 from .data.order import batch_digest
 from .errors import HandoffMismatchError, TrainerError
 from .export import export_merged
+from .hardware.pass_size import choose_rows_per_pass, measured_free_bytes
 from .ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
 from .optimizer_step import optimizer_step
 from .optimizers import build_optimizer
-from .pass_size import choose_rows_per_pass, measured_free_bytes
 from .preparation import RunPlan, prepare_run
 from .progress import ProgressSink, SilentProgress, StepReport
 from .stop_signals import StopRequest

@@ -9,8 +9,8 @@ from advisor_trainer.backends.hf_bnb import quantization_kwargs
 from advisor_trainer.backends.lora import lora_config_kwargs
 from advisor_trainer.backends.unsloth import load_kwargs, peft_kwargs
 from advisor_trainer.config import ALL_PROJECTIONS, TrainingJobConfig
-from advisor_trainer.device import DEVICE_PROFILES, DeviceInfo, choose_dtype
 from advisor_trainer.errors import BackendUnavailableError
+from advisor_trainer.hardware.device import DEVICE_PROFILES, DeviceInfo, choose_dtype
 from advisor_trainer.optimizers import build_optimizer
 
 pytestmark = pytest.mark.unit

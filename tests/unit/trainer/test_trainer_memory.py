@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from advisor_trainer.config import ALL_PROJECTIONS
-from advisor_trainer.device import DEVICE_PROFILES
 from advisor_trainer.errors import MemoryBudgetError
-from advisor_trainer.memory import ModelShape, estimate_peak_memory, refuse_if_too_big
+from advisor_trainer.hardware.device import DEVICE_PROFILES
+from advisor_trainer.hardware.memory import ModelShape, estimate_peak_memory, refuse_if_too_big
 
 pytestmark = pytest.mark.unit
 MISTRAL_7B = ModelShape(32768, 4096, 14336, 32, 32, 8, 128, tie_word_embeddings=False)

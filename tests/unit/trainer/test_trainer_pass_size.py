@@ -8,8 +8,8 @@ import pytest
 from advisor_trainer.config import ALL_PROJECTIONS
 from advisor_trainer.data.batches import forward_inputs
 from advisor_trainer.data.tokenization import IGNORE_INDEX, TokenizedExample
-from advisor_trainer.memory import ModelShape, bytes_per_row, estimate_peak_memory
-from advisor_trainer.pass_size import HEADROOM, choose_rows_per_pass
+from advisor_trainer.hardware.memory import ModelShape, bytes_per_row, estimate_peak_memory
+from advisor_trainer.hardware.pass_size import HEADROOM, choose_rows_per_pass
 
 pytestmark = pytest.mark.unit
 GB = 1e9

@@ -14,8 +14,8 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
-from ..device import DeviceInfo
 from ..errors import BackendUnavailableError
+from ..hardware.device import DeviceInfo
 
 UNSLOTH_MIN_CAPABILITY = (7, 0)
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import MemoryBudgetError
+from ..errors import MemoryBudgetError
 
 GB = 1e9
 LORA_BYTES_PER_PARAM = {"adamw_torch": 16, "adamw_8bit": 10, "paged_adamw_8bit": 10}

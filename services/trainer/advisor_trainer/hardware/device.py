@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 BF16_MIN_CAPABILITY = (8, 0)
 
