@@ -1,14 +1,13 @@
 """What `save_optimizer: true` (the default) adds to a bundle of the 7B adapter.
 
-Builds the LoRA tensors of r=16 on the seven projections of a Mistral-7B-v0.3 shape (448
-tensors, 41,943,040 parameters, fp32 as the trainer keeps them), takes one optimizer step with
-random gradients, and writes the bundle files through the trainer's own code
-(`advisor_trainer.checkpoint`): `adapter_model.safetensors` and `optimizer.pt`. It measures
-their sizes for bitsandbytes' 8-bit AdamW (the GPU backends' `adamw_8bit`) and torch's AdamW
-(32-bit moments: `adamw_torch`, and what `cpu-lora` runs), and compares them with the sizes the
-optimizers' state layout predicts. No GPU is needed: bitsandbytes' 8-bit optimizer lays out
-the same state on the CPU (`pip install bitsandbytes==0.50.2`; without it only torch's AdamW
-is measured).
+Builds the LoRA tensors of r=16 on the seven projections of a Mistral-7B-v0.3 shape (448 tensors,
+41,943,040 parameters, fp32 as the trainer keeps them), takes one optimizer step with random
+gradients, and writes the bundle files through the trainer's own code
+(`advisor_trainer.checkpoints.writer`): `adapter_model.safetensors` and `optimizer.pt`. It measures
+their sizes for bitsandbytes' 8-bit AdamW (the GPU backends' `adamw_8bit`) and torch's AdamW (32-bit
+moments: `adamw_torch`, and what `cpu-lora` runs), and compares them with the sizes the optimizers'
+state layout predicts. No GPU is needed: bitsandbytes' 8-bit optimizer lays out the same state on
+the CPU (`pip install bitsandbytes==0.50.2`; without it only torch's AdamW is measured).
 
     python benchmarks/optimizer_state_size.py --out benchmarks/results/optimizer_state_size.json
 """
@@ -70,7 +69,11 @@ def measure(kind: str, rank: int, work: Path) -> dict[str, Any]:
     import torch
     from peft import LoraConfig
 
-    from advisor_trainer.checkpoint import BundleSnapshot, optimizer_snapshot, write_snapshot_files
+    from advisor_trainer.checkpoints.writer import (
+        BundleSnapshot,
+        optimizer_snapshot,
+        write_snapshot_files,
+    )
 
     params = lora_parameters(rank)
     torch.manual_seed(0)

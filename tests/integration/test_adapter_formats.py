@@ -239,7 +239,7 @@ def random_lora(base_dir: Path, out: Path, rank: int = 8) -> Path:
 
 def _trained_ledger() -> dict:  # type: ignore[type-arg]
     """A handoff ledger as the trainer writes it: two sessions, the loss, the recipe."""
-    from advisor_trainer.ledger import HandoffLedger, SessionRecord
+    from advisor_trainer.checkpoints.ledger import HandoffLedger, SessionRecord
 
     ledger = HandoffLedger(
         run_name="advisor",

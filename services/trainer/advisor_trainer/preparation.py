@@ -18,9 +18,9 @@ from advisor_shared.dataset import load_dataset
 from advisor_shared.models import ResolvedModel, resolve_base_model
 from advisor_shared.store import ObjectStore
 
-from . import resume
 from .backends import BackendChoice, choose_backend, importable, policy_backend
 from .budget import SessionBudget
+from .checkpoints import resume
 from .config import TrainingJobConfig
 from .data.order import DataOrder, split_validation
 from .data.packing import packed_row_width_bound

@@ -21,16 +21,16 @@ from advisor_shared.bundle import BundleRef
 from advisor_shared.errors import BundleError
 from advisor_shared.store import ObjectStore
 
-from . import resume
 from .backends import LoadedModel, load_model
-from .checkpoint import BundleIdentity, BundleWriter, take_snapshot
+from .checkpoints import resume
+from .checkpoints.export import export_merged
+from .checkpoints.ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
+from .checkpoints.writer import BundleIdentity, BundleWriter, take_snapshot
 from .config import TrainingJobConfig
 from .data.batches import evaluation_loss
 from .data.order import batch_digest
 from .errors import HandoffMismatchError, TrainerError
-from .export import export_merged
 from .hardware.pass_size import choose_rows_per_pass, measured_free_bytes
-from .ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
 from .optimizer_step import optimizer_step
 from .optimizers import build_optimizer
 from .preparation import RunPlan, prepare_run

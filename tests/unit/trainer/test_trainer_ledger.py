@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from advisor_trainer.ledger import (
+from advisor_trainer.checkpoints.ledger import (
     HandoffLedger,
     SessionRecord,
     capture_rng_state,

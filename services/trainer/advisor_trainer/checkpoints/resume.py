@@ -23,7 +23,7 @@ from advisor_shared.bundle import (
 from advisor_shared.errors import BundleError
 from advisor_shared.store import ObjectStore
 
-from .errors import HandoffMismatchError, TrainerError
+from ..errors import HandoffMismatchError, TrainerError
 from .ledger import HandoffLedger
 
 # Fields of the ledger's training shape that must match for an exact ('restore') resume:
