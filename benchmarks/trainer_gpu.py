@@ -215,7 +215,7 @@ def plan_steps(model_dir: Path, dataset: Path, work: Path, workload: str, steps:
     from advisor_shared.dataset import load_dataset
     from advisor_trainer.data.order import DataOrder, batch_digest, split_validation
     from advisor_trainer.data.tokenization import encode_dataset
-    from advisor_trainer.schedule import LRSchedule
+    from advisor_trainer.training.schedule import LRSchedule
 
     config = job_config(model_dir, dataset, work, workload, steps)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -516,7 +516,7 @@ def run_ours(contender: str, args: argparse.Namespace, dtype_name: str) -> dict[
     import torch
 
     from advisor_shared.store import LocalStore
-    from advisor_trainer.trainer import run_training
+    from advisor_trainer.training.session import run_training
 
     backend = "hf-bnb" if contender == "ours-fallback" else "auto"
     precision = {"bf16": "bf16", "fp16": "fp16", "fp32": "auto"}[dtype_name]

@@ -249,7 +249,8 @@ def train_with_handoff(
 class StopAfterShare:
     """Sends a trainer session SIGTERM once its events file shows it has completed `share` of
     the run's steps (at least one, at most all but one). The trainer finishes the running step,
-    writes its bundle and exits (stop_signals.py): the notice Kaggle or Kubernetes gives."""
+    writes its bundle and exits (`advisor_trainer.training.stop_signals`): the notice Kaggle or
+    Kubernetes gives."""
 
     def __init__(self, events: Path, share: float):
         self.events, self.share = events, share

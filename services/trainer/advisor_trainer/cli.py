@@ -17,9 +17,9 @@ from advisor_shared.models import EMBEDDED_BASE, PRODUCTION_BASE, check_base_mod
 
 from .config import TrainingJobConfig, field_help, parse_override
 from .core.config import Settings
-from .progress import StepReport, format_duration
-from .stop_signals import StopRequest
 from .stores import store_for
+from .training.progress import StepReport, format_duration
+from .training.stop_signals import StopRequest
 
 console = Console(stderr=True)
 
@@ -86,7 +86,8 @@ def train(
         job = TrainingJobConfig.from_mapping({**values, **changes})
         check_base_model(job.base_model)  # one that cannot be had fails before torch loads
         settings = Settings()
-        from .trainer import run_training  # torch and transformers load here, not for --help
+        # torch and transformers load here, not for --help
+        from .training.session import run_training
 
         with StopRequest() as stop, RichProgress(events) as progress:
             outcome = run_training(

@@ -68,7 +68,7 @@ def check_sizes(config: TrainingJobConfig, settings: Settings) -> None:
 def check_session_budget(session_budget: str | None, settings: Settings) -> None:
     if session_budget is None:
         return
-    from .budget import parse_duration
+    from .training.budget import parse_duration
 
     try:
         seconds = parse_duration(session_budget)

@@ -27,9 +27,9 @@ from advisor_shared.store import ObjectStore
 from .config import TrainingJobConfig
 from .core.config import Settings
 from .errors import ConfigError
-from .progress import StepReport, step_line
 from .request_limits import allowed_base_model, check_session_budget, check_sizes
-from .stop_signals import StopRequest
+from .training.progress import StepReport, step_line
+from .training.stop_signals import StopRequest
 
 JOB_KIND = "training"
 CANCEL_REASON = "cancel request"
@@ -64,7 +64,7 @@ def job_config(request: dict[str, Any], settings: Settings, job_id: str) -> Trai
     config = TrainingJobConfig.from_mapping(fields)
     check_sizes(config, settings)
     if config.session_budget is not None or config.deadline is not None:
-        from .budget import SessionBudget
+        from .training.budget import SessionBudget
 
         SessionBudget.from_config(config.session_budget, config.deadline, config.budget_margin_s)
     return config
@@ -194,7 +194,7 @@ def run_training_job(
             if attempts > 1 and config.resume is None:
                 # A retry continues what the lost attempt committed instead of starting over.
                 config = config.with_overrides(resume="auto")
-            from .trainer import run_training
+            from .training.session import run_training
 
             progress = JobProgress(
                 jobs, job_id, lease, stop, log_interval_s=settings.trainer_log_interval_s

@@ -23,8 +23,8 @@ from advisor_shared.bundle import list_versions
 from advisor_shared.errors import AdvisorError
 from advisor_shared.store import LocalStore
 from advisor_trainer.errors import HandoffMismatchError
-from advisor_trainer.progress import SilentProgress
-from advisor_trainer.trainer import run_training
+from advisor_trainer.training.progress import SilentProgress
+from advisor_trainer.training.session import run_training
 from tests.integration.reliability.services import figure
 from tests.unit.trainer.trainer_testkit import tiny_config
 

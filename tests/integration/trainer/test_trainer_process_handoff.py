@@ -17,7 +17,7 @@ import yaml
 
 from advisor_shared.bundle import BundleRef, list_versions, read_bundle
 from advisor_shared.store import LocalStore
-from advisor_trainer.trainer import run_training
+from advisor_trainer.training.session import run_training
 from tests.unit.trainer.trainer_testkit import tiny_config
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from advisor_trainer.budget import SessionBudget, parse_deadline, parse_duration
 from advisor_trainer.errors import SessionBudgetError
+from advisor_trainer.training.budget import SessionBudget, parse_deadline, parse_duration
 
 pytestmark = pytest.mark.unit
 

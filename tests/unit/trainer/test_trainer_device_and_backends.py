@@ -11,7 +11,7 @@ from advisor_trainer.backends.unsloth import load_kwargs, peft_kwargs
 from advisor_trainer.config import ALL_PROJECTIONS, TrainingJobConfig
 from advisor_trainer.errors import BackendUnavailableError
 from advisor_trainer.hardware.device import DEVICE_PROFILES, DeviceInfo, choose_dtype
-from advisor_trainer.optimizers import build_optimizer
+from advisor_trainer.training.optimizer import build_optimizer
 
 pytestmark = pytest.mark.unit
 CPU = DeviceInfo("cpu", "cpu", None, 8 * 10**9)

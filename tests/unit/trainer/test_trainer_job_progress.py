@@ -10,8 +10,8 @@ import pytest
 
 from advisor_shared.jobs import JobStore
 from advisor_shared.lease import Lease
-from advisor_trainer.progress import StepReport
-from advisor_trainer.stop_signals import StopRequest
+from advisor_trainer.training.progress import StepReport
+from advisor_trainer.training.stop_signals import StopRequest
 from advisor_trainer.training_jobs import JOB_KIND, JobProgress
 
 pytestmark = pytest.mark.unit

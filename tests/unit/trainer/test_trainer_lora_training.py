@@ -9,11 +9,11 @@ import pytest
 
 from advisor_shared.bundle import BundleRef, list_versions, read_bundle
 from advisor_shared.errors import ModelResolutionError
-from advisor_trainer import trainer as trainer_module
 from advisor_trainer.errors import HandoffMismatchError, MemoryBudgetError, SessionBudgetError
-from advisor_trainer.progress import SilentProgress
-from advisor_trainer.stop_signals import StopRequest
-from advisor_trainer.trainer import run_training
+from advisor_trainer.training import session as trainer_module
+from advisor_trainer.training.progress import SilentProgress
+from advisor_trainer.training.session import run_training
+from advisor_trainer.training.stop_signals import StopRequest
 from tests.unit.trainer.trainer_testkit import tiny_config
 
 pytestmark = pytest.mark.unit

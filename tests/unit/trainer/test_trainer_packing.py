@@ -147,7 +147,7 @@ def test_memory_bound_of_a_packed_row() -> None:
 def test_a_packed_run_takes_the_unpacked_runs_batches_and_losses(
     tiny_model_dir, tiny_dataset, local_store, tmp_path
 ) -> None:
-    from advisor_trainer.trainer import run_training
+    from advisor_trainer.training.session import run_training
     from tests.unit.trainer.trainer_testkit import tiny_config
 
     config = tiny_config(

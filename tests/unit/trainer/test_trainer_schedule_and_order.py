@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from advisor_trainer.data.order import DataOrder, split_validation
-from advisor_trainer.schedule import LRSchedule
+from advisor_trainer.training.schedule import LRSchedule
 
 pytestmark = pytest.mark.unit
 

@@ -15,10 +15,10 @@ import pytest
 from advisor_trainer.config import TrainingJobConfig
 from advisor_trainer.errors import ConfigError
 from advisor_trainer.loss_history import history_from_ledger
-from advisor_trainer.progress import SilentProgress
-from advisor_trainer.stop_signals import StopRequest
-from advisor_trainer.tracking import TolerantTracker, check_tracker_library, open_tracker
-from advisor_trainer.trainer import run_training
+from advisor_trainer.training.progress import SilentProgress
+from advisor_trainer.training.session import run_training
+from advisor_trainer.training.stop_signals import StopRequest
+from advisor_trainer.training.tracking import TolerantTracker, check_tracker_library, open_tracker
 from tests.unit.trainer.trainer_testkit import tiny_config
 
 pytestmark = pytest.mark.unit
@@ -104,7 +104,7 @@ def test_mlflow_and_wandb_get_a_run_per_session_and_the_metrics(report_to, monke
     module = types.ModuleType(report_to)
     module.__getattr__ = recorder.__getattr__  # type: ignore[method-assign]
     monkeypatch.setitem(sys.modules, report_to, module)
-    monkeypatch.setattr("advisor_trainer.tracking.check_tracker_library", lambda _: None)
+    monkeypatch.setattr("advisor_trainer.training.tracking.check_tracker_library", lambda _: None)
     config = TrainingJobConfig(run_name="study", report_to=report_to)  # type: ignore[arg-type]
     tracker = open_tracker(config, 1, {"first_step": 6})
     tracker.log_metrics({"train/loss": 1.5}, 7)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from advisor_trainer.data.tokenization import IGNORE_INDEX, TokenizedExample
-from advisor_trainer.warm_up import largest_pass, warm_up
+from advisor_trainer.training.warm_up import largest_pass, warm_up
 
 pytestmark = pytest.mark.unit
 torch = pytest.importorskip("torch")

@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
-from .config import TrainingJobConfig
-from .errors import ConfigError
+from ..config import TrainingJobConfig
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .backends import LoadedModel
-from .data.batches import autocast_for, forward_inputs, to_device
-from .data.tokenization import TokenizedExample
+from ..backends import LoadedModel
+from ..data.batches import autocast_for, forward_inputs, to_device
+from ..data.tokenization import TokenizedExample
 
 
 def optimizer_step(

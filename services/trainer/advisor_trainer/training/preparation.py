@@ -18,22 +18,22 @@ from advisor_shared.dataset import load_dataset
 from advisor_shared.models import ResolvedModel, resolve_base_model
 from advisor_shared.store import ObjectStore
 
-from .backends import BackendChoice, choose_backend, importable, policy_backend
-from .budget import SessionBudget
-from .checkpoints import resume
-from .config import TrainingJobConfig
-from .data.order import DataOrder, split_validation
-from .data.packing import packed_row_width_bound
-from .data.tokenization import TokenizedExample, encode_dataset
-from .errors import TrainingDataError
-from .hardware.device import DEVICE_PROFILES, DeviceInfo, choose_dtype, detect_device
-from .hardware.memory import (
+from ..backends import BackendChoice, choose_backend, importable, policy_backend
+from ..checkpoints import resume
+from ..config import TrainingJobConfig
+from ..data.order import DataOrder, split_validation
+from ..data.packing import packed_row_width_bound
+from ..data.tokenization import TokenizedExample, encode_dataset
+from ..errors import TrainingDataError
+from ..hardware.device import DEVICE_PROFILES, DeviceInfo, choose_dtype, detect_device
+from ..hardware.memory import (
     MemoryEstimate,
     ModelShape,
     bytes_per_row,
     estimate_peak_memory,
     refuse_if_too_big,
 )
+from .budget import SessionBudget
 from .schedule import LRSchedule
 from .tracking import check_tracker_library
 
@@ -91,7 +91,7 @@ def prepare_run(
         bitsandbytes_importable=importable("bitsandbytes"),
     )
     if backend.name == "unsloth":
-        from .backends import unsloth
+        from ..backends import unsloth
 
         unsloth.preimport()  # before transformers is imported by the tokenizer below
     dtype = choose_dtype(device, config.precision) if backend.name != "cpu-lora" else "float32"

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .data.batches import autocast_for, forward_inputs, pass_positions, to_device
-from .data.tokenization import TokenizedExample
+from ..data.batches import autocast_for, forward_inputs, pass_positions, to_device
+from ..data.tokenization import TokenizedExample
 
 StepExamples = Sequence[Sequence[TokenizedExample]]
 

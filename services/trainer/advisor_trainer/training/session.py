@@ -21,20 +21,20 @@ from advisor_shared.bundle import BundleRef
 from advisor_shared.errors import BundleError
 from advisor_shared.store import ObjectStore
 
-from .backends import LoadedModel, load_model
-from .checkpoints import resume
-from .checkpoints.export import export_merged
-from .checkpoints.ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
-from .checkpoints.writer import BundleIdentity, BundleWriter, take_snapshot
-from .config import TrainingJobConfig
-from .data.batches import evaluation_loss
-from .data.order import batch_digest
-from .errors import HandoffMismatchError, TrainerError
-from .hardware.pass_size import choose_rows_per_pass, measured_free_bytes
-from .optimizer_step import optimizer_step
-from .optimizers import build_optimizer
+from ..backends import LoadedModel, load_model
+from ..checkpoints import resume
+from ..checkpoints.export import export_merged
+from ..checkpoints.ledger import HandoffLedger, SessionRecord, capture_rng_state, restore_rng_state
+from ..checkpoints.writer import BundleIdentity, BundleWriter, take_snapshot
+from ..config import TrainingJobConfig
+from ..data.batches import evaluation_loss
+from ..data.order import batch_digest
+from ..errors import HandoffMismatchError, TrainerError
+from ..hardware.pass_size import choose_rows_per_pass, measured_free_bytes
+from .optimizer import build_optimizer
 from .preparation import RunPlan, prepare_run
 from .progress import ProgressSink, SilentProgress, StepReport
+from .step import optimizer_step
 from .stop_signals import StopRequest
 from .tracking import Tracker, open_tracker, step_metrics
 from .warm_up import largest_pass, warm_up
