@@ -7,12 +7,12 @@ outputs."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import advisor_evaluator
+from tests.import_layout import imported_names, matching, module_name, modules_under
 
 pytestmark = pytest.mark.unit
 
@@ -34,47 +34,22 @@ FORBIDDEN = (
 )
 
 
-def imported_names(source: str, module: str, is_package: bool) -> set[str]:
-    """Every module `source` imports (relative imports resolved against `module`), and for
-    `from X import y` also `X.y`, since y may be a module."""
-    package = module if is_package else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1])
-                target = f"{base}.{node.module}" if node.module else base
-            else:
-                target = str(node.module)
-            names.add(target)
-            names.update(f"{target}.{alias.name}" for alias in node.names)
-    return names
-
-
 def forbidden_imports(source: str, module: str, is_package: bool = False) -> list[str]:
-    return sorted(
-        name
-        for name in imported_names(source, module, is_package)
-        if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN)
-    )
+    return matching(imported_names(source, module, is_package), FORBIDDEN)
 
 
 def domain_modules() -> list[Path]:
-    return sorted(path for name in DOMAIN_PACKAGES for path in (PACKAGE / name).rglob("*.py"))
+    return modules_under(PACKAGE, DOMAIN_PACKAGES)
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE).with_suffix("").parts
-    return ".".join(("advisor_evaluator", *(p for p in parts if p != "__init__")))
+def dotted(path: Path) -> str:
+    return module_name(PACKAGE, path)
 
 
-@pytest.mark.parametrize("path", domain_modules(), ids=module_name)
+@pytest.mark.parametrize("path", domain_modules(), ids=dotted)
 def test_domain_module_imports_nothing_of_the_job_shell(path: Path) -> None:
-    bad = forbidden_imports(path.read_text(), module_name(path), path.name == "__init__.py")
-    assert not bad, f"{module_name(path)} imports {bad}: move that part into jobs/"
+    bad = forbidden_imports(path.read_text(), dotted(path), path.name == "__init__.py")
+    assert not bad, f"{dotted(path)} imports {bad}: move that part into jobs/"
 
 
 def test_every_domain_package_has_modules_to_check() -> None:
