@@ -1,10 +1,10 @@
 """The trainer's domain packages never reach up into the job shell.
 
 Nothing under training/, data/, checkpoints/, hardware/ or backends/, nor the job config and
-errors they share, imports the job shell (worker, training_jobs, main, api, cli, a future
-jobs/), the service settings, the request checks and wire models of the API, the job store,
-the queue, leases, Celery or Redis: the domain takes a `TrainingJobConfig` and plain values,
-and the shell submits, records and runs it.
+errors they share, imports the job shell (worker, training_jobs, main, api, cli, jobs/), the
+service settings, the request checks and wire models of the API, the job store, the queue,
+leases, the worker kit, Celery or Redis: the domain takes a `TrainingJobConfig` and plain
+values, and the shell submits, records and runs it.
 
 One exception is listed, not hidden: the session writes a bundle into the object store at every
 handoff point and resumes from one, so the modules on that path take an `ObjectStore`
@@ -42,6 +42,7 @@ FORBIDDEN = (
     "advisor_shared.jobs",
     "advisor_shared.queue",
     "advisor_shared.lease",
+    "advisor_shared.worker",
     "celery",
     "kombu",
     "redis",
@@ -103,6 +104,7 @@ def test_every_domain_package_has_modules_to_check() -> None:
         "import advisor_shared.store",
         "from advisor_shared.store import ObjectStore",
         "from advisor_shared.jobs import JobStore",
+        "from advisor_shared.worker import make_worker",
         "from redis import Redis",
     ],
 )
