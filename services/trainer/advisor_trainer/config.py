@@ -58,7 +58,7 @@ Optimizer = Literal["adamw_8bit", "paged_adamw_8bit", "adamw_torch"]
 Scheduler = Literal["linear", "constant"]
 LossOn = Literal["assistant", "all"]
 ResumeMode = Literal["restore", "naive"]
-Precision = Literal["auto", "bf16", "fp16"]
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
 ReportTo = Literal["none", "tensorboard", "mlflow", "wandb"]
 
 
@@ -222,8 +222,10 @@ class TrainingJobConfig(BaseModel):
     precision: Precision = Field(
         default="auto",
         description=(
-            "'auto': bf16 from compute capability 8.0, fp16 below (CUDA); 'fp16' forces fp16 "
-            "with a gradient scaler; 'bf16' is refused below 8.0 (emulated there). CPU: fp32."
+            "'auto': bf16 from compute capability 8.0, fp16 below (CUDA); on a CPU bf16 where it "
+            "is native (AMX or AVX-512 BF16), else fp32. 'fp16' forces fp16 with a gradient "
+            "scaler; 'fp32' forces fp32; 'bf16' is refused where it would be emulated. The "
+            "LoRA weights always stay in fp32."
         ),
     )
     device_profile: Text | None = Field(

@@ -43,6 +43,17 @@ def test_precision_fp16_is_forced_and_bf16_refused_where_it_is_emulated() -> Non
         choose_dtype(t4, "bf16")
 
 
+def test_a_cpu_with_native_bf16_trains_its_frozen_base_in_bf16_unless_fp32_is_asked() -> None:
+    from advisor_trainer.errors import ConfigError
+
+    amx = DeviceInfo("cpu", "cpu with AMX", None, 8 * 10**9, native_bf16=True)
+    assert choose_dtype(amx) == "bfloat16" and choose_dtype(amx, "bf16") == "bfloat16"
+    assert choose_dtype(amx, "fp32") == "float32" and choose_dtype(amx, "fp16") == "float32"
+    assert choose_dtype(DEVICE_PROFILES["h200"], "fp32") == "float32"
+    with pytest.raises(ConfigError, match="neither AMX nor AVX-512 BF16"):
+        choose_dtype(CPU, "bf16")
+
+
 def test_backend_choice_follows_what_is_installed() -> None:
     t4, p100 = DEVICE_PROFILES["t4"], DEVICE_PROFILES["p100"]
     choose = choose_backend

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from advisor_shared.bundle import BundleRef, list_versions, read_bundle
+from advisor_shared.cpu_precision import cpu_has_native_bf16
 from advisor_shared.errors import ModelResolutionError
 from advisor_trainer.errors import HandoffMismatchError, MemoryBudgetError, SessionBudgetError
 from advisor_trainer.training import session as trainer_module
@@ -53,7 +54,8 @@ def test_adapter_weights_change_and_base_weights_do_not(config, local_store, tmp
     assert len(lora_keys) == 2 * 7 * 2  # A and B on seven projections in two layers
     assert all(not torch.equal(trained[k], initial[k]) for k in lora_keys if "lora_B" in k)
     assert any(not torch.equal(trained[k], initial[k]) for k in lora_keys if "lora_A" in k)
-    assert all(torch.equal(trained[k], initial[k]) for k in base_keys)
+    # The frozen base is loaded in the session's dtype (bf16 on a CPU with native bf16).
+    assert all(torch.equal(trained[k], initial[k].to(trained[k].dtype)) for k in base_keys)
     assert all(not p.requires_grad for n, p in outcome.model.named_parameters() if "lora_" not in n)
 
     bundle = read_bundle(local_store, outcome.bundle, tmp_path / "read")
@@ -77,9 +79,10 @@ def test_ledger_records_the_session(config, local_store, tmp_path) -> None:
     assert [h["step"] for h in state["loss_history"]] == [1, 2, 3]
     assert state["samples_consumed"] == 12 and state["eval_history"][-1]["step"] == 3
     (session,) = state["sessions"]
+    cpu_dtype = "bfloat16" if cpu_has_native_bf16() else "float32"
     assert (session["device_kind"], session["dtype"], session["backend"]) == (
         "cpu",
-        "float32",
+        cpu_dtype,
         "cpu-lora",
     )
     assert session["simulated_device"]["name"] == "Tesla P100-PCIE-16GB"

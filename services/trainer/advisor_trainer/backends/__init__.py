@@ -2,7 +2,8 @@
 
 - `unsloth`: CUDA, compute capability >= 7.0 (its Triton kernels) and the package importable;
 - `hf-bnb`: transformers + peft + bitsandbytes 4-bit on CUDA (the path a P100 takes);
-- `cpu-lora`: plain LoRA in fp32 on the CPU, no quantisation (the embedded default).
+- `cpu-lora`: plain LoRA on the CPU, no quantisation, the base in bf16 where the CPU computes it
+  natively, else fp32 (the embedded default).
 
 Only `cpu-lora` runs on the machines the project is built on; the GPU paths are exercised on
 the GPU benchmark machine (docs/gpu.md). Their argument builders are pure functions, unit-tested.
@@ -112,7 +113,7 @@ def load_model(backend: str, config: Any, location: str, dtype: str) -> LoadedMo
     else:
         from . import cpu_lora
 
-        loaded = cpu_lora.load(config, location)
+        loaded = cpu_lora.load(config, location, dtype)
     loaded.packing = packing_layout(loaded, enabled=config.packing)
     if loaded.dtype == "float16":
         keep_trainable_in_float32(loaded.model)
@@ -132,8 +133,9 @@ def packing_layout(loaded: LoadedModel, *, enabled: bool) -> str | None:
 
 
 def keep_trainable_in_float32(model: Any) -> None:
-    """fp16 training keeps the trainable (LoRA) weights in fp32, as mixed precision requires:
-    the gradient scaler refuses fp16 gradients, and fp16 weights lose small updates."""
+    """Mixed precision keeps the trainable (LoRA) weights in fp32: the gradient scaler refuses
+    fp16 gradients, and fp16 or bf16 weights lose small updates (Adam's steps at LR 1e-3 and
+    below are under bf16's resolution for weights near 1e-2)."""
     import torch
 
     for param in model.parameters():

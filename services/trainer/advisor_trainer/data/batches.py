@@ -77,11 +77,14 @@ def to_device(inputs: dict[str, Any], device: str) -> dict[str, Any]:
 
 
 def autocast_for(device: str, dtype: str) -> AbstractContextManager[Any]:
-    """Mixed precision on CUDA in the policy's dtype; nothing on the CPU (fp32)."""
+    """Mixed precision in the policy's dtype: fp16 or bf16 on CUDA, bf16 on a CPU that computes
+    it natively; nothing in fp32."""
     import torch
 
     if device.startswith("cuda") and dtype in ("bfloat16", "float16"):
         return torch.autocast("cuda", dtype=getattr(torch, dtype))
+    if device == "cpu" and dtype == "bfloat16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
 
 

@@ -94,7 +94,7 @@ def prepare_run(
         from ..backends import unsloth
 
         unsloth.preimport()  # before transformers is imported by the tokenizer below
-    dtype = choose_dtype(device, config.precision) if backend.name != "cpu-lora" else "float32"
+    dtype = choose_dtype(device, config.precision)
     simulated = _simulated_device(config)
     base = resolve_base_model(config.base_model, cache_dir)
 
