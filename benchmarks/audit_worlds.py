@@ -11,12 +11,14 @@ its `wrong_text`; a clean answer with any contradicted claim is a false positive
 
 By default the development worlds and data/sample are scored. Sealed worlds are scored only
 with `--sealed`: they exist to measure the method on data nobody tuned on, so the commit that
-first scored each one is recorded and kept (a later run never replaces it).
+first scored each one is recorded and kept (a later run never replaces it). A sealed world
+that has been scored and then opened for development is renamed `dev-*`; its sealed figures stay
+in the results file under `retired_sealed`, which every later run carries over unchanged.
 
     python benchmarks/audit_worlds.py                      # dev worlds + data/sample
     python benchmarks/audit_worlds.py --sealed             # + every sealed-* world
     python benchmarks/audit_worlds.py dev-fjord            # one world
-    python benchmarks/audit_worlds.py --sealed sealed-a    # one sealed world
+    python benchmarks/audit_worlds.py --sealed sealed-x    # one sealed world
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 WORLDS = REPO / "benchmarks" / "audit_worlds"
 SAMPLE = REPO / "data" / "sample"
 RESULTS = REPO / "benchmarks" / "results" / "audit_worlds.json"
-DEV_WORLDS = ("dev-lagoon", "dev-fjord")
+# dev-a, dev-b and dev-c were sealed-a, sealed-b and sealed-c, scored sealed twice and then
+# opened for development: see `retired_sealed` in the results file.
+DEV_WORLDS = ("dev-lagoon", "dev-fjord", "dev-a", "dev-b", "dev-c")
 SAMPLE_WORLDS = ("sample-train", "sample-test")
 CLASSES = ("number", "date", "entity", "fabricated_program", "false_premise")
 COUNTS = ("planted", "detected")
@@ -163,7 +167,7 @@ def merge(
     previous: dict[str, Any], scored: dict[str, dict[str, Any]], command: str
 ) -> dict[str, Any]:
     """The new results file: this run's worlds replace their old entries; a sealed world keeps
-    the commit that first scored it."""
+    the commit that first scored it, and the history of retired sealed worlds is kept as is."""
     commit, clean = git_commit()
     per_world = dict(previous.get("per_world", {}))
     for world, figures in scored.items():
@@ -194,6 +198,7 @@ def merge(
         },
         "dev": dev,
         "sample": sample,
+        **({"retired_sealed": previous["retired_sealed"]} if "retired_sealed" in previous else {}),
         "per_world": dict(sorted(per_world.items())),
         "claims_per_second": this_run["claims_per_second"] if this_run else None,
         "claims_per_second_worlds": sorted(scored),

@@ -55,3 +55,16 @@ def test_a_dev_run_keeps_sealed_results() -> None:
     dev = audit_worlds.merge(sealed, {"dev-lagoon": _figures(2)}, "cmd")
     assert dev["sealed"]["recall_by_class"] == {"number": 0.5}
     assert dev["dev"]["recall_by_class"] == {"number": 1.0}
+
+
+def test_retired_sealed_history_is_carried_over_and_sealed_folders_stay_sealed() -> None:
+    history = {"first_scored_commit": "0" * 40, "worlds": {"sealed-x": {"now": "dev-x"}}}
+    previous = {"retired_sealed": history}
+    run = audit_worlds.merge(previous, {"dev-lagoon": _figures(2)}, "cmd")
+    assert run["retired_sealed"] == history
+    assert run["sealed"]["first_scored_commit"] is None
+    assert {"dev-a", "dev-b", "dev-c"} <= set(audit_worlds.DEV_WORLDS)
+    assert not any(audit_worlds.is_sealed(w) for w in audit_worlds.DEV_WORLDS)
+    assert audit_worlds.is_sealed("sealed-d")
+    with pytest.raises(SystemExit, match="--sealed"):
+        audit_worlds.choose_worlds(["sealed-d"], sealed=False)
