@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .check_context import ClaimContext
 from .claims import Claim, extract_claims
 from .corpus import strip_markdown
 from .entities import Mention
@@ -23,7 +24,7 @@ from .llm import LlmVerifier
 from .premises import answer_sentence_building_on, sentences
 from .retrieval import EvidenceIndex
 from .values import Value
-from .verify import ClaimContext, ClaimVerifier
+from .verify import ClaimVerifier
 
 
 @dataclass

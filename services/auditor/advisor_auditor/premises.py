@@ -20,17 +20,14 @@ pushes back ("No", "Unfortunately", "not").
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .check_context import ClaimContext, CorpusView, evidence_of
+from .claims import Claim
 from .corpus import split_sentences, strip_markdown
 from .findings import Check, Verdict
 from .retrieval import content_words
-
-if TYPE_CHECKING:
-    from .claims import Claim
-    from .verify import ClaimContext, ClaimVerifier
 
 # A tag question asserts its statement: "Coralhaven waives the fee before Christmas, right?"
 _TAG_QUESTION = re.compile(
@@ -98,12 +95,12 @@ def sentences(content: str) -> list[tuple[int, int, str]]:
     return found
 
 
-def _roots(text: str, verifier: ClaimVerifier, drop: set[str]) -> set[str]:
+def _roots(text: str, verifier: CorpusView, drop: set[str]) -> set[str]:
     words = content_words(text, verifier.index.currencies) - drop
     return {_root(w) for w in words if len(w) > 2}
 
 
-def _negated_clauses(verifier: ClaimVerifier, span: int) -> list[tuple[str, set[str]]]:
+def _negated_clauses(verifier: CorpusView, span: int) -> list[tuple[str, set[str]]]:
     """The negated clauses of a span with their word roots (cached per span)."""
     cache = verifier.denial_cache
     if span not in cache:
@@ -116,11 +113,9 @@ def _negated_clauses(verifier: ClaimVerifier, span: int) -> list[tuple[str, set[
 
 
 def check_denial(
-    verifier: ClaimVerifier, claim: Claim, context: ClaimContext, vector: np.ndarray
+    verifier: CorpusView, claim: Claim, context: ClaimContext, vector: np.ndarray
 ) -> Check | None:
     """An affirmative premise that a negated clause of a span about its subject denies."""
-    from .verify import evidence_of
-
     statement = as_statement(claim.text)
     if claim.role != "premise" or statement is None or _NEGATION.search(statement):
         return None

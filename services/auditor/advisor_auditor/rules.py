@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
-from typing import TYPE_CHECKING
 
+from .check_context import ClaimContext, CorpusView, evidence_of
 from .claims import Claim
 from .entities import kind_of
 from .findings import Check, Verdict
-
-if TYPE_CHECKING:
-    from .verify import ClaimContext, ClaimVerifier
 
 DEGREE_LEVELS = ("bachelor", "master", "phd", "doctorate")
 _PROGRAM = re.compile(
@@ -55,7 +52,7 @@ def _items(text: str) -> list[str]:
 
 
 def _subject_names(
-    verifier: ClaimVerifier, claim: Claim, context: ClaimContext, kind: str
+    verifier: CorpusView, claim: Claim, context: ClaimContext, kind: str
 ) -> list[str]:
     for group in (claim.mentions, context.heading, context.question):
         names = [m.name for m in group if m.known and m.kind == kind]
@@ -64,7 +61,7 @@ def _subject_names(
     return []
 
 
-def _spans_of(verifier: ClaimVerifier, names: list[str]) -> list[int]:
+def _spans_of(verifier: CorpusView, names: list[str]) -> list[int]:
     wanted = set(names)
     return [
         i
@@ -73,12 +70,8 @@ def _spans_of(verifier: ClaimVerifier, names: list[str]) -> list[int]:
     ]
 
 
-def check_availability(
-    verifier: ClaimVerifier, claim: Claim, context: ClaimContext
-) -> Check | None:
+def check_availability(verifier: CorpusView, claim: Claim, context: ClaimContext) -> Check | None:
     """'The Master in Data Science at X ...' against X's program lists and denials."""
-    from .verify import evidence_of
-
     match = _PROGRAM.search(claim.text)
     if not match:
         return None
@@ -135,7 +128,7 @@ def check_availability(
 class _Nationalities:
     """Place names the corpus uses in eligibility rules ('citizens of A, B or C')."""
 
-    def __init__(self, verifier: ClaimVerifier):
+    def __init__(self, verifier: CorpusView):
         self.verifier = verifier
 
     @cached_property
@@ -151,15 +144,13 @@ class _Nationalities:
         return {n for n in found if kind_of(n) in ("place", "other")}
 
 
-def _nationalities(verifier: ClaimVerifier) -> set[str]:
+def _nationalities(verifier: CorpusView) -> set[str]:
     cache = verifier.__dict__.setdefault("_nationalities", _Nationalities(verifier))
     return cache.names
 
 
-def check_eligibility(verifier: ClaimVerifier, claim: Claim, context: ClaimContext) -> Check | None:
+def check_eligibility(verifier: CorpusView, claim: Claim, context: ClaimContext) -> Check | None:
     """Who may apply, against the scholarship's stated eligibility list."""
-    from .verify import evidence_of
-
     if not _ELIGIBILITY_WORDS.search(claim.text):
         return None
     scholarships = _subject_names(verifier, claim, context, "scholarship")

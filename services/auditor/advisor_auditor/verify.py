@@ -15,14 +15,14 @@ A check without evidence is never "contradicted": without a span to cite it is "
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from .attributes import attribute_words, value_contexts
+from .check_context import ClaimContext, evidence_of
 from .claims import Claim
 from .entities import ATTRIBUTE_KINDS, Mention, kind_of, kind_words
-from .findings import Check, Evidence, Verdict
+from .findings import Check, Verdict
 from .premises import check_denial
 from .retrieval import EvidenceIndex, content_words
 from .rules import check_availability, check_eligibility
@@ -57,19 +57,6 @@ SHORT_SPAN_WORDS = 10  # a list item or cell this short is named by its section 
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 
 
-@dataclass
-class ClaimContext:
-    """Names around a claim, nearest first: its heading, the question, the rest of the answer."""
-
-    heading: list[Mention] = field(default_factory=list)
-    question: list[Mention] = field(default_factory=list)
-    answer: list[Mention] = field(default_factory=list)
-    earlier: list[Mention] = field(default_factory=list)
-    # The asker's own figures ("I have a GPA of 3.6", "I'm 26"): facts about the person, which
-    # no source states; an answer repeating them ("your GPA of 3.6") is not checked on them.
-    personal: list[Value] = field(default_factory=list)
-
-
 def _without_mentions(claim: Claim) -> str:
     text = claim.text
     for mention in sorted(claim.mentions, key=lambda m: m.start, reverse=True):
@@ -83,18 +70,6 @@ def _clause_around(text: str, start: int, end: int) -> str:
     ends = [text.find(sep, end) for sep in (",", ";", ":", " - ", " \u2013 ")]
     right = min([e for e in ends if e >= 0], default=len(text))
     return text[left:right]
-
-
-def evidence_of(index: EvidenceIndex, span_index: int, score: float) -> Evidence:
-    span = index.spans[span_index]
-    return Evidence(
-        doc_path=span.doc_path,
-        start=span.start,
-        end=span.end,
-        quote=span.text,
-        title=span.title,
-        score=round(float(score), 4),
-    )
 
 
 class ClaimVerifier:
