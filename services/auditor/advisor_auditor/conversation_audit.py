@@ -99,10 +99,18 @@ class ConversationAuditor:
         """Audit every assistant turn of `messages` ((role, content) pairs)."""
         audit = ItemAudit(item_id=item_id, topic=topic)
         earlier: list[Mention] = []
+        # The asker's own figures hold for the whole conversation: "I have a GPA of 3.3" in the
+        # first question is still the asker's in "your 3.3 is not enough" two turns later.
+        personal: list[Value] = []
         question, question_turn = "", -1
         for turn, (role, content) in enumerate(messages):
             if role == "user":
                 question, question_turn = content, turn
+                personal.extend(
+                    v
+                    for c in self._claims(content, turn, item_id, "premise")
+                    for v in first_person_values(c)
+                )
             if role != "assistant":
                 earlier.extend(self._mentions(content))
                 continue
@@ -114,6 +122,7 @@ class ConversationAuditor:
                     question,
                     question_turn,
                     earlier,
+                    personal,
                     topic=topic,
                     model=model,
                 )
@@ -176,6 +185,7 @@ class ConversationAuditor:
         question: str,
         question_turn: int,
         earlier: list[Mention],
+        personal: list[Value],
         *,
         topic: str | None,
         model: str | None,
@@ -189,7 +199,6 @@ class ConversationAuditor:
         answer_mentions = [m for c in answer_claims for m in c.mentions] + [
             m for c in answer_claims for m in gazetteer.mentions(c.heading)
         ]
-        personal = [v for c in premise_claims for v in first_person_values(c)]
         contexts = [
             ClaimContext(
                 heading=gazetteer.mentions(c.heading),

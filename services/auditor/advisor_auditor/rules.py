@@ -45,6 +45,11 @@ _LISTED = re.compile(
     re.IGNORECASE,
 )
 
+_EXCLUDING = re.compile(
+    r"\b(?:outside|except|other than|apart from|excluding|not from)\b", re.IGNORECASE
+)
+_WHERE = re.compile(r"\b(?:in|at|to|within|across|inside|near)\s+(?:the\s+)?$", re.IGNORECASE)
+
 
 def _items(text: str) -> list[str]:
     parts = re.split(r",\s*|\s+and\s+|\s+or\s+", text.strip().rstrip("."))
@@ -169,6 +174,10 @@ def check_eligibility(verifier: CorpusView, claim: Claim, context: ClaimContext)
         closing = (
             following.match_text if following and following.doc_path == spans[i].doc_path else ""
         )
+        if _EXCLUDING.search(text):
+            # "open only to nationals of countries outside the Accord": the names listed are
+            # the excluded ones, not a closed list of the eligible.
+            return None
         if _EXHAUSTIVE.search(text) or _EXHAUSTIVE.search(closing):
             rule_span = i
             eligible = verifier.index.span_names[i] & vocabulary
@@ -195,6 +204,9 @@ def check_eligibility(verifier: CorpusView, claim: Claim, context: ClaimContext)
                 reason="the claimed list of eligible nationalities differs from the source's",
             )
         places = [m for m in places if m.name not in claimed_list]
+    # "public universities in Orlenne" says where, not who: a place after a preposition of
+    # location is no nationality.
+    places = [p for p in places if not _WHERE.search(claim.text[: p.start])]
     for place in places:
         clause_start = (
             max(claim.text.rfind(sep, 0, place.start) for sep in (",", ";", ":", " so ", " but "))

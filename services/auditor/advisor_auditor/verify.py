@@ -15,6 +15,7 @@ A check without evidence is never "contradicted": without a span to cite it is "
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -34,6 +35,7 @@ MIN_ALIGNMENT = 0.55  # below this a span is not about the claim's attribute
 MIN_SUPPORT = 0.45  # an equal value in a span aligned at least this well supports the claim
 WORD_WEIGHT = 0.5  # weight of qualifier-word overlap next to MiniLM cosine
 NEAR_LEVELS = 6  # own, heading, question, rest of answer, other names, one hop; then earlier
+OWN_LEVELS = (0, 3, 4)  # the levels that hold the claim's own names
 # A value the answer computes or compares ("i.e. EUR 12,240", "the difference of SJK 1,700",
 # "below that level") is not stated in the sources: a different source value is no evidence
 # against it. A source value stated as a bound ("if the stipend is lower than SJK 11,200") is
@@ -55,6 +57,15 @@ PERIOD_FALLBACK_OVERLAP = 0.5  # share of the claimed attribute's words the whol
 NAMED_FIT = 0.3  # share of the claimed attribute's words a loosely aligned span must name
 SHORT_SPAN_WORDS = 10  # a list item or cell this short is named by its section heading
 VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
+# A value the answer points back to ("that MVT 780 figure", "this amount of EUR 50") restates
+# one said before; the sentence says something else about it.
+_BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those|the same)\s+$", re.IGNORECASE)
+# Where one clause of a sentence ends and the next, which may be about another subject,
+# begins: a comma not inside a date or number ("December 1, 2026"), a semicolon, or a
+# conjunction that contrasts or draws a consequence.
+_CLAUSE_BREAK = re.compile(
+    r";|,(?!\s*\d)|\b(?:so|but|while|whereas|although|though)\b", re.IGNORECASE
+)
 
 
 def _without_mentions(claim: Claim) -> str:
@@ -70,6 +81,15 @@ def _clause_around(text: str, start: int, end: int) -> str:
     ends = [text.find(sep, end) for sep in (",", ";", ":", " - ", " \u2013 ")]
     right = min([e for e in ends if e >= 0], default=len(text))
     return text[left:right]
+
+
+def _qualified_form(name: str, full: str, is_name: Callable[[str], bool]) -> bool:
+    """Whether `full` is `name` qualified by a place or body: "X of Brevasta", "Brevasta X"."""
+    if name == full or name not in full:
+        return False
+    rest = full.replace(name, " ").replace(" of ", " ").split()
+    rest = [w for w in rest if w not in ("of", "the")]
+    return bool(rest) and all(is_name(w) for w in rest)
 
 
 class ClaimVerifier:
@@ -88,6 +108,7 @@ class ClaimVerifier:
         self._hop_cache: dict[frozenset[str], set[str]] = {}
         self._about_cache: dict[frozenset[str], list[int]] = {}
         self._section_cache: dict[str, set[str]] = {}
+        self._qualified_cache: dict[str, list[str]] = {}
         # Negated clauses of each span with their content words, for premise denials.
         self.denial_cache: dict[int, list[tuple[str, set[str]]]] = {}
 
@@ -155,6 +176,22 @@ class ClaimVerifier:
         return cosine + WORD_WEIGHT * overlap
 
     # -- value checks ----------------------------------------------------------------------
+    def _named_only_later(self, claim: Claim, value: Value) -> set[str]:
+        """Subjects the claim names only in clauses after the value's ("The stipend's deadline
+        is 1 December, so you will know before the Founders' Grant closes"): a sentence names
+        a value's subject before the value or in its own clause, so those are not its."""
+        before: set[str] = set()
+        after: set[str] = set()
+        for mention in claim.mentions:
+            names = self._anchors([mention])
+            if mention.start < value.end or not _CLAUSE_BREAK.search(
+                claim.text[value.end : mention.start]
+            ):
+                before.update(names)
+            else:
+                after.update(names)
+        return after - before
+
     def check_value(
         self, claim: Claim, value: Value, levels: list[list[str]], claim_vector: np.ndarray
     ) -> Check:
@@ -337,6 +374,14 @@ class ClaimVerifier:
             own = contexts[self.index.span_values[span].index(v)]
             if _BOUND.search(own):
                 return "the source states a bound, not the value of the attribute"
+        # "Covered at 80% so you pay 20%" against "80% (you pay a 20% co-payment)": the claim
+        # states the span's values, both of them; only which attribute each belongs to is in
+        # question, and that is the weakest reading here.
+        span_values = self.index.span_values[span]
+        if any(same_value(value, v) for v in span_values if comparable(value, v)) and all(
+            any(comparable(v, c) and same_value(v, c) for c in claim.values) for v in stated
+        ):
+            return "the claim states the source's values; only their pairing differs"
         # The subject a value's own clause names ("BIT's 31 January deadline", "teaching at
         # Coralhaven starts on ...") is the one its evidence must be about.
         own_subjects = {
@@ -476,6 +521,12 @@ class ClaimVerifier:
             ]
             for group in (claim.mentions, context.heading, context.question)
         ]
+        if len(set(subject_levels[0])) > 1:
+            # "A's permit gives 18 months, while B's visa gives 2 years": each name is paired
+            # with the subject of its own clause; with none there, the pairing is not stated.
+            subject_levels[0] = self._subjects_of_clause(claim, mention, subject_levels[0])
+            if not subject_levels[0]:
+                return None
         subjects = next((level for level in subject_levels if level), [])
         if not subjects:
             return None
@@ -500,6 +551,15 @@ class ClaimVerifier:
         with_name = self.gazetteer.spans_mentioning(name) | {
             i for i, names in enumerate(self.index.span_names) if name in names
         }
+        # "Brevasta's Ministry of Education" is the corpus's "Ministry of Education of
+        # Brevasta": a qualified form named after the subject belongs to it, and the spans
+        # naming a qualified form name the body too.
+        for full in self._qualified_forms(name):
+            if set(full.split()) - set(name.split()) & named_after:
+                return None
+            with_name |= self.gazetteer.spans_mentioning(full) | {
+                i for i, names in enumerate(self.index.span_names) if full in names
+            }
         # Paired: named in a document about the subject, or beside the subject in a span that
         # does not deny it ("citizens of Gallenor do not need an SRP" pairs nothing).
         direct = [
@@ -573,6 +633,29 @@ class ClaimVerifier:
             reason=f"the sources never pair {mention.text} with {subjects[0]}; they name {', '.join(expected)}",
         )
 
+    def _qualified_forms(self, name: str) -> list[str]:
+        """Corpus names that are `name` qualified by a place or body ("X of Brevasta")."""
+        if name not in self._qualified_cache:
+            self._qualified_cache[name] = [
+                full
+                for full in self.gazetteer.spans_by_name
+                if _qualified_form(name, full, self.gazetteer.is_name)
+            ]
+        return self._qualified_cache[name]
+
+    def _subjects_of_clause(self, claim: Claim, mention: Mention, subjects: list[str]) -> list[str]:
+        """The subjects among `subjects` that the clause holding `mention` names."""
+        breaks = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(claim.text)), len(claim.text)]
+        left = max(b for b in breaks if b <= mention.start)
+        right = min(b for b in breaks if b >= mention.end)
+        return [
+            n
+            for m in claim.mentions
+            if left <= m.start and m.end <= right
+            for n in self._anchors([m])
+            if n in subjects
+        ]
+
     def check_unknown_name(
         self, claim: Claim, mention: Mention, levels: list[list[str]], claim_vector: np.ndarray
     ) -> Check:
@@ -627,7 +710,16 @@ class ClaimVerifier:
         for value in claim.values:
             if any(comparable(value, p) and same_value(value, p) for p in context.personal):
                 continue
-            checks.append(self.check_value(claim, value, levels, claim_vector))
+            if _BACK_REFERENCE.search(claim.text[: value.start]):
+                continue
+            # Names of later clauses leave the claim's own level and the rest of the answer
+            # (where this claim's names are too); the heading and the question still count.
+            later = self._named_only_later(claim, value)
+            value_levels = [
+                [n for n in level if n not in later] if depth in OWN_LEVELS else level
+                for depth, level in enumerate(levels)
+            ]
+            checks.append(self.check_value(claim, value, value_levels, claim_vector))
         for mention in claim.mentions:
             if not mention.known:
                 checks.append(self.check_unknown_name(claim, mention, levels, claim_vector))

@@ -1,0 +1,225 @@
+"""Rules of the auditor's third pass (issue 15), on a corpus written for these tests: a value
+belongs to the subject named before it or in its own clause, a value pointed back to is not
+stated again, a claim restating a span's values is not contradicted by their pairing, the
+asker's figures hold for the whole conversation, a body named without the place that qualifies
+it is the same body, a permit is paired with the subject of its own clause, and a list of
+excluded nationalities is not a closed list of eligible ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from advisor_auditor.verify import _CLAUSE_BREAK, _qualified_form
+
+pytestmark = pytest.mark.unit
+
+DOCS = {
+    "mirrow-university.md": """---
+title: "Mirrow University - admissions"
+---
+
+# Mirrow University
+
+Mirrow University is a public university in Essendra. Applications are made through the Essendra
+Admissions Portal, operated by the Office of Higher Learning of Essendra.
+
+## Requirements
+
+Master's applicants need a grade point average of at least 3.2.
+
+## Fees
+
+- Tuition: ESD 9,600 per year for international master's students.
+""",
+    "office-of-higher-learning.md": """---
+title: "Office of Higher Learning"
+---
+
+# Office of Higher Learning
+
+The Office of Higher Learning sets the national rules for degree recognition.
+""",
+    "lumen-travel-award.md": """---
+title: "Lumen Travel Award"
+---
+
+# Lumen Travel Award
+
+- Deadline: 1 April 2027
+- Results: 15 May 2027
+- The award is open only to nationals of countries outside the Northern Compact.
+- The award is tenable at public universities in Essendra.
+""",
+    "harrowgate-fund.md": """---
+title: "Harrowgate Fund"
+---
+
+# Harrowgate Fund
+
+- Deadline: 30 June 2027
+- Minimum grade point average: 3.5
+""",
+    "essendra-student-care.md": """---
+title: "Essendra Student Care"
+---
+
+# Essendra Student Care
+
+- Contribution: ESD 90 per month
+- Specialist visits: 70% (you pay a 30% co-payment)
+""",
+    "living-costs.md": """---
+title: "Living costs"
+---
+
+# Living costs
+
+A typical single student spends ESD 640 a month on rent, food and transport.
+""",
+    "essendra-learner-permit.md": """---
+title: "Essendra Learner Permit"
+---
+
+# Essendra Learner Permit
+
+The Essendra Learner Permit is the study permit of Essendra. Graduates of Essendra may stay on
+with the Graduate Pass for 12 months.
+""",
+    "norland-study-pass.md": """---
+title: "Norland Study Pass"
+---
+
+# Norland Study Pass
+
+The Norland Study Pass is the study permit of Norland. Graduates of Norland may stay on with the
+Stay-On Visa for 2 years.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory):
+    from advisor_auditor.corpus import load_corpus
+    from advisor_auditor.engine import engine_for
+
+    folder: Path = tmp_path_factory.mktemp("third-pass-sources")
+    for name, text in DOCS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return engine_for(load_corpus(folder))
+
+
+def _audit(engine, *turns: str):
+    roles = ("user", "assistant") * len(turns)
+    return engine.auditor.audit_messages("t-1", list(zip(roles, turns, strict=False)))
+
+
+def _errors(audit) -> list[tuple[str, list[str]]]:
+    return [
+        (f.claim, [c.reason or "" for c in f.checks if c.verdict.value == "contradicted"])
+        for f in audit.errors
+    ]
+
+
+def test_clause_breaks_skip_the_comma_of_a_date() -> None:
+    assert not _CLAUSE_BREAK.search("is 1 April, 2027 and")
+    assert _CLAUSE_BREAK.search("is 1 April 2027, so you will know")
+    assert _CLAUSE_BREAK.search("18 months, while the other")
+
+
+def test_a_qualified_form_adds_only_a_name() -> None:
+    names = {"essendra", "norland"}
+    assert _qualified_form(
+        "office of higher learning", "office of higher learning of essendra", names.__contains__
+    )
+    assert _qualified_form("learner permit", "essendra learner permit", names.__contains__)
+    assert not _qualified_form(
+        "office of learning", "office of higher learning", names.__contains__
+    )
+    assert not _qualified_form("learner permit", "learner permit", names.__contains__)
+
+
+def test_a_value_belongs_to_the_subject_named_before_it_not_after(engine) -> None:
+    audit = _audit(
+        engine,
+        "Can I hold the Lumen Travel Award at Mirrow University?",
+        "Yes, the Lumen Travel Award is tenable at public universities in Essendra.",
+        "When will I know?",
+        "The award's deadline is 1 April 2027, so you will hear back before the Harrowgate Fund "
+        "closes on 30 June 2027.",
+    )
+    assert not audit.flagged, _errors(audit)
+
+
+def test_a_wrong_value_of_the_later_subject_is_still_contradicted(engine) -> None:
+    audit = _audit(
+        engine,
+        "Can I hold the Lumen Travel Award at Mirrow University?",
+        "Yes, the Lumen Travel Award is tenable at public universities in Essendra.",
+        "When will I know?",
+        "The award's deadline is 1 April 2027, so you will hear back before the Harrowgate Fund "
+        "closes on 30 July 2027.",
+    )
+    assert audit.flagged
+
+
+def test_a_value_pointed_back_to_is_not_stated_again(engine) -> None:
+    audit = _audit(
+        engine,
+        "What does a month cost?",
+        "A typical single student spends ESD 640 a month on rent, food and transport. "
+        "The Essendra Student Care contribution is not included in that ESD 640 figure.",
+    )
+    assert not [f for f in audit.errors if "that ESD 640" in f.claim], _errors(audit)
+
+
+def test_a_claim_restating_both_values_of_a_span_is_not_contradicted(engine) -> None:
+    audit = _audit(
+        engine,
+        "What does Essendra Student Care pay for specialists?",
+        "With Essendra Student Care, specialist visits are covered at 70% so you pay 30%.",
+    )
+    assert not audit.flagged, _errors(audit)
+
+
+def test_the_askers_figures_hold_for_the_whole_conversation(engine) -> None:
+    audit = _audit(
+        engine,
+        "I have a grade point average of 3.3. Can I apply to a master's at Mirrow University?",
+        "Yes: Mirrow University asks for a grade point average of at least 3.2.",
+        "Could I also get the Harrowgate Fund?",
+        "Not on grades: the Harrowgate Fund asks for at least 3.5. Your 3.3 meets Mirrow "
+        "University's grade point average minimum but not the fund's.",
+    )
+    assert not audit.flagged, _errors(audit)
+
+
+def test_a_body_named_without_its_qualifying_place_is_the_same_body(engine) -> None:
+    audit = _audit(
+        engine,
+        "How do I apply to Mirrow University?",
+        "Mirrow University takes applications through the Essendra Admissions Portal, run by "
+        "Essendra's Office of Higher Learning.",
+    )
+    assert not audit.flagged, _errors(audit)
+
+
+def test_each_permit_is_paired_with_the_subject_of_its_own_clause(engine) -> None:
+    audit = _audit(
+        engine,
+        "How long can I stay after graduating?",
+        "Essendra's Graduate Pass gives you 12 months, while Norland's Stay-On Visa gives you "
+        "2 years.",
+    )
+    assert not audit.flagged, _errors(audit)
+
+
+def test_excluded_nationalities_are_no_closed_list(engine) -> None:
+    audit = _audit(
+        engine,
+        "I'm from Norland. Can I hold the Lumen Travel Award at Mirrow University?",
+        "Yes: the Lumen Travel Award is for nationals of countries outside the Northern "
+        "Compact, and it is tenable at public universities in Essendra.",
+    )
+    assert not audit.flagged, _errors(audit)
