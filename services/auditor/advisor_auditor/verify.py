@@ -61,11 +61,15 @@ VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 # one said before; the sentence says something else about it.
 _BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those|the same)\s+$", re.IGNORECASE)
 # Where one clause of a sentence ends and the next, which may be about another subject,
-# begins: a comma not inside a date or number ("December 1, 2026"), a semicolon, or a
+# begins: a comma not inside a date or number ("December 1, 2026"), a semicolon, a dash, or a
 # conjunction that contrasts or draws a consequence.
 _CLAUSE_BREAK = re.compile(
-    r";|,(?!\s*\d)|\b(?:so|but|while|whereas|although|though)\b", re.IGNORECASE
+    r";|,(?!\s*\d)|\s[-\u2013\u2014]\s|\b(?:so|but|while|whereas|although|though)\b",
+    re.IGNORECASE,
 )
+# "a GPA of 3.2 versus 3.0": a comparison states two subjects' values side by side; the value
+# after "versus" is the other subject's.
+_COMPARED = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|as against)\s+$", re.IGNORECASE)
 
 
 def _without_mentions(claim: Claim) -> str:
@@ -284,11 +288,29 @@ class ClaimVerifier:
         depth_limit = max(
             level_of[candidates[deciding]] if deciding is not None else 0, NEAR_LEVELS - 1
         )
+        # When the subject the claim itself names states this attribute in words the claim
+        # uses, a page about a rival subject (another university's deadline, another permit's
+        # hours, another award's row in an overview) does not support the claim: the figure is
+        # right for something else.
+        own_fit = (
+            self._attribute_fit(value, own_words, candidates[deciding])
+            if deciding is not None
+            else 0.0
+        )
+        own_decides = (
+            deciding is not None and level_of[candidates[deciding]] == 0 and own_fit >= NAMED_FIT
+        )
         equal = [
             k
             for k, i in enumerate(candidates)
             if scores[k] >= floor
             and level_of[i] <= depth_limit
+            and not (
+                own_decides
+                and level_of[i] > 0
+                and self._about_rival(i, set(levels[0]))
+                and own_fit >= self._attribute_fit(value, own_words, i)
+            )
             and self._states_same(value, own_words, i)
         ]
         if equal:
@@ -369,6 +391,8 @@ class ClaimVerifier:
         is about another subject of the same kind as the claim's."""
         if _DERIVED.search(local):
             return "the answer derives or bounds this value; the sources do not state it"
+        if _COMPARED.search(claim.text[: value.start]):
+            return "the answer compares this value with another subject's"
         contexts = value_contexts(self.index.spans[span].match_text, self.index.span_values[span])
         for v in stated:
             own = contexts[self.index.span_values[span].index(v)]
@@ -402,6 +426,18 @@ class ClaimVerifier:
             if others:
                 return "the best-matching span is about another subject of the claim's kind"
         return None
+
+    def _about_rival(self, span: int, subjects: set[str]) -> bool:
+        """Whether `span` is about a subject of a rival kind (an institution, award, permit or
+        health scheme) and about none of `subjects`."""
+        if self._about_any(span, subjects):
+            return False
+        return any(
+            self.gazetteer.is_subject(n)
+            and n not in subjects
+            and kind_of(self._full_name(n)) in RIVAL_KINDS
+            for n in self.index.span_names[span]
+        )
 
     def _in_document_about(self, span: int, names: set[str]) -> bool:
         title = self._doc_titles.get(self.index.spans[span].doc_path, "")

@@ -3,7 +3,9 @@ belongs to the subject named before it or in its own clause, a value pointed bac
 stated again, a claim restating a span's values is not contradicted by their pairing, the
 asker's figures hold for the whole conversation, a body named without the place that qualifies
 it is the same body, a permit is paired with the subject of its own clause, and a list of
-excluded nationalities is not a closed list of eligible ones."""
+excluded nationalities is not a closed list of eligible ones. A rival subject's page does not
+support a value the claim's own subject states otherwise, and the value after "versus" is the
+other subject's."""
 
 from __future__ import annotations
 
@@ -32,6 +34,18 @@ Master's applicants need a grade point average of at least 3.2.
 ## Fees
 
 - Tuition: ESD 9,600 per year for international master's students.
+""",
+    "tallis-institute.md": """---
+title: "Tallis Institute - admissions"
+---
+
+# Tallis Institute
+
+Tallis Institute is a public institute in Essendra.
+
+## Requirements
+
+Master's applicants need a grade point average of at least 3.0.
 """,
     "office-of-higher-learning.md": """---
 title: "Office of Higher Learning"
@@ -223,3 +237,27 @@ def test_excluded_nationalities_are_no_closed_list(engine) -> None:
         "Compact, and it is tenable at public universities in Essendra.",
     )
     assert not audit.flagged, _errors(audit)
+
+
+def test_a_rival_subjects_equal_value_does_not_support(engine) -> None:
+    audit = _audit(
+        engine,
+        "I'm choosing between Tallis Institute and Mirrow University. What grades do I need "
+        "for a master's at Mirrow University?",
+        "Mirrow University requires a grade point average of at least 3.0 for its master's "
+        "applicants.",
+    )
+    assert [c.expected for f in audit.errors for c in f.checks if c.expected] == ["3.2"]
+
+
+def test_the_value_after_versus_is_the_other_subjects(engine) -> None:
+    audit = _audit(
+        engine,
+        "Is Mirrow University harder to get into than the other institutes?",
+        "Entry is harder at Mirrow University: a grade point average of 3.2 versus 3.0.",
+    )
+    assert not audit.flagged, _errors(audit)
+
+
+def test_a_dash_ends_a_clause() -> None:
+    assert _CLAUSE_BREAK.search("at least 3.5 \u2014 higher than what Mirrow asks")
