@@ -7,6 +7,7 @@ sides import this module and neither imports the other's, so the import graph st
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,6 +16,14 @@ from .entities import Gazetteer, Mention
 from .findings import Evidence
 from .retrieval import EvidenceIndex
 from .values import Value
+
+# Where one clause of a sentence ends and the next, which may be about another subject,
+# begins: a comma not inside a date or number ("December 1, 2026"), a semicolon, a dash, or a
+# conjunction that contrasts or draws a consequence.
+CLAUSE_BREAK = re.compile(
+    r";|,(?!\s*\d)|\s[-\u2013\u2014]\s|\b(?:so|but|while|whereas|although|though)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass

@@ -20,10 +20,11 @@ from collections.abc import Callable
 import numpy as np
 
 from .attributes import attribute_words, value_contexts
-from .check_context import ClaimContext, evidence_of
+from .check_context import CLAUSE_BREAK, ClaimContext, evidence_of
 from .claims import Claim
 from .entities import ATTRIBUTE_KINDS, Mention, kind_of, kind_words
 from .findings import Check, Verdict
+from .offerings import check_offering
 from .premises import check_denial
 from .retrieval import EvidenceIndex, content_words
 from .rules import check_availability, check_eligibility
@@ -60,13 +61,6 @@ VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 # A value the answer points back to ("that MVT 780 figure", "this amount of EUR 50") restates
 # one said before; the sentence says something else about it.
 _BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those|the same)\s+$", re.IGNORECASE)
-# Where one clause of a sentence ends and the next, which may be about another subject,
-# begins: a comma not inside a date or number ("December 1, 2026"), a semicolon, a dash, or a
-# conjunction that contrasts or draws a consequence.
-_CLAUSE_BREAK = re.compile(
-    r";|,(?!\s*\d)|\s[-\u2013\u2014]\s|\b(?:so|but|while|whereas|although|though)\b",
-    re.IGNORECASE,
-)
 # "a GPA of 3.2 versus 3.0": a comparison states two subjects' values side by side; the value
 # after "versus" is the other subject's.
 _COMPARED = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|as against)\s+$", re.IGNORECASE)
@@ -188,7 +182,7 @@ class ClaimVerifier:
         after: set[str] = set()
         for mention in claim.mentions:
             names = self._anchors([mention])
-            if mention.start < value.end or not _CLAUSE_BREAK.search(
+            if mention.start < value.end or not CLAUSE_BREAK.search(
                 claim.text[value.end : mention.start]
             ):
                 before.update(names)
@@ -681,7 +675,7 @@ class ClaimVerifier:
 
     def _subjects_of_clause(self, claim: Claim, mention: Mention, subjects: list[str]) -> list[str]:
         """The subjects among `subjects` that the clause holding `mention` names."""
-        breaks = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(claim.text)), len(claim.text)]
+        breaks = [0, *(m.end() for m in CLAUSE_BREAK.finditer(claim.text)), len(claim.text)]
         left = max(b for b in breaks if b <= mention.start)
         right = min(b for b in breaks if b >= mention.end)
         return [
@@ -763,7 +757,7 @@ class ClaimVerifier:
                 check = self.check_attribute_name(claim, mention, context, claim_vector)
                 if check is not None:
                     checks.append(check)
-        for rule_check in (check_availability, check_eligibility):
+        for rule_check in (check_availability, check_eligibility, check_offering):
             result = rule_check(self, claim, context)
             if result is not None:
                 checks.append(result)

@@ -5,7 +5,7 @@ asker's figures hold for the whole conversation, a body named without the place 
 it is the same body, a permit is paired with the subject of its own clause, and a list of
 excluded nationalities is not a closed list of eligible ones. A rival subject's page does not
 support a value the claim's own subject states otherwise, and the value after "versus" is the
-other subject's."""
+other subject's. A programme is offered where the sources name it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from advisor_auditor.verify import _CLAUSE_BREAK, _qualified_form
+from advisor_auditor.check_context import CLAUSE_BREAK
+from advisor_auditor.verify import _qualified_form
 
 pytestmark = pytest.mark.unit
 
@@ -26,6 +27,11 @@ title: "Mirrow University - admissions"
 
 Mirrow University is a public university in Essendra. Applications are made through the Essendra
 Admissions Portal, operated by the Office of Higher Learning of Essendra.
+
+## Programmes
+
+- MSc Coastal Ecology
+- MA Urban History
 
 ## Requirements
 
@@ -42,6 +48,10 @@ title: "Tallis Institute - admissions"
 # Tallis Institute
 
 Tallis Institute is a public institute in Essendra.
+
+## Programmes
+
+- MSc Glacier Studies
 
 ## Requirements
 
@@ -137,9 +147,9 @@ def _errors(audit) -> list[tuple[str, list[str]]]:
 
 
 def test_clause_breaks_skip_the_comma_of_a_date() -> None:
-    assert not _CLAUSE_BREAK.search("is 1 April, 2027 and")
-    assert _CLAUSE_BREAK.search("is 1 April 2027, so you will know")
-    assert _CLAUSE_BREAK.search("18 months, while the other")
+    assert not CLAUSE_BREAK.search("is 1 April, 2027 and")
+    assert CLAUSE_BREAK.search("is 1 April 2027, so you will know")
+    assert CLAUSE_BREAK.search("18 months, while the other")
 
 
 def test_a_qualified_form_adds_only_a_name() -> None:
@@ -260,4 +270,27 @@ def test_the_value_after_versus_is_the_other_subjects(engine) -> None:
 
 
 def test_a_dash_ends_a_clause() -> None:
-    assert _CLAUSE_BREAK.search("at least 3.5 \u2014 higher than what Mirrow asks")
+    assert CLAUSE_BREAK.search("at least 3.5 \u2014 higher than what Mirrow asks")
+
+
+def test_a_programme_is_offered_where_the_sources_name_it(engine) -> None:
+    wrong = _audit(
+        engine,
+        "Where can I study coastal ecology?",
+        "The MSc Coastal Ecology is offered by Tallis Institute.",
+    )
+    assert [(f.error_class, c.kind) for f in wrong.errors for c in f.checks] == [
+        ("entity", "offering")
+    ]
+    right = _audit(
+        engine,
+        "Where can I study coastal ecology?",
+        "The MSc Coastal Ecology is offered by Mirrow University.",
+    )
+    assert not right.flagged, _errors(right)
+    denied = _audit(
+        engine,
+        "Can I study coastal ecology at Tallis Institute?",
+        "Tallis Institute does not offer the MSc Coastal Ecology.",
+    )
+    assert not [c for f in denied.findings for c in f.checks if c.kind == "offering"]
