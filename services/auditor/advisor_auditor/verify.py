@@ -27,6 +27,7 @@ from .findings import Check, Verdict
 from .offerings import check_offering
 from .premises import check_denial
 from .retrieval import EvidenceIndex, content_words
+from .roles import check_role
 from .rules import check_availability, check_eligibility
 from .values import Value, comparable, same_value
 
@@ -757,7 +758,7 @@ class ClaimVerifier:
                 check = self.check_attribute_name(claim, mention, context, claim_vector)
                 if check is not None:
                     checks.append(check)
-        for rule_check in (check_availability, check_eligibility, check_offering):
+        for rule_check in (check_availability, check_eligibility, check_offering, check_role):
             result = rule_check(self, claim, context)
             if result is not None:
                 checks.append(result)

@@ -5,7 +5,8 @@ asker's figures hold for the whole conversation, a body named without the place 
 it is the same body, a permit is paired with the subject of its own clause, and a list of
 excluded nationalities is not a closed list of eligible ones. A rival subject's page does not
 support a value the claim's own subject states otherwise, and the value after "versus" is the
-other subject's. A programme is offered where the sources name it."""
+other subject's. A programme is offered where the sources name it, and an act (administering an award,
+evaluating degrees) is done by the body the sources name for it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from advisor_auditor.check_context import CLAUSE_BREAK
+from advisor_auditor.roles import act_of
 from advisor_auditor.verify import _qualified_form
 
 pytestmark = pytest.mark.unit
@@ -63,13 +65,16 @@ title: "Office of Higher Learning"
 
 # Office of Higher Learning
 
-The Office of Higher Learning sets the national rules for degree recognition.
+The Office of Higher Learning sets the national rules for degree recognition. Foreign degrees
+are evaluated by the Essendra Degree Recognition Centre.
 """,
     "lumen-travel-award.md": """---
 title: "Lumen Travel Award"
 ---
 
 # Lumen Travel Award
+
+The award is funded by the Lumen Trust and administered by the Essendra Exchange Office.
 
 - Deadline: 1 April 2027
 - Results: 15 May 2027
@@ -81,6 +86,8 @@ title: "Harrowgate Fund"
 ---
 
 # Harrowgate Fund
+
+The Harrowgate Fund is administered by the Northern Grants Council.
 
 - Deadline: 30 June 2027
 - Minimum grade point average: 3.5
@@ -294,3 +301,40 @@ def test_a_programme_is_offered_where_the_sources_name_it(engine) -> None:
         "Tallis Institute does not offer the MSc Coastal Ecology.",
     )
     assert not [c for f in denied.findings for c in f.checks if c.kind == "offering"]
+
+
+def test_the_act_is_read_from_its_verb_or_the_words_before_a_generic_one() -> None:
+    text = "The award is administered by the Council."
+    assert act_of(text, text.index("Council") - 4) == {"admin"}
+    text = "Degree evaluations are handled by the Office."
+    assert act_of(text, text.index("Office") - 4) == {"degre", "evalu"}
+    assert act_of("Paid in two instalments", 5) == set()
+
+
+def test_a_body_named_for_an_act_is_the_one_the_sources_name(engine) -> None:
+    wrong = _audit(
+        engine,
+        "Who runs the Lumen Travel Award?",
+        "The Lumen Travel Award is funded by the Lumen Trust and administered by the Northern "
+        "Grants Council.",
+    )
+    contradicted = [(c.error_class, c.kind) for f in wrong.errors for c in f.checks]
+    assert ("entity", "role") in contradicted
+    right = _audit(
+        engine,
+        "Who runs the Lumen Travel Award?",
+        "The Lumen Travel Award is funded by the Lumen Trust and administered by the Essendra "
+        "Exchange Office.",
+    )
+    assert not right.flagged, _errors(right)
+
+
+def test_an_act_without_a_subject_is_decided_by_the_one_body_the_corpus_names(engine) -> None:
+    audit = _audit(
+        engine,
+        "My degree is from abroad. Who checks it?",
+        "Degree evaluations are handled by the Essendra Exchange Office.",
+    )
+    assert [c.expected for f in audit.errors for c in f.checks if c.kind == "role"] == [
+        "Essendra Degree Recognition Centre"
+    ]
