@@ -222,6 +222,10 @@ def _sub_phrases(phrase: str) -> list[str]:
     return [p.strip() for p in re.split(r"\band\b", phrase) if p.strip()]
 
 
+def _title_starts_with(title: str, name: str) -> bool:
+    return title == name or (title.startswith(name) and not title[len(name)].isalnum())
+
+
 class Gazetteer:
     """Every proper-noun phrase the corpus uses, with the spans that mention it."""
 
@@ -251,6 +255,9 @@ class Gazetteer:
         # Names in document titles are what documents are *about*: subjects a claim can be
         # anchored to (a country, a university, a scholarship), unlike a test name or a degree.
         self.title_names: set[str] = set()
+        # The titles as written: "University of Calvessa International Office: Admissions" is
+        # about the University of Calvessa, though its leading words are trimmed as ordinary.
+        self.titles = [document.title.lower() for document in corpus.documents]
         for document in corpus.documents:
             for _, _, run in proper_noun_runs(document.title):
                 for phrase in _sub_phrases(self.trim(run, free_runs)):
@@ -328,7 +335,11 @@ class Gazetteer:
     def is_subject(self, name: str) -> bool:
         """Whether some document is about `name`: a title names it or starts with it."""
         key = name.lower()
-        return key in self.title_names or any(t.startswith(key + " ") for t in self.title_names)
+        return (
+            key in self.title_names
+            or any(t.startswith(key + " ") for t in self.title_names)
+            or (" " in key and any(_title_starts_with(t, key) for t in self.titles))
+        )
 
     def contained_names(self, name: str) -> set[str]:
         """The single-word names inside a longer one ("tavora" in "tavora directorate of

@@ -6,7 +6,8 @@ it is the same body, a permit is paired with the subject of its own clause, and 
 excluded nationalities is not a closed list of eligible ones. A rival subject's page does not
 support a value the claim's own subject states otherwise, and the value after "versus" is the
 other subject's. A programme is offered where the sources name it, and an act (administering an award,
-evaluating degrees) is done by the body the sources name for it."""
+evaluating degrees) is done by the body the sources name for it. A document is about the
+name its title starts with, even when the title's leading words read as ordinary ones."""
 
 from __future__ import annotations
 
@@ -58,6 +59,14 @@ Tallis Institute is a public institute in Essendra.
 ## Requirements
 
 Master's applicants need a grade point average of at least 3.0.
+""",
+    "quarrendon.md": """---
+title: "University of Quarrendon International Office: Admissions and fees"
+---
+
+# Admissions and fees
+
+- Minimum grade point average for master's programmes: 2.7 on a 4.0 scale
 """,
     "office-of-higher-learning.md": """---
 title: "Office of Higher Learning"
@@ -338,3 +347,9 @@ def test_an_act_without_a_subject_is_decided_by_the_one_body_the_corpus_names(en
     assert [c.expected for f in audit.errors for c in f.checks if c.kind == "role"] == [
         "Essendra Degree Recognition Centre"
     ]
+
+
+def test_a_document_is_about_the_name_its_title_starts_with(engine) -> None:
+    gazetteer = engine.index.gazetteer
+    assert gazetteer.is_subject("university of quarrendon")
+    assert not gazetteer.is_subject("university of quarren")
