@@ -20,15 +20,16 @@ _local_holders: dict[str, str] = {}
 _local_lock = threading.Lock()
 
 
+def lease_key(name: str) -> str:
+    """The Redis key of the lease `name` (what `Lease.name` holds)."""
+    return f"advisor:lease:{name}"
+
+
 class Lease:
     """`with Lease(redis, "train:<job>") as lease: if not lease.held: return`."""
 
     def __init__(self, redis_client: Any | None, name: str, ttl_s: float = 60.0):
-        self.redis, self.name, self.ttl_ms = (
-            redis_client,
-            f"advisor:lease:{name}",
-            int(ttl_s * 1000),
-        )
+        self.redis, self.name, self.ttl_ms = redis_client, lease_key(name), int(ttl_s * 1000)
         self.token = uuid.uuid4().hex
         self.held = False
         self._stop = threading.Event()
@@ -86,7 +87,7 @@ class Lease:
 def lease_held(redis_client: Any | None, name: str) -> bool:
     """Whether anyone holds the lease `name` right now (for schedulers deciding not to dispatch
     work that is already in flight)."""
-    key = f"advisor:lease:{name}"
+    key = lease_key(name)
     if redis_client is None:
         with _local_lock:
             return key in _local_holders

@@ -134,9 +134,9 @@ def eval_command(
         fail(str(exc))
     from advisor_shared.queue import run_inprocess_worker
 
-    from .jobs.celery_app import create_celery
     from .jobs.results import REPORT_MARKDOWN
     from .jobs.submission import create_evaluation
+    from .jobs.worker import build_worker
 
     runtime = build_runtime(Settings())
     settings = runtime.settings
@@ -147,10 +147,11 @@ def eval_command(
         where = ".".join(str(p) for p in first["loc"]) or "config"
         console.print(f"[red]invalid config[/red] {config}: {where}: {first['msg']}")
         raise typer.Exit(2) from None
-    app, tasks = create_celery(settings, runtime, in_memory=True)
-    with run_inprocess_worker(app, concurrency=settings.inprocess_concurrency):
+    worker = build_worker(settings, runtime, in_memory=True)
+    # The queue only, without re-driving what earlier runs left: this command follows one job.
+    with run_inprocess_worker(worker.app, concurrency=settings.inprocess_concurrency):
         try:
-            record, _ = create_evaluation(runtime, spec, None, tasks.start)
+            record, _ = create_evaluation(runtime, spec, None, worker.tasks.start)
         except EvaluationInputError as exc:
             console.print(f"[red]refused[/red] ({exc.code}): {exc.message}")
             raise typer.Exit(2) from None

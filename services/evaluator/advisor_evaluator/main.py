@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 
 from fastapi import FastAPI
 
 from advisor_shared.api.job_app import JobService, create_job_app
-from advisor_shared.queue import run_inprocess_worker
 
 from .api.metrics import EvaluatorMetrics
 from .api.routes import evaluations
 from .core.config import Settings
-from .jobs.celery_app import create_celery
-from .jobs.reconciler import reconcile_once
 from .jobs.runtime import Runtime, build_runtime
+from .jobs.worker import build_worker
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -23,15 +20,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     thread of this process (the embedded default); with Redis, separate workers run them."""
     settings = settings or Settings()
     runtime = runtime or build_runtime(settings)
-    celery_app, tasks = create_celery(settings, runtime, in_memory=not settings.redis_url)
-
-    @contextmanager
-    def inprocess_worker() -> Iterator[None]:
-        with run_inprocess_worker(celery_app, concurrency=settings.inprocess_concurrency):
-            # Nothing else will ever pick up jobs a previous process left unfinished.
-            reconcile_once(runtime, tasks.redrive, only_stale=False)
-            yield
-
+    worker = build_worker(settings, runtime, in_memory=not settings.redis_url)
     service = JobService(
         "advisor evaluator",
         probe_key="jobs/evaluation/ready-probe",
@@ -44,11 +33,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         settings,
         store=runtime.store,
         redis=runtime.redis,
-        inprocess_worker=inprocess_worker,
+        # Only without Redis; it first re-drives the jobs a previous process left unfinished.
+        inprocess_worker=partial(worker.inprocess, settings.inprocess_concurrency),
         state={
             "runtime": runtime,
-            "tasks": tasks,
-            "celery": celery_app,
+            "tasks": worker.tasks,
+            "celery": worker.app,
             "metrics": EvaluatorMetrics(),
         },
     )

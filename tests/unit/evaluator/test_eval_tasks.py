@@ -8,9 +8,9 @@ import pytest
 from celery import states
 from evaluator_fakes import FakeEndpoint
 
-from advisor_evaluator.jobs.celery_app import create_celery
 from advisor_evaluator.jobs.orchestration import advance_job
 from advisor_evaluator.jobs.submission import create_evaluation
+from advisor_evaluator.jobs.worker import build_worker
 from advisor_evaluator.schemas import EvaluationCreate
 from advisor_shared.lease import Lease
 
@@ -32,8 +32,7 @@ def test_a_copy_of_a_unit_in_flight_is_ignored_and_a_stored_one_skipped(make_run
         runtime, EvaluationCreate.model_validate(SPEC), None, lambda _: None
     )
     (unit,) = advance_job(runtime, record.id).units
-    _, tasks = create_celery(runtime.settings, runtime, in_memory=True)
-    generate = tasks.units["generate"]
+    generate = build_worker(runtime.settings, runtime, in_memory=True).tasks.units["generate"]
     with Lease(None, unit.lease_name(record.id)):  # another worker runs the unit
         copy = generate.apply(args=[record.id, unit.to_dict()])
     assert copy.state == states.IGNORED

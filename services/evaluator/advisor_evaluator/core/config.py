@@ -50,7 +50,7 @@ class Settings(AdvisorSettings):
     endpoint_max_retries: int = 6
     endpoint_timeout_s: float = 600.0
     # Lease of each running unit and job step, renewed every third of it: a step whose worker
-    # died is found abandoned at most this long after the death (jobs/inflight.py).
+    # died is found abandoned at most this long after the death (advisor_shared.worker.liveness).
     unit_lease_ttl_s: float = Field(default=15.0, gt=0)
     # How often each worker looks for abandoned steps (Redis only, no store listing). A killed
     # worker's job moves again within `unit_lease_ttl_s` + this (issue 17: <= 60 s in all).

@@ -1,19 +1,18 @@
-"""What the domain code needs at run time: settings, store, job records, endpoints.
+"""What the evaluator's jobs need at run time: the kit's runtime (settings, store, job records,
+Redis) plus the chat endpoints the units call and the job's heartbeat.
 
 Built once per process (API, worker, CLI); tests build one around fakes.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor_shared.jobs import JobStore
-from advisor_shared.queue import redis_client
-from advisor_shared.store import ObjectStore, open_store
+from advisor_shared.worker import Liveness
+from advisor_shared.worker import Runtime as JobRuntime
 
 from ..core.config import Settings
 from ..errors import UnknownJudgeEndpoint
@@ -21,20 +20,26 @@ from ..generation.chat_endpoint import ChatEndpoint
 from .results import JobResults
 
 EndpointFactory = Callable[[str, str | None, float], ChatEndpoint]
+SERVICE = "evaluator"
 
 
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
+def liveness(settings: Settings) -> Liveness:
+    """The progress signs of this deployment's evaluations (heartbeats, steps in flight)."""
+    return Liveness(SERVICE, settings.queue_name, settings.stale_job_after_s)
+
+
 @dataclass
-class Runtime:
-    settings: Settings
-    store: ObjectStore
-    jobs: JobStore
-    redis: Any | None = None
+class Runtime(JobRuntime[Settings]):
     endpoint_factory: EndpointFactory = ChatEndpoint
     _endpoints: dict[tuple[str, bool], ChatEndpoint] = field(default_factory=dict)
+
+    @property
+    def liveness(self) -> Liveness:
+        return liveness(self.settings)
 
     def _endpoint(self, base_url: str, api_key: str | None) -> ChatEndpoint:
         cache_key = (base_url, api_key is not None)
@@ -63,43 +68,18 @@ class Runtime:
 
     def heartbeat(self, job_id: str) -> None:
         """Mark the job as alive for the reconciler (a Redis key that expires when work stops)."""
-        if self.redis is not None:
-            self.redis.set(
-                f"advisor:evaluator:heartbeat:{job_id}",
-                "1",
-                ex=int(self.settings.stale_job_after_s),
-            )
+        self.liveness.heartbeat(self.redis, job_id)
 
     @contextmanager
     def keep_alive(self, job_id: str) -> Iterator[None]:
         """Refresh the job's heartbeat while the block runs (a long generation is progress)."""
-        if self.redis is None:
+        with self.liveness.keep_alive(self.redis, job_id):
             yield
-            return
-        stop = threading.Event()
-        interval = self.settings.stale_job_after_s / 3
-
-        def beat() -> None:
-            while not stop.wait(interval):
-                self.heartbeat(job_id)
-
-        self.heartbeat(job_id)
-        thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=5)
 
     def is_alive(self, job_id: str) -> bool:
-        if self.redis is None:
-            return True
-        return bool(self.redis.exists(f"advisor:evaluator:heartbeat:{job_id}"))
+        return self.liveness.is_alive(self.redis, job_id)
 
 
 def build_runtime(settings: Settings) -> Runtime:
     """The runtime of a service process, from its settings."""
-    redis = redis_client(settings.redis_url)
-    store = open_store(settings)
-    return Runtime(settings, store, JobStore(store, redis), redis)
+    return Runtime.from_settings(settings)

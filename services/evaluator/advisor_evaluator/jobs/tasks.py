@@ -1,7 +1,7 @@
 """The Celery tasks of the evaluator, thin like web views: take ids, call domain code, let the
-decorator own the reliability options (late acks, requeue on worker loss, retries with backoff,
-time limits). Registered on any Celery app, so the worker, the API's in-process worker and the
-CLI run the very same tasks."""
+kit's policy own the reliability options (late acks, requeue on worker loss, bounded retries,
+time limits below the visibility timeout). Registered on any Celery app by `jobs/worker.py`, so
+the worker, the API's in-process worker and the CLI run the very same tasks."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from celery import Celery, Task, chord
 from celery.exceptions import Ignore
 
 from advisor_shared.lease import Lease
+from advisor_shared.worker import reliable_task
 
 from ..errors import EndpointUnavailable, JobCancelled
-from . import inflight
 from .orchestration import advance_job, fail_job
 from .pipeline import WorkUnit
 from .runtime import Runtime
@@ -32,14 +32,14 @@ ENDPOINT_TIME_LIMIT_S = 1800
 SCORE_TIME_LIMIT_S = 600
 FACTUALITY_TIME_LIMIT_S = 4 * 3600
 ADVANCE_TIME_LIMIT_S = 1800
-# `shared=False`: each app (worker, API in-process worker, CLI) keeps its own runtime closure.
-RELIABLE = {
-    "bind": True,
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "max_retries": None,
-    "shared": False,
-}
+# Retries are counted by the tasks themselves (`endpoint_max_retries` per unit and per job
+# step); this bound only has to stay above them and above the lease waits of one step
+# (one every LEASE_WAIT_S for at most ADVANCE_TIME_LIMIT_S).
+MAX_RETRIES = int(ADVANCE_TIME_LIMIT_S / LEASE_WAIT_S) + 100
+
+
+def _reliable(time_limit_s: float) -> dict[str, Any]:
+    return reliable_task(time_limit_s + 60, soft_time_limit_s=time_limit_s, max_retries=MAX_RETRIES)
 
 
 def backoff_s(failures: int) -> float:
@@ -67,12 +67,7 @@ class EvaluatorTasks:
 def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorTasks:
     """Define the evaluator's tasks on `app`; `runtime_of` gives the process's runtime."""
 
-    @app.task(
-        name="evaluator.advance",
-        soft_time_limit=ADVANCE_TIME_LIMIT_S,
-        time_limit=ADVANCE_TIME_LIMIT_S + 60,
-        **RELIABLE,
-    )
+    @app.task(name="evaluator.advance", **_reliable(ADVANCE_TIME_LIMIT_S))
     def advance(self: Task, job_id: str, recover: bool = False, watch: bool = False) -> str:
         """One step of a job: plan, dispatch the next round as a chord, report, or fail.
 
@@ -81,15 +76,14 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
         worker and will never fire, so nothing else would advance the job before the stale
         backstop."""
         runtime = runtime_of()
-        lease = Lease(
-            runtime.redis, f"evaluator:{job_id}:advance", ttl_s=runtime.settings.unit_lease_ttl_s
-        )
+        lease_name = f"evaluator:{job_id}:advance"
+        lease = Lease(runtime.redis, lease_name, ttl_s=runtime.settings.unit_lease_ttl_s)
         with lease:
             if not lease.held:
                 raise self.retry(countdown=LEASE_WAIT_S)
             # Registered until the next round is queued: a worker killed before that leaves an
             # entry without a lease, and the reconciler drives the job again within seconds.
-            with inflight.running(runtime.redis, runtime.settings.queue_name, job_id, "advance"):
+            with runtime.liveness.running(runtime.redis, job_id, "advance", lease_name):
                 step = advance_job(runtime, job_id, recover=recover)
                 if (
                     step.action == "retry"
@@ -113,9 +107,8 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
         if unit_finished(results, unit) or _job_finished(runtime, job_id):
             return "skipped"
         unavailable: EndpointUnavailable | None = None
-        lease = Lease(
-            runtime.redis, unit.lease_name(job_id), ttl_s=runtime.settings.unit_lease_ttl_s
-        )
+        lease_name = unit.lease_name(job_id)
+        lease = Lease(runtime.redis, lease_name, ttl_s=runtime.settings.unit_lease_ttl_s)
         with lease, runtime.keep_alive(job_id):
             # Held elsewhere: this is a duplicate of a unit in flight (often the very message,
             # redelivered by Redis past its visibility timeout), whose holder will advance the
@@ -134,10 +127,8 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
                 return "cancelled"
             try:
                 # Registered while it runs: if this worker dies, the entry outlives the lease
-                # and the reconciler re-dispatches the unit a lease TTL later (inflight.py).
-                with inflight.running(
-                    runtime.redis, runtime.settings.queue_name, job_id, unit.name
-                ):
+                # and the reconciler re-dispatches the unit a lease TTL later (the kit's liveness).
+                with runtime.liveness.running(runtime.redis, job_id, unit.name, lease_name):
                     execute_unit(runtime, job_id, unit)
             except JobCancelled:
                 return "cancelled"
@@ -167,9 +158,7 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> EvaluatorT
         "factuality": FACTUALITY_TIME_LIMIT_S,
     }
     units = {
-        stage: app.task(
-            name=f"evaluator.{stage}", soft_time_limit=limit, time_limit=limit + 60, **RELIABLE
-        )(run_unit)
+        stage: app.task(name=f"evaluator.{stage}", **_reliable(limit))(run_unit)
         for stage, limit in limits.items()
     }
     return EvaluatorTasks(advance, units)
