@@ -92,13 +92,16 @@ def test_the_reconciler_finds_an_abandoned_step_within_a_check(redis_url: str, t
     recovery = Recovery(
         "thing", Liveness(f"svc-{uuid.uuid4().hex[:6]}", "q", 300), interval_s=60, check_s=0.2
     )
-    record, _ = jobs.create("thing", {}, None)
-    recovery.liveness.heartbeat(redis, record.id)  # queued: alive, not re-driven at start
+    left, _ = jobs.create("thing", {"n": 1}, None)  # left unfinished by an earlier worker
     redriven: list[str] = []
     reconciler = Reconciler(recovery, jobs, redis, redriven.append)
     reconciler.start()
     try:
-        assert redriven == []
+        assert redriven == [left.id]  # at start, every unfinished job
+        jobs.update("thing", left.id, status=JobStatus.SUCCEEDED)
+        record, _ = jobs.create("thing", {"n": 2}, None)
+        recovery.liveness.heartbeat(redis, record.id)  # queued: alive
+        redriven.clear()
         step = recovery.liveness.running(redis, record.id, "chunk-1", f"thing:{record.id}:c1")
         step.__enter__()  # a worker that registered its step and died (no lease was ever held)
         deadline = time.monotonic() + 5

@@ -3,25 +3,22 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import FastAPI
 from prometheus_client import generate_latest
 
 from advisor_shared.api.job_app import JobService, create_job_app
-from advisor_shared.queue import run_inprocess_worker
 
 from .api.routes import audits
 from .core.config import Settings
+from .jobs.worker import build_worker
 from .runtime import Runtime
-from .worker import QUEUE, create_celery
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The auditor API. Without Redis, an in-process worker consumes the audit queue."""
     settings = settings or Settings()
-    runtime = Runtime(settings)
-    celery = create_celery(runtime)
+    runtime = Runtime.from_settings(settings)
+    worker = build_worker(settings, runtime)
     service = JobService(
         "advisor auditor",
         probe_key="jobs/audit/ready-probe",
@@ -34,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         store=runtime.store,
         redis=runtime.redis,
-        inprocess_worker=partial(run_inprocess_worker, celery, [QUEUE]),
-        state={"runtime": runtime, "celery": celery},
+        # Only without Redis; it first re-drives the audits a previous process left unfinished.
+        inprocess_worker=worker.inprocess,
+        state={"runtime": runtime, "celery": worker.app},
     )

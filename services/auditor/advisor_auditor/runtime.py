@@ -1,31 +1,25 @@
-"""What the API and the worker share in one process: settings, the object store, job records
-and Redis (when configured)."""
+"""What the API and the worker share in one process: the kit's runtime (settings, the object
+store, job records, Redis when configured) and the progress signs of the auditor's jobs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
 
-from advisor_shared.jobs import JobStore
-from advisor_shared.queue import redis_client
-from advisor_shared.store import ObjectStore, open_store
+from advisor_shared.worker import Liveness
+from advisor_shared.worker import Runtime as JobRuntime
 
 from .core.config import Settings
 
+# The queue the auditor's tasks go to and its workers consume.
+QUEUE = "auditor"
+# An audit with no sign of progress for this long (a chunk refreshes it while it runs) is
+# re-driven by the reconciler's backstop.
+STALE_AFTER_S = 300.0
+LIVENESS = Liveness("auditor", QUEUE, STALE_AFTER_S)
+
 
 @dataclass
-class Runtime:
-    settings: Settings
-
-    @cached_property
-    def store(self) -> ObjectStore:
-        return open_store(self.settings)
-
-    @cached_property
-    def redis(self) -> Any | None:
-        return redis_client(self.settings.redis_url)
-
-    @cached_property
-    def jobs(self) -> JobStore:
-        return JobStore(self.store, self.redis)
+class Runtime(JobRuntime[Settings]):
+    @property
+    def liveness(self) -> Liveness:
+        return LIVENESS

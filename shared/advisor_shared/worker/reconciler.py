@@ -3,8 +3,8 @@
 
 A reconciler runs in each worker process, from `worker_ready` to `worker_shutdown`:
 
-- at start, it re-drives every unfinished job without a live heartbeat (a previous worker may
-  have died with it);
+- at start, it re-drives every unfinished job: a worker starting is often the replacement of
+  one that died holding work, and no sign of it may have expired yet;
 - every `check_s`, jobs with a step abandoned by a dead worker (`Liveness.abandoned`), so
   recovery takes a lease TTL plus one check, not minutes;
 - every `interval_s`, as the backstop, unfinished jobs whose heartbeat expired.
@@ -82,7 +82,7 @@ def recover_abandoned(recovery: Recovery, redis: object | None, redrive: Redrive
 
 class Reconciler:
     """A daemon thread that calls `recover_abandoned` every `check_s` and `reconcile_once`
-    every `interval_s` until stopped; `start` first re-drives the stale jobs at once."""
+    every `interval_s` until stopped; `start` first re-drives every unfinished job."""
 
     def __init__(self, recovery: Recovery, jobs: JobStore, redis: object | None, redrive: Redrive):
         self.recovery, self.jobs, self.redis, self.redrive = recovery, jobs, redis, redrive
@@ -93,7 +93,7 @@ class Reconciler:
         )
 
     def start(self) -> None:
-        reconcile_once(self.recovery, self.jobs, self.redis, self.redrive)
+        reconcile_once(self.recovery, self.jobs, self.redis, self.redrive, only_stale=False)
         self._thread.start()
 
     def stop(self) -> None:

@@ -96,7 +96,7 @@ def test_audit_job_runs_on_a_worker_process(auditor_env, worker, monkeypatch) ->
         assert unauthorised.status_code == 401
         assert client.get("/v1/audits/audit-missing", headers=headers).status_code == 404
 
-    runtime = Runtime(settings)
+    runtime = Runtime.from_settings(settings)
     # Status is durable: a fresh reader sees it from the store, not from Celery's backend.
     assert runtime.jobs.get("audit", job_id).status.value == "succeeded"
     chunk = chunk_key(job_id, "data", 0)

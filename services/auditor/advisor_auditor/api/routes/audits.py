@@ -30,7 +30,7 @@ from ...outputs import (
     read_file,
     source_document,
 )
-from ...runtime import Runtime
+from ...runtime import QUEUE, Runtime
 from ...schemas import AuditCreate, AuditPublic
 from ..deps import CeleryDep, RuntimeDep
 
@@ -85,8 +85,10 @@ def submit_audit(
         raise ApiError(400, str(exc)[:300], code="invalid_input") from None
     if created or record.status is JobStatus.QUEUED:
         # A replay of a job still queued re-sends its plan task: planning is idempotent, and
-        # this recovers a job whose first send was lost between record and queue.
-        celery.send_task("auditor.plan", args=[record.id], queue="auditor")
+        # this recovers a job whose first send was lost between record and queue. Queued work
+        # is alive: the reconciler's backstop leaves it to the queue.
+        runtime.liveness.heartbeat(runtime.redis, record.id)
+        celery.send_task("auditor.plan", args=[record.id], queue=QUEUE)
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/audits/{record.id}"
@@ -119,7 +121,7 @@ def cancel_audit(job_id: str, runtime: RuntimeDep, celery: CeleryDep) -> AuditPu
     (`cancel_requested_at` is set until then). 409 for an audit that already ended."""
     record = request_cancel(runtime.jobs, JOB_KIND, job_id, "audit")
     if not record.status.finished:
-        celery.send_task("auditor.finalize", args=[job_id], kwargs={"watch": True}, queue="auditor")
+        celery.send_task("auditor.finalize", args=[job_id], kwargs={"watch": True}, queue=QUEUE)
     return _public(record)
 
 
