@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from functools import partial
 
 from fastapi import FastAPI
 
 from advisor_shared.api.job_app import JobService, create_job_app
-from advisor_shared.jobs import JobStore
-from advisor_shared.queue import redis_client, run_inprocess_worker
-from advisor_shared.store import open_store
 
 from .api.routes import training_jobs
 from .core.config import Settings
+from .jobs.runtime import Runtime
 
 
 def create_app(
@@ -23,18 +20,20 @@ def create_app(
     """Build the app. Without Redis, jobs run on an in-process worker of the long queue; a
     given `enqueue` replaces the queue (nothing consumes it in-process then)."""
     settings = settings or Settings()
-    store = open_store(settings)
-    redis = redis_client(settings.redis_url)
+    runtime = Runtime.from_settings(settings)
     inprocess_worker: Callable[[], AbstractContextManager[None]] | None = None
     if enqueue is None:
-        from .worker import QUEUE, TASK_NAME, create_worker_app
+        from .jobs.worker import build_worker
 
-        worker_app = create_worker_app(settings)
+        worker = build_worker(settings, runtime)
 
         def enqueue(job_id: str) -> None:
-            worker_app.send_task(TASK_NAME, args=[job_id], queue=QUEUE)
+            # Queued work is alive: the reconciler's backstop leaves it to the queue.
+            runtime.liveness.heartbeat(runtime.redis, job_id)
+            worker.tasks.start(job_id)
 
-        inprocess_worker = partial(run_inprocess_worker, worker_app, [QUEUE])
+        # Only without Redis; it first re-drives the jobs a previous process left unfinished.
+        inprocess_worker = worker.inprocess
 
     service = JobService(
         "advisor trainer", probe_key="jobs/training/ready-probe", routers=[training_jobs.router]
@@ -42,8 +41,8 @@ def create_app(
     return create_job_app(
         service,
         settings,
-        store=store,
-        redis=redis,
+        store=runtime.store,
+        redis=runtime.redis,
         inprocess_worker=inprocess_worker,
-        state={"jobs": JobStore(store, redis), "enqueue": enqueue},
+        state={"runtime": runtime, "jobs": runtime.jobs, "enqueue": enqueue},
     )

@@ -2,9 +2,11 @@
 
 The request is checked completely at `POST` time (400 with the field at fault), stored
 durably in the job record, and the queued message carries only the job id. The worker holds a
-lease per job id for the whole run, so a redelivered message (Redis visibility timeout, F1)
-finds the lease held and returns at once; a retry after a lost worker resumes from the last
-committed bundle of the run instead of starting over.
+lease per job id for the whole run, so a redelivered or re-driven message (Redis visibility
+timeout, F1) finds the lease held and returns at once. While it runs, the run keeps the job's
+heartbeat and is registered in the kit's in-flight registry, so the reconciler re-drives it soon
+after its worker dies (F2); that retry resumes from the last committed bundle of the run instead
+of starting over.
 
 Cancelling (`cancel_training_job`): the request is stored beside the record; a run in progress
 sees it at its next step boundary, stops as it would for SIGTERM (the bundle of every completed
@@ -22,11 +24,11 @@ from typing import Any
 
 from advisor_shared.jobs import JobRecord, JobStatus, JobStore
 from advisor_shared.lease import Lease
-from advisor_shared.store import ObjectStore
 
 from .config import TrainingJobConfig
 from .core.config import Settings
 from .errors import ConfigError
+from .jobs.runtime import Runtime
 from .request_limits import allowed_base_model, check_session_budget, check_sizes
 from .training.progress import StepReport, step_line
 from .training.stop_signals import StopRequest
@@ -168,76 +170,83 @@ class JobProgress:
 
 
 def run_training_job(
-    job_id: str,
-    settings: Settings,
-    jobs: JobStore,
-    store: ObjectStore,
-    redis_client: Any | None,
-    *,
-    stop: StopRequest | None = None,
+    runtime: Runtime, job_id: str, *, stop: StopRequest | None = None
 ) -> dict[str, Any]:
     """Run job `job_id` once under its lease; a second holder returns at once."""
-    with Lease(redis_client, f"train:{job_id}", ttl_s=settings.trainer_lease_ttl_s) as lease:
+    lease_name = runtime.train_lease_name(job_id)
+    with runtime.lease(lease_name, ttl_s=runtime.settings.trainer_lease_ttl_s) as lease:
         if not lease.held:
             return {"job_id": job_id, "status": "skipped", "reason": "another worker holds it"}
-        record = jobs.get(JOB_KIND, job_id)
-        if record.status.finished:
-            return {"job_id": job_id, "status": record.status.value, "reason": "already done"}
-        if jobs.cancel_requested(JOB_KIND, job_id):
-            jobs.mark_cancelled(JOB_KIND, job_id)
-            return {"job_id": job_id, "status": "cancelled", "reason": "cancelled before it ran"}
-        attempts = record.attempts + 1
-        jobs.update(JOB_KIND, job_id, status=JobStatus.RUNNING, attempts=attempts, error=None)
-        stop = stop or StopRequest()
-        try:
-            config = job_config(record.request, settings, job_id)
-            if attempts > 1 and config.resume is None:
-                # A retry continues what the lost attempt committed instead of starting over.
-                config = config.with_overrides(resume="auto")
-            from .training.session import run_training
+        liveness, redis = runtime.liveness, runtime.redis
+        # Registered while the lease is held: if this worker dies, the entry outlives the
+        # lease and the reconciler re-drives the job within a lease TTL.
+        with (
+            liveness.keep_alive(redis, job_id),
+            liveness.running(redis, job_id, "train", lease_name),
+        ):
+            return _run_leased(runtime, job_id, lease, stop or StopRequest())
 
-            progress = JobProgress(
-                jobs, job_id, lease, stop, log_interval_s=settings.trainer_log_interval_s
-            )
-            outcome = run_training(config, store, settings.cache_dir, stop=stop, progress=progress)
-        except Exception as exc:
-            if stop.reason == CANCEL_REASON:
-                # Stopped before its first step: nothing was trained, nothing to hand over.
-                jobs.mark_cancelled(JOB_KIND, job_id, error=None)
-                log.info("job %s cancelled before its first step", job_id)
-                return {"job_id": job_id, "status": "cancelled", "reason": str(exc)[:200]}
-            log.error("job %s failed: %s", job_id, exc)
-            jobs.update(JOB_KIND, job_id, status=JobStatus.FAILED, error=str(exc)[:2000])
-            raise
-        result = {
-            "bundle": str(outcome.bundle) if outcome.bundle else None,
-            "global_step": outcome.ledger.global_step,
-            "total_steps": outcome.ledger.total_steps,
-            "finished": outcome.finished,
-            "stop_reason": outcome.stop_reason,
-            "eval_loss": outcome.ledger.eval_history[-1]["eval_loss"]
-            if outcome.ledger.eval_history
-            else None,
-        }
-        cancelled = stop.reason == CANCEL_REASON
-        if cancelled:
-            # The bundle of the completed steps is committed: `resume` continues from it.
-            jobs.mark_cancelled(JOB_KIND, job_id, result=result)
-        else:
-            jobs.update(JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result)
-        session = outcome.session
-        log.info(
-            "job %s: %s at step %d/%d in %.0f s; bundle %s; eval loss %s; peak memory %s",
-            job_id,
-            session.stop_reason,
-            result["global_step"],
-            result["total_steps"],
-            session.wall_time_s,
-            result["bundle"],
-            result["eval_loss"],
-            describe_peak_memory(session.peak_memory),
+
+def _run_leased(runtime: Runtime, job_id: str, lease: Lease, stop: StopRequest) -> dict[str, Any]:
+    """The run of a job whose lease this worker holds."""
+    settings, jobs, store = runtime.settings, runtime.jobs, runtime.store
+    record = jobs.get(JOB_KIND, job_id)
+    if record.status.finished:
+        return {"job_id": job_id, "status": record.status.value, "reason": "already done"}
+    if jobs.cancel_requested(JOB_KIND, job_id):
+        jobs.mark_cancelled(JOB_KIND, job_id)
+        return {"job_id": job_id, "status": "cancelled", "reason": "cancelled before it ran"}
+    attempts = record.attempts + 1
+    jobs.update(JOB_KIND, job_id, status=JobStatus.RUNNING, attempts=attempts, error=None)
+    try:
+        config = job_config(record.request, settings, job_id)
+        if attempts > 1 and config.resume is None:
+            # A retry continues what the lost attempt committed instead of starting over.
+            config = config.with_overrides(resume="auto")
+        from .training.session import run_training
+
+        progress = JobProgress(
+            jobs, job_id, lease, stop, log_interval_s=settings.trainer_log_interval_s
         )
-        return {"job_id": job_id, "status": "cancelled" if cancelled else "succeeded", **result}
+        outcome = run_training(config, store, settings.cache_dir, stop=stop, progress=progress)
+    except Exception as exc:
+        if stop.reason == CANCEL_REASON:
+            # Stopped before its first step: nothing was trained, nothing to hand over.
+            jobs.mark_cancelled(JOB_KIND, job_id, error=None)
+            log.info("job %s cancelled before its first step", job_id)
+            return {"job_id": job_id, "status": "cancelled", "reason": str(exc)[:200]}
+        log.error("job %s failed: %s", job_id, exc)
+        jobs.update(JOB_KIND, job_id, status=JobStatus.FAILED, error=str(exc)[:2000])
+        raise
+    result = {
+        "bundle": str(outcome.bundle) if outcome.bundle else None,
+        "global_step": outcome.ledger.global_step,
+        "total_steps": outcome.ledger.total_steps,
+        "finished": outcome.finished,
+        "stop_reason": outcome.stop_reason,
+        "eval_loss": outcome.ledger.eval_history[-1]["eval_loss"]
+        if outcome.ledger.eval_history
+        else None,
+    }
+    cancelled = stop.reason == CANCEL_REASON
+    if cancelled:
+        # The bundle of the completed steps is committed: `resume` continues from it.
+        jobs.mark_cancelled(JOB_KIND, job_id, result=result)
+    else:
+        jobs.update(JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result)
+    session = outcome.session
+    log.info(
+        "job %s: %s at step %d/%d in %.0f s; bundle %s; eval loss %s; peak memory %s",
+        job_id,
+        session.stop_reason,
+        result["global_step"],
+        result["total_steps"],
+        session.wall_time_s,
+        result["bundle"],
+        result["eval_loss"],
+        describe_peak_memory(session.peak_memory),
+    )
+    return {"job_id": job_id, "status": "cancelled" if cancelled else "succeeded", **result}
 
 
 def describe_peak_memory(peak: dict[str, Any]) -> str:

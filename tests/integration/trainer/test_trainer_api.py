@@ -14,6 +14,7 @@ from advisor_shared.jobs import JobStatus, JobStore
 from advisor_shared.lease import Lease
 from advisor_shared.store import LocalStore
 from advisor_trainer.core.config import Settings
+from advisor_trainer.jobs.runtime import Runtime
 from advisor_trainer.main import create_app
 from advisor_trainer.training_jobs import JOB_KIND, run_training_job
 from tests.unit.trainer.trainer_testkit import write_dataset
@@ -133,17 +134,18 @@ def test_a_held_lease_makes_a_redelivered_job_return_at_once(settings, job_body,
     client = redis_lib.Redis.from_url(redis_url)
     store = LocalStore(Path(settings.store_url.removeprefix("file://")))
     jobs = JobStore(store, client)
+    runtime = Runtime(settings, store, jobs, client)
     record, _ = jobs.create(JOB_KIND, job_body)
     with Lease(client, f"train:{record.id}") as first_delivery:
         assert first_delivery.held
         started = time.monotonic()
-        outcome = run_training_job(record.id, settings, jobs, store, client)
+        outcome = run_training_job(runtime, record.id)
         assert outcome["status"] == "skipped" and time.monotonic() - started < 2.0
         assert jobs.get(JOB_KIND, record.id).status is JobStatus.QUEUED
-    done = run_training_job(record.id, settings, jobs, store, client)
+    done = run_training_job(runtime, record.id)
     assert done["status"] == "succeeded" and done["bundle"] == "api-run@v0001"
     assert jobs.get(JOB_KIND, record.id).stages["train"].done == 3
-    again = run_training_job(record.id, settings, jobs, store, client)
+    again = run_training_job(runtime, record.id)
     assert again["status"] == "succeeded" and again["reason"] == "already done"
 
 
@@ -202,10 +204,11 @@ def test_a_cancel_stops_a_run_at_a_step_and_keeps_its_bundle(
 
     store = LocalStore(Path(settings.store_url.removeprefix("file://")))
     jobs = JobStore(store, None)
+    runtime = Runtime(settings, store, jobs, None)
     body = {"config": {**job_body["config"], "max_steps": 50}}
     early, _ = jobs.create(JOB_KIND, body)
     jobs.request_cancel(JOB_KIND, early.id)
-    first = run_training_job(early.id, settings, jobs, store, None)
+    first = run_training_job(runtime, early.id)
     assert first["status"] == "cancelled" and first["reason"] == "cancelled before it ran"
     record, _ = jobs.create(JOB_KIND, body)
     real_on_step = JobProgress.on_step
@@ -217,7 +220,7 @@ def test_a_cancel_stops_a_run_at_a_step_and_keeps_its_bundle(
         real_on_step(self, report)
 
     monkeypatch.setattr(JobProgress, "on_step", cancel_at_step_two)
-    outcome = run_training_job(record.id, settings, jobs, store, None)
+    outcome = run_training_job(runtime, record.id)
     final = jobs.get(JOB_KIND, record.id)
     assert outcome["status"] == "cancelled" and final.status is JobStatus.CANCELLED
     assert final.result["stop_reason"] == f"stopped by {CANCEL_REASON}"

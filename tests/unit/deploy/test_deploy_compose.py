@@ -466,7 +466,7 @@ def test_worker_queues_are_the_ones_the_services_send_to() -> None:
 
     evaluator_words = command_words(SERVICES["evaluator-worker"]["command"])
     assert queues(evaluator_words) == [EvaluatorSettings.model_fields["queue_name"].default]
-    trainer_worker = REPO / "services/trainer/advisor_trainer/worker.py"
+    trainer_worker = REPO / "services/trainer/advisor_trainer/jobs/runtime.py"
     constants = {
         node.targets[0].id: node.value.value
         for node in ast.parse(trainer_worker.read_text()).body
