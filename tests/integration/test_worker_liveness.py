@@ -86,6 +86,20 @@ def test_reconcile_re_drives_unfinished_jobs_without_a_heartbeat(redis_url: str,
     )
 
 
+def test_a_service_may_re_drive_every_unfinished_job_at_start(redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    redis = redis_lib.Redis.from_url(redis_url)
+    jobs = _jobs(tmp_path, redis)
+    liveness = Liveness(f"svc-{uuid.uuid4().hex[:6]}", "q", 300)
+    recovery = Recovery("thing", liveness, redrive_all_at_start=True)
+    record, _ = jobs.create("thing", {}, None)
+    liveness.heartbeat(redis, record.id)
+    redriven: list[str] = []
+    reconciler = Reconciler(recovery, jobs, redis, redriven.append)
+    reconciler.start()
+    reconciler.stop()
+    assert redriven == [record.id]
+
+
 def test_the_reconciler_finds_an_abandoned_step_within_a_check(redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     redis = redis_lib.Redis.from_url(redis_url)
     jobs = _jobs(tmp_path, redis)
@@ -93,12 +107,15 @@ def test_the_reconciler_finds_an_abandoned_step_within_a_check(redis_url: str, t
         "thing", Liveness(f"svc-{uuid.uuid4().hex[:6]}", "q", 300), interval_s=60, check_s=0.2
     )
     left, _ = jobs.create("thing", {"n": 1}, None)  # left unfinished by an earlier worker
+    queued, _ = jobs.create("thing", {"n": 3}, None)
+    recovery.liveness.heartbeat(redis, queued.id)  # submitted just now: alive
     redriven: list[str] = []
     reconciler = Reconciler(recovery, jobs, redis, redriven.append)
     reconciler.start()
     try:
-        assert redriven == [left.id]  # at start, every unfinished job
-        jobs.update("thing", left.id, status=JobStatus.SUCCEEDED)
+        assert redriven == [left.id]  # at start, the stale ones
+        for job in (left, queued):
+            jobs.update("thing", job.id, status=JobStatus.SUCCEEDED)
         record, _ = jobs.create("thing", {"n": 2}, None)
         recovery.liveness.heartbeat(redis, record.id)  # queued: alive
         redriven.clear()

@@ -78,7 +78,7 @@ class Worker(Generic[R, T]):
             yield
 
     def start_recovery(self) -> None:
-        """Re-drive unfinished jobs now, then keep watching (the worker process's `worker_ready`)."""
+        """Re-drive stopped jobs now, then keep watching (the worker process's `worker_ready`)."""
         runtime = self.runtime()
         self._reconciler = Reconciler(
             self.service.recovery, runtime.jobs, runtime.redis, self.tasks.redrive

@@ -3,8 +3,10 @@
 
 A reconciler runs in each worker process, from `worker_ready` to `worker_shutdown`:
 
-- at start, it re-drives every unfinished job: a worker starting is often the replacement of
-  one that died holding work, and no sign of it may have expired yet;
+- at start, it re-drives every unfinished job without a live heartbeat (a previous worker may
+  have died with it), or every unfinished job where the service asks for it
+  (`redrive_all_at_start`: a worker starting is often the replacement of one that died holding
+  work, before any sign of it expired);
 - every `check_s`, jobs with a step abandoned by a dead worker (`Liveness.abandoned`), so
   recovery takes a lease TTL plus one check, not minutes;
 - every `interval_s`, as the backstop, unfinished jobs whose heartbeat expired.
@@ -39,6 +41,11 @@ class Recovery:
     interval_s: float = 60.0
     # The cheap look for abandoned steps (Redis only).
     check_s: float = 5.0
+    # At worker start, re-drive every unfinished job, not only the stale ones. Right for a
+    # service whose copies of a step in flight wait and try again (the auditor's chunks);
+    # wrong where a copy is turned away for good and a re-drive of queued work only adds steps
+    # (the evaluator's units).
+    redrive_all_at_start: bool = False
 
 
 def reconcile_once(
@@ -82,7 +89,8 @@ def recover_abandoned(recovery: Recovery, redis: object | None, redrive: Redrive
 
 class Reconciler:
     """A daemon thread that calls `recover_abandoned` every `check_s` and `reconcile_once`
-    every `interval_s` until stopped; `start` first re-drives every unfinished job."""
+    every `interval_s` until stopped; `start` first re-drives the stale jobs (every unfinished
+    one with `redrive_all_at_start`)."""
 
     def __init__(self, recovery: Recovery, jobs: JobStore, redis: object | None, redrive: Redrive):
         self.recovery, self.jobs, self.redis, self.redrive = recovery, jobs, redis, redrive
@@ -93,7 +101,8 @@ class Reconciler:
         )
 
     def start(self) -> None:
-        reconcile_once(self.recovery, self.jobs, self.redis, self.redrive, only_stale=False)
+        only_stale = not self.recovery.redrive_all_at_start
+        reconcile_once(self.recovery, self.jobs, self.redis, self.redrive, only_stale=only_stale)
         self._thread.start()
 
     def stop(self) -> None:

@@ -18,7 +18,10 @@ SERVICE = WorkerService(
     "auditor",
     QUEUE,
     # Abandoned chunks are looked for every 5 s (Redis only), the store's records every minute.
-    Recovery(JOB_KIND, LIVENESS, interval_s=60.0, check_s=5.0),
+    # A starting worker re-drives every unfinished audit: a copy of a chunk still in flight
+    # waits for its lease and tries again, so the re-drive costs little and a replaced
+    # worker's audit moves at once, not a lease TTL later.
+    Recovery(JOB_KIND, LIVENESS, interval_s=60.0, check_s=5.0, redrive_all_at_start=True),
 )
 
 
