@@ -83,3 +83,33 @@ def test_in_process_start_re_drives_every_unfinished_job(tmp_path) -> None:  # t
     worker = make_worker(_service(), lambda: runtime, _Tasks, redis_url=None)
     with worker.inprocess():
         assert worker.tasks.redriven == [queued.id]
+
+
+class _RedisAway:
+    """A Redis client while the server restarts (F4)."""
+
+    def eval(self, *_args: Any) -> None:
+        raise ConnectionError("Connection refused")
+
+
+def test_a_step_goes_on_while_redis_is_away() -> None:
+    liveness = Liveness("kit", "kit-queue", 300)
+    ran = []
+    with liveness.running(_RedisAway(), "j", "step", "kit:j:step"):
+        ran.append("registering failed")
+    assert ran == ["registering failed"]
+
+
+def test_a_step_whose_entry_cannot_be_removed_still_ends_normally() -> None:
+    class _GoneAfterRegistering(_RedisAway):
+        calls = 0
+
+        def eval(self, *_args: Any) -> None:
+            self.calls += 1
+            if self.calls > 1:
+                raise ConnectionError("Connection closed by server")
+
+    redis = _GoneAfterRegistering()
+    with Liveness("kit", "kit-queue", 300).running(redis, "j", "step", "kit:j:step"):
+        pass
+    assert redis.calls == 2  # registered, then the removal failed quietly

@@ -15,11 +15,16 @@ Registration happens after the lease is taken and ends before it is released, so
 never reported. Each registry operation is one Lua script, atomic in Redis, so the set of jobs
 with entries never drops a job that still has one.
 
+Keeping these signs is bookkeeping: while Redis is away (a restart, F4) a step goes on without
+them rather than fail. A registration that could not be removed stays behind and is reported
+abandoned once its lease is gone, which costs one harmless re-drive.
+
 Without Redis (one process, in-memory broker) there is nothing to recover and nothing is kept.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..lease import lease_key
+
+log = logging.getLogger(__name__)
 
 _REGISTER = """
 redis.call('hset', KEYS[1], ARGV[1], ARGV[3])
@@ -96,7 +103,10 @@ class Liveness:
 
         def beat() -> None:
             while not stop.wait(self.stale_after_s / 3):
-                self.heartbeat(redis, job_id)
+                try:
+                    self.heartbeat(redis, job_id)
+                except Exception as exc:  # noqa: BLE001 - Redis away: beat again next time
+                    log.warning("heartbeat of %s %s not refreshed: %s", self.service, job_id, exc)
 
         self.heartbeat(redis, job_id)
         thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
@@ -116,11 +126,19 @@ class Liveness:
             yield
             return
         keys = [self._steps_key(job_id), self._jobs_key()]
-        redis.eval(_REGISTER, 2, *keys, step, job_id, lease_key(lease))
+        try:
+            redis.eval(_REGISTER, 2, *keys, step, job_id, lease_key(lease))
+        except Exception as exc:  # noqa: BLE001 - Redis away: the heartbeat backstop remains
+            log.warning("%s %s step %s runs unregistered: %s", self.service, job_id, step, exc)
+            yield
+            return
         try:
             yield
         finally:
-            redis.eval(_UNREGISTER, 2, *keys, step, job_id)
+            try:
+                redis.eval(_UNREGISTER, 2, *keys, step, job_id)
+            except Exception as exc:  # noqa: BLE001 - left behind: one harmless re-drive later
+                log.warning("%s %s step %s left registered: %s", self.service, job_id, step, exc)
 
     def abandoned(self, redis: Any | None) -> dict[str, list[str]]:
         """Jobs with steps whose worker died (registered, lease expired), each with those steps.

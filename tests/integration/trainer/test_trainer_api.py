@@ -149,6 +149,40 @@ def test_a_held_lease_makes_a_redelivered_job_return_at_once(settings, job_body,
     assert again["status"] == "succeeded" and again["reason"] == "already done"
 
 
+def test_a_run_is_registered_under_its_lease_and_a_dead_one_is_re_driven(
+    settings, job_body, redis_url, monkeypatch
+) -> None:
+    """docs/reliability.md, F2: while a run holds its lease it keeps the job's heartbeat and an
+    entry in the in-flight registry; once the lease is gone with the entry left (its worker
+    died), the reconciler re-drives the job."""
+    import advisor_trainer.trainer as trainer_module
+    from advisor_shared.worker import recover_abandoned
+    from advisor_trainer.jobs.runtime import LIVENESS
+    from advisor_trainer.jobs.worker import SERVICE
+
+    client = redis_lib.Redis.from_url(redis_url)
+    store = LocalStore(Path(settings.store_url.removeprefix("file://")))
+    runtime = Runtime(settings, store, JobStore(store, client), client)
+    record, _ = runtime.jobs.create(JOB_KIND, job_body)
+    seen: dict[str, object] = {}
+
+    def run_training(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        seen["entry"] = client.hgetall(f"advisor:trainer:inflight:{record.id}")
+        seen["alive"] = LIVENESS.is_alive(client, record.id)
+        raise RuntimeError("the session broke")
+
+    monkeypatch.setattr(trainer_module, "run_training", run_training)
+    with pytest.raises(RuntimeError):
+        run_training_job(runtime, record.id)
+    assert seen == {"entry": {b"train": f"advisor:lease:train:{record.id}".encode()}, "alive": True}
+    assert not client.exists(f"advisor:trainer:inflight:{record.id}")  # ended: entry gone
+    redriven: list[str] = []
+    with LIVENESS.running(client, record.id, "train", f"train:{record.id}"):
+        # Registered with no lease behind it: a run whose worker died.
+        recover_abandoned(SERVICE.recovery, client, redriven.append)
+    assert record.id in redriven
+
+
 def test_a_job_runs_through_the_long_queue_worker(settings, job_body) -> None:
     """Without Redis the app consumes `trainer-long` on an in-process worker (embedded mode)."""
     with TestClient(create_app(settings)) as client:
