@@ -155,7 +155,7 @@ def test_a_run_is_registered_under_its_lease_and_a_dead_one_is_re_driven(
     """docs/reliability.md, F2: while a run holds its lease it keeps the job's heartbeat and an
     entry in the in-flight registry; once the lease is gone with the entry left (its worker
     died), the reconciler re-drives the job."""
-    import advisor_trainer.trainer as trainer_module
+    import advisor_trainer.training.session as trainer_module
     from advisor_shared.worker import recover_abandoned
     from advisor_trainer.jobs.runtime import LIVENESS
     from advisor_trainer.jobs.worker import SERVICE
