@@ -39,9 +39,6 @@ def engine(
         merged_path=str(merged_dir),
         merged_name="alpha-merged",
         batch_window_ms=20,
-        # fp32, the dtype the reference logprobs are computed in (a CPU with native bf16 would
-        # otherwise serve in bf16).
-        dtype="float32",
     )
     asyncio.run(hf.start())
     yield hf

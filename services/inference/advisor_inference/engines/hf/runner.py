@@ -14,8 +14,6 @@ from typing import Any
 
 import torch
 
-from advisor_shared.cpu_precision import cpu_has_native_bf16
-
 from . import lora_fast
 from .sequence import BASE_INSTANCE, MERGED_INSTANCE
 from .static_decode import StaticDecoder
@@ -32,9 +30,12 @@ class DeviceChoice:
 
 
 def choose_device(device: str = "auto", dtype: str = "auto") -> DeviceChoice:
-    """CUDA when present; bf16 only from compute capability 8.0 (docs/design.md, lesson 5); on
-    the CPU bf16 where it is native (AMX or AVX-512 BF16: about 0.6x the CPU time of fp32 per
-    decoded token, benchmarks/cpu_bf16.py), else fp32."""
+    """CUDA when present; bf16 only from compute capability 8.0 (docs/design.md, lesson 5); fp32
+    on the CPU. bf16 there (`dtype="bfloat16"`) decodes in about 0.66x the CPU time where the
+    CPU computes it natively (benchmarks/cpu_bf16.py), but a row's tokens then depend on which
+    other requests share its batch (near-ties flip), so an evaluation would not repeat: three
+    runs of the embedded demo's evaluation in bf16 gave three different results, two in fp32
+    the same (docs/inference.md)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     chosen = torch.device(device)
@@ -43,7 +44,7 @@ def choose_device(device: str = "auto", dtype: str = "auto") -> DeviceChoice:
     if chosen.type == "cuda":
         major, _ = torch.cuda.get_device_capability(chosen)
         return DeviceChoice(chosen, torch.bfloat16 if major >= 8 else torch.float16)
-    return DeviceChoice(chosen, torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    return DeviceChoice(chosen, torch.float32)
 
 
 QUANTIZATIONS = ("nf4",)
