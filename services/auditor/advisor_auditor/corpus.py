@@ -27,8 +27,18 @@ _TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # abbreviations such as "e.g." do not end one.
 # A unit a table states once for all its cells, in a column header or the table's heading:
 # "Typical monthly costs (TVP)", "Fee (EUR)", "Share (%)".
-_TABLE_UNIT = re.compile(r"\((?P<unit>[A-Z]{2,5}|[€$£¥%])\)\s*$")
-_BARE_NUMBER = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d+)?$|^\d+(?:\.\d+)?$")
+# The unit may carry the period its amounts are stated per ("UF per month", "ZHR/year"), or
+# be a unit of time ("Duration (years)"), which the cells are then read in.
+_TABLE_UNIT = re.compile(
+    r"\((?P<unit>[A-Z]{2,5}|[A-Z][a-z]|[€$£¥%]|years|months|weeks|days)"
+    r"(?:\s*(?:/|per|a)\s*(?P<period>(?:academic\s+)?(?:year|month|semester|week|term)))?\)\s*$"
+)
+_TIME_UNITS = frozenset({"years", "months", "weeks", "days"})
+# A cell that is a number, alone or stated per a period ("1,500 per academic year").
+_BARE_NUMBER = re.compile(
+    r"^(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<rest>\s+(?:per|a|an|each|every)\s+(?:academic\s+)?(?:year|month|semester|week|term)\b.*)?$"
+)
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[.!?])\s+(?=[A-Z0-9*\"(])")
 
 
@@ -126,17 +136,27 @@ def _split_cells(line: str) -> list[str]:
 
 
 def table_unit(text: str) -> str | None:
-    """The unit a header or heading declares for the numbers under it, if any."""
+    """The unit a header or heading declares for the numbers under it, if any, with the
+    period it states them per ("UF per month" -> "UF|month")."""
     match = _TABLE_UNIT.search(text.strip())
-    return match.group("unit") if match else None
+    if not match:
+        return None
+    period = match.group("period")
+    return match.group("unit") + (f"|{period}" if period else "")
 
 
 def with_unit(cell: str, unit: str | None) -> str:
-    """A bare number in a cell with the unit its table declares ("620" -> "TVP 620"), so it
-    is read as the amount it is and not as a score."""
-    if unit is None or not _BARE_NUMBER.match(cell):
+    """A bare number in a cell with the unit its table declares ("620" -> "TVP 620", "88"
+    under "UF per month" -> "UF 88 per month", "2" under "years" -> "2 years"), so it is read
+    as the amount it is and not as a score."""
+    match = _BARE_NUMBER.match(cell)
+    if unit is None or not match:
         return cell
-    return f"{cell}{unit}" if unit == "%" else f"{unit} {cell}"
+    unit, _, period = unit.partition("|")
+    if unit in _TIME_UNITS:
+        return cell if match.group("rest") else f"{cell} {unit}"
+    per = f" per {period}" if period and not match.group("rest") else ""
+    return f"{cell}{unit}{per}" if unit == "%" else f"{unit} {cell}{per}"
 
 
 def split_sentences(line: str, offset: int = 0) -> Iterable[tuple[int, int, str]]:

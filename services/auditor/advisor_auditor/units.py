@@ -17,8 +17,14 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-_CODE_BEFORE = re.compile(r"\b(?P<code>[A-Z]{3})\s?\d[\d,.\u202f ]*")
-_CODE_AFTER = re.compile(r"\d[\d,.]*\s?(?P<code>[A-Z]{3})\b")
+# A code is two to four capitals ("UF", "SJK") or a capital and a small letter ("Kr"); the
+# latter are also short English words ("In 2027", "By 15 May"), which never count as codes.
+_CODE = r"[A-Z]{2,4}|[A-Z][a-z]"
+_CODE_BEFORE = re.compile(rf"\b(?P<code>{_CODE})\s?\d[\d,.\u202f ]*")
+_CODE_AFTER = re.compile(rf"\d[\d,.]*\s?(?P<code>{_CODE})\b")
+_SHORT_WORDS = frozenset(
+    "Am An As At Be By Do Go He If In Is It Me My No Of On Or So To Up Us We".split()
+)
 _MONEY_WORDS = re.compile(
     r"\b(?:fees?|costs?|tuition|price|pays?|paid|payable|payments?|stipends?|allowances?|"
     r"charges?|charged|deposits?|premiums?|levy|salary|wages?|budget|funds|insurance|cover|"
@@ -63,7 +69,7 @@ def read_currencies(texts: Iterable[str]) -> Currencies:
             codes = {m.group("code") for m in _CODE_BEFORE.finditer(sentence)} | {
                 m.group("code") for m in _CODE_AFTER.finditer(sentence)
             }
-            for code in codes:
+            for code in codes - _SHORT_WORDS:
                 # A code before a number with a thousands separator is money, whatever the
                 # sentence says ("SJK 11,200"); scores are not written that way.
                 thousands = re.search(rf"\b{code}\s?\d{{1,3}},\d{{3}}\b", sentence)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .arithmetic import complement_of, derived_within, factors_in, rounds_to, scaled_from
 from .attributes import attribute_words, value_contexts
 from .check_context import CLAUSE_BREAK, ClaimContext, evidence_of
 from .claims import Claim
@@ -45,7 +46,7 @@ OWN_LEVELS = (0, 3, 4)  # the levels that hold the claim's own names
 _DERIVED = re.compile(
     r"\b(?:i\.e\.|that is|which (?:means|comes to|makes|gives)|means|comes to|works out|adds up|"
     r"in total|altogether|difference|remaining|combined|that gives|leaves you|"
-    r"(?:less|more|lower|higher|fewer|greater) than|below|above|exceeds?)",
+    r"(?:less|more|lower|higher|fewer|greater) than|below|above|exceeds?|brings?|bringing|saves?|saving|totals?)",
     re.IGNORECASE,
 )
 _BOUND = re.compile(
@@ -64,7 +65,9 @@ VALUE_CLASS = {"date": "date"}  # every other value kind is a "number" error
 _BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those|the same)\s+$", re.IGNORECASE)
 # "a GPA of 3.2 versus 3.0": a comparison states two subjects' values side by side; the value
 # after "versus" is the other subject's.
-_COMPARED = re.compile(r"\b(?:versus|vs\.?|compared (?:with|to)|as against)\s+$", re.IGNORECASE)
+_COMPARED = re.compile(
+    r"\b(?:versus|vs\.?|compared (?:with|to)|as against|instead of|rather than)\s+$", re.IGNORECASE
+)
 
 
 def _without_mentions(claim: Claim) -> str:
@@ -386,6 +389,17 @@ class ClaimVerifier:
         is about another subject of the same kind as the claim's."""
         if _DERIVED.search(local):
             return "the answer derives or bounds this value; the sources do not state it"
+        span_text = self.index.spans[span].match_text
+        if derived_within(value, claim.text, claim.values):
+            return "the answer computes this value from the other values it states"
+        factors = factors_in(claim.text)
+        for v in self.index.span_values[span]:
+            if complement_of(value, v):
+                return "the answer states the other share of the source's percentage"
+            if rounds_to(value, claim.text, v):
+                return "the answer rounds the source's value"
+            if scaled_from(value, claim.text, v, span_text, factors):
+                return "the answer scales the source's value by a factor or period it names"
         if _COMPARED.search(claim.text[: value.start]):
             return "the answer compares this value with another subject's"
         contexts = value_contexts(self.index.spans[span].match_text, self.index.span_values[span])
@@ -393,6 +407,9 @@ class ClaimVerifier:
             own = contexts[self.index.span_values[span].index(v)]
             if _BOUND.search(own):
                 return "the source states a bound, not the value of the attribute"
+            # "USD 1 = ZHR 3.60": one side of an equation is an exchange rate, not an amount.
+            if "=" in span_text[max(0, v.start - 3) : v.end + 3]:
+                return "the source states a rate of conversion, not an amount"
         # "Covered at 80% so you pay 20%" against "80% (you pay a 20% co-payment)": the claim
         # states the span's values, both of them; only which attribute each belongs to is in
         # question, and that is the weakest reading here.
