@@ -46,7 +46,7 @@ OWN_LEVELS = (0, 3, 4)  # the levels that hold the claim's own names
 _DERIVED = re.compile(
     r"\b(?:i\.e\.|that is|which (?:means|comes to|makes|gives)|means|comes to|works out|adds up|"
     r"in total|altogether|difference|remaining|combined|that gives|leaves you|"
-    r"(?:less|more|lower|higher|fewer|greater) than|below|above|exceeds?|brings?|bringing|saves?|saving|totals?)",
+    r"(?:less|more|lower|higher|fewer|greater) than|below|above|exceeds?|brings?|bringing|saves?|saving)",
     re.IGNORECASE,
 )
 _BOUND = re.compile(
