@@ -40,7 +40,7 @@ SAMPLE = REPO / "data" / "sample"
 RESULTS = REPO / "benchmarks" / "results" / "audit_worlds.json"
 # dev-a, dev-b and dev-c were sealed-a, sealed-b and sealed-c, scored sealed twice and then
 # opened for development: see `retired_sealed` in the results file.
-DEV_WORLDS = ("dev-lagoon", "dev-fjord", "dev-a", "dev-b", "dev-c")
+DEV_WORLDS = ("dev-lagoon", "dev-fjord", "dev-a", "dev-b", "dev-c", "dev-g", "dev-h", "dev-i")
 SAMPLE_WORLDS = ("sample-train", "sample-test")
 CLASSES = ("number", "date", "entity", "fabricated_program", "false_premise")
 COUNTS = ("planted", "detected")

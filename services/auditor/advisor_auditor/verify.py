@@ -19,7 +19,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .arithmetic import complement_of, derived_within, factors_in, rounds_to, scaled_from
+from .arithmetic import (
+    complement_of,
+    derived_within,
+    factors_in,
+    is_approximate,
+    rounds_to,
+    scaled_from,
+)
 from .attributes import attribute_words, value_contexts
 from .check_context import CLAUSE_BREAK, ClaimContext, evidence_of
 from .claims import Claim
@@ -68,6 +75,27 @@ _BACK_REFERENCE = re.compile(r"\b(?:that|this|these|those|the same)\s+$", re.IGN
 _COMPARED = re.compile(
     r"\b(?:versus|vs\.?|compared (?:with|to)|as against|instead of|rather than)\s+$", re.IGNORECASE
 )
+
+
+# "If you take a room and add food and transport, the total is ...": a sum the answer forms.
+_ADDS_UP = re.compile(r"\b(?:add|adding|added|plus|together|combined|sum of)\b")
+# "Unlike X, ...", "compared with X": X is named as the other side, not as the subject.
+_CONTRAST = re.compile(
+    r"\b(?:unlike|compared (?:with|to)|in contrast to|than|versus|vs\.?)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+# A degree level qualifies a value: a bachelor's rule is no evidence about a master's.
+_DEGREE_LEVEL = re.compile(
+    r"\b(?P<level>bachelor|undergraduate|master|postgraduate|phd|doctoral|doctorate)",
+    re.IGNORECASE,
+)
+_LEVEL_OF = {"undergraduate": "bachelor", "postgraduate": "master", "doctoral": "phd"}
+_LEVEL_OF["doctorate"] = "phd"
+
+
+def _degree_levels(text: str) -> set[str]:
+    levels = {m.group("level").lower() for m in _DEGREE_LEVEL.finditer(text)}
+    return {_LEVEL_OF.get(level, level) for level in levels}
 
 
 def _without_mentions(claim: Claim) -> str:
@@ -347,6 +375,17 @@ class ClaimVerifier:
         ]
         if near and not doubt:
             doubt = "a span about the claim's subject states the same value"
+        if not doubt and stated:
+            doubt = self._stated_elsewhere(value, own_words, best, set(levels[0]))
+        if not doubt and stated and is_approximate(claim.text, value):
+            # "roughly UF 1,040" against a page that states 1,038 for the same subject.
+            if any(
+                rounds_to(value, claim.text, v)
+                for i in candidates
+                if level_of[i] <= NEAR_LEVELS - 3
+                for v in self.index.span_values[i]
+            ):
+                doubt = "the answer rounds a value a span about its subject states"
         if doubt:
             return Check(
                 kind="value",
@@ -390,6 +429,28 @@ class ClaimVerifier:
         if _DERIVED.search(local):
             return "the answer derives or bounds this value; the sources do not state it"
         span_text = self.index.spans[span].match_text
+        if _ADDS_UP.search(claim.text[: value.start]):
+            return "the answer adds values up; the sources do not state the sum"
+        levels_claimed = _degree_levels(claim.text)
+        levels_span = _degree_levels(span_text)
+        if levels_claimed and levels_span and not levels_claimed & levels_span:
+            return "the best-matching span is about another degree level"
+        contrasted = {
+            self._full_name(m.name)
+            for m in claim.mentions
+            if m.known and _CONTRAST.search(claim.text[max(0, m.start - 30) : m.start])
+        }
+        others = {
+            self._full_name(m.name)
+            for m in claim.mentions
+            if m.known and self._is_subject_name(m.name)
+        } - contrasted
+        if (
+            contrasted
+            and self._about_any(span, contrasted)
+            and not (others and self._about_any(span, others))
+        ):
+            return "the best-matching span is about the subject the claim contrasts with"
         if derived_within(value, claim.text, claim.values):
             return "the answer computes this value from the other values it states"
         factors = factors_in(claim.text)
@@ -437,6 +498,28 @@ class ClaimVerifier:
             }
             if others:
                 return "the best-matching span is about another subject of the claim's kind"
+        return None
+
+    def _stated_elsewhere(
+        self, value: Value, own_words: set[str], best: int, subjects: set[str]
+    ) -> str | None:
+        """Whether another document, about no rival of the claim's subject, states the claimed
+        value for the claimed attribute ("residence applications open on 1 May" on a living-
+        costs page, while the best-aligned span is the portal's opening date)."""
+        # Only amounts and dates are specific enough: "from arrival" or "6 months" is stated of
+        # many things.
+        if value.kind not in ("money", "date"):
+            return None
+        doc = self.index.spans[best].doc_path
+        for i, values in enumerate(self.index.span_values):
+            if (
+                self.index.spans[i].doc_path != doc
+                and any(comparable(value, v) and same_value(value, v) for v in values)
+                and self._attribute_fit(value, own_words, i) >= NAMED_FIT
+                and self._states_same(value, own_words, i)
+                and not self._about_rival(i, subjects)
+            ):
+                return "another source states the same value for this attribute"
         return None
 
     def _about_rival(self, span: int, subjects: set[str]) -> bool:
