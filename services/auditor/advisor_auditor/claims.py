@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .corpus import split_sentences, strip_markdown
+from .corpus import TABLE_RULE, split_cells, split_sentences, strip_markdown, table_unit, with_unit
 from .entities import Gazetteer, Mention
 from .units import NONE, Currencies
 from .values import Value, extract_values
@@ -57,9 +57,27 @@ def _segments(content: str) -> list[tuple[int, int, str, str]]:
     """(start, end, raw text, heading in force) for each sentence or list item of `content`."""
     heading = ""
     segments: list[tuple[int, int, str, str]] = []
-    for line_start, line in _lines(content):
+    lines = _lines(content)
+    headers: list[str] | None = None
+    for index, (line_start, line) in enumerate(lines):
         if not line.strip():
+            headers = None
             continue
+        if line.strip().startswith("|"):
+            # An answer's table row is read with its header, as the corpus's rows are: "|
+            # Transport pass | Kr 12 | Kr 25 |" says nothing of which city costs what.
+            if TABLE_RULE.match(line):
+                continue
+            cells = split_cells(line)
+            following = lines[index + 1][1] if index + 1 < len(lines) else ""
+            if headers is None and TABLE_RULE.match(following):
+                headers = cells
+                continue
+            segments.append(
+                (line_start, line_start + len(line), _linear_row(cells, headers), heading)
+            )
+            continue
+        headers = None
         match = _HEADING.match(line)
         if match:
             heading = strip_markdown(match.group(1))
@@ -84,6 +102,18 @@ def _segments(content: str) -> list[tuple[int, int, str, str]]:
         for start, end, sentence in split_sentences(body, body_start):
             segments.append((start, end, sentence, heading))
     return segments
+
+
+def _linear_row(cells: list[str], headers: list[str] | None) -> str:
+    """'Header: cell; Header: cell', each bare number with the unit its header declares; the
+    cells alone when the row has no header of its width."""
+    if headers is None or len(headers) != len(cells):
+        return "; ".join(c for c in cells if c)
+    return "; ".join(
+        f"{h}: {with_unit(c, table_unit(h))}" if h else c
+        for h, c in zip(headers, cells, strict=True)
+        if c
+    )
 
 
 def is_check_worthy(text: str, values: list[Value], mentions: list[Mention]) -> bool:

@@ -22,7 +22,7 @@ DOCUMENT_SUFFIXES = (".md", ".txt", ".markdown")
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
+TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # A sentence ends at . ! ? followed by space and a capital, digit or markup; decimals and
 # abbreviations such as "e.g." do not end one.
 # A unit a table states once for all its cells, in a column header or the table's heading:
@@ -131,7 +131,7 @@ def parse_document(path: str, text: str) -> tuple[Document, int]:
     return document, body_start
 
 
-def _split_cells(line: str) -> list[str]:
+def split_cells(line: str) -> list[str]:
     return [strip_markdown(cell) for cell in line.strip().strip("|").split("|")]
 
 
@@ -205,11 +205,11 @@ def split_spans(document: Document, body_start: int, first_index: int = 0) -> li
             headers = None
             continue
         if stripped.startswith("|"):
-            if _TABLE_RULE.match(stripped):
+            if TABLE_RULE.match(stripped):
                 continue
-            cells = _split_cells(stripped)
+            cells = split_cells(stripped)
             next_line = lines[index + 1].strip() if index + 1 < len(lines) else ""
-            if headers is None and _TABLE_RULE.match(next_line):
+            if headers is None and TABLE_RULE.match(next_line):
                 headers = cells
                 continue
             if headers is not None and len(headers) == len(cells):
