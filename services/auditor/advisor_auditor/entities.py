@@ -125,8 +125,18 @@ def head_noun(phrase: str) -> str:
     return words[-1].lower() if words else ""
 
 
+_DEGREE_OPENING = re.compile(
+    r"^(?:msc|ma|meng|mba|mfa|mphil|llm|bsc|ba|beng|phd|master|bachelor)(?:'s)?\s+\w",
+    re.IGNORECASE,
+)
+
+
 def kind_of(phrase: str) -> str:
     """The kind a phrase names, by its head noun; single words are taken as places."""
+    # "MA Public Policy", "MSc Health Insurance Law": a degree's field is no policy or scheme,
+    # whatever its last word.
+    if _DEGREE_OPENING.match(phrase):
+        return "other"
     head = head_noun(phrase)
     for kind, heads in HEAD_KINDS.items():
         if head in heads:

@@ -286,6 +286,7 @@ _NAMED_TEST = re.compile(
     r"band|grade)s?\b)"
     r"|\b(?P<gpa>grade point average)\b",
 )
+_ON_TEST = re.compile(r"\s+(?:on|in)\s+(?:the\s+)?(?P<test>[A-Z]{2,6})\b")
 _GENERIC_OPENERS = frozenset({"A", "An", "The", "Your", "Minimum", "Overall", "Total", "Each"})
 
 
@@ -319,6 +320,11 @@ def _score_label(
     6.5 with every band at 6.0, or a GAEE total of 88': 6.0 is ALT's, 88 is GAEE's), else one
     just after it with no number in between ('a 3.4 GPA'). A decimal point does not end a
     clause; an alternative ('or a ...') does."""
+    # "6.5 on the GEA or 185 on the AEC": a test named right after its score, with "on"/"in",
+    # is that score's, whatever was named before.
+    on_test = _ON_TEST.match(text, end)
+    if on_test and not _overlaps(on_test.start("test"), on_test.end("test"), taken):
+        return tests.get(on_test.group("test").lower(), on_test.group("test").upper())
     clause_start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
     before = _label_candidates(text, clause_start, start, taken, tests)
     if before:

@@ -12,9 +12,12 @@ from advisor_auditor.arithmetic import (
     rounds_to,
     scaled_from,
 )
+from advisor_auditor.claims import _segments
 from advisor_auditor.corpus import table_unit, with_unit
+from advisor_auditor.entities import kind_of
 from advisor_auditor.units import read_currencies
 from advisor_auditor.values import extract_values
+from advisor_auditor.verify import _degree_levels
 
 MONEY = [
     "The harbour levy is QT 1,250 per year for every student.",
@@ -87,3 +90,26 @@ def test_a_rounded_value_and_a_complementary_share() -> None:
     (covered,) = _values("The plan covers 75% of each bill.")
     assert complement_of(paid, covered)
     assert not complement_of(paid, paid)
+
+
+def test_a_score_takes_the_test_named_right_after_it() -> None:
+    keys = [v.key for v in extract_values("They ask 7.0 on the LXT or 210 on the QPE.")]
+    assert keys == [("LXT", 7.0), ("QPE", 210.0)]
+
+
+def test_a_degree_name_is_a_programme_whatever_its_last_word() -> None:
+    assert kind_of("MA Coastal Insurance Policy") == "other"
+    assert kind_of("Harbour Student Policy") == "health"
+
+
+def test_an_answers_table_row_is_read_with_its_header() -> None:
+    answer = "Costs compared:\n\n| Item | Northport | Southport |\n|---|---|---|\n| Tram pass | QT 12 | QT 25 |\n"
+    texts = [text for _, _, text, _ in _segments(answer)]
+    assert "Item: Tram pass; Northport: QT 12; Southport: QT 25" in texts
+    row = next(seg for seg in _segments(answer) if "Tram" in seg[2])
+    assert answer[row[0] : row[1]] == "| Tram pass | QT 12 | QT 25 |"
+
+
+def test_degree_levels_of_a_sentence() -> None:
+    assert _degree_levels("Bachelor's graduates may stay 60 days.") == {"bachelor"}
+    assert _degree_levels("Master's and doctoral graduates may apply.") == {"master", "phd"}
