@@ -53,7 +53,7 @@ _WORD_FACTORS = {
 }
 # A count of periods or parts ("over 4 semesters", "in 2 instalments"), not a value itself.
 _SMALL_NUMBER = re.compile(
-    r"\b(?P<n>\d{1,2})(?=[\s-]+(?:academic\s+)?(?:years?|months?|semesters?|terms?|weeks?|"
+    r"\b(?P<n>\d{1,2}(?:\.\d)?)(?=[\s-]+(?:academic\s+)?(?:years?|months?|semesters?|terms?|weeks?|"
     r"instalments?|installments?|payments?)\b)",
     re.IGNORECASE,
 )

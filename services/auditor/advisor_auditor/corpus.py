@@ -31,7 +31,8 @@ TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 # be a unit of time ("Duration (years)"), which the cells are then read in.
 _TABLE_UNIT = re.compile(
     r"\((?P<unit>[A-Z]{2,5}|[A-Z][a-z]|[€$£¥%]|years|months|weeks|days)"
-    r"(?:\s*(?:/|per|a)\s*(?P<period>(?:academic\s+)?(?:year|month|semester|week|term)))?\)\s*$"
+    r"(?:\s*(?:/|per|a)\s*(?P<period>(?:academic\s+)?(?:year|month|semester|week|term)))?"
+    r"(?:,\s*[^()]*)?\)\s*$"
 )
 _TIME_UNITS = frozenset({"years", "months", "weeks", "days"})
 # A cell that is a number, alone or stated per a period ("1,500 per academic year").

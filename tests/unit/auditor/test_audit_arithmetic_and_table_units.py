@@ -113,3 +113,11 @@ def test_an_answers_table_row_is_read_with_its_header() -> None:
 def test_degree_levels_of_a_sentence() -> None:
     assert _degree_levels("Bachelor's graduates may stay 60 days.") == {"bachelor"}
     assert _degree_levels("Master's and doctoral graduates may apply.") == {"master", "phd"}
+
+
+def test_a_header_unit_with_a_note_and_a_fractional_count() -> None:
+    assert table_unit("Diploma (QT, whole programme)") == "QT"
+    claim = "Tuition is QT 4,200 per year over 1.5 years, about QT 6,300 in all."
+    values = _values(claim)
+    assert 1.5 in factors_in(claim)
+    assert derived_within(values[-1], claim, values)
