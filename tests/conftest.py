@@ -59,8 +59,10 @@ def wait_for_http(
 def _redis_answers(url: str) -> bool:
     import redis
 
+    from advisor_shared.queue import redis_client
+
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+        return bool(redis_client(url, connect_timeout_s=1).ping())
     except redis.RedisError:
         return False
 

@@ -5,8 +5,8 @@ docs/reliability.md (F1, F2: late acks, requeue on worker loss, visibility timeo
 task). Without it, the same tasks run on an in-memory broker consumed by a worker thread in the same
 process (`run_inprocess_worker`): nothing is executed eagerly, nothing is bypassed.
 
-`redis_client` is the one place a service builds its own Redis client (job records' idempotency
-keys, leases, the evaluator's heartbeats), from the same URL as the broker.
+`redis_client` is the one place a Redis client is built (job records' idempotency keys, leases,
+heartbeats, and the tests that inspect them), from the same URL as the broker.
 """
 
 from __future__ import annotations
@@ -25,15 +25,16 @@ if TYPE_CHECKING:
 VISIBILITY_TIMEOUT_S = 13 * 3600
 
 
-def redis_client(redis_url: str | None) -> Redis | None:
-    """The Redis client of a service process, or None without a URL: then the broker is in
-    memory, and job records and leases keep their keys in the process instead."""
+def redis_client(redis_url: str | None, connect_timeout_s: float | None = None) -> Redis | None:
+    """The Redis client of a process, or None without a URL: then the broker is in memory, and
+    job records and leases keep their keys in the process instead. `connect_timeout_s` bounds
+    the connection attempt (a probe of whether Redis runs at all); by default it is unbounded."""
     if not redis_url:
         return None
     # Imported here: `redis` comes with celery[redis], but a process without Redis never needs it.
     import redis
 
-    return redis.Redis.from_url(redis_url)
+    return redis.Redis.from_url(redis_url, socket_connect_timeout=connect_timeout_s)
 
 
 def make_celery(name: str, redis_url: str | None) -> Celery:

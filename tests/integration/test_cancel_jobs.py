@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from advisor_shared.queue import redis_client
 from tests.conftest import free_port
 from tests.integration.cancel_kit import own_redis_url, stored, watch_until
 from tests.integration.evaluator.evaluator_processes import wait_http
@@ -233,10 +234,8 @@ def test_a_queued_training_job_is_cancelled_at_once(
 ) -> None:
     """No worker consumes the long queue: the API records `cancelled` itself; a worker that
     takes the message later leaves it cancelled and never starts it."""
-    import redis
-
     group, url = trainer
-    queue = redis.Redis.from_url(own_redis_url)
+    queue = redis_client(own_redis_url)
     with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
         job_id = client.post("/v1/training-jobs", json=training_body(tiny_model_dir, 3)).json()[
             "id"

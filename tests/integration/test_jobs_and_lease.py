@@ -6,8 +6,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import redis as redis_lib
 
+from advisor_shared import queue
 from advisor_shared.jobs import JobNotFoundError, JobStatus, JobStore
 from advisor_shared.lease import Lease
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def redis_client(redis_url: str):
-    client = redis_lib.Redis.from_url(redis_url)
+    client = queue.redis_client(redis_url)
     yield client
     client.close()
 

@@ -8,10 +8,10 @@ import time
 import uuid
 
 import pytest
-import redis as redis_lib
 
 from advisor_shared.jobs import JobStatus, JobStore
 from advisor_shared.lease import Lease
+from advisor_shared.queue import redis_client
 from advisor_shared.store import LocalStore
 from advisor_shared.worker import Liveness, Reconciler, Recovery, reconcile_once
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_only_steps_that_outlived_their_lease_are_abandoned(redis_url: str) -> None:
-    redis = redis_lib.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     queue, job = f"q-{uuid.uuid4().hex[:8]}", f"eval-{uuid.uuid4().hex[:8]}"
     liveness = Liveness("evaluator", queue, stale_after_s=300)
     lease_name = f"evaluator:{job}:generate-base-q0"
@@ -42,7 +42,7 @@ def test_only_steps_that_outlived_their_lease_are_abandoned(redis_url: str) -> N
 def test_any_lease_name_can_guard_a_step(redis_url: str) -> None:
     """The registry keeps each step's lease key, so a lease not named after the service (the
     trainer's `train:<job>`) works the same."""
-    redis = redis_lib.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     liveness = Liveness("trainer", f"q-{uuid.uuid4().hex[:8]}", stale_after_s=300)
     job = f"train-{uuid.uuid4().hex[:8]}"
     with Lease(redis, f"train:{job}", ttl_s=30) as lease:
@@ -53,7 +53,7 @@ def test_any_lease_name_can_guard_a_step(redis_url: str) -> None:
 
 
 def test_a_heartbeat_expires_and_keep_alive_refreshes_it(redis_url: str) -> None:
-    redis = redis_lib.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     liveness = Liveness(f"svc-{uuid.uuid4().hex[:6]}", "q", stale_after_s=1.2)
     assert not liveness.is_alive(redis, "j")
     with liveness.keep_alive(redis, "j"):
@@ -69,7 +69,7 @@ def _jobs(tmp_path, redis) -> JobStore:  # type: ignore[no-untyped-def]
 
 
 def test_reconcile_re_drives_unfinished_jobs_without_a_heartbeat(redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    redis = redis_lib.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     jobs = _jobs(tmp_path, redis)
     recovery = Recovery("thing", Liveness(f"svc-{uuid.uuid4().hex[:6]}", "q", 300))
     stale, _ = jobs.create("thing", {"n": 1}, None)
@@ -87,7 +87,7 @@ def test_reconcile_re_drives_unfinished_jobs_without_a_heartbeat(redis_url: str,
 
 
 def test_a_service_may_re_drive_every_unfinished_job_at_start(redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    redis = redis_lib.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     jobs = _jobs(tmp_path, redis)
     liveness = Liveness(f"svc-{uuid.uuid4().hex[:6]}", "q", 300)
     recovery = Recovery("thing", liveness, redrive_all_at_start=True)
@@ -101,7 +101,7 @@ def test_a_service_may_re_drive_every_unfinished_job_at_start(redis_url: str, tm
 
 
 def test_the_reconciler_finds_an_abandoned_step_within_a_check(redis_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    redis = redis_lib.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     jobs = _jobs(tmp_path, redis)
     recovery = Recovery(
         "thing", Liveness(f"svc-{uuid.uuid4().hex[:6]}", "q", 300), interval_s=60, check_s=0.2

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis as redis_lib
 
+from advisor_shared.queue import redis_client
 from tests.conftest import free_port
 from tests.integration.evaluator.evaluator_processes import (
     EvaluatorProcesses,
@@ -54,7 +54,7 @@ def test_a_killed_workers_job_finishes_once_within_a_minute(
     for name in SCALED_DOWN:
         env.pop(name)
     group = EvaluatorProcesses(tmp_path, env)
-    redis = redis_lib.Redis.from_url(redis_url)
+    redis = redis_client(redis_url)
     try:
         stub = group.spawn(
             "stub",

@@ -14,6 +14,7 @@ import redis
 from conftest import stub_calls
 from evaluator_processes import EvaluatorProcesses
 
+from advisor_shared.queue import redis_client
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -78,7 +79,7 @@ def test_a_redelivered_running_unit_leaves_no_result_and_the_job_advances(
     group.start_api(free_port())
     # A free thread takes the copy while the unit runs; INFO logs each task's outcome.
     group.start_worker("w1", concurrency=2, loglevel="INFO")
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     with group.client() as api:
         submitted = api.post("/v1/evaluations", json=REQUEST)
     assert submitted.status_code == 202, submitted.text

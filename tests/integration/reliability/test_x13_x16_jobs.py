@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
+
+from advisor_shared.queue import redis_client
 
 from .services import AUTH, JOB_APPS, figure, job_request, openai_stub, own_redis, serve
 
@@ -84,7 +85,7 @@ def test_x16_statuses_survive_the_result_backend_expiring(
             r = client.post(path, json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
             assert r.status_code in (200, 201, 202), r.text
             created.append((r.json()["id"], r.json()["status"]))
-        redis.Redis.from_url(redis_server.url).flushall()
+        redis_client(redis_server.url).flushall()
         after = [(job_id, client.get(f"{path}/{job_id}")) for job_id, _ in created]
     missing = [job_id for job_id, r in after if r.status_code != 200]
     changed = [

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 import pytest
-import redis as redis_lib
 from fastapi.testclient import TestClient
 
 from advisor_shared.jobs import JobStatus, JobStore
 from advisor_shared.lease import Lease
+from advisor_shared.queue import redis_client
 from advisor_shared.store import LocalStore
 from advisor_trainer.core.config import Settings
 from advisor_trainer.jobs.runtime import Runtime
@@ -131,7 +131,7 @@ def test_a_job_written_with_a_removed_field_is_still_accepted(client, job_body, 
 
 
 def test_a_held_lease_makes_a_redelivered_job_return_at_once(settings, job_body, redis_url) -> None:
-    client = redis_lib.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     store = LocalStore(Path(settings.store_url.removeprefix("file://")))
     jobs = JobStore(store, client)
     runtime = Runtime(settings, store, jobs, client)
@@ -160,7 +160,7 @@ def test_a_run_is_registered_under_its_lease_and_a_dead_one_is_re_driven(
     from advisor_trainer.jobs.runtime import LIVENESS
     from advisor_trainer.jobs.worker import SERVICE
 
-    client = redis_lib.Redis.from_url(redis_url)
+    client = redis_client(redis_url)
     store = LocalStore(Path(settings.store_url.removeprefix("file://")))
     runtime = Runtime(settings, store, JobStore(store, client), client)
     record, _ = runtime.jobs.create(JOB_KIND, job_body)
