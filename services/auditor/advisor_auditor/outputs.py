@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from advisor_shared.errors import AdvisorError
 from advisor_shared.jobs import JobRecord
 
-from .audit_jobs import load_corpus_for
 from .findings import Finding
+from .jobs.audit import load_corpus_for
 from .runtime import Runtime
 
 # Output files an audit may have, with the media type they are served as.

@@ -58,8 +58,8 @@ def worker(auditor_env: dict[str, str]):
 
 
 def test_audit_job_runs_on_a_worker_process(auditor_env, worker, monkeypatch) -> None:
-    from advisor_auditor.audit_jobs import audit_chunk, chunk_key
     from advisor_auditor.core.config import Settings
+    from advisor_auditor.jobs.audit import audit_chunk, chunk_key
     from advisor_auditor.main import create_app
     from advisor_auditor.runtime import Runtime
 

@@ -15,8 +15,8 @@ from advisor_shared.queue import redis_client
 from advisor_shared.store import LocalStore
 from advisor_trainer.core.config import Settings
 from advisor_trainer.jobs.runtime import Runtime
+from advisor_trainer.jobs.training import JOB_KIND, run_training_job
 from advisor_trainer.main import create_app
-from advisor_trainer.training_jobs import JOB_KIND, run_training_job
 from tests.unit.trainer.trainer_testkit import write_dataset
 
 pytestmark = pytest.mark.integration
@@ -234,7 +234,7 @@ def test_a_cancel_stops_a_run_at_a_step_and_keeps_its_bundle(
 ) -> None:
     """In-process: a job cancelled before it ran never starts; one cancelled at step 2 stops
     there and commits its bundle (worker processes: tests/integration/test_cancel_jobs.py)."""
-    from advisor_trainer.training_jobs import CANCEL_REASON, JobProgress
+    from advisor_trainer.jobs.training import CANCEL_REASON, JobProgress
 
     store = LocalStore(Path(settings.store_url.removeprefix("file://")))
     jobs = JobStore(store, None)

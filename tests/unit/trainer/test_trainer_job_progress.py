@@ -10,9 +10,9 @@ import pytest
 
 from advisor_shared.jobs import JobStore
 from advisor_shared.lease import Lease
+from advisor_trainer.jobs.training import JOB_KIND, JobProgress
 from advisor_trainer.training.progress import StepReport
 from advisor_trainer.training.stop_signals import StopRequest
-from advisor_trainer.training_jobs import JOB_KIND, JobProgress
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +57,7 @@ def test_the_worker_log_has_step_lines_at_an_interval_and_the_bundles(
     jobs = JobStore(local_store)
     record, _ = jobs.create(JOB_KIND, {})
     clock = iter([0.0, 10.0, 20.0, 31.0, 40.0, 62.0, 70.0, 80.0, 90.0, 95.0])
-    monkeypatch.setattr("advisor_trainer.training_jobs.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("advisor_trainer.jobs.training.time.monotonic", lambda: next(clock))
     with Lease(None, f"train:{record.id}") as lease, caplog.at_level(logging.INFO):
         progress = JobProgress(jobs, record.id, lease, StopRequest(), log_interval_s=30.0)
         progress.on_start(_info(start_step=2))
@@ -65,7 +65,7 @@ def test_the_worker_log_has_step_lines_at_an_interval_and_the_bundles(
             progress.on_step(_report(step))
             if step == 6:
                 progress.on_bundle("r@v0002", 6)
-    lines = [r.getMessage() for r in caplog.records if r.name == "advisor_trainer.training_jobs"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "advisor_trainer.jobs.training"]
     assert lines[0].startswith(
         f"job {record.id}: training r on cpu [cpu-lora, float32] from step 2"
     )

@@ -1,7 +1,7 @@
 """The trainer's domain packages never reach up into the job shell.
 
 Nothing under training/, data/, checkpoints/, hardware/ or backends/, nor the job config and
-errors they share, imports the job shell (worker, training_jobs, main, api, cli, jobs/), the
+errors they share, imports the job shell (worker, main, api, cli, jobs/), the
 service settings, the request checks and wire models of the API, the job store, the queue,
 leases, the worker kit, Celery or Redis: the domain takes a `TrainingJobConfig` and plain
 values, and the shell submits, records and runs it.
@@ -27,7 +27,6 @@ DOMAIN_PACKAGES = ("training", "data", "checkpoints", "hardware", "backends")
 DOMAIN_LEAVES = ("config.py", "errors.py")  # imported by every domain package, so held to it too
 FORBIDDEN = (
     "advisor_trainer.worker",
-    "advisor_trainer.training_jobs",
     "advisor_trainer.main",
     "advisor_trainer.api",
     "advisor_trainer.cli",
@@ -95,7 +94,7 @@ def test_every_domain_package_has_modules_to_check() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        "from ..training_jobs import run_training_job",
+        "from ..jobs.training import run_training_job",
         "from .. import worker",
         "from ..api.deps import JobsDep",
         "from ..core.config import Settings",
@@ -127,4 +126,4 @@ def test_the_check_lets_domain_and_shared_imports_through() -> None:
 def test_a_listed_store_user_may_import_the_store_and_nothing_else_of_the_shell() -> None:
     module = "advisor_trainer.training.session"
     assert forbidden_imports("from advisor_shared.store import ObjectStore", module) == []
-    assert forbidden_imports("from ..training_jobs import JobProgress", module)
+    assert forbidden_imports("from ..jobs.training import JobProgress", module)

@@ -1,2 +1,3 @@
-"""The audit jobs' queue side: the tasks (`tasks.py`) and the worker that runs them
-(`worker.py`). The steps they call live in `audit_jobs.py` and `cancellation.py`."""
+"""The audit jobs' shell: the steps of a job (`audit.py`: plan, chunk, finalize) and its
+cancellation (`cancellation.py`), the tasks that call them (`tasks.py`) and the worker that runs
+them (`worker.py`)."""

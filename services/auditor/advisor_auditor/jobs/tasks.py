@@ -1,6 +1,6 @@
 """The auditor's Celery tasks: plan → one task per chunk → finalize.
 
-Tasks take ids, call `audit_jobs`, and record the outcome. Reliability is the kit's policy
+Tasks take ids, call the steps in `audit.py`, and record the outcome. Reliability is the kit's policy
 (`reliable_task`: late acks, requeue when the worker is lost, bounded retries, a time limit below
 the visibility timeout); results go to deterministic write-once keys, so a redelivered task never
 duplicates anything (docs/reliability.md, F2 and F3).
@@ -26,7 +26,8 @@ from advisor_shared.errors import AdvisorError, StoreError
 from advisor_shared.lease import Lease
 from advisor_shared.worker import reliable_task
 
-from ..audit_jobs import (
+from ..runtime import Runtime
+from .audit import (
     all_chunks_done,
     audit_chunk,
     chunk_key,
@@ -35,8 +36,7 @@ from ..audit_jobs import (
     finalize_audit,
     plan_audit,
 )
-from ..cancellation import cancel_requested, settle_cancel
-from ..runtime import Runtime
+from .cancellation import cancel_requested, settle_cancel
 
 log = logging.getLogger(__name__)
 RELIABLE = reliable_task(3600, soft_time_limit_s=3300, max_retries=3, default_retry_delay=5)

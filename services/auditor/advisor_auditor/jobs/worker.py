@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from advisor_shared.worker import Recovery, Worker, WorkerService, make_worker
 
-from ..audit_jobs import JOB_KIND
 from ..core.config import Settings
 from ..runtime import LIVENESS, QUEUE, Runtime
+from .audit import JOB_KIND
 from .tasks import AuditorTasks, register_tasks
 
 SERVICE = WorkerService(

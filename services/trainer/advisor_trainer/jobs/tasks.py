@@ -17,8 +17,8 @@ from celery import Celery, Task
 from advisor_shared.queue import VISIBILITY_TIMEOUT_S
 from advisor_shared.worker import reliable_task
 
-from ..training_jobs import run_training_job
 from .runtime import QUEUE, Runtime
+from .training import run_training_job
 
 TASK_NAME = "advisor_trainer.train"
 # A session is at most 12 h; the limit leaves half an hour below the visibility timeout.

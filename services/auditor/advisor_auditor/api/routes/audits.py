@@ -20,7 +20,7 @@ from advisor_shared.api.job_listing import (
 from advisor_shared.errors import AdvisorError
 from advisor_shared.jobs import JobRecord, JobStatus
 
-from ...audit_jobs import JOB_KIND, store_input
+from ...jobs.audit import JOB_KIND, store_input
 from ...outputs import (
     MEDIA_TYPES,
     FindingPage,

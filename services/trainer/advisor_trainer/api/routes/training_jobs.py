@@ -1,4 +1,4 @@
-"""`/v1/training-jobs`: thin routes over `advisor_trainer.training_jobs`."""
+"""`/v1/training-jobs`: thin routes over `advisor_trainer.jobs.training`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from advisor_shared.api.job_listing import JobList, ListQuery, job_or_404, list_
 from advisor_shared.jobs import JobNotFoundError, JobStatus
 
 from ...errors import TrainerError
+from ...jobs.training import JOB_KIND, cancel_training_job, create_training_job
 from ...loss_history import read_history
 from ...schemas import TrainingJobCreate, TrainingJobPublic
-from ...training_jobs import JOB_KIND, cancel_training_job, create_training_job
 from ..deps import EnqueueDep, JobsDep, RedisDep, SettingsDep
 
 router = APIRouter(prefix="/v1/training-jobs", tags=["training-jobs"])

@@ -25,13 +25,13 @@ from typing import Any
 from advisor_shared.jobs import JobRecord, JobStatus, JobStore
 from advisor_shared.lease import Lease
 
-from .config import TrainingJobConfig
-from .core.config import Settings
-from .errors import ConfigError
-from .jobs.runtime import Runtime
-from .request_limits import allowed_base_model, check_session_budget, check_sizes
-from .training.progress import StepReport, step_line
-from .training.stop_signals import StopRequest
+from ..config import TrainingJobConfig
+from ..core.config import Settings
+from ..errors import ConfigError
+from ..request_limits import allowed_base_model, check_session_budget, check_sizes
+from ..training.progress import StepReport, step_line
+from ..training.stop_signals import StopRequest
+from .runtime import Runtime
 
 JOB_KIND = "training"
 CANCEL_REASON = "cancel request"
@@ -66,7 +66,7 @@ def job_config(request: dict[str, Any], settings: Settings, job_id: str) -> Trai
     config = TrainingJobConfig.from_mapping(fields)
     check_sizes(config, settings)
     if config.session_budget is not None or config.deadline is not None:
-        from .training.budget import SessionBudget
+        from ..training.budget import SessionBudget
 
         SessionBudget.from_config(config.session_budget, config.deadline, config.budget_margin_s)
     return config
@@ -203,7 +203,7 @@ def _run_leased(runtime: Runtime, job_id: str, lease: Lease, stop: StopRequest) 
         if attempts > 1 and config.resume is None:
             # A retry continues what the lost attempt committed instead of starting over.
             config = config.with_overrides(resume="auto")
-        from .training.session import run_training
+        from ..training.session import run_training
 
         progress = JobProgress(
             jobs, job_id, lease, stop, log_interval_s=settings.trainer_log_interval_s

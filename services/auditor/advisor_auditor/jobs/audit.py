@@ -23,19 +23,19 @@ from advisor_shared.errors import ObjectExistsError
 from advisor_shared.jobs import JobRecord, JobStatus
 from advisor_shared.store import ObjectStore
 
-from .audit_items import AuditItem, items_from_conversations, parse_answer_lines
-from .conversation_audit import ItemAudit
-from .corpus import Corpus, build_corpus, read_corpus_folder
-from .engine import engine_for
-from .errors import AuditInputError, CorpusError
-from .findings import Finding
-from .gate import apply_gate
-from .lineage import lineage_records, trace_lineage
-from .llm import llm_from_settings
-from .report import findings_jsonl, markdown_report
-from .runtime import Runtime
-from .sampling import seeded_sample
-from .summary import per_answer, summarise
+from ..audit_items import AuditItem, items_from_conversations, parse_answer_lines
+from ..conversation_audit import ItemAudit
+from ..corpus import Corpus, build_corpus, read_corpus_folder
+from ..engine import engine_for
+from ..errors import AuditInputError, CorpusError
+from ..findings import Finding
+from ..gate import apply_gate
+from ..lineage import lineage_records, trace_lineage
+from ..llm import llm_from_settings
+from ..report import findings_jsonl, markdown_report
+from ..runtime import Runtime
+from ..sampling import seeded_sample
+from ..summary import per_answer, summarise
 
 JOB_KIND = "audit"
 INPUT_PREFIX = "audits/inputs"

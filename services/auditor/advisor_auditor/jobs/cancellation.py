@@ -15,8 +15,8 @@ from typing import Literal
 from advisor_shared.jobs import StageProgress
 from advisor_shared.lease import lease_held
 
-from .audit_jobs import JOB_KIND, chunk_key, chunk_lease_name, job_key
-from .runtime import Runtime
+from ..runtime import Runtime
+from .audit import JOB_KIND, chunk_key, chunk_lease_name, job_key
 
 Settlement = Literal["cancelled", "waiting", "finished"]
 
