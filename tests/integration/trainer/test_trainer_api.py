@@ -140,13 +140,13 @@ def test_a_held_lease_makes_a_redelivered_job_return_at_once(settings, job_body,
         assert first_delivery.held
         started = time.monotonic()
         outcome = run_training_job(runtime, record.id)
-        assert outcome["status"] == "skipped" and time.monotonic() - started < 2.0
+        assert outcome.status == "skipped" and time.monotonic() - started < 2.0
         assert jobs.get(JOB_KIND, record.id).status is JobStatus.QUEUED
     done = run_training_job(runtime, record.id)
-    assert done["status"] == "succeeded" and done["bundle"] == "api-run@v0001"
+    assert done.status == "succeeded" and done.result.bundle == "api-run@v0001"
     assert jobs.get(JOB_KIND, record.id).stages["train"].done == 3
     again = run_training_job(runtime, record.id)
-    assert again["status"] == "succeeded" and again["reason"] == "already done"
+    assert again.status == "succeeded" and again.reason == "already done"
 
 
 def test_a_run_is_registered_under_its_lease_and_a_dead_one_is_re_driven(
@@ -243,7 +243,7 @@ def test_a_cancel_stops_a_run_at_a_step_and_keeps_its_bundle(
     early, _ = jobs.create(JOB_KIND, body)
     jobs.request_cancel(JOB_KIND, early.id)
     first = run_training_job(runtime, early.id)
-    assert first["status"] == "cancelled" and first["reason"] == "cancelled before it ran"
+    assert first.status == "cancelled" and first.reason == "cancelled before it ran"
     record, _ = jobs.create(JOB_KIND, body)
     real_on_step = JobProgress.on_step
 
@@ -256,6 +256,6 @@ def test_a_cancel_stops_a_run_at_a_step_and_keeps_its_bundle(
     monkeypatch.setattr(JobProgress, "on_step", cancel_at_step_two)
     outcome = run_training_job(runtime, record.id)
     final = jobs.get(JOB_KIND, record.id)
-    assert outcome["status"] == "cancelled" and final.status is JobStatus.CANCELLED
+    assert outcome.status == "cancelled" and final.status is JobStatus.CANCELLED
     assert final.result["stop_reason"] == f"stopped by {CANCEL_REASON}"
     assert final.result["global_step"] == 2 and final.result["bundle"] == "api-run@v0001"

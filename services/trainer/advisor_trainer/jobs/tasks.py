@@ -51,6 +51,6 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> TrainerTas
         ),
     )
     def train(self: Any, job_id: str) -> dict[str, Any]:
-        return run_training_job(runtime_of(), job_id)
+        return run_training_job(runtime_of(), job_id).message()
 
     return TrainerTasks(app, train)

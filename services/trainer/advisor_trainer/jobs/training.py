@@ -29,11 +29,12 @@ from ..config import TrainingJobConfig
 from ..core.config import Settings
 from ..errors import ConfigError
 from ..request_limits import allowed_base_model, check_session_budget, check_sizes
+from ..schemas import TrainingJobCreate
 from ..training.progress import StepReport, step_line
 from ..training.stop_signals import StopRequest
+from .payloads import JOB_KIND, TRAINING, RunOutcome, TrainingResult
 from .runtime import Runtime
 
-JOB_KIND = "training"
 CANCEL_REASON = "cancel request"
 # Fields a job may not set over HTTP: the service decides where files and bundles go.
 SERVICE_OWNED_FIELDS = (
@@ -47,9 +48,9 @@ SERVICE_OWNED_FIELDS = (
 log = logging.getLogger(__name__)
 
 
-def job_config(request: dict[str, Any], settings: Settings, job_id: str) -> TrainingJobConfig:
+def job_config(request: TrainingJobCreate, settings: Settings, job_id: str) -> TrainingJobConfig:
     """The validated config of a job request; raise ConfigError naming the bad field."""
-    fields = dict(request.get("config") or {})
+    fields = dict(request.config)
     for name in SERVICE_OWNED_FIELDS:
         if name in fields:
             raise ConfigError(f"config.{name} is set by the service; use the request's fields")
@@ -58,11 +59,11 @@ def job_config(request: dict[str, Any], settings: Settings, job_id: str) -> Trai
     fields["dataset"] = str(_under_data_dir(fields.get("dataset"), settings.trainer_data_dir))
     default_base = TrainingJobConfig.model_fields["base_model"].default
     fields["base_model"] = allowed_base_model(fields.get("base_model", default_base), settings)
-    check_session_budget(request.get("session_budget"), settings)
+    check_session_budget(request.session_budget, settings)
     fields["output_dir"] = str(Path(settings.trainer_output_dir) / job_id)
-    fields["session_budget"] = request.get("session_budget")
-    fields["deadline"] = request.get("deadline")
-    fields["resume"] = request.get("resume")
+    fields["session_budget"] = request.session_budget
+    fields["deadline"] = request.deadline
+    fields["resume"] = request.resume
     config = TrainingJobConfig.from_mapping(fields)
     check_sizes(config, settings)
     if config.session_budget is not None or config.deadline is not None:
@@ -86,14 +87,14 @@ def _under_data_dir(value: Any, data_dir: Path) -> Path:
 def create_training_job(
     jobs: JobStore,
     settings: Settings,
-    request: dict[str, Any],
+    request: TrainingJobCreate,
     idempotency_key: str | None,
     enqueue: Callable[[str], None],
     owner: str | None = None,
 ) -> tuple[JobRecord, bool]:
     """Validate, record and enqueue; the same Idempotency-Key returns the first job."""
     job_config(request, settings, "validation")  # refuse bad input before recording anything
-    record, created = jobs.create(JOB_KIND, request, idempotency_key, owner=owner)
+    record, created = TRAINING.create(jobs, request, idempotency_key, owner=owner)
     if created:
         enqueue(record.id)
     return record, created
@@ -163,7 +164,8 @@ class JobProgress:
 
     def on_bundle(self, ref: str, step: int) -> None:
         log.info("job %s: bundle %s at step %d", self.job_id, ref, step)
-        self.jobs.update(JOB_KIND, self.job_id, result={"bundle": ref, "global_step": step})
+        result = TrainingResult(bundle=ref, global_step=step)
+        self.jobs.update(JOB_KIND, self.job_id, result=TRAINING.result_json(result))
 
     def on_event(self, message: str) -> None:
         log.info("job %s: %s", self.job_id, message)
@@ -171,12 +173,12 @@ class JobProgress:
 
 def run_training_job(
     runtime: Runtime, job_id: str, *, stop: StopRequest | None = None
-) -> dict[str, Any]:
+) -> RunOutcome:
     """Run job `job_id` once under its lease; a second holder returns at once."""
     lease_name = runtime.train_lease_name(job_id)
     with runtime.lease(lease_name, ttl_s=runtime.settings.trainer_lease_ttl_s) as lease:
         if not lease.held:
-            return {"job_id": job_id, "status": "skipped", "reason": "another worker holds it"}
+            return RunOutcome(job_id=job_id, status="skipped", reason="another worker holds it")
         liveness, redis = runtime.liveness, runtime.redis
         # Registered while the lease is held: if this worker dies, the entry outlives the
         # lease and the reconciler re-drives the job within a lease TTL.
@@ -187,19 +189,19 @@ def run_training_job(
             return _run_leased(runtime, job_id, lease, stop or StopRequest())
 
 
-def _run_leased(runtime: Runtime, job_id: str, lease: Lease, stop: StopRequest) -> dict[str, Any]:
+def _run_leased(runtime: Runtime, job_id: str, lease: Lease, stop: StopRequest) -> RunOutcome:
     """The run of a job whose lease this worker holds."""
     settings, jobs, store = runtime.settings, runtime.jobs, runtime.store
     record = jobs.get(JOB_KIND, job_id)
     if record.status.finished:
-        return {"job_id": job_id, "status": record.status.value, "reason": "already done"}
+        return RunOutcome(job_id=job_id, status=record.status.value, reason="already done")
     if jobs.cancel_requested(JOB_KIND, job_id):
         jobs.mark_cancelled(JOB_KIND, job_id)
-        return {"job_id": job_id, "status": "cancelled", "reason": "cancelled before it ran"}
+        return RunOutcome(job_id=job_id, status="cancelled", reason="cancelled before it ran")
     attempts = record.attempts + 1
     jobs.update(JOB_KIND, job_id, status=JobStatus.RUNNING, attempts=attempts, error=None)
     try:
-        config = job_config(record.request, settings, job_id)
+        config = job_config(TRAINING.request_of(record), settings, job_id)
         if attempts > 1 and config.resume is None:
             # A retry continues what the lost attempt committed instead of starting over.
             config = config.with_overrides(resume="auto")
@@ -214,39 +216,41 @@ def _run_leased(runtime: Runtime, job_id: str, lease: Lease, stop: StopRequest) 
             # Stopped before its first step: nothing was trained, nothing to hand over.
             jobs.mark_cancelled(JOB_KIND, job_id, error=None)
             log.info("job %s cancelled before its first step", job_id)
-            return {"job_id": job_id, "status": "cancelled", "reason": str(exc)[:200]}
+            return RunOutcome(job_id=job_id, status="cancelled", reason=str(exc)[:200])
         log.error("job %s failed: %s", job_id, exc)
         jobs.update(JOB_KIND, job_id, status=JobStatus.FAILED, error=str(exc)[:2000])
         raise
-    result = {
-        "bundle": str(outcome.bundle) if outcome.bundle else None,
-        "global_step": outcome.ledger.global_step,
-        "total_steps": outcome.ledger.total_steps,
-        "finished": outcome.finished,
-        "stop_reason": outcome.stop_reason,
-        "eval_loss": outcome.ledger.eval_history[-1]["eval_loss"]
-        if outcome.ledger.eval_history
-        else None,
-    }
+    evals = outcome.ledger.eval_history
+    result = TrainingResult(
+        bundle=str(outcome.bundle) if outcome.bundle else None,
+        global_step=outcome.ledger.global_step,
+        total_steps=outcome.ledger.total_steps,
+        finished=outcome.finished,
+        stop_reason=outcome.stop_reason,
+        eval_loss=evals[-1]["eval_loss"] if evals else None,
+    )
     cancelled = stop.reason == CANCEL_REASON
     if cancelled:
         # The bundle of the completed steps is committed: `resume` continues from it.
-        jobs.mark_cancelled(JOB_KIND, job_id, result=result)
+        jobs.mark_cancelled(JOB_KIND, job_id, result=TRAINING.result_json(result))
     else:
-        jobs.update(JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result)
+        jobs.update(
+            JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=TRAINING.result_json(result)
+        )
     session = outcome.session
     log.info(
         "job %s: %s at step %d/%d in %.0f s; bundle %s; eval loss %s; peak memory %s",
         job_id,
         session.stop_reason,
-        result["global_step"],
-        result["total_steps"],
+        result.global_step,
+        result.total_steps,
         session.wall_time_s,
-        result["bundle"],
-        result["eval_loss"],
+        result.bundle,
+        result.eval_loss,
         describe_peak_memory(session.peak_memory),
     )
-    return {"job_id": job_id, "status": "cancelled" if cancelled else "succeeded", **result}
+    status = "cancelled" if cancelled else "succeeded"
+    return RunOutcome(job_id=job_id, status=status, result=result)
 
 
 def describe_peak_memory(peak: dict[str, Any]) -> str:

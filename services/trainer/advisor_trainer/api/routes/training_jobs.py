@@ -11,7 +11,8 @@ from advisor_shared.api.job_listing import JobList, ListQuery, job_or_404, list_
 from advisor_shared.jobs import JobNotFoundError, JobStatus
 
 from ...errors import TrainerError
-from ...jobs.training import JOB_KIND, cancel_training_job, create_training_job
+from ...jobs.payloads import JOB_KIND, TRAINING
+from ...jobs.training import cancel_training_job, create_training_job
 from ...loss_history import read_history
 from ...schemas import TrainingJobCreate, TrainingJobPublic
 from ..deps import EnqueueDep, JobsDep, RedisDep, SettingsDep
@@ -36,7 +37,7 @@ def post_training_job(
         record, _created = create_training_job(
             jobs,
             settings,
-            body.model_dump(),
+            body,
             idempotency_key,
             enqueue,  # type: ignore[arg-type]
             owner=request_owner(request),
@@ -66,7 +67,7 @@ def get_training_job(job_id: str, jobs: JobsDep) -> TrainingJobPublic:
     """Status, progress, result and the loss history of a training job."""
     record = job_or_404(jobs, JOB_KIND, job_id, "training job")
     return TrainingJobPublic.from_record(
-        record, read_history(jobs.store, record.result.get("bundle"))
+        record, read_history(jobs.store, TRAINING.result_of(record).bundle)
     )
 
 
