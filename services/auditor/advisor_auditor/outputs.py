@@ -4,7 +4,7 @@ source document a finding cites."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,7 @@ from advisor_shared.jobs import JobRecord
 
 from .findings import Finding
 from .jobs.audit import load_corpus_for
+from .jobs.payloads import AUDIT, AuditRequest
 from .runtime import Runtime
 
 # Output files an audit may have, with the media type they are served as.
@@ -51,14 +52,14 @@ class SourceDocument(BaseModel):
 
 def file_links(job_id: str, record: JobRecord) -> dict[str, str]:
     """`name → API path` for every output file the finished audit wrote."""
-    names = record.result.get("links", {})
+    names = AUDIT.result_of(record).links
     return {name: f"/v1/audits/{job_id}/files/{name}" for name in names if name in MEDIA_TYPES}
 
 
 def read_file(runtime: Runtime, record: JobRecord, name: str) -> bytes | None:
     """The bytes of an output file, None if the audit has no such file."""
-    key = record.result.get("links", {}).get(name)
-    if name not in MEDIA_TYPES or not isinstance(key, str):
+    key = AUDIT.result_of(record).links.get(name)
+    if name not in MEDIA_TYPES or key is None:
         return None
     try:
         return runtime.store.get_bytes(key)
@@ -100,7 +101,7 @@ def findings_page(
     )
 
 
-def source_document(runtime: Runtime, request: dict[str, Any], path: str) -> SourceDocument | None:
+def source_document(runtime: Runtime, request: AuditRequest, path: str) -> SourceDocument | None:
     """The corpus document at `path` as the audit's corpus has it now; None if there is none."""
     corpus = load_corpus_for(runtime, request)
     document = next((d for d in corpus.documents if d.path == path), None)

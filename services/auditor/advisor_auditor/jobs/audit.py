@@ -36,8 +36,8 @@ from ..report import findings_jsonl, markdown_report
 from ..runtime import Runtime
 from ..sampling import seeded_sample
 from ..summary import per_answer, summarise
+from .payloads import AUDIT, JOB_KIND, AuditPlan, AuditRequest, AuditResult
 
-JOB_KIND = "audit"
 INPUT_PREFIX = "audits/inputs"
 
 
@@ -67,9 +67,9 @@ def _read_text(store: ObjectStore, key: str) -> str:
     return store.get_bytes(key).decode("utf-8")
 
 
-def load_corpus_for(runtime: Runtime, request: dict[str, Any]) -> Corpus:
+def load_corpus_for(runtime: Runtime, request: AuditRequest) -> Corpus:
     """The corpus named by the request (an object-store prefix) or the configured folder."""
-    prefix = request.get("sources_prefix")
+    prefix = request.sources_prefix
     if prefix:
         store = runtime.store
         files = [
@@ -103,32 +103,33 @@ def _answer_items(runtime: Runtime, key: str) -> list[AuditItem]:
     return parse_answer_lines(_read_text(runtime.store, key).splitlines(), "answers")
 
 
-def plan_audit(runtime: Runtime, job_id: str) -> dict[str, Any]:
+def plan_audit(runtime: Runtime, job_id: str) -> AuditPlan:
     """Choose the items and cut them into chunks; the plan is stored once and reused."""
     store = runtime.store
     key = job_key(job_id, "plan.json")
     if store.exists(key):
-        return dict(json.loads(store.get_bytes(key)))
+        return AuditPlan.model_validate_json(store.get_bytes(key))
     record = runtime.jobs.get(JOB_KIND, job_id)
-    request = record.request
+    request = AUDIT.request_of(record)
     size = runtime.settings.auditor_chunk_size
     parts: dict[str, list[list[str]]] = {}
-    if request.get("dataset_key"):
-        items = _dataset_items(runtime, request["dataset_key"])
-        chosen = seeded_sample(items, request.get("sample"), int(request.get("seed", 0)))
+    if request.dataset_key:
+        items = _dataset_items(runtime, request.dataset_key)
+        chosen = seeded_sample(items, request.sample, request.seed)
         ids = [i.id for i in chosen]
         parts["data"] = [ids[i : i + size] for i in range(0, len(ids), size)]
-    if request.get("answers_key"):
-        ids = [i.id for i in _answer_items(runtime, request["answers_key"])]
+    if request.answers_key:
+        ids = [i.id for i in _answer_items(runtime, request.answers_key)]
         parts["answers"] = [ids[i : i + size] for i in range(0, len(ids), size)]
     load_corpus_for(runtime, request)  # refuse a bad corpus now, not in every chunk
-    plan = {
-        "parts": parts,
-        "chunks": [[p, i] for p, chunks in parts.items() for i in range(len(chunks))],
-    }
-    _put_once(store, key, json.dumps(plan).encode())
+    plan = AuditPlan(
+        parts=parts, chunks=[(p, i) for p, chunks in parts.items() for i in range(len(chunks))]
+    )
+    # json.dumps, not model_dump_json: the stored bytes stay those of plans written before.
+    _put_once(store, key, json.dumps(plan.model_dump(mode="json")).encode())
     runtime.jobs.update(JOB_KIND, job_id, status=JobStatus.RUNNING, attempts=record.attempts + 1)
-    return dict(json.loads(store.get_bytes(key)))
+    # Read back: a concurrent planner may have written its plan first, and that one is kept.
+    return AuditPlan.model_validate_json(store.get_bytes(key))
 
 
 def chunk_key(job_id: str, part: str, index: int) -> str:
@@ -148,9 +149,11 @@ def audit_chunk(runtime: Runtime, job_id: str, part: str, index: int) -> bool:
     if store.exists(key):
         return False
     plan = plan_audit(runtime, job_id)
-    request = runtime.jobs.get(JOB_KIND, job_id).request
-    wanted = plan["parts"][part][index]
-    source = request["dataset_key"] if part == "data" else request["answers_key"]
+    request = AUDIT.request_of(runtime.jobs.get(JOB_KIND, job_id))
+    wanted = plan.parts[part][index]
+    source = request.dataset_key if part == "data" else request.answers_key
+    if source is None:
+        raise AuditInputError(f"the audit has no {part} input for chunk {part}-{index}")
     items = _dataset_items(runtime, source) if part == "data" else _answer_items(runtime, source)
     by_id = {item.id: item for item in items}
     engine = engine_for(
@@ -169,18 +172,18 @@ def audit_chunk(runtime: Runtime, job_id: str, part: str, index: int) -> bool:
     ]
     _put_once(store, key, json.dumps(payload).encode())
     done = sum(1 for _ in store.list(job_key(job_id, "chunks/")))
-    runtime.jobs.set_stage(JOB_KIND, job_id, "audit", done, len(plan["chunks"]))
+    runtime.jobs.set_stage(JOB_KIND, job_id, "audit", done, len(plan.chunks))
     return True
 
 
 def all_chunks_done(runtime: Runtime, job_id: str) -> bool:
     plan = plan_audit(runtime, job_id)
-    return all(runtime.store.exists(chunk_key(job_id, p, i)) for p, i in plan["chunks"])
+    return all(runtime.store.exists(chunk_key(job_id, p, i)) for p, i in plan.chunks)
 
 
-def _read_part(runtime: Runtime, job_id: str, plan: dict[str, Any], part: str) -> list[ItemAudit]:
+def _read_part(runtime: Runtime, job_id: str, plan: AuditPlan, part: str) -> list[ItemAudit]:
     audits: list[ItemAudit] = []
-    for index in range(len(plan["parts"].get(part, []))):
+    for index in range(len(plan.parts.get(part, []))):
         for record in json.loads(runtime.store.get_bytes(chunk_key(job_id, part, index))):
             audit = ItemAudit(record["item_id"], record["topic"])
             audit.findings = [Finding.model_validate(f) for f in record["findings"]]
@@ -195,7 +198,7 @@ def finalize_audit(runtime: Runtime, job_id: str) -> JobRecord:
     if record.status.finished:
         return record
     plan = plan_audit(runtime, job_id)
-    request = record.request
+    request = AUDIT.request_of(record)
     links: dict[str, str] = {}
     summaries: dict[str, Any] = {}
     data_audits = _read_part(runtime, job_id, plan, "data")
@@ -203,11 +206,13 @@ def finalize_audit(runtime: Runtime, job_id: str) -> JobRecord:
         ("data", "", "Training-data audit"),
         ("answers", "answers-", "Model-answer audit"),
     ):
-        if part not in plan["parts"]:
+        if part not in plan.parts:
             continue
         audits = data_audits if part == "data" else _read_part(runtime, job_id, plan, part)
         population = (
-            len(_dataset_items(runtime, request["dataset_key"])) if part == "data" else None
+            len(_dataset_items(runtime, request.dataset_key))
+            if part == "data" and request.dataset_key
+            else None
         )
         summary = summarise(audits, population=population)
         if part == "answers":
@@ -215,8 +220,8 @@ def finalize_audit(runtime: Runtime, job_id: str) -> JobRecord:
             summary["lineage_links"] = _write_lineage(
                 runtime, job_id, request, audits, data_audits, links
             )
-        if part == "data" and request.get("gate"):
-            summary["gate"] = _write_gate(runtime, job_id, request, data_audits, links)
+        if part == "data" and request.gate and request.dataset_key:
+            summary["gate"] = _write_gate(runtime, job_id, request.dataset_key, data_audits, links)
         outputs = {
             f"{prefix}findings.jsonl": findings_jsonl(audits),
             f"{prefix}summary.json": json.dumps(summary, indent=2) + "\n",
@@ -227,30 +232,25 @@ def finalize_audit(runtime: Runtime, job_id: str) -> JobRecord:
             links[name] = job_key(job_id, name)
         summaries[part] = summary
     headline = summaries.get("answers") or summaries.get("data") or {}
-    result = {
-        "summary": {
-            "confident_errors": headline.get("confident_errors", 0),
-            **summaries,
-        },
-        "links": links,
-    }
+    result = AuditResult(
+        summary={"confident_errors": headline.get("confident_errors", 0), **summaries},
+        links=links,
+    )
     return runtime.jobs.update(
-        JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=result, error=None
+        JOB_KIND, job_id, status=JobStatus.SUCCEEDED, result=AUDIT.result_json(result), error=None
     )
 
 
 def _write_gate(
     runtime: Runtime,
     job_id: str,
-    request: dict[str, Any],
+    dataset_key: str,
     audits: list[ItemAudit],
     links: dict[str, str],
 ) -> dict[str, Any]:
     from advisor_shared.dataset import parse_lines
 
-    conversations, _ = parse_lines(
-        _read_text(runtime.store, request["dataset_key"]).splitlines(), "dataset"
-    )
+    conversations, _ = parse_lines(_read_text(runtime.store, dataset_key).splitlines(), "dataset")
     with tempfile.TemporaryDirectory() as folder:
         result = apply_gate(conversations, audits, Path(folder))
         for path in (result.clean_path, result.quarantine_path):
@@ -262,13 +262,13 @@ def _write_gate(
 def _write_lineage(
     runtime: Runtime,
     job_id: str,
-    request: dict[str, Any],
+    request: AuditRequest,
     answer_audits: list[ItemAudit],
     data_audits: list[ItemAudit],
     links: dict[str, str],
 ) -> int:
-    if request.get("dataset_key"):
-        training = _dataset_items(runtime, request["dataset_key"])
+    if request.dataset_key:
+        training = _dataset_items(runtime, request.dataset_key)
     elif runtime.settings.auditor_training_data is not None:
         from advisor_shared.dataset import load_dataset
 

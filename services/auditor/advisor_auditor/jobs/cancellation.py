@@ -9,14 +9,14 @@ written half.
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from advisor_shared.jobs import StageProgress
 from advisor_shared.lease import lease_held
 
 from ..runtime import Runtime
-from .audit import JOB_KIND, chunk_key, chunk_lease_name, job_key
+from .audit import chunk_key, chunk_lease_name, job_key
+from .payloads import JOB_KIND, AuditPlan
 
 Settlement = Literal["cancelled", "waiting", "finished"]
 
@@ -34,7 +34,7 @@ def settle_cancel(runtime: Runtime, job_id: str) -> Settlement:
     plan_key = job_key(job_id, "plan.json")
     stages = dict(record.stages)
     if store.exists(plan_key):
-        chunks = json.loads(store.get_bytes(plan_key))["chunks"]
+        chunks = AuditPlan.model_validate_json(store.get_bytes(plan_key)).chunks
         if any(lease_held(runtime.redis, chunk_lease_name(job_id, p, i)) for p, i in chunks):
             return "waiting"
         done = sum(store.exists(chunk_key(job_id, p, i)) for p, i in chunks)

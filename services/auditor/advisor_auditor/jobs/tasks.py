@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from celery import Celery, Task
 
@@ -39,6 +39,7 @@ from .audit import (
 from .cancellation import cancel_requested, settle_cancel
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")  # what a step returns
 RELIABLE = reliable_task(3600, soft_time_limit_s=3300, max_retries=3, default_retry_delay=5)
 # A chunk's lease: renewed every third of this while the chunk runs, gone this long after its
 # worker dies (then a redelivered copy may run it, and the reconciler finds it abandoned).
@@ -64,7 +65,7 @@ class AuditorTasks:
 def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> AuditorTasks:
     """Define the auditor's tasks on `app`; `runtime_of` gives the process's runtime."""
 
-    def _run(task: Any, job_id: str, step: Callable[[], Any]) -> Any:
+    def _run(task: Any, job_id: str, step: Callable[[], T]) -> T | None:
         runtime = runtime_of()
         try:
             return step()
@@ -90,11 +91,11 @@ def register_tasks(app: Celery, runtime_of: Callable[[], Runtime]) -> AuditorTas
         if planned is None:
             return 0
         runtime.liveness.heartbeat(runtime.redis, job_id)
-        if not planned["chunks"]:
+        if not planned.chunks:
             finalize.delay(job_id)
-        for part, index in planned["chunks"]:
+        for part, index in planned.chunks:
             chunk.delay(job_id, part, index)
-        return len(planned["chunks"])
+        return len(planned.chunks)
 
     @app.task(name="auditor.chunk", **RELIABLE)
     def chunk(self: Any, job_id: str, part: str, index: int) -> bool:

@@ -20,7 +20,8 @@ from advisor_shared.api.job_listing import (
 from advisor_shared.errors import AdvisorError
 from advisor_shared.jobs import JobRecord, JobStatus
 
-from ...jobs.audit import JOB_KIND, store_input
+from ...jobs.audit import store_input
+from ...jobs.payloads import AUDIT, JOB_KIND, AuditRequest
 from ...outputs import (
     MEDIA_TYPES,
     FindingPage,
@@ -39,6 +40,7 @@ router = APIRouter(prefix="/v1/audits", tags=["audits"])
 
 def _public(record: JobRecord) -> AuditPublic:
     done = record.status is JobStatus.SUCCEEDED
+    result = AUDIT.result_of(record)
     return AuditPublic(
         id=record.id,
         status=record.status,
@@ -46,12 +48,22 @@ def _public(record: JobRecord) -> AuditPublic:
         updated_at=record.updated_at,
         stages=record.stages,
         error=record.error,
-        summary=record.result.get("summary", {}) if done else {},
-        links=record.result.get("links", {}) if done else {},
+        summary=result.summary if done else {},
+        links=result.links if done else {},
         files=file_links(record.id, record) if done else {},
         cancel_requested_at=record.cancel_requested_at,
         request=record.request,
     )
+
+
+def audit_request(body: AuditCreate, runtime: Runtime) -> AuditRequest:
+    """The request as the job stores it: inline inputs are stored first and named by key."""
+    fields = body.model_dump(exclude={"dataset", "answers"})
+    if body.dataset:
+        fields["dataset_key"] = store_input(runtime.store, body.dataset)
+    if body.answers:
+        fields["answers_key"] = store_input(runtime.store, body.answers)
+    return AuditRequest.model_validate(fields)
 
 
 def _record(runtime: Runtime, job_id: str) -> JobRecord:
@@ -72,14 +84,12 @@ def submit_audit(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=200),
 ) -> AuditPublic:
     """Queue an audit; a repeated Idempotency-Key returns the first job."""
-    request = body.model_dump(exclude={"dataset", "answers"}, exclude_none=True)
     try:
-        if body.dataset:
-            request["dataset_key"] = store_input(runtime.store, body.dataset)
-        if body.answers:
-            request["answers_key"] = store_input(runtime.store, body.answers)
-        record, created = runtime.jobs.create(
-            JOB_KIND, request, idempotency_key, owner=request_owner(http_request)
+        record, created = AUDIT.create(
+            runtime.jobs,
+            audit_request(body, runtime),
+            idempotency_key,
+            owner=request_owner(http_request),
         )
     except AdvisorError as exc:
         raise ApiError(400, str(exc)[:300], code="invalid_input") from None
@@ -172,7 +182,7 @@ def get_source(job_id: str, path: str, runtime: RuntimeDep) -> SourceDocument:
     `start`/`end` index its `text`."""
     record = _record(runtime, job_id)
     try:
-        document = source_document(runtime, record.request, path)
+        document = source_document(runtime, AUDIT.request_of(record), path)
     except AdvisorError as exc:
         raise ApiError(
             409, f"the audit's corpus cannot be read: {str(exc)[:200]}", code="corpus_unavailable"
