@@ -11,7 +11,7 @@ from advisor_shared.worker import Recovery, Worker, WorkerService, make_worker
 
 from ..core.config import Settings
 from ..runtime import LIVENESS, QUEUE, Runtime
-from .audit import JOB_KIND
+from .payloads import JOB_KIND
 from .tasks import AuditorTasks, register_tasks
 
 SERVICE = WorkerService(

@@ -11,9 +11,9 @@ from __future__ import annotations
 from advisor_shared.worker import Recovery, Worker, WorkerService, make_worker
 
 from ..core.config import Settings
+from .payloads import JOB_KIND
 from .runtime import LIVENESS, QUEUE, Runtime
 from .tasks import TrainerTasks, register_tasks
-from .training import JOB_KIND
 
 SERVICE = WorkerService(
     "trainer",
